@@ -1,0 +1,40 @@
+using OnnxQuant.Ir;
+
+namespace OnnxQuant.Passes;
+
+/// <summary>
+/// What a pass may use besides the model: logging, cancellation, a seed for anything random, statistics counters
+/// (printed by <c>--stats</c>) and cached analyses (e.g. calibration results). Passes keep no global state.
+/// </summary>
+public sealed class PassContext
+{
+    private readonly Dictionary<string, long> _counters = new(StringComparer.Ordinal);
+    private readonly Dictionary<Type, object> _analyses = [];
+
+    public PassContext(int seed = 0, CancellationToken cancellation = default, Action<string>? log = null)
+    {
+        Seed = seed;
+        Cancellation = cancellation;
+        Log = log ?? (_ => { });
+    }
+
+    public int Seed { get; }
+    public CancellationToken Cancellation { get; }
+    public Action<string> Log { get; }
+
+    /// <summary>The pass currently running, for counters and messages.</summary>
+    public string? CurrentPass { get; set; }
+
+    /// <summary>Adds to a counter named <c>pass.counter</c> (e.g. <c>fuse-gelu.fused</c>).</summary>
+    public void Count(string counter, long amount = 1)
+    {
+        string key = CurrentPass is null ? counter : $"{CurrentPass}.{counter}";
+        _counters[key] = _counters.GetValueOrDefault(key) + amount;
+    }
+
+    public IReadOnlyDictionary<string, long> Counters => _counters;
+
+    public T? GetAnalysis<T>() where T : class => _analyses.GetValueOrDefault(typeof(T)) as T;
+    public void SetAnalysis<T>(T analysis) where T : class => _analyses[typeof(T)] = analysis;
+    public void InvalidateAnalyses() => _analyses.Clear();
+}
