@@ -1,0 +1,142 @@
+using Microsoft.ML.OnnxRuntime;
+using OnnxQuant.Ir;
+using OnnxQuant.Ir.Serialization;
+
+namespace OnnxQuant.Runtime;
+
+/// <summary>
+/// Runs an ONNX model (a file or an IR model) in ONNX Runtime on the CPU with named feeds, returning IR tensors.
+/// An IR model is handed to ORT as bytes; one with mapped external data or over 1.5 GB is written to a temporary
+/// folder with external data first, so weights never pass through managed memory whole.
+/// </summary>
+public sealed class ModelRunner : IDisposable
+{
+    private readonly InferenceSession _session;
+    private readonly SessionOptions _sessionOptions;
+    private readonly string? _tempDirectory;
+
+    private ModelRunner(InferenceSession session, SessionOptions options, string? tempDirectory)
+    {
+        _session = session;
+        _sessionOptions = options;
+        _tempDirectory = tempDirectory;
+    }
+
+    public IReadOnlyList<string> InputNames => _session.InputNames;
+    public IReadOnlyList<string> OutputNames => _session.OutputNames;
+
+    /// <summary>ORT's view of the inputs (element type and dims, -1 for free dimensions).</summary>
+    public IReadOnlyDictionary<string, NodeMetadata> InputMetadata => _session.InputMetadata;
+
+    public static ModelRunner FromFile(string path, RunnerOptions? options = null)
+    {
+        var so = CreateSessionOptions(options ?? RunnerOptions.Default);
+        try { return new ModelRunner(new InferenceSession(path, so), so, null); }
+        catch (OnnxRuntimeException e)
+        {
+            so.Dispose();
+            throw new OnnxQuantException($"ONNX Runtime cannot load {path}: {e.Message}", e);
+        }
+    }
+
+    /// <summary>A session over <paramref name="model"/>; <paramref name="extraOutputs"/> exposes intermediate values by name.</summary>
+    public static ModelRunner FromModel(Model model, RunnerOptions? options = null, IEnumerable<string>? extraOutputs = null)
+    {
+        var so = CreateSessionOptions(options ?? RunnerOptions.Default);
+        var proto = OnnxWriter.ToProto(model);
+        if (extraOutputs is not null)
+        {
+            var existing = proto.Graph.Output.Select(o => o.Name).ToHashSet(StringComparer.Ordinal);
+            foreach (string name in extraOutputs)
+                if (existing.Add(name)) proto.Graph.Output.Add(new Onnx.Proto.ValueInfoProto { Name = name });
+        }
+        string? temp = null;
+        try
+        {
+            bool large = model.AllGraphs().Any(g => g.Constants.Any(c => c.Const!.IsMapped)) || OnnxWriter.TotalTensorBytes(model) > 1_500_000_000L;
+            if (!large) return new ModelRunner(new InferenceSession(Google.Protobuf.MessageExtensions.ToByteArray(proto), so), so, null);
+            temp = Directory.CreateTempSubdirectory("onnxquant-run-").FullName;
+            string path = Path.Combine(temp, "model.onnx");
+            var m = OnnxReader.FromProto(proto, model.BaseDirectory);
+            OnnxWriter.Write(m, path, new OnnxWriteOptions { ExternalData = true });
+            m.Dispose();
+            return new ModelRunner(new InferenceSession(path, so), so, temp);
+        }
+        catch (OnnxRuntimeException e)
+        {
+            so.Dispose();
+            if (temp is not null) Directory.Delete(temp, recursive: true);
+            throw new OnnxQuantException($"ONNX Runtime cannot load the model: {e.Message}", e);
+        }
+    }
+
+    /// <summary>Runs once; returns the requested outputs (all graph outputs by default) by name.</summary>
+    public IReadOnlyDictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> feeds, IReadOnlyList<string>? outputNames = null)
+    {
+        var names = outputNames ?? _session.OutputNames;
+        var inputNames = new List<string>(feeds.Count);
+        var inputs = new List<OrtValue>(feeds.Count);
+        try
+        {
+            foreach (var (name, tensor) in feeds)
+            {
+                inputNames.Add(name);
+                inputs.Add(OrtTensors.ToOrtValue(tensor));
+            }
+            using var runOptions = new RunOptions();
+            using var results = _session.Run(runOptions, inputNames, inputs, names);
+            var output = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+            int i = 0;
+            foreach (var value in results) output[names[i++]] = OrtTensors.FromOrtValue(value);
+            return output;
+        }
+        catch (OnnxRuntimeException e)
+        {
+            throw new OnnxQuantException($"ONNX Runtime failed to run the model: {e.Message}", e);
+        }
+        finally
+        {
+            foreach (var v in inputs) v.Dispose();
+        }
+    }
+
+    public static IReadOnlyDictionary<string, Tensor> RunOnce(Model model, IReadOnlyDictionary<string, Tensor> feeds, RunnerOptions? options = null)
+    {
+        using var runner = FromModel(model, options);
+        return runner.Run(feeds);
+    }
+
+    private static SessionOptions CreateSessionOptions(RunnerOptions o)
+    {
+        var so = new SessionOptions
+        {
+            GraphOptimizationLevel = o.Optimization switch
+            {
+                OptimizationLevel.None => GraphOptimizationLevel.ORT_DISABLE_ALL,
+                OptimizationLevel.Basic => GraphOptimizationLevel.ORT_ENABLE_BASIC,
+                OptimizationLevel.Extended => GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+                _ => GraphOptimizationLevel.ORT_ENABLE_ALL,
+            },
+            IntraOpNumThreads = o.IntraOpThreads,
+            InterOpNumThreads = o.InterOpThreads,
+            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
+        };
+        if (o.OptimizedModelPath is not null) so.OptimizedModelFilePath = o.OptimizedModelPath;
+        so.AddSessionConfigEntry("session.intra_op.allow_spinning", o.AllowSpinning ? "1" : "0");
+        so.AddSessionConfigEntry("session.inter_op.allow_spinning", o.AllowSpinning ? "1" : "0");
+        foreach (var (k, v) in o.SessionConfig) so.AddSessionConfigEntry(k, v);
+        foreach (string lib in o.CustomOpLibraries) so.RegisterCustomOpLibrary(lib);
+        return so;
+    }
+
+    public void Dispose()
+    {
+        _session.Dispose();
+        _sessionOptions.Dispose();
+        if (_tempDirectory is not null)
+        {
+            try { Directory.Delete(_tempDirectory, recursive: true); } catch (IOException) { }
+        }
+    }
+}
