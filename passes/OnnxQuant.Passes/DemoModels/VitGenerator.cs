@@ -1,0 +1,105 @@
+using OnnxQuant.Ir;
+
+namespace OnnxQuant.Passes.DemoModels;
+
+/// <summary>
+/// Builds a vision transformer the way PyTorch's exporter writes one at opset 14: decomposed LayerNorm
+/// (ReduceMean/Sub/Pow/Sqrt/Div), erf-form GELU, attention from MatMul/Reshape/Transpose/Softmax, a patch-embedding
+/// Conv and a Gemm head. That is the messy input canonicalization and quantization recipes must handle. Weights are
+/// seeded random: these models are for speed and structure, never for accuracy figures.
+/// </summary>
+public static class VitGenerator
+{
+    public const int ExportOpset = 14;
+
+    public static Model Generate(VitConfig c, int seed)
+    {
+        var w = new SeededWeights(seed);
+        var g = new Graph { Name = "vit" };
+        var b = new Ops(g);
+        var x0 = g.AddInput("pixel_values", new TensorType(DataType.Float,
+            new Shape([Dim.Symbolic("batch"), c.Channels, c.ImageSize, c.ImageSize])));
+
+        var patches = b.Op("Conv", [x0, b.Const(w.Normal(0.02, c.Width, c.Channels, c.PatchSize, c.PatchSize), "patch_embed.weight"),
+                b.Const(w.Normal(0.02, c.Width), "patch_embed.bias")],
+            Attribute.Ints("kernel_shape", c.PatchSize, c.PatchSize), Attribute.Ints("strides", c.PatchSize, c.PatchSize));
+        var flat = b.Op("Reshape", [patches, b.Ints(0, c.Width, -1)]);
+        var tokens = b.Op("Transpose", [flat], Attribute.Ints("perm", 0, 2, 1));
+
+        // Broadcast the class token over the batch: Shape → Gather → Concat → Expand, as exporters write it.
+        var batch = b.Op("Gather", [b.Op("Shape", [x0]), b.Ints(0)], Attribute.Int("axis", 0));
+        var clsShape = b.Op("Concat", [batch, b.Ints(1, c.Width)], Attribute.Int("axis", 0));
+        var cls = b.Op("Expand", [b.Const(w.Normal(0.02, 1, 1, c.Width), "cls_token"), clsShape]);
+        var x = b.Op("Concat", [cls, tokens], Attribute.Int("axis", 1));
+        x = b.Op("Add", [x, b.Const(w.Normal(0.02, 1, c.Tokens, c.Width), "pos_embed")]);
+
+        for (int l = 0; l < c.Layers; l++)
+        {
+            string p = $"blocks.{l}.";
+            var h = LayerNorm(b, w, x, c.Width, p + "norm1");
+            var qkv = Linear(b, w, h, c.Width, 3 * c.Width, p + "attn.qkv");
+            var split = b.Op("Transpose", [b.Op("Reshape", [qkv, b.Ints(0, 0, 3, c.Heads, c.HeadDim)])],
+                Attribute.Ints("perm", 2, 0, 3, 1, 4));
+            var q = b.Op("Gather", [split, b.Scalar(0)], Attribute.Int("axis", 0));
+            var k = b.Op("Gather", [split, b.Scalar(1)], Attribute.Int("axis", 0));
+            var v = b.Op("Gather", [split, b.Scalar(2)], Attribute.Int("axis", 0));
+            var scores = b.Op("Mul", [b.Op("MatMul", [q, b.Op("Transpose", [k], Attribute.Ints("perm", 0, 1, 3, 2))]),
+                b.Const(Tensor.Scalar((float)(1 / Math.Sqrt(c.HeadDim))))]);
+            var attn = b.Op("Softmax", [scores], Attribute.Int("axis", -1));
+            var ctx = b.Op("Transpose", [b.Op("MatMul", [attn, v])], Attribute.Ints("perm", 0, 2, 1, 3));
+            ctx = b.Op("Reshape", [ctx, b.Ints(0, 0, c.Width)]);
+            x = b.Op("Add", [x, Linear(b, w, ctx, c.Width, c.Width, p + "attn.proj")]);
+
+            h = LayerNorm(b, w, x, c.Width, p + "norm2");
+            var fc1 = Linear(b, w, h, c.Width, c.MlpWidth, p + "mlp.fc1");
+            x = b.Op("Add", [x, Linear(b, w, Gelu(b, fc1), c.MlpWidth, c.Width, p + "mlp.fc2")]);
+        }
+        x = LayerNorm(b, w, x, c.Width, "norm");
+        var clsOut = b.Op("Gather", [x, b.Scalar(0)], Attribute.Int("axis", 1));
+        var logits = b.Op("Gemm", [clsOut, b.Const(w.Normal(0.02, c.Classes, c.Width), "head.weight"),
+            b.Const(w.Normal(0.02, c.Classes), "head.bias")], Attribute.Int("transB", 1));
+        logits.Name = "logits";
+        logits.Type = new TensorType(DataType.Float, new Shape([Dim.Symbolic("batch"), c.Classes]));
+        g.Outputs.Add(logits);
+
+        var model = new Model(g) { IrVersion = 8, ProducerName = "onnxquant generate", ProducerVersion = "0.1.0" };
+        model.OpsetImports.Add(new OpsetImport("", ExportOpset));
+        return model;
+    }
+
+    /// <summary>y = x·W + b with W as [in, out] (ONNX MatMul layout).</summary>
+    private static Value Linear(Ops b, SeededWeights w, Value x, int inputs, int outputs, string name) =>
+        b.Op("Add", [b.Op("MatMul", [x, b.Const(w.Normal(0.02, inputs, outputs), name + ".weight")]),
+            b.Const(w.Normal(0.02, outputs), name + ".bias")]);
+
+    /// <summary>LayerNorm over the last axis, decomposed as opset-14 exporters write it.</summary>
+    private static Value LayerNorm(Ops b, SeededWeights w, Value x, int width, string name)
+    {
+        var mean = b.Op("ReduceMean", [x], Attribute.Ints("axes", -1), Attribute.Int("keepdims", 1));
+        var centered = b.Op("Sub", [x, mean]);
+        var variance = b.Op("ReduceMean", [b.Op("Pow", [centered, b.Const(Tensor.Scalar(2f))])],
+            Attribute.Ints("axes", -1), Attribute.Int("keepdims", 1));
+        var std = b.Op("Sqrt", [b.Op("Add", [variance, b.Const(Tensor.Scalar(1e-6f))])]);
+        var normalized = b.Op("Div", [centered, std]);
+        return b.Op("Add", [b.Op("Mul", [normalized, b.Const(w.Normal(1.0, 0.05, width), name + ".weight")]),
+            b.Const(w.Normal(0.02, width), name + ".bias")]);
+    }
+
+    /// <summary>GELU in erf form: x·0.5·(1 + erf(x/√2)).</summary>
+    private static Value Gelu(Ops b, Value x)
+    {
+        var erf = b.Op("Erf", [b.Op("Div", [x, b.Const(Tensor.Scalar((float)Math.Sqrt(2)))])]);
+        return b.Op("Mul", [b.Op("Mul", [x, b.Op("Add", [erf, b.Const(Tensor.Scalar(1f))])]), b.Const(Tensor.Scalar(0.5f))]);
+    }
+
+    /// <summary>Appends single-output nodes and constants to a graph.</summary>
+    private sealed class Ops(Graph g)
+    {
+        public Value Op(string opType, Value[] inputs, params Attribute[] attributes) =>
+            g.Append(new Node(opType, inputs, 1, attributes: attributes, name: g.FreshName(opType))).Output;
+
+        public Value Const(Tensor t, string? name = null) => g.AddConstant(t, name);
+        public Value Ints(params long[] values) => g.AddConstant(Tensor.FromInt64s(values, values.Length));
+        public Value Scalar(long value) => g.AddConstant(Tensor.Scalar(value));
+    }
+}
