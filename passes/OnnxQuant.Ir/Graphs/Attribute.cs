@@ -23,6 +23,9 @@ public sealed class Attribute
     public string? RefAttrName { get; }
     public string? DocString { get; init; }
 
+    /// <summary>Fields of the AttributeProto our schema does not define (a newer ONNX's), written back unchanged: see Serialization.UnknownFields.</summary>
+    internal byte[]? UnknownFields { get; init; }
+
     public static Attribute Float(string name, float value) => new(name, AttributeKind.Float, value);
     public static Attribute Int(string name, long value) => new(name, AttributeKind.Int, value);
     public static Attribute String(string name, string value) => new(name, AttributeKind.String, Encoding.UTF8.GetBytes(value));

@@ -16,6 +16,9 @@ public sealed class Graph
     public string? Name { get; set; }
     public string? DocString { get; set; }
 
+    /// <summary>Fields of the GraphProto our schema does not define (a newer ONNX's), written back unchanged: see Serialization.UnknownFields.</summary>
+    internal byte[]? UnknownFields { get; set; }
+
     /// <summary>Graph inputs in order. A constant listed here is an initializer that callers may override.</summary>
     public List<Value> Inputs { get; } = [];
 

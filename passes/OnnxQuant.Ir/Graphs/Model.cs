@@ -30,6 +30,9 @@ public sealed class Model : IDisposable
     /// <summary>ONNX <c>DeviceConfigurationProto</c> entries, carried through unchanged.</summary>
     public List<Onnx.Proto.DeviceConfigurationProto> DeviceConfigurations { get; } = [];
 
+    /// <summary>Fields of the ModelProto our schema does not define (a newer ONNX's), written back unchanged: see Serialization.UnknownFields.</summary>
+    internal byte[]? UnknownFields { get; set; }
+
     /// <summary>The folder the model was read from; external data locations are relative to it.</summary>
     public string? BaseDirectory { get; set; }
 

@@ -46,6 +46,9 @@ public sealed class Node
     /// <summary>ONNX <c>NodeDeviceConfigurationProto</c> entries, carried through unchanged.</summary>
     public List<Onnx.Proto.NodeDeviceConfigurationProto> DeviceConfigurations { get; } = [];
 
+    /// <summary>Fields of the NodeProto our schema does not define (a newer ONNX's), written back unchanged: see Serialization.UnknownFields.</summary>
+    internal byte[]? UnknownFields { get; set; }
+
     public IReadOnlyList<Value?> Inputs => _inputs;
     public IReadOnlyList<Value?> Outputs => _outputs;
     public IReadOnlyList<Attribute> Attributes => _attributes;

@@ -35,6 +35,9 @@ public sealed class Value
     public string? DocString { get; set; }
     public List<KeyValuePair<string, string>> Metadata { get; } = [];
 
+    /// <summary>Fields of the ValueInfoProto our schema does not define (a newer ONNX's), written back unchanged: see Serialization.UnknownFields.</summary>
+    internal byte[]? UnknownFields { get; set; }
+
     /// <summary>Consumers in the order they started to use this value (nodes of subgraphs included).</summary>
     public IReadOnlyList<Use> Uses => _uses;
 

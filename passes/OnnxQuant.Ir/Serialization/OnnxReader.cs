@@ -82,6 +82,7 @@ public static class OnnxReader
             if (proto.HasModelVersion) model.ModelVersion = proto.ModelVersion;
             if (proto.HasDocString) model.DocString = proto.DocString;
             model.Metadata.AddRange(Entries(proto.MetadataProps));
+            model.UnknownFields = UnknownFields.Of(proto);
             model.BaseDirectory = baseDirectory;
             model.Graph = reader.ReadGraph(proto.Graph, null, liftConstants: options.LiftConstantNodes);
             foreach (var f in proto.Functions) model.Functions.Add(reader.ReadFunction(f));
@@ -121,6 +122,7 @@ public static class OnnxReader
             if (gp.HasDocString) graph.DocString = gp.DocString;
             graph.Metadata.AddRange(Entries(gp.MetadataProps));
             graph.QuantizationAnnotations.AddRange(gp.QuantizationAnnotation.Select(a => a.Clone()));
+            graph.UnknownFields = UnknownFields.Of(gp);
 
             foreach (var tp in gp.Initializer)
             {
@@ -156,6 +158,7 @@ public static class OnnxReader
                 if (np.HasDocString) node.DocString = np.DocString;
                 node.Metadata.AddRange(Entries(np.MetadataProps));
                 node.DeviceConfigurations.AddRange(np.DeviceConfigurations.Select(d => d.Clone()));
+                node.UnknownFields = UnknownFields.Of(np);
                 foreach (var o in node.Outputs)
                     if (o is not null) Define(scope, o, $"output of {Describe(np, i)}");
                 nodes.Add((node, np));
@@ -236,7 +239,8 @@ public static class OnnxReader
         {
             string what = $"attribute '{ap.Name}' of {where}";
             if (ap.HasRefAttrName)
-                return new Attribute(ap.Name, (AttributeKind)ap.Type, null, ap.RefAttrName) { DocString = ap.HasDocString ? ap.DocString : null };
+                return new Attribute(ap.Name, (AttributeKind)ap.Type, null, ap.RefAttrName)
+                    { DocString = ap.HasDocString ? ap.DocString : null, UnknownFields = UnknownFields.Of(ap) };
             var kind = ap.HasType ? (AttributeKind)ap.Type : InferKind(ap, what);
             object value = kind switch
             {
@@ -256,7 +260,7 @@ public static class OnnxReader
                 AttributeKind.TypeProtos => ap.TypeProtos.Select(TypeCodec.Decode).ToArray(),
                 _ => throw new OnnxFormatException($"{path}: {what} has unknown type {(int)kind}."),
             };
-            return new Attribute(ap.Name, kind, value) { DocString = ap.HasDocString ? ap.DocString : null };
+            return new Attribute(ap.Name, kind, value) { DocString = ap.HasDocString ? ap.DocString : null, UnknownFields = UnknownFields.Of(ap) };
         }
 
         private OnnxFormatException Missing(string what) => new($"{path}: {what} declares a value it does not carry.");
@@ -293,6 +297,7 @@ public static class OnnxReader
             if (vi.Type is not null) v.Type = TypeCodec.Decode(vi.Type);
             if (vi.HasDocString) v.DocString = vi.DocString;
             if (vi.MetadataProps.Count > 0 && v.Metadata.Count == 0) v.Metadata.AddRange(Entries(vi.MetadataProps));
+            if (UnknownFields.Of(vi) is { } unknown) v.UnknownFields = unknown;
         }
 
         private static string Describe(NodeProto np, int index) =>

@@ -61,6 +61,7 @@ public static class OnnxWriter
         proto.TrainingInfo.AddRange(model.TrainingInfo.Select(t => t.Clone()));
         foreach (var f in model.Functions) proto.Functions.Add(w.WriteFunction(f));
         proto.Configuration.AddRange(model.DeviceConfigurations.Select(c => c.Clone()));
+        UnknownFields.Attach(proto, model.UnknownFields);
         return proto;
     }
 
@@ -128,6 +129,7 @@ public static class OnnxWriter
             foreach (var v in graph.Outputs) gp.Output.Add(ValueInfo(v));
             gp.QuantizationAnnotation.AddRange(graph.QuantizationAnnotations.Select(a => a.Clone()));
             gp.MetadataProps.AddRange(Entries(graph.Metadata));
+            UnknownFields.Attach(gp, graph.UnknownFields);
             return gp;
         }
 
@@ -163,6 +165,7 @@ public static class OnnxWriter
             if (n.DocString is not null) np.DocString = n.DocString;
             np.MetadataProps.AddRange(Entries(n.Metadata));
             np.DeviceConfigurations.AddRange(n.DeviceConfigurations.Select(d => d.Clone()));
+            UnknownFields.Attach(np, n.UnknownFields);
             return np;
         }
 
@@ -170,6 +173,7 @@ public static class OnnxWriter
         {
             var ap = new AttributeProto { Name = a.Name, Type = (AttributeProto.Types.AttributeType)a.Kind };
             if (a.DocString is not null) ap.DocString = a.DocString;
+            UnknownFields.Attach(ap, a.UnknownFields);   // written after the known fields whenever they are set
             if (a.RefAttrName is not null)
             {
                 ap.RefAttrName = a.RefAttrName;
@@ -211,6 +215,7 @@ public static class OnnxWriter
                 vi.Type = TypeCodec.Encode(new TensorType(t.ElementType, new Shape(t.Dims.ToArray())));
             if (v.DocString is not null) vi.DocString = v.DocString;
             vi.MetadataProps.AddRange(Entries(v.Metadata));
+            UnknownFields.Attach(vi, v.UnknownFields);
             return vi;
         }
 

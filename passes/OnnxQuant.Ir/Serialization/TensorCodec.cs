@@ -30,6 +30,7 @@ internal static class TensorCodec
         if (proto.HasDocString || proto.MetadataProps.Count > 0)
             tensor = tensor.WithAnnotations(proto.HasDocString ? proto.DocString : null,
                 proto.MetadataProps.Select(m => new KeyValuePair<string, string>(m.Key, m.Value)).ToArray());
+        if (UnknownFields.Of(proto) is { } unknown) tensor = tensor.WithUnknownFields(unknown);
         return tensor;
     }
 
@@ -121,6 +122,8 @@ internal static class TensorCodec
         if (name is not null) proto.Name = name;
         if (tensor.DocString is not null) proto.DocString = tensor.DocString;
         foreach (var kv in tensor.Metadata) proto.MetadataProps.Add(new StringStringEntryProto { Key = kv.Key, Value = kv.Value });
+        // Known fields set later still serialize before the unknown ones: protobuf writes unknown fields last.
+        UnknownFields.Attach(proto, tensor.UnknownFields);
         if (tensor.ElementType == DataType.String)
         {
             foreach (var s in tensor.Strings) proto.StringData.Add(ByteString.CopyFrom(s));

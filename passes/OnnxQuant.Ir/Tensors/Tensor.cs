@@ -27,6 +27,9 @@ public sealed class Tensor
     /// <summary>Set for tensors read from a sparse initializer or attribute, so the writer can write them sparse again.</summary>
     public SparseTensor? SparseForm { get; private set; }
 
+    /// <summary>Fields of the TensorProto our schema does not define (a newer ONNX's), written back unchanged: see Serialization.UnknownFields.</summary>
+    internal byte[]? UnknownFields { get; private set; }
+
     public Tensor(DataType elementType, ReadOnlySpan<long> dims, TensorStorage storage)
     {
         if (elementType == DataType.String) throw new ArgumentException("Use FromStrings for string tensors.");
@@ -98,7 +101,16 @@ public sealed class Tensor
     public Tensor WithAnnotations(string? docString, IReadOnlyList<KeyValuePair<string, string>> metadata)
     {
         var copy = _strings is not null ? new Tensor(_dims, _strings) : new Tensor(ElementType, _dims, _storage!);
+        copy.UnknownFields = UnknownFields;
         return copy.Init(docString, metadata, SparseForm);
+    }
+
+    /// <summary>The same tensor carrying the unknown protobuf fields it was read with (no copy of the data).</summary>
+    internal Tensor WithUnknownFields(byte[]? unknownFields)
+    {
+        var copy = WithAnnotations(DocString, Metadata);
+        copy.UnknownFields = unknownFields;
+        return copy;
     }
 
     /// <summary>The same data, remembering the sparse form it was read from (so it is written sparse again).</summary>
