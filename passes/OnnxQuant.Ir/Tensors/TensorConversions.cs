@@ -101,7 +101,10 @@ public static class TensorConversions
             case DataType.UInt16: for (int i = 0; i < n; i++) BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(i * 2), (ushort)RoundClamp(values[i], type)); break;
             case DataType.Int32: for (int i = 0; i < n; i++) BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(i * 4), (int)RoundClamp(values[i], type)); break;
             case DataType.UInt32: for (int i = 0; i < n; i++) BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(i * 4), (uint)RoundClamp(values[i], type)); break;
+            // The clamp's upper bounds are 2^63 and 2^64 as doubles; .NET's double-to-integer conversions saturate
+            // (since .NET 9), so they land on long.MaxValue and ulong.MaxValue.
             case DataType.Int64: for (int i = 0; i < n; i++) BinaryPrimitives.WriteInt64LittleEndian(bytes.AsSpan(i * 8), (long)RoundClamp(values[i], type)); break;
+            case DataType.UInt64: for (int i = 0; i < n; i++) BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(i * 8), (ulong)RoundClamp(values[i], type)); break;
             default: throw new NotSupportedException($"Cannot build a {type.OnnxName()} tensor from numbers.");
         }
         return Tensor.FromRaw(type, dims, bytes);
