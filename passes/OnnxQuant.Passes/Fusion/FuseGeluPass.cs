@@ -52,7 +52,7 @@ public sealed class FuseGeluPass : Pass<NoOptions>
                     continue;
                 }
                 var gelu = new Node("Gelu", [match!.X], 1, "",
-                    match.Tanh ? [Ir.Attribute.String("approximate", "tanh")] : null, name: match.Last.Name);
+                    match.Tanh ? [Attribute.String("approximate", "tanh")] : null, name: match.Last.Name);
                 Replace(match.Last, gelu, match.Nodes);
                 fused++;
                 context.Count("fused");

@@ -150,7 +150,7 @@ public sealed class FuseLayerNormPass : Pass<NoOptions>
         var inputs = new List<Value?> { m.X, ConstantFor(graph, m.Gamma, m.Scale, "ln_scale") };
         if (m.Bias is not null) inputs.Add(ConstantFor(graph, m.Beta, m.Bias, "ln_bias"));
         var ln = new Node("LayerNormalization", inputs, 1, "",
-            [Ir.Attribute.Int("axis", -1), Ir.Attribute.Float("epsilon", (float)m.Epsilon)], name: m.Last.Name);
+            [Attribute.Int("axis", -1), Attribute.Float("epsilon", (float)m.Epsilon)], name: m.Last.Name);
         Replace(m.Last, ln, m.Nodes);
     }
 }

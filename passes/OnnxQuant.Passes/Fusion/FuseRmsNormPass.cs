@@ -127,7 +127,7 @@ public sealed class FuseRmsNormPass : Pass<NoOptions>
         var scale = ConstantFor(graph, m.Gamma, m.Scale, "rms_scale");
         string op = opset >= StandardOpset ? "RMSNormalization" : "SimplifiedLayerNormalization";
         var fused = new Node(op, [m.X, scale], 1, "",
-            [Ir.Attribute.Int("axis", -1), Ir.Attribute.Float("epsilon", (float)m.Epsilon)], name: m.Last.Name);
+            [Attribute.Int("axis", -1), Attribute.Float("epsilon", (float)m.Epsilon)], name: m.Last.Name);
         Replace(m.Last, fused, m.Nodes);
     }
 }

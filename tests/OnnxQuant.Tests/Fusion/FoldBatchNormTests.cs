@@ -3,7 +3,6 @@ using OnnxQuant.Ir.Serialization;
 using OnnxQuant.Passes;
 using OnnxQuant.Passes.Fusion;
 using OnnxQuant.Tests.Support;
-using Attribute = OnnxQuant.Ir.Attribute;
 
 namespace OnnxQuant.Tests.Fusion;
 

@@ -2,7 +2,6 @@ using OnnxQuant.Ir;
 using OnnxQuant.Ir.Serialization;
 using OnnxQuant.Passes;
 using OnnxQuant.Passes.Fusion;
-using Attribute = OnnxQuant.Ir.Attribute;
 
 namespace OnnxQuant.Tests.Fusion;
 

@@ -1,7 +1,6 @@
 using OnnxQuant.Ir;
 using OnnxQuant.Passes;
 using OnnxQuant.Runtime;
-using Attribute = OnnxQuant.Ir.Attribute;
 
 namespace OnnxQuant.Tests.Fusion;
 
