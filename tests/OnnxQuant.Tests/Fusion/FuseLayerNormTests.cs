@@ -107,6 +107,55 @@ public class FuseLayerNormTests
     }
 
     [Fact]
+    public void DoesNotFire_WhenTheCenteredValueIsAlsoReadInsideASubgraph()
+    {
+        var t = new FusionTestGraph(17);
+        BuildLayerNorm(t, t.Input("x", 2, 16), 16, axesInput: false);
+        var d = t.Model.Graph.Nodes.Single(n => n.OpType == "Sub").Output;
+        t.Output(t.Op("If", [t.Graph.AddInput("cond", new TensorType(DataType.Bool, new Shape()))],
+            Attribute.FromGraph("then_branch", Branch(d)), Attribute.FromGraph("else_branch", Branch(d))));
+
+        Assert.False(new FuseLayerNormPass().Run(t.Model, new PassContext()).Modified);
+        Assert.Equal(0, t.Count("LayerNormalization"));
+    }
+
+    [Fact]
+    public void FusesALayerNormInsideASubgraph()
+    {
+        var t = new FusionTestGraph(17);
+        var x = t.Input("x", 2, 16);
+        var inner = new FusionTestGraph(17);
+        BuildLayerNorm(inner, x, 16, axesInput: false);
+        inner.Graph.Name = "then";
+        var other = new Graph { Name = "else" };
+        other.Outputs.Add(other.Append(new Node("Neg", [x])).Output);
+        other.Outputs[0].Type = new TensorType(DataType.Float);
+        t.Output(t.Op("If", [t.Graph.AddInput("cond", new TensorType(DataType.Bool, new Shape()))],
+            Attribute.FromGraph("then_branch", inner.Graph), Attribute.FromGraph("else_branch", other)));
+        var feeds = new Dictionary<string, Tensor>
+        {
+            ["x"] = Tensor.FromFloats(Enumerable.Range(0, 32).Select(i => MathF.Sin(i)).ToArray(), 2, 16),
+            ["cond"] = Tensor.FromRaw(DataType.Bool, [], new byte[] { 1 }),
+        };
+
+        var result = FusionTestGraph.RunAndCompare(t.Model, new FuseLayerNormPass(), Tolerance, feeds);
+
+        Assert.True(result.Modified);
+        Assert.Equal(1, inner.Graph.NodeCount);
+        Assert.Equal("LayerNormalization", inner.Graph.FirstNode!.OpType);
+    }
+
+    /// <summary>A branch whose only node reads <paramref name="outer"/> from the enclosing graph.</summary>
+    private static Graph Branch(Value outer)
+    {
+        var g = new Graph { Name = "branch" };
+        var neg = g.Append(new Node("Neg", [outer]));
+        neg.Output.Type = new TensorType(DataType.Float);
+        g.Outputs.Add(neg.Output);
+        return g;
+    }
+
+    [Fact]
     public void DoesNotFire_WhenTheExponentIsNotTwo()
     {
         var t = new FusionTestGraph(17);
