@@ -18,6 +18,15 @@ public interface IPass
     /// <summary>The options record type (a class with settable properties and a parameterless constructor).</summary>
     Type OptionsType { get; }
 
+    /// <summary>
+    /// Properties of the model this pass needs an earlier pass to have established (e.g. <c>qdq</c>). Checked when a
+    /// pipeline is built, so a recipe with passes in the wrong order fails at load time, not half-way through.
+    /// </summary>
+    IReadOnlyList<string> Requires => [];
+
+    /// <summary>Properties this pass establishes for the passes after it.</summary>
+    IReadOnlyList<string> Provides => [];
+
     PassResult Run(Model model, object options, PassContext context);
 }
 
@@ -27,6 +36,12 @@ public abstract class Pass<TOptions> : IPass where TOptions : class, new()
     public abstract string Name { get; }
     public abstract string Summary { get; }
     public Type OptionsType => typeof(TOptions);
+
+    /// <inheritdoc cref="IPass.Requires"/>
+    public virtual IReadOnlyList<string> Requires => [];
+
+    /// <inheritdoc cref="IPass.Provides"/>
+    public virtual IReadOnlyList<string> Provides => [];
 
     public PassResult Run(Model model, object options, PassContext context) => Run(model, (TOptions)options, context);
 

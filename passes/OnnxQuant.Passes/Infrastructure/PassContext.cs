@@ -10,6 +10,7 @@ public sealed class PassContext
 {
     private readonly Dictionary<string, long> _counters = new(StringComparer.Ordinal);
     private readonly Dictionary<Type, object> _analyses = [];
+    private readonly Dictionary<string, Dictionary<string, long>> _misses = new(StringComparer.Ordinal);
 
     public PassContext(int seed = 0, CancellationToken cancellation = default, Action<string>? log = null)
     {
@@ -33,6 +34,21 @@ public sealed class PassContext
     }
 
     public IReadOnlyDictionary<string, long> Counters => _counters;
+
+    /// <summary>
+    /// Records why a rewrite pattern did not fire on a candidate node (its root op matched, the rest did not), keyed
+    /// <c>pass.pattern</c>. Reasons should not name nodes, so equal reasons add up (<c>--stats</c> prints them).
+    /// </summary>
+    public void RecordMiss(string pattern, string reason, long amount = 1)
+    {
+        string key = CurrentPass is null ? pattern : $"{CurrentPass}.{pattern}";
+        if (!_misses.TryGetValue(key, out var reasons)) _misses[key] = reasons = new(StringComparer.Ordinal);
+        reasons[reason] = reasons.GetValueOrDefault(reason) + amount;
+    }
+
+    /// <summary>Near misses per <c>pass.pattern</c>: reason → how many candidates failed for it.</summary>
+    public IReadOnlyDictionary<string, IReadOnlyDictionary<string, long>> Misses =>
+        _misses.ToDictionary(e => e.Key, e => (IReadOnlyDictionary<string, long>)e.Value, StringComparer.Ordinal);
 
     public T? GetAnalysis<T>() where T : class => _analyses.GetValueOrDefault(typeof(T)) as T;
     public void SetAnalysis<T>(T analysis) where T : class => _analyses[typeof(T)] = analysis;

@@ -1,0 +1,13 @@
+namespace OnnxQuant.Passes;
+
+/// <summary>
+/// The one list of passes that ship with OnnxQuant, in the order <c>onnxquant passes</c> shows them. To add a pass,
+/// add one line: <c>registry.Register&lt;MyPass&gt;();</c> (the pass needs a parameterless constructor).
+/// </summary>
+internal static class BuiltInPasses
+{
+    public static void RegisterAll(PassRegistry registry)
+    {
+        // Canonicalization (issue 3) and quantization passes register here, one line each.
+    }
+}
