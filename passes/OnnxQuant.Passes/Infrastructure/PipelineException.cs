@@ -9,7 +9,14 @@ namespace OnnxQuant.Passes;
 public sealed class PipelineException : OnnxQuantException
 {
     public PipelineException(string message, SourceLocation? location = null)
-        : base(location is null ? message : $"{location}: {message}") => Location = location;
+        : base(location is null ? message : $"{location}: {message}")
+    {
+        Location = location;
+        Detail = message;
+    }
 
     public SourceLocation? Location { get; }
+
+    /// <summary>The message without the location prefix.</summary>
+    public string Detail { get; }
 }

@@ -1,0 +1,191 @@
+using System.CommandLine;
+using OnnxQuant.Ir;
+using OnnxQuant.Ir.Serialization;
+using OnnxQuant.Passes;
+using OnnxQuant.Passes.Recipes;
+using Spectre.Console;
+
+namespace OnnxQuant.Cli.Commands;
+
+/// <summary>
+/// <c>onnxquant IN OUT --recipe NAME|FILE</c> (also <c>onnxquant quantize …</c>): loads the model, runs the recipe
+/// with a line per pass, writes the result atomically (a failure leaves no output file) and prints a summary.
+/// </summary>
+internal static class QuantizeCommand
+{
+    private const string Description = "Run a recipe on a model: onnxquant IN OUT --recipe NAME|FILE.";
+
+    /// <summary>Makes the root command itself run a recipe when given IN and OUT.</summary>
+    public static void ConfigureRoot(RootCommand root, CliEnvironment env) => new Symbols(env).AttachTo(root);
+
+    public static Command Create(CliEnvironment env)
+    {
+        var command = new Command("quantize", Description);
+        new Symbols(env).AttachTo(command);
+        return command;
+    }
+
+    private sealed record Settings(string Input, string Output, string? Recipe, bool VerifyEach, string[] PrintIrAfter,
+        bool Stats, int Seed, bool ExternalData);
+
+    /// <summary>The arguments and options (each command needs its own instances).</summary>
+    private sealed class Symbols(CliEnvironment env)
+    {
+        private readonly Argument<string> _input = new("IN") { Description = "The ONNX model to read." };
+        private readonly Argument<string> _output = new("OUT") { Description = "Where to write the result (not IN)." };
+        private readonly Option<string> _recipe = new("--recipe", "-r")
+        {
+            Description = "A recipe file, or the name of a built-in recipe (`onnxquant recipes` lists them).",
+        };
+        private readonly Option<bool> _verifyEach = new("--verify-each") { Description = "Verify the IR before the first pass and after every pass." };
+        private readonly Option<string[]> _printIrAfter = new("--print-ir-after")
+        {
+            Description = "Print the IR after every run of this pass (repeatable).",
+            HelpName = "PASS",
+        };
+        private readonly Option<bool> _stats = new("--stats") { Description = "Print the passes' statistics counters and pattern near misses." };
+        private readonly Option<int> _seed = new("--seed") { Description = "Seed for anything random in the passes.", DefaultValueFactory = _ => 0 };
+        private readonly Option<bool> _externalData = new("--external-data") { Description = "Write large tensors to OUT.data beside OUT." };
+
+        public void AttachTo(Command command)
+        {
+            command.Arguments.Add(_input);
+            command.Arguments.Add(_output);
+            foreach (var option in new Option[] { _recipe, _verifyEach, _printIrAfter, _stats, _seed, _externalData })
+                command.Options.Add(option);
+            command.SetAction((parse, cancellation) => Task.FromResult(Execute(new Settings(
+                parse.GetValue(_input)!, parse.GetValue(_output)!, parse.GetValue(_recipe), parse.GetValue(_verifyEach),
+                parse.GetValue(_printIrAfter) ?? [], parse.GetValue(_stats), parse.GetValue(_seed), parse.GetValue(_externalData)),
+                env, cancellation)));
+        }
+    }
+
+    private static int Execute(Settings settings, CliEnvironment env, CancellationToken cancellation)
+    {
+        try
+        {
+            return Run(settings, env, cancellation);
+        }
+        catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
+        {
+            env.Errors.MarkupLine("[yellow]Cancelled; nothing was written.[/]");
+            return 130;
+        }
+        catch (PassFailedException e) when (!e.IsUserError && !e.VerificationFailed)
+        {
+            // A bug: the stack trace is what a report needs.
+            WriteError(env.Errors, e.Message + "\n" + e.InnerException + "\nNothing was written.");
+            return 1;
+        }
+        catch (OnnxQuantException e)
+        {
+            WriteError(env.Errors, e.Message);
+            return 1;
+        }
+    }
+
+    private static int Run(Settings settings, CliEnvironment env, CancellationToken cancellation)
+    {
+        var output = env.Output;
+        string inputPath = Path.GetFullPath(settings.Input);
+        string outputPath = Path.GetFullPath(settings.Output);
+        if (string.Equals(inputPath, outputPath, StringComparison.Ordinal))
+            throw new OnnxQuantException(
+                $"OUT is the same file as IN ({settings.Input}). Write to another file: the input's weights are read while the output is written.");
+        if (Directory.Exists(outputPath))
+            throw new OnnxQuantException($"OUT ({settings.Output}) is a folder; give a file name, e.g. {Path.Combine(settings.Output, "model.onnx")}.");
+        if (settings.Recipe is null)
+            throw new OnnxQuantException("Which recipe? Add --recipe NAME (a built-in recipe: `onnxquant recipes`) or --recipe FILE.yaml.");
+
+        // Everything that can be checked without the model is checked first, so a typo costs no loading time.
+        var recipe = RecipeLoader.LoadFileOrPreset(settings.Recipe, env.Registry, env.PresetDirectory);
+        foreach (string name in settings.PrintIrAfter)
+            if (!env.Registry.TryGet(name, out _))
+                throw new OnnxQuantException("--print-ir-after: " + env.Registry.UnknownPassMessage(name));
+        var manager = new PassManager(recipe.Steps, registry: env.Registry)
+        {
+            VerifyEach = settings.VerifyEach,
+            PrintIrAfter = settings.PrintIrAfter,
+            IrSink = text => WriteRaw(output, text),
+            PassFinished = run => output.MarkupLine(
+                $"  {Markup.Escape(run.Label),-40} {(run.Modified ? "[green]changed[/]  " : "[grey]unchanged[/]")} {ModelSummary.FormatTime(run.Elapsed),10}"),
+        };
+
+        string source = Path.GetFullPath(recipe.Source).StartsWith(Path.GetFullPath(env.PresetDirectory), StringComparison.Ordinal)
+            ? "built-in" : recipe.Source;
+        output.MarkupLine($"Recipe [bold]{Markup.Escape(recipe.Name)}[/] ({Markup.Escape(source)}), {recipe.Passes.Count()} passes");
+        using var model = OnnxReader.Read(inputPath);
+        var before = ModelSummary.Of(model, new FileInfo(inputPath).Length);
+        var context = new PassContext(settings.Seed, cancellation, message => output.MarkupLine($"    [grey]{Markup.Escape(message)}[/]"));
+        var result = manager.Run(model, context);
+
+        bool external = settings.ExternalData || OnnxWriter.TotalTensorBytes(model) > OnnxWriteOptions.Default.AutoExternalLimit;
+        OnnxWriter.Write(model, outputPath, new OnnxWriteOptions { ExternalData = settings.ExternalData });
+        long written = new FileInfo(outputPath).Length;
+        string dataPath = outputPath + ".data";
+        if (external && File.Exists(dataPath)) written += new FileInfo(dataPath).Length;
+        var after = ModelSummary.Of(model, written);
+
+        PrintSummary(output, settings, before, after, result, context);
+        output.MarkupLine($"Wrote [bold]{Markup.Escape(settings.Output)}[/]" + (external ? $" and {Markup.Escape(Path.GetFileName(dataPath))}" : "") + ".");
+        return 0;
+    }
+
+    /// <summary>Errors are written unwrapped: their line breaks are deliberate, and they may be copied into reports.</summary>
+    private static void WriteError(IAnsiConsole console, string message)
+    {
+        console.Markup("[red]error:[/] ");
+        WriteRaw(console, message);
+    }
+
+    /// <summary>Text that must not be wrapped at the console width (IR dumps, error messages).</summary>
+    private static void WriteRaw(IAnsiConsole console, string text)
+    {
+        var writer = console.Profile.Out.Writer;
+        writer.Write(text);
+        if (!text.EndsWith('\n')) writer.WriteLine();
+        writer.Flush();
+    }
+
+    private static void PrintSummary(IAnsiConsole output, Settings settings, ModelSummary before, ModelSummary after,
+        PipelineResult result, PassContext context)
+    {
+        var model = new Table().Border(TableBorder.Simple).AddColumn("").AddColumn(new TableColumn("Before").RightAligned())
+            .AddColumn(new TableColumn("After").RightAligned());
+        model.AddRow("Nodes", before.NodeCount.ToString(), after.NodeCount.ToString());
+        model.AddRow("Weights", ModelSummary.FormatBytes(before.WeightBytes), ModelSummary.FormatBytes(after.WeightBytes));
+        model.AddRow("File size", ModelSummary.FormatBytes(before.FileBytes), ModelSummary.FormatBytes(after.FileBytes));
+        output.Write(model);
+
+        var ops = new Table().Border(TableBorder.Simple).AddColumn("Op").AddColumn(new TableColumn("Before").RightAligned())
+            .AddColumn(new TableColumn("After").RightAligned());
+        foreach (string op in before.Ops.Keys.Union(after.Ops.Keys).Order(StringComparer.Ordinal))
+        {
+            int b = before.Ops.GetValueOrDefault(op), a = after.Ops.GetValueOrDefault(op);
+            ops.AddRow(new Text(op), new Text(b.ToString()), new Markup(a == b ? a.ToString() : $"[bold]{a}[/]"));
+        }
+        output.Write(ops);
+
+        var times = new Table().Border(TableBorder.Simple).AddColumn("Pass").AddColumn(new TableColumn("Runs").RightAligned())
+            .AddColumn(new TableColumn("Changed").RightAligned()).AddColumn(new TableColumn("Time").RightAligned());
+        foreach (var t in result.TimeByPass)
+            times.AddRow(new Text(t.Pass), new Text(t.Runs.ToString()), new Text(t.Changed.ToString()), new Text(ModelSummary.FormatTime(t.Elapsed)));
+        times.AddRow(new Text("total"), new Text(""), new Text(""), new Text(ModelSummary.FormatTime(result.Elapsed)));
+        output.Write(times);
+
+        if (!settings.Stats) return;
+        var counters = new Table().Border(TableBorder.Simple).AddColumn("Counter").AddColumn(new TableColumn("Value").RightAligned());
+        foreach (var (key, value) in context.Counters.OrderBy(c => c.Key, StringComparer.Ordinal))
+            counters.AddRow(new Text(key), new Text(value.ToString()));
+        if (context.Counters.Count == 0) output.MarkupLine("No statistics counters were recorded.");
+        else output.Write(counters);
+        var misses = context.Misses;
+        if (misses.Count == 0) return;
+        var table = new Table().Border(TableBorder.Simple).AddColumn("Pattern").AddColumn("Did not fire because")
+            .AddColumn(new TableColumn("Times").RightAligned());
+        foreach (var (pattern, reasons) in misses.OrderBy(m => m.Key, StringComparer.Ordinal))
+            foreach (var (reason, count) in reasons.OrderByDescending(r => r.Value).ThenBy(r => r.Key, StringComparer.Ordinal))
+                table.AddRow(new Text(pattern), new Text(reason), new Text(count.ToString()));
+        output.Write(table);
+    }
+}
