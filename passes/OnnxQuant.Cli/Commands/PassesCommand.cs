@@ -9,24 +9,25 @@ internal static class PassesCommand
     public static Command Create(CliEnvironment env)
     {
         var command = new Command("passes", "List the passes recipes can use, with their options.");
-        command.SetAction(_ =>
+        command.SetAction(parse =>
         {
+            var output = PipelineCli.ConsoleFor(parse.InvocationConfiguration.Output);
             var passes = env.Registry.Passes;
             if (passes.Count == 0)
             {
-                env.Output.MarkupLine("No passes are registered.");
+                output.MarkupLine("No passes are registered.");
                 return 0;
             }
             foreach (var pass in passes)
             {
-                env.Output.MarkupLine($"[bold]{Markup.Escape(pass.Name)}[/]  {Markup.Escape(pass.Summary)}");
+                output.MarkupLine($"[bold]{Markup.Escape(pass.Name)}[/]  {Markup.Escape(pass.Summary)}");
                 foreach (var o in pass.Options)
                 {
                     string description = o.Description is null ? "" : "  " + o.Description;
-                    env.Output.MarkupLine(Markup.Escape($"    {o.Name}: {o.TypeName} = {o.DefaultText}{description}"));
+                    output.MarkupLine(Markup.Escape($"    {o.Name}: {o.TypeName} = {o.DefaultText}{description}"));
                 }
-                if (pass.Requires.Count > 0) env.Output.MarkupLine(Markup.Escape($"    requires: {string.Join(", ", pass.Requires)}"));
-                if (pass.Provides.Count > 0) env.Output.MarkupLine(Markup.Escape($"    provides: {string.Join(", ", pass.Provides)}"));
+                if (pass.Requires.Count > 0) output.MarkupLine(Markup.Escape($"    requires: {string.Join(", ", pass.Requires)}"));
+                if (pass.Provides.Count > 0) output.MarkupLine(Markup.Escape($"    provides: {string.Join(", ", pass.Provides)}"));
             }
             return 0;
         });

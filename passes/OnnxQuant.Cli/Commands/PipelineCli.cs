@@ -7,23 +7,39 @@ namespace OnnxQuant.Cli.Commands;
 
 /// <summary>
 /// Registers the pipeline commands: <c>onnxquant IN OUT --recipe X</c> on the root, its twin <c>quantize</c>,
-/// <c>recipes</c> and <c>passes</c>. Tests pass their own console, registry and preset folder.
+/// <c>recipes</c> and <c>passes</c>. They write to the invocation's output and error writers, so tests run them
+/// in-process with their own registry and preset folder.
 /// </summary>
 public static class PipelineCli
 {
     /// <param name="root">The root command; it gets the IN OUT --recipe arguments and the subcommands.</param>
-    /// <param name="output">Progress, summaries and listings.</param>
-    /// <param name="errors">Error messages; defaults to <paramref name="output"/>.</param>
     /// <param name="registry">The passes recipes may name; defaults to the built-in ones.</param>
     /// <param name="presetDirectory">Where presets are; defaults to <c>models/recipes</c> beside the program.</param>
-    public static void AddCommands(RootCommand root, IAnsiConsole output, IAnsiConsole? errors = null,
-        PassRegistry? registry = null, string? presetDirectory = null)
+    public static void AddCommands(RootCommand root, PassRegistry? registry = null, string? presetDirectory = null)
     {
-        var environment = new CliEnvironment(output, errors ?? output, registry ?? PassRegistry.BuiltIn,
-            presetDirectory ?? RecipePresets.DefaultDirectory);
+        var environment = new CliEnvironment(registry ?? PassRegistry.BuiltIn, presetDirectory ?? RecipePresets.DefaultDirectory);
         QuantizeCommand.ConfigureRoot(root, environment);
         root.Subcommands.Add(QuantizeCommand.Create(environment));
         root.Subcommands.Add(RecipesCommand.Create(environment));
         root.Subcommands.Add(PassesCommand.Create(environment));
+    }
+
+    /// <summary>Width used when the output is not a terminal, so piped tables are not squeezed to 80 columns.</summary>
+    private const int PipeWidth = 160;
+
+    /// <summary>A Spectre console over the invocation's writer: colours only on a terminal, plain text in files and pipes.</summary>
+    internal static IAnsiConsole ConsoleFor(TextWriter writer)
+    {
+        bool terminal = (ReferenceEquals(writer, Console.Out) && !Console.IsOutputRedirected) ||
+                        (ReferenceEquals(writer, Console.Error) && !Console.IsErrorRedirected);
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Out = new AnsiConsoleOutput(writer),
+            Ansi = terminal ? AnsiSupport.Detect : AnsiSupport.No,
+            ColorSystem = terminal ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
+            Interactive = terminal ? InteractionSupport.Detect : InteractionSupport.No,
+        });
+        if (!terminal) console.Profile.Width = PipeWidth;
+        return console;
     }
 }

@@ -56,37 +56,45 @@ internal static class QuantizeCommand
             command.SetAction((parse, cancellation) => Task.FromResult(Execute(new Settings(
                 parse.GetValue(_input)!, parse.GetValue(_output)!, parse.GetValue(_recipe), parse.GetValue(_verifyEach),
                 parse.GetValue(_printIrAfter) ?? [], parse.GetValue(_stats), parse.GetValue(_seed), parse.GetValue(_externalData)),
-                env, cancellation)));
+                env, PipelineCli.ConsoleFor(parse.InvocationConfiguration.Output), parse.InvocationConfiguration.Error, cancellation)));
         }
     }
 
-    private static int Execute(Settings settings, CliEnvironment env, CancellationToken cancellation)
+    /// <summary>Exit codes, as for the other commands: 2 for a problem with the user's input, 70 for a bug (EX_SOFTWARE).</summary>
+    private const int UserError = 2, InternalError = 70, Cancelled = 130;
+
+    private static int Execute(Settings settings, CliEnvironment env, IAnsiConsole output, TextWriter errors, CancellationToken cancellation)
     {
         try
         {
-            return Run(settings, env, cancellation);
+            return Run(settings, env, output, cancellation);
         }
         catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
         {
-            env.Errors.MarkupLine("[yellow]Cancelled; nothing was written.[/]");
-            return 130;
+            errors.WriteLine("Cancelled; nothing was written.");
+            return Cancelled;
         }
         catch (PassFailedException e) when (!e.IsUserError && !e.VerificationFailed)
         {
-            // A bug: the stack trace is what a report needs.
-            WriteError(env.Errors, e.Message + "\n" + e.InnerException + "\nNothing was written.");
-            return 1;
+            // A bug in a pass: the stack trace is what a report needs.
+            errors.WriteLine($"error: {e.Message}\n{e.InnerException}\nNothing was written.");
+            return InternalError;
+        }
+        catch (PassFailedException e) when (e.VerificationFailed)
+        {
+            errors.WriteLine($"error: {e.Message}\nNothing was written.");
+            return InternalError;
         }
         catch (OnnxQuantException e)
         {
-            WriteError(env.Errors, e.Message);
-            return 1;
+            // Written unwrapped: the message's line breaks are deliberate, and it may be copied into a report.
+            errors.WriteLine($"error: {e.Message}");
+            return UserError;
         }
     }
 
-    private static int Run(Settings settings, CliEnvironment env, CancellationToken cancellation)
+    private static int Run(Settings settings, CliEnvironment env, IAnsiConsole output, CancellationToken cancellation)
     {
-        var output = env.Output;
         string inputPath = Path.GetFullPath(settings.Input);
         string outputPath = Path.GetFullPath(settings.Output);
         if (string.Equals(inputPath, outputPath, StringComparison.Ordinal))
@@ -131,14 +139,7 @@ internal static class QuantizeCommand
         return 0;
     }
 
-    /// <summary>Errors are written unwrapped: their line breaks are deliberate, and they may be copied into reports.</summary>
-    private static void WriteError(IAnsiConsole console, string message)
-    {
-        console.Markup("[red]error:[/] ");
-        WriteRaw(console, message);
-    }
-
-    /// <summary>Text that must not be wrapped at the console width (IR dumps, error messages).</summary>
+    /// <summary>Text that must not be wrapped at the console width (IR dumps).</summary>
     private static void WriteRaw(IAnsiConsole console, string text)
     {
         var writer = console.Profile.Out.Writer;

@@ -10,18 +10,19 @@ internal static class RecipesCommand
     public static Command Create(CliEnvironment env)
     {
         var command = new Command("recipes", "List the built-in recipes (use one with --recipe NAME).");
-        command.SetAction(_ =>
+        command.SetAction(parse =>
         {
+            var output = PipelineCli.ConsoleFor(parse.InvocationConfiguration.Output);
             var presets = RecipePresets.List(env.PresetDirectory);
             if (presets.Count == 0)
             {
-                env.Output.MarkupLine($"No built-in recipes are installed (looked in {Markup.Escape(env.PresetDirectory)}).");
+                output.MarkupLine($"No built-in recipes are installed (looked in {Markup.Escape(env.PresetDirectory)}).");
                 return 0;
             }
             var table = new Table().Border(TableBorder.Simple).AddColumn("Recipe").AddColumn("Description");
             foreach (var p in presets)
                 table.AddRow(new Text(p.Name), new Text(p.Description ?? ""));
-            env.Output.Write(table);
+            output.Write(table);
             return 0;
         });
         return command;

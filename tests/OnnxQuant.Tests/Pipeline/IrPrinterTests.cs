@@ -1,6 +1,5 @@
 using OnnxQuant.Ir;
 using OnnxQuant.Ir.Printing;
-using Attribute = OnnxQuant.Ir.Attribute;
 
 namespace OnnxQuant.Tests.Pipeline;
 

@@ -1,9 +1,7 @@
 using System.CommandLine;
-using System.Text.RegularExpressions;
 using OnnxQuant.Cli.Commands;
 using OnnxQuant.Ir;
 using OnnxQuant.Ir.Serialization;
-using Spectre.Console;
 
 namespace OnnxQuant.Tests.Pipeline;
 
@@ -38,22 +36,9 @@ public sealed class QuantizeCommandTests : IDisposable
         var output = new StringWriter();
         var errors = new StringWriter();
         var root = new RootCommand("test");
-        PipelineCli.AddCommands(root, Console(output), Console(errors), TestRegistry.Create(), _presets);
+        PipelineCli.AddCommands(root, TestRegistry.Create(), _presets);
         int code = root.Parse(args).Invoke(new InvocationConfiguration { Output = output, Error = errors });
         return (code, output.ToString(), errors.ToString());
-    }
-
-    private static IAnsiConsole Console(TextWriter writer)
-    {
-        var console = AnsiConsole.Create(new AnsiConsoleSettings
-        {
-            Ansi = AnsiSupport.No,
-            ColorSystem = ColorSystemSupport.NoColors,
-            Interactive = InteractionSupport.No,
-            Out = new AnsiConsoleOutput(writer),
-        });
-        console.Profile.Width = 200;
-        return console;
     }
 
     private string Output => Path.Combine(_dir, "out.onnx");
@@ -104,7 +89,7 @@ public sealed class QuantizeCommandTests : IDisposable
 
         var (code, _, stderr) = Cli(_input, Output, "--recipe", recipe);
 
-        Assert.Equal(1, code);
+        Assert.Equal(70, code);
         Assert.False(File.Exists(Output));
         Assert.Equal(filesBefore, Directory.EnumerateFiles(_dir).Order().ToList());
         Assert.Contains("Internal error in pass 'crashing'", stderr);
@@ -117,7 +102,7 @@ public sealed class QuantizeCommandTests : IDisposable
     {
         var (code, _, stderr) = Cli(_input, Output, "--recipe", Recipe("  - rejecting\n"));
 
-        Assert.Equal(1, code);
+        Assert.Equal(2, code);
         Assert.StartsWith("error: Node 'conv1' has an unsupported auto_pad", stderr);
         Assert.DoesNotContain("   at ", stderr);
         Assert.False(File.Exists(Output));
@@ -131,7 +116,7 @@ public sealed class QuantizeCommandTests : IDisposable
 
         var (code, _, stderr) = Cli(_input, sameFile, "--recipe", "strip");
 
-        Assert.Equal(1, code);
+        Assert.Equal(2, code);
         Assert.Contains("OUT is the same file as IN", stderr);
         Assert.Equal(original, File.ReadAllBytes(_input));
     }
@@ -141,7 +126,7 @@ public sealed class QuantizeCommandTests : IDisposable
     {
         var (code, _, stderr) = Cli(_input, Output, "--recipe", "strp");
 
-        Assert.Equal(1, code);
+        Assert.Equal(2, code);
         Assert.Contains("no preset named 'strp'. Did you mean 'strip'?", stderr);
         Assert.False(File.Exists(Output));
     }
@@ -153,7 +138,7 @@ public sealed class QuantizeCommandTests : IDisposable
 
         var (code, _, stderr) = Cli(missingModel, Output, "--recipe", Recipe("  - fuse-qdq\n"));
 
-        Assert.Equal(1, code);
+        Assert.Equal(2, code);
         Assert.Contains("recipe.yaml:3:5: Pass 'fuse-qdq' requires 'qdq'", stderr);
     }
 
@@ -162,7 +147,7 @@ public sealed class QuantizeCommandTests : IDisposable
     {
         var (code, _, stderr) = Cli(_input, Output, "--recipe", Recipe("  - remove-one-identity\n  - break-order\n"), "--verify-each");
 
-        Assert.Equal(1, code);
+        Assert.Equal(70, code);
         Assert.Contains("invalid after pass 'break-order'", stderr);
         Assert.False(File.Exists(Output));
     }
@@ -188,7 +173,7 @@ public sealed class QuantizeCommandTests : IDisposable
     {
         var (code, _, stderr) = Cli(_input, Output, "--recipe", "strip", "--print-ir-after", "remove-one-identiy");
 
-        Assert.Equal(1, code);
+        Assert.Equal(2, code);
         Assert.Contains("Did you mean 'remove-one-identity'?", stderr);
     }
 
@@ -238,7 +223,7 @@ public sealed class QuantizeCommandTests : IDisposable
     {
         var (code, _, stderr) = Cli(_input, Output);
 
-        Assert.Equal(1, code);
+        Assert.Equal(2, code);
         Assert.Contains("--recipe", stderr);
     }
 }
