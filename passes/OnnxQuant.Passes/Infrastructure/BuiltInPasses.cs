@@ -1,3 +1,5 @@
+using OnnxQuant.Passes.Fusion;
+
 namespace OnnxQuant.Passes;
 
 /// <summary>
@@ -9,5 +11,11 @@ internal static class BuiltInPasses
     public static void RegisterAll(PassRegistry registry)
     {
         // Canonicalization (issue 3) and quantization passes register here, one line each.
+        registry.Register<FoldBatchNormPass>();
+        registry.Register<FuseLayerNormPass>();
+        registry.Register<FuseRmsNormPass>();
+        registry.Register<FuseGeluPass>();
+        registry.Register<FuseHardSwishPass>();
+        registry.Register<FuseMatMulAddPass>();
     }
 }
