@@ -21,10 +21,29 @@ public sealed class AtomicFile : IDisposable
         return new FileStream(temp, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 20);
     }
 
-    /// <summary>Moves every temporary file into place, in the order they were created (create the model file last).</summary>
+    /// <summary>
+    /// Moves every temporary file into place, in the order they were created (create the model file last). If a move
+    /// fails, the files already moved are deleted again, so a data file never stays behind without its model.
+    /// </summary>
     public void Commit()
     {
-        foreach (var (temp, final) in _files) File.Move(temp, final, overwrite: true);
+        var moved = new List<string>();
+        try
+        {
+            foreach (var (temp, final) in _files)
+            {
+                File.Move(temp, final, overwrite: true);
+                moved.Add(final);
+            }
+        }
+        catch
+        {
+            foreach (string final in moved)
+            {
+                try { File.Delete(final); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            }
+            throw;
+        }
         _committed = true;
     }
 
