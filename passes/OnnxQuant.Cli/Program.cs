@@ -1,6 +1,2 @@
-using System.CommandLine;
-using OnnxQuant.Cli.Commands;
-
-var root = new RootCommand("OnnxQuant: post-training quantization compiler for ONNX models.");
-PipelineCli.AddCommands(root);
-return root.Parse(args).Invoke();
+// The `onnxquant` command. Everything lives in CliApp so tests can run the same code in-process.
+return OnnxQuant.Cli.CliApp.Run(args, Console.Out, Console.Error);

@@ -1,0 +1,19 @@
+namespace OnnxQuant.Cli;
+
+/// <summary>
+/// Exit codes of <c>onnxquant</c>. Scripts rely on them: 1 means "you called it wrong", 2 "your input is wrong",
+/// 70 "we have a bug" (sysexits.h EX_SOFTWARE).
+/// </summary>
+public static class ExitCodes
+{
+    public const int Success = 0;
+
+    /// <summary>Unknown command or option, missing argument (reported by System.CommandLine).</summary>
+    public const int Usage = 1;
+
+    /// <summary>An <see cref="Ir.OnnxQuantException"/>: a bad model, path, recipe or option value.</summary>
+    public const int UserError = 2;
+
+    /// <summary>Any other exception: a bug in onnxquant.</summary>
+    public const int InternalError = 70;
+}
