@@ -32,6 +32,9 @@ internal sealed partial class ExternalDataResolver(string? baseDirectory, string
         if (baseDirectory is null)
             throw Error($"{what} keeps its data in external file '{location}', but the model was not read from a file.",
                 "Read the model from its path so that external data can be found beside it.");
+        if (location.Contains('\0'))
+            throw Error($"{what} points to external data at '{location.Replace("\0", "\\0")}', which contains a NUL character.",
+                "External data must be a relative file name inside the model's folder; fix 'location'.");
         if (Path.IsPathRooted(location) || location.StartsWith('\\') || (location.Length > 1 && location[1] == ':'))
             throw Error($"{what} points to external data at the absolute path '{location}'.",
                 "External data must be a relative path inside the model's folder; move the file there and fix 'location'.");

@@ -49,7 +49,7 @@ public class ExternalDataTests
     }
 
     public static TheoryData<string> MaliciousCases() =>
-        new(["absolute path", "parent folder", "symbolic link out of the folder", "offset past the end", "length mismatch", "region past the end"]);
+        new(["absolute path", "parent folder", "symbolic link out of the folder", "offset past the end", "length mismatch", "region past the end", "NUL character"]);
 
     [Theory]
     [MemberData(nameof(MaliciousCases))]
@@ -74,6 +74,7 @@ public class ExternalDataTests
             "offset past the end" => ("w.bin", bytes + 4096, bytes, "has only 4096 bytes"),
             "length mismatch" => ("w.bin", 0L, bytes - 4, "declares length 4092"),
             "region past the end" => ("w.bin", 64L, bytes, "has only 4096 bytes"),
+            "NUL character" => ("w.bin\0.txt", 0L, bytes, "NUL character"),
             _ => throw new ArgumentOutOfRangeException(nameof(how)),
         };
         string path = Path.Combine(modelDir, "m.onnx");
