@@ -19,6 +19,7 @@ public static class CliApp
         PipelineCli.AddCommands(root);
         root.Subcommands.Add(InspectCommand.Create());
         root.Subcommands.Add(ConvertCommand.Create());
+        root.Subcommands.Add(GenerateCommand.Create());
     }
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
