@@ -1,0 +1,8 @@
+namespace OnnxQuant.Passes.Canonicalization;
+
+/// <summary>Options of <see cref="ConstantsToValuesPass"/>.</summary>
+public sealed class ConstantsToValuesOptions
+{
+    /// <summary>Also turn Constant nodes inside If/Loop/Scan bodies into constants of those bodies.</summary>
+    public bool Subgraphs { get; set; } = true;
+}
