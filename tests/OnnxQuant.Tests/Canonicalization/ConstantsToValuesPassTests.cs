@@ -102,13 +102,13 @@ public class ConstantsToValuesPassTests
         var m = new TinyModel();
         var x = m.Input("x", DataType.Float, 3);
         var cond = m.Input("cond", DataType.Bool);
-        var thenBranch = new Graph { Name = "then" };
+        var ifNode = m.Node("If", [cond]);
+        var thenBranch = m.Subgraph(ifNode, "then_branch");
         var c = thenBranch.Append(new Node("Constant", [], attributes: [Attribute.FromTensor("value", Tensor.FromFloats([10, 20, 30], 3))])).Output;
         thenBranch.Outputs.Add(thenBranch.Append(new Node("Add", [x, c])).Output);
-        var elseBranch = new Graph { Name = "else" };
+        var elseBranch = m.Subgraph(ifNode, "else_branch");
         elseBranch.Outputs.Add(elseBranch.Append(new Node("Neg", [x])).Output);
-        m.Output(m.Op("If", [cond], Attribute.FromGraph("then_branch", thenBranch), Attribute.FromGraph("else_branch", elseBranch)),
-            DataType.Float, 3);
+        m.Output(ifNode.Output, DataType.Float, 3);
         return m;
     }
 

@@ -73,16 +73,16 @@ public class DeadCodeEliminationPassTests
         var x = m.Input("x", DataType.Float, 2);
         var cond = m.Input("cond", DataType.Bool);
         var p = m.Op("Relu", x);
-        var then = new Graph { Name = "then" };
+        var ifNode = m.Node("If", [cond]);
+        var then = m.Subgraph(ifNode, "then_branch");
         if (returnOuterValueDirectly) then.Outputs.Add(p);
         else
         {
             var one = then.AddConstant(Tensor.FromFloats([1], 1));
             then.Outputs.Add(then.Append(new Node("Add", [p, one])).Output);
         }
-        var otherwise = new Graph { Name = "else" };
+        var otherwise = m.Subgraph(ifNode, "else_branch");
         otherwise.Outputs.Add(otherwise.Append(new Node("Neg", [x])).Output);
-        var ifNode = m.Node("If", [cond], 1, Attribute.FromGraph("then_branch", then), Attribute.FromGraph("else_branch", otherwise));
         if (useIf) m.Output(ifNode.Output, DataType.Float, 2);
         else m.Output(m.Op("Sigmoid", x), DataType.Float, 2);
         return (m, ifNode);

@@ -38,6 +38,17 @@ internal sealed class TinyModel
     public Node Node(string opType, Value?[] inputs, int outputs = 1, params Attribute[] attributes) =>
         Graph.Append(new Node(opType, inputs, outputs, attributes: attributes));
 
+    /// <summary>
+    /// An empty subgraph held by <paramref name="owner"/>'s attribute. Attached before it is filled, so the names its
+    /// values get are unique across the model (a graph filled on its own names values in its own scope).
+    /// </summary>
+    public Graph Subgraph(Node owner, string attribute)
+    {
+        var g = new Graph { Name = attribute };
+        owner.SetAttribute(Attribute.FromGraph(attribute, g));
+        return g;
+    }
+
     public Value Output(Value value, DataType? type = null, params long[] dims)
     {
         if (type is { } t) value.Type = new TensorType(t, new Shape(dims));
