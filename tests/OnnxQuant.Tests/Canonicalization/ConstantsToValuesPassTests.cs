@@ -1,5 +1,4 @@
 using OnnxQuant.Ir;
-using Attribute = OnnxQuant.Ir.Attribute;
 using OnnxQuant.Ir.Serialization;
 using OnnxQuant.Passes.Canonicalization;
 using OnnxQuant.Runtime;

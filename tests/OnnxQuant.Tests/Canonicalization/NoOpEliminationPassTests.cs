@@ -1,7 +1,6 @@
 using OnnxQuant.Ir;
 using OnnxQuant.Passes.Canonicalization;
 using OnnxQuant.Tests.Support;
-using Attribute = OnnxQuant.Ir.Attribute;
 
 namespace OnnxQuant.Tests.Canonicalization;
 
