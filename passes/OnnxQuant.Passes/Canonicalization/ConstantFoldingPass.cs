@@ -164,7 +164,9 @@ public sealed class ConstantFoldingPass : Pass<ConstantFoldingOptions>
                     };
                 }
                 if (count is null) return null;
-                var type = o.ElementType ?? (node.OpType == "ConstantOfShape" ? DataType.Float : inputs[0]?.ElementType);
+                var type = o.ElementType ?? (node.OpType == "ConstantOfShape"
+                    ? node.GetAttribute("value")?.Value is Tensor v ? v.ElementType : DataType.Float
+                    : inputs[0]?.ElementType);
                 if (type is null or DataType.String) return null;
                 total += type.Value.ByteLength(count.Value);
             }
@@ -294,7 +296,7 @@ public sealed class ConstantFoldingPass : Pass<ConstantFoldingOptions>
                 constant.DocString = output.DocString;
                 ValueRules.Replace(output, constant);
             }
-            graph.Remove(node, force: true);
+            graph.Remove(node);
             foreach (var v in inputs)
             {
                 if (!ValueRules.IsUnused(v, _listed) || v.IsGraphInput) continue;

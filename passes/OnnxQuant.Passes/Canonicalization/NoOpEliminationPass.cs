@@ -169,12 +169,13 @@ public sealed class NoOpEliminationPass : Pass<NoOpEliminationOptions>
     /// </summary>
     private static bool SliceTakesAll(Node node, Value x, long opset)
     {
-        long[]? starts, ends, axes, steps = null;
+        long[]? starts, ends, axes = null, steps = null;
         if (opset >= 10)
         {
             starts = TensorValues.Ints(ValueRules.FixedConstant(node.Input(1)));
             ends = TensorValues.Ints(ValueRules.FixedConstant(node.Input(2)));
-            axes = node.Input(3) is { } a ? TensorValues.Ints(ValueRules.FixedConstant(a)) ?? [long.MinValue] : null;
+            // Optional operands: absent is fine, present but not constant is not.
+            if (node.Input(3) is { } a && (axes = TensorValues.Ints(ValueRules.FixedConstant(a))) is null) return false;
             if (node.Input(4) is { } s && (steps = TensorValues.Ints(ValueRules.FixedConstant(s))) is null) return false;
         }
         else
@@ -184,7 +185,7 @@ public sealed class NoOpEliminationPass : Pass<NoOpEliminationOptions>
             axes = node.GetInts("axes")?.ToArray();
         }
         if (starts is null || ends is null || starts.Length != ends.Length) return false;
-        if (axes is not null && (axes.Length != starts.Length || axes.Contains(long.MinValue))) return false;
+        if (axes is not null && axes.Length != starts.Length) return false;
         if (steps is not null && (steps.Length != starts.Length || steps.Any(s => s != 1))) return false;
         int? rank = x.Shape?.Rank;
         for (int i = 0; i < starts.Length; i++)
