@@ -1,8 +1,10 @@
+using System.ComponentModel;
+
 namespace OnnxQuant.Passes.Canonicalization;
 
 /// <summary>Options of <see cref="ConstantsToValuesPass"/>.</summary>
 public sealed class ConstantsToValuesOptions
 {
-    /// <summary>Also turn Constant nodes inside If/Loop/Scan bodies into constants of those bodies.</summary>
+    [Description("Also turn Constant nodes inside If/Loop/Scan bodies into constants of those bodies.")]
     public bool Subgraphs { get; set; } = true;
 }

@@ -1,20 +1,16 @@
+using System.ComponentModel;
+
 namespace OnnxQuant.Passes.Canonicalization;
 
 /// <summary>Options of <see cref="DeadCodeEliminationPass"/>.</summary>
 public sealed class DeadCodeEliminationOptions
 {
-    /// <summary>
-    /// Also remove inputs of the main graph that nothing reads. Off by default: inputs are the model's interface, and
-    /// callers may still feed them.
-    /// </summary>
+    [Description("Also remove inputs of the main graph that nothing reads. Off by default: inputs are the model's interface, and callers may still feed them.")]
     public bool RemoveUnusedInputs { get; set; }
 
-    /// <summary>
-    /// Keep unused nodes of domains other than the ONNX ones (<c>""</c>, <c>ai.onnx</c>, <c>ai.onnx.ml</c>), in case a
-    /// custom operator has effects besides its outputs. Off by default: custom operators are treated as pure.
-    /// </summary>
+    [Description("Keep unused nodes of domains other than the ONNX ones (\"\", ai.onnx, ai.onnx.ml), in case a custom operator has effects besides its outputs. Off by default: custom operators are treated as pure.")]
     public bool KeepCustomDomainNodes { get; set; }
 
-    /// <summary>Remove model-local functions that no node of the model calls.</summary>
+    [Description("Remove model-local functions that no node of the model calls.")]
     public bool RemoveUnusedFunctions { get; set; } = true;
 }
