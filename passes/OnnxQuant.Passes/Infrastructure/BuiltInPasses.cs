@@ -1,3 +1,4 @@
+using OnnxQuant.Passes.Canonicalization;
 using OnnxQuant.Passes.Fusion;
 
 namespace OnnxQuant.Passes;
@@ -11,6 +12,10 @@ internal static class BuiltInPasses
     public static void RegisterAll(PassRegistry registry)
     {
         // Canonicalization (issue 3) and quantization passes register here, one line each.
+        registry.Register<ConstantsToValuesPass>();
+        registry.Register<ConstantFoldingPass>();
+        registry.Register<NoOpEliminationPass>();
+        registry.Register<DeadCodeEliminationPass>();
         registry.Register<FoldBatchNormPass>();
         registry.Register<FuseLayerNormPass>();
         registry.Register<FuseRmsNormPass>();
