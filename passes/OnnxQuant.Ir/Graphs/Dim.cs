@@ -14,5 +14,8 @@ public readonly record struct Dim(long? Value, string? Param, string? Denotation
 
     public static implicit operator Dim(long value) => Known(value);
 
+    /// <summary>A symbolic dimension, so shapes read as <c>("batch", 4)</c> in code that builds graphs.</summary>
+    public static implicit operator Dim(string param) => Symbolic(param);
+
     public override string ToString() => Value?.ToString() ?? Param ?? "?";
 }

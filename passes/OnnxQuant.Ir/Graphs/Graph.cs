@@ -13,6 +13,9 @@ public sealed class Graph
     private Node? _last;
     private NameScope? _names;
 
+    /// <summary>How many nodes of this graph hold subgraphs, so that searches for nested subgraphs are free without any.</summary>
+    private int _subgraphHolders;
+
     public string? Name { get; set; }
     public string? DocString { get; set; }
 
@@ -43,7 +46,13 @@ public sealed class Graph
 
     public int NodeCount { get; private set; }
 
-    /// <summary>Nodes in order. Safe to use while inserting or removing nodes: the next node is read before yielding.</summary>
+    /// <summary>The name scope that holds this graph's names (see <see cref="NameScope.Adopt"/>).</summary>
+    internal NameScope? NamesAdoptedBy { get; set; }
+
+    /// <summary>
+    /// Nodes in order. Safe to use while inserting or removing nodes: nodes inserted after the current one are
+    /// visited, removed ones are not, even when the current node and the ones after it are removed together.
+    /// </summary>
     public IEnumerable<Node> Nodes
     {
         get
@@ -52,8 +61,11 @@ public sealed class Graph
             {
                 var next = n.Next;
                 yield return n;
-                // If n was removed during the yield, next is still right; if something was inserted after n, visit it.
-                n = n.Graph == this ? n.Next : next;
+                // Still here, or removed: go on from its successor now, or when it was removed (a removed node keeps
+                // it), so nodes inserted after it are visited. Moved to another graph: from its successor before.
+                // Nodes removed since are skipped through the successors they kept, rather than ending the walk.
+                n = n.Graph == this || n.Graph is null ? n.Next : next;
+                while (n is not null && n.Graph != this) n = n.Next;
             }
         }
     }
@@ -72,10 +84,11 @@ public sealed class Graph
         }
     }
 
+    /// <summary>Adds a graph input. The name is kept if free, else made unique (names must be unique model-wide).</summary>
     public Value AddInput(string name, IrType? type)
     {
-        var v = new Value(name, type);
-        AdoptValue(v, name);
+        var v = new Value(null, type) { Graph = this };
+        v.Name = Root.Names.ClaimPreferred(name);
         Inputs.Add(v);
         return v;
     }
@@ -83,8 +96,8 @@ public sealed class Graph
     /// <summary>Adds a constant (an initializer). The name is kept if free, else made unique.</summary>
     public Value AddConstant(Tensor tensor, string? name = null)
     {
-        var v = new Value(null) { Const = tensor };
-        AdoptValue(v, name ?? "const");
+        var v = new Value(null) { Const = tensor, Graph = this };
+        v.Name = name is null ? Root.Names.Claim(null, "const") : Root.Names.ClaimPreferred(name);
         _constants.Add(v);
         return v;
     }
@@ -94,7 +107,7 @@ public sealed class Graph
     {
         if (constant.Graph != this || !_constants.Contains(constant))
             throw new InvalidOperationException($"{constant} is not a constant of this graph.");
-        if (constant.Uses.Count > 0 || constant.IsGraphOutput || Inputs.Contains(constant))
+        if (constant.Uses.Count > 0 || constant.IsAnyGraphOutput || Inputs.Contains(constant))
             throw new InvalidOperationException($"Cannot remove constant {constant}: it is still used.");
         _constants.Remove(constant);
         constant.Graph = null;
@@ -121,13 +134,22 @@ public sealed class Graph
         NodeCount++;
         foreach (var output in node.Outputs)
             if (output is not null) AdoptValue(output, output.Name ?? (node.Name ?? node.OpType));
-        foreach (var g in node.Subgraphs) g.OwnerNode = node;
+        if (node.HoldsSubgraphs)
+        {
+            _subgraphHolders++;
+            foreach (var g in node.Subgraphs)
+            {
+                g.OwnerNode = node;
+                Root.Names.Adopt(g);
+            }
+        }
         return node;
     }
 
     /// <summary>
-    /// Removes a node. Refuses when any output is still used or is a graph output, unless <paramref name="force"/>
-    /// (for callers that rewire those uses right after). The node stops using its inputs.
+    /// Removes a node. Refuses when any output is still used or is a graph output (of any graph, subgraphs
+    /// included), unless <paramref name="force"/> (for callers that rewire those uses right after). The node, and
+    /// the nodes of the subgraphs it owns, stop using their inputs, so that values outside keep exact use lists.
     /// </summary>
     public void Remove(Node node, bool force = false)
     {
@@ -145,28 +167,59 @@ public sealed class Graph
         }
         Unlink(node);
         node.DetachInputs();
+        foreach (var g in node.Subgraphs)
+            if (g.OwnerNode == node)
+                foreach (var inner in g.AllNodes()) inner.DetachInputs();
     }
 
-    /// <summary>Moves a node of this graph to just before <paramref name="anchor"/> (keeps its links).</summary>
+    /// <summary>Moves a node of this graph to just before <paramref name="anchor"/>, another node of this graph (keeps its links).</summary>
     public void MoveBefore(Node anchor, Node node)
     {
+        if (anchor.Graph != this) throw new InvalidOperationException($"{anchor} is not in this graph.");
+        if (node.Graph != this) throw new InvalidOperationException($"{node} is not in this graph.");
         if (ReferenceEquals(anchor, node)) return;
-        Unlink(node);
-        node.Graph = this;
+        UnlinkNeighbours(node);
         node.Prev = anchor.Prev;
         node.Next = anchor;
         if (anchor.Prev is null) _first = node; else anchor.Prev.Next = node;
         anchor.Prev = node;
-        NodeCount++;
     }
 
     private void Unlink(Node node)
     {
-        if (node.Prev is null) _first = node.Next; else node.Prev.Next = node.Next;
-        if (node.Next is null) _last = node.Prev; else node.Next.Prev = node.Prev;
-        node.Prev = node.Next = null;
+        UnlinkNeighbours(node);
+        // node.Next stays as it was: an iteration that stands on this node goes on from there (see Nodes).
+        node.Prev = null;
         node.Graph = null;
         NodeCount--;
+        if (node.HoldsSubgraphs) _subgraphHolders--;
+    }
+
+    private void UnlinkNeighbours(Node node)
+    {
+        if (node.Prev is null) _first = node.Next; else node.Prev.Next = node.Next;
+        if (node.Next is null) _last = node.Prev; else node.Next.Prev = node.Prev;
+    }
+
+    /// <summary>Keeps the count of nodes holding subgraphs right when a node of this graph gains or loses one.</summary>
+    internal void SubgraphHoldingChanged(bool before, bool after)
+    {
+        if (before != after) _subgraphHolders += after ? 1 : -1;
+    }
+
+    /// <summary>Every subgraph nested in this graph, at any depth.</summary>
+    internal IEnumerable<Graph> NestedSubgraphs()
+    {
+        if (_subgraphHolders == 0) yield break;
+        for (var n = _first; n is not null; n = n.Next)
+        {
+            if (!n.HoldsSubgraphs) continue;
+            foreach (var sub in n.Subgraphs)
+            {
+                yield return sub;
+                foreach (var inner in sub.NestedSubgraphs()) yield return inner;
+            }
+        }
     }
 
     /// <summary>

@@ -12,20 +12,45 @@ internal sealed class NameScope
     public static NameScope Collect(Graph root)
     {
         var scope = new NameScope();
-        scope.AddAll(root);
+        scope.Register(root);
         return scope;
     }
 
-    private void AddAll(Graph g)
+    /// <summary>Marks every name of <paramref name="g"/> and its subgraphs as used.</summary>
+    private void Register(Graph g)
     {
+        g.NamesAdoptedBy = this;
         foreach (var v in g.Inputs) Add(v.Name);
         foreach (var v in g.Constants) Add(v.Name);
         foreach (var n in g.Nodes)
         {
             foreach (var o in n.Outputs) Add(o?.Name);
-            foreach (var sub in n.Subgraphs) AddAll(sub);
+            foreach (var sub in n.Subgraphs) Register(sub);
         }
     }
+
+    /// <summary>
+    /// Takes in the names of a subgraph joining the graph this scope covers. A subgraph built apart named its values
+    /// in a scope of its own, so a value whose name is taken (or missing) here gets a fresh one; names inside a
+    /// subgraph are not part of the model's interface. A graph this scope already holds is left alone.
+    /// </summary>
+    public void Adopt(Graph g)
+    {
+        if (ReferenceEquals(g.NamesAdoptedBy, this)) return;
+        g.NamesAdoptedBy = this;
+        var seen = new HashSet<Value>(ReferenceEqualityComparer.Instance);
+        var defined = g.Constants.Concat(g.Inputs).Concat(g.Nodes.SelectMany(n => n.Outputs));
+        foreach (var v in defined)
+        {
+            if (v is null || !seen.Add(v)) continue;
+            if (!string.IsNullOrEmpty(v.Name) && _used.Add(v.Name)) continue;
+            v.Name = Claim(null, string.IsNullOrEmpty(v.Name) ? "v" : v.Name);
+        }
+        foreach (var n in g.Nodes)
+            foreach (var sub in n.Subgraphs) Adopt(sub);
+    }
+
+    public bool Contains(string name) => _used.Contains(name);
 
     private void Add(string? name)
     {
@@ -47,4 +72,8 @@ internal sealed class NameScope
         _counters[hint] = n;
         return candidate;
     }
+
+    /// <summary>Returns <paramref name="name"/> when no value has it yet, else a fresh name built from it.</summary>
+    public string ClaimPreferred(string name) =>
+        !string.IsNullOrEmpty(name) && _used.Add(name) ? name : Claim(null, name);
 }

@@ -102,19 +102,53 @@ public sealed class Node
     public string GetString(string name, string fallback) => GetAttribute(name)?.AsString() ?? fallback;
     public IReadOnlyList<long>? GetInts(string name) => GetAttribute(name)?.AsInts();
 
-    /// <summary>Adds or replaces (in place, keeping order) the attribute with this name.</summary>
+    /// <summary>
+    /// Adds or replaces (in place, keeping order) the attribute with this name. A graph it holds becomes a subgraph
+    /// of this node (its <see cref="Ir.Graph.OwnerNode"/>); a graph it replaces is released.
+    /// </summary>
     public void SetAttribute(Attribute attribute)
     {
+        bool held = HoldsSubgraphs;
         int i = _attributes.FindIndex(a => a.Name == attribute.Name);
-        if (i >= 0) _attributes[i] = attribute;
+        if (i >= 0)
+        {
+            Release(_attributes[i], keep: attribute);
+            _attributes[i] = attribute;
+        }
         else _attributes.Add(attribute);
-        foreach (var g in attribute.Graphs) g.OwnerNode = this;
+        foreach (var g in attribute.Graphs)
+        {
+            g.OwnerNode = this;
+            Graph?.Root.Names.Adopt(g);
+        }
+        Graph?.SubgraphHoldingChanged(held, HoldsSubgraphs);
     }
 
-    public bool RemoveAttribute(string name) => _attributes.RemoveAll(a => a.Name == name) > 0;
+    /// <summary>
+    /// Removes the attribute with this name. A subgraph it held is released (no owner) but keeps its nodes, which
+    /// still use the outer values they read: attach it to another node, or empty it, before verifying.
+    /// </summary>
+    public bool RemoveAttribute(string name)
+    {
+        bool held = HoldsSubgraphs;
+        int i = _attributes.FindIndex(a => a.Name == name);
+        if (i < 0) return false;
+        Release(_attributes[i], keep: null);
+        _attributes.RemoveAt(i);
+        Graph?.SubgraphHoldingChanged(held, HoldsSubgraphs);
+        return true;
+    }
+
+    private void Release(Attribute old, Attribute? keep)
+    {
+        foreach (var g in old.Graphs)
+            if (g.OwnerNode == this && (keep is null || !keep.Graphs.Contains(g))) g.OwnerNode = null;
+    }
 
     /// <summary>Graphs held by attributes (If branches, Loop/Scan bodies).</summary>
     public IEnumerable<Graph> Subgraphs => _attributes.SelectMany(a => a.Graphs);
+
+    internal bool HoldsSubgraphs => _attributes.Exists(static a => a.Value is Ir.Graph or Ir.Graph[]);
 
     public override string ToString() => $"{(IsDefaultDomain ? "" : Domain + ".")}{OpType}" + (Name is null ? "" : $" '{Name}'");
 }

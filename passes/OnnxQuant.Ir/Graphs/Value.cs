@@ -45,14 +45,17 @@ public sealed class Value
     public bool IsGraphInput => Graph is not null && Graph.Inputs.Contains(this);
     public bool IsGraphOutput => Graph is not null && Graph.Outputs.Contains(this);
 
-    /// <summary>True when some graph (its own or an enclosing one) lists this value among its outputs.</summary>
+    /// <summary>
+    /// True when some graph lists this value among its outputs: its own graph, an enclosing one, or a subgraph
+    /// nested in its graph (a branch may output an outer value directly).
+    /// </summary>
     public bool IsAnyGraphOutput
     {
         get
         {
             for (var g = Graph; g is not null; g = g.Parent)
                 if (g.Outputs.Contains(this)) return true;
-            return false;
+            return Graph is not null && Graph.NestedSubgraphs().Any(s => s.Outputs.Contains(this));
         }
     }
 
@@ -72,8 +75,9 @@ public sealed class Value
 
     /// <summary>
     /// Makes every consumer read <paramref name="replacement"/> instead of this value, including slots of graph
-    /// outputs that list this value (the replacement then takes this value's name, so the model's interface keeps
-    /// its names). Returns the number of node uses changed.
+    /// outputs that list this value, in its graph, enclosing graphs and nested subgraphs. When this value is an
+    /// output of its own or an enclosing graph, the replacement takes its name, so the model's interface keeps its
+    /// names (this value gets the replacement's old name, or a fresh one). Returns the number of node uses changed.
     /// </summary>
     public int ReplaceAllUsesWith(Value replacement)
     {
@@ -94,8 +98,17 @@ public sealed class Value
                     Name = replacement.Name is { } old && old != name ? old : null;
                     replacement.Name = name;
                     renamed = true;
+                    // A value left in a graph must keep a name (the writer and the verifier need one).
+                    if (Name is null && Graph is { } own) Name = own.FreshName(name);
                 }
             }
+        }
+        // A subgraph may list an outer value as its output directly; those slots are uses too.
+        if (Graph is { } home)
+        {
+            foreach (var sub in home.NestedSubgraphs().ToList())
+                for (int i = 0; i < sub.Outputs.Count; i++)
+                    if (ReferenceEquals(sub.Outputs[i], this)) sub.Outputs[i] = replacement;
         }
         return uses.Length;
     }

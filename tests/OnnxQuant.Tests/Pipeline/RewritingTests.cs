@@ -162,7 +162,7 @@ public class RewritingTests
         branch.Outputs.Add(branch.Append(new Node("Div", [mul, branch.AddConstant(Tensor.Scalar(6f))])).Output);
         var orElse = new Graph { Name = "else" };
         orElse.Outputs.Add(orElse.Append(new Node("Identity", [x])).Output);
-        var ifNode = main.Append(new Node("If", [cond], attributes: [Ir.Attribute.FromGraph("then_branch", branch), Ir.Attribute.FromGraph("else_branch", orElse)]));
+        var ifNode = main.Append(new Node("If", [cond], attributes: [Attribute.FromGraph("then_branch", branch), Attribute.FromGraph("else_branch", orElse)]));
         main.Outputs.Add(ifNode.Output);
         model.Graph = main;
 
