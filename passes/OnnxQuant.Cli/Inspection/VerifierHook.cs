@@ -1,4 +1,5 @@
 using OnnxQuant.Ir;
+using OnnxQuant.Ir.Verification;
 
 namespace OnnxQuant.Cli.Inspection;
 
@@ -7,11 +8,7 @@ internal static class VerifierHook
 {
     public static InspectReport.VerifierSummary Run(Model model)
     {
-        // TODO(lead): wire the verifier here once passes/OnnxQuant.Ir/Verification/Verifier.cs is on main, e.g.
-        //   var report = OnnxQuant.Ir.Verification.Verifier.Verify(model);
-        //   return new("passed" or "failed" from the report, one string per problem);
-        // Until then inspect reports the verifier as unavailable rather than claiming the model is valid.
-        _ = model;
-        return new("unavailable", []);
+        var report = Verifier.Verify(model);
+        return new(report.IsValid ? "passed" : "failed", report.Issues.Select(i => $"{i.Kind}: {i.Message} ({i.Where})").ToList());
     }
 }

@@ -175,7 +175,11 @@ public sealed class PassManager
         return result.Modified;
     }
 
-    private void Verify(Model model, string when) => (Verifier ?? StructuralChecks.Verify)(model, when);
+    private void Verify(Model model, string when)
+    {
+        if (Verifier is not null) Verifier(model, when);
+        else OnnxQuant.Ir.Verification.Verifier.Verify(model).ThrowIfInvalid(when);
+    }
 
     private sealed class RunState(Model model, PassContext context)
     {

@@ -70,7 +70,7 @@ public class InspectCommandTests
         Assert.Equal(parameters.GetProperty("bytes").GetInt64(), parameters.GetProperty("byElementType").EnumerateArray().Sum(e => e.GetProperty("bytes").GetInt64()));
 
         Assert.Empty(root.GetProperty("externalData").EnumerateArray());
-        Assert.Contains(root.GetProperty("verifier").GetProperty("status").GetString(), new[] { "passed", "failed", "unavailable" });
+        Assert.Equal("passed", root.GetProperty("verifier").GetProperty("status").GetString());
     }
 
     [Fact]

@@ -120,7 +120,7 @@ public class PassManagerTests
         Assert.True(e.VerificationFailed);
         Assert.Equal(["remove-one-identity"], e.PassesBefore);
         Assert.Contains("invalid after pass 'break-order'", e.Message);
-        Assert.Contains("before it is defined", e.Message);
+        Assert.Contains("defined later", e.Message);
     }
 
     [Fact]
