@@ -8,7 +8,7 @@ namespace OnnxQuant.Cli.Commands;
 
 /// <summary>
 /// <c>onnxquant inspect MODEL [--json]</c>: what a model contains (header, interface, op histogram, parameters,
-/// external data, verifier result), as tables or as JSON (docs/inspect-json.md). Exits 0 whenever the model could
+/// external data, verifier result), as tables or as JSON (passes/OnnxQuant.Cli/docs/inspect-json.md). Exits 0 whenever the model could
 /// be read, even if the verifier finds problems: inspecting is how one looks at a broken model.
 /// </summary>
 public static class InspectCommand
@@ -16,7 +16,7 @@ public static class InspectCommand
     public static Command Create()
     {
         var model = new Argument<string>("MODEL") { Description = "The .onnx file to describe." };
-        var json = new Option<bool>("--json") { Description = "Print JSON (stable; documented in docs/inspect-json.md) instead of tables." };
+        var json = new Option<bool>("--json") { Description = "Print JSON (stable; documented in passes/OnnxQuant.Cli/docs/inspect-json.md) instead of tables." };
         var command = new Command("inspect", "Describe a model: IR version, opsets, inputs and outputs, op types, parameters, external data, verifier result.")
         {
             model,

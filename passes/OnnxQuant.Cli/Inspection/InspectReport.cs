@@ -2,7 +2,7 @@ namespace OnnxQuant.Cli.Inspection;
 
 /// <summary>
 /// What <c>onnxquant inspect</c> reports, and the exact shape of <c>--json</c> (property names are these, camelCased;
-/// documented in docs/inspect-json.md). Bump <see cref="SchemaVersion"/> when a property changes meaning or goes away;
+/// documented in passes/OnnxQuant.Cli/docs/inspect-json.md). Bump <see cref="SchemaVersion"/> when a property changes meaning or goes away;
 /// adding a property does not change it.
 /// </summary>
 internal sealed record InspectReport
