@@ -1,0 +1,23 @@
+using OnnxQuant.Ir;
+
+namespace OnnxQuant.Passes.Canonicalization.OpsetUpgrade;
+
+/// <summary>
+/// Rewrites nodes of one op across the breaking schema changes listed in <see cref="Versions"/>. A converter is called
+/// once per change, in version order, with the node in the form of the schema just before that change; it returns the
+/// node that now stands for the original one (itself, or a replacement, possibly of another op) and the schema version
+/// that node is at (usually the version converted to). New helper nodes go through
+/// <see cref="UpgradeContext.InsertBefore"/>, so they are upgraded the rest of the way like any other node.
+/// </summary>
+internal abstract class OpConverter
+{
+    public abstract string OpType { get; }
+
+    /// <summary>The breaking versions of <see cref="OpType"/> this converter handles.</summary>
+    public abstract IReadOnlyList<int> Versions { get; }
+
+    public abstract Converted Convert(Node node, int version, UpgradeContext context);
+}
+
+/// <summary>The node that carries on after a conversion step, and the schema version it now has.</summary>
+internal readonly record struct Converted(Node Node, int Version);

@@ -1,0 +1,47 @@
+using OnnxQuant.Ir;
+using OnnxQuant.Ir.Serialization;
+using OnnxQuant.Passes;
+using OnnxQuant.Passes.Canonicalization;
+using OnnxQuant.Runtime;
+using OnnxQuant.Tests.Support;
+using static OnnxQuant.Tests.Canonicalization.OpsetUpgradeTestKit;
+
+namespace OnnxQuant.Tests.Canonicalization;
+
+public class OpsetUpgradeSharedModelTests
+{
+    public static TheoryData<string> SharedModels() => new(SharedPaths.AllModels().Select(Path.GetFileName)!);
+
+    /// <summary>Every shared model upgrades to opset 21 and computes the same outputs (relative error ≤ 1e-5).</summary>
+    [Theory]
+    [MemberData(nameof(SharedModels))]
+    public void SharedModel_UpgradedTo21_ComputesTheSameOutputs(string file)
+    {
+        string path = SharedPaths.Model(file);
+        using var model = OnnxReader.Read(path);
+        var feeds = SharedModelInputs.For(file, model, seed: 7);
+        using var original = ModelRunner.FromFile(path);
+        var expected = original.Run(feeds);
+
+        var context = new PassContext();
+        var result = new OpsetUpgradePass().Run(model, new OpsetUpgradeOptions { TargetOpset = 21 }, context);
+
+        Assert.True(result.Modified);
+        Assert.Equal(21, model.GetOpset(""));
+        Assert.True(model.IrVersion >= 10, $"IR version {model.IrVersion} is too old for opset 21.");
+        var actual = ModelRunner.RunOnce(model, feeds);
+        AssertSameOutputs(expected, actual, 1e-5, file);
+    }
+
+    /// <summary>A second upgrade of an upgraded model changes nothing.</summary>
+    [Fact]
+    public void UpgradingTwice_SecondRunReportsNoChange()
+    {
+        using var model = OnnxReader.Read(SharedPaths.Model("ppocr_v4_rec.onnx"));
+        var pass = new OpsetUpgradePass();
+        Assert.True(pass.Run(model, new PassContext()).Modified);
+        byte[] once = OnnxWriter.ToBytes(model);
+        Assert.False(pass.Run(model, new PassContext()).Modified);
+        Assert.Equal(once, OnnxWriter.ToBytes(model));
+    }
+}

@@ -1,0 +1,78 @@
+using OnnxQuant.Ir;
+using OnnxQuant.Ir.Serialization;
+using OnnxQuant.Passes;
+using OnnxQuant.Passes.Canonicalization;
+using OnnxQuant.Runtime;
+
+namespace OnnxQuant.Tests.Canonicalization;
+
+/// <summary>
+/// Builds tiny old-opset models in code, upgrades them, and compares what ONNX Runtime computes before and after
+/// (graph optimizations off, explicit tolerance).
+/// </summary>
+internal static class OpsetUpgradeTestKit
+{
+    public static TensorType Float(params long[] dims) => new(DataType.Float, new Shape(dims));
+
+    /// <summary>A model importing ai.onnx at <paramref name="opset"/> whose graph <paramref name="build"/> fills.</summary>
+    public static Model Build(int opset, Action<Graph> build, long irVersion = 4)
+    {
+        var graph = new Graph { Name = "test" };
+        build(graph);
+        var model = new Model(graph) { IrVersion = irVersion, ProducerName = "opset-upgrade-tests" };
+        model.OpsetImports.Add(new OpsetImport("", opset));
+        return model;
+    }
+
+    /// <summary>Appends a node and returns it.</summary>
+    public static Node Add(this Graph graph, string op, Value?[] inputs, params Ir.Attribute[] attributes) =>
+        graph.Append(new Node(op, inputs, 1, "", attributes, name: op.ToLowerInvariant()));
+
+    /// <summary>Seeded floats in [-2, 2).</summary>
+    public static Tensor RandomFloats(int seed, params long[] dims)
+    {
+        var random = new Random(seed);
+        long n = dims.Aggregate(1L, (a, b) => a * b);
+        return Tensor.FromFloats(Enumerable.Range(0, (int)n).Select(_ => (float)(random.NextDouble() * 4 - 2)).ToArray(), dims);
+    }
+
+    /// <summary>
+    /// Runs the model, upgrades it (default target 21), checks the opset import, runs it again and returns both results.
+    /// The model is re-read from bytes before the upgrade so that the upgrade sees what a file would give.
+    /// </summary>
+    public static (Model Upgraded, IReadOnlyDictionary<string, Tensor> Before, IReadOnlyDictionary<string, Tensor> After)
+        UpgradeAndRun(Model model, IReadOnlyDictionary<string, Tensor> feeds, int target = 21, PassContext? context = null)
+    {
+        var before = ModelRunner.RunOnce(model, feeds);
+        var upgraded = OnnxReader.Read(OnnxWriter.ToBytes(model));
+        var result = new OpsetUpgradePass().Run(upgraded, new OpsetUpgradeOptions { TargetOpset = target }, context ?? new PassContext());
+        Assert.True(result.Modified);
+        Assert.Equal(target, upgraded.GetOpset(""));
+        var after = ModelRunner.RunOnce(upgraded, feeds);
+        return (upgraded, before, after);
+    }
+
+    /// <summary>Every output agrees: max|a − b| ≤ <paramref name="relative"/> · max|a| (exact when max|a| is 0).</summary>
+    public static void AssertSameOutputs(IReadOnlyDictionary<string, Tensor> expected, IReadOnlyDictionary<string, Tensor> actual,
+        double relative, string what = "")
+    {
+        Assert.Equal(expected.Keys.Order(), actual.Keys.Order());
+        foreach (var (name, e) in expected)
+        {
+            var a = actual[name];
+            Assert.Equal(e.ElementType, a.ElementType);
+            Assert.Equal(e.Dims, a.Dims);
+            double[] x = e.ToDoubleArray(), y = a.ToDoubleArray();
+            double scale = 0, diff = 0;
+            for (int i = 0; i < x.Length; i++)
+            {
+                scale = Math.Max(scale, Math.Abs(x[i]));
+                diff = Math.Max(diff, Math.Abs(x[i] - y[i]));
+            }
+            Assert.True(diff <= relative * scale,
+                $"{what} output '{name}': max|a-b| = {diff:G6}, max|a| = {scale:G6}, allowed ratio {relative:G3}.");
+        }
+    }
+
+    public static int Count(Model model, string op) => model.AllGraphs().SelectMany(g => g.Nodes).Count(n => n.OpType == op);
+}
