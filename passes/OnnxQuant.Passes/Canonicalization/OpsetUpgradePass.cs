@@ -56,7 +56,7 @@ public sealed class OpsetUpgradePass : Pass<OpsetUpgradeOptions>
                 $"{OpsetHistory.OldestSupportedOpset} is not supported (ONNX Runtime does not run it either). " +
                 "Re-export the model at a newer opset.");
 
-        var upgrade = new UpgradeContext(from, target, context);
+        var upgrade = new UpgradeContext(model, from, target, context);
         CheckGraph(model.Graph, upgrade);
         int converted = UpgradeGraph(model.Graph, upgrade);
 

@@ -5,9 +5,10 @@ namespace OnnxQuant.Passes.Canonicalization.OpsetUpgrade;
 /// <summary>
 /// BatchNormalization-7 → 9: the <c>spatial</c> attribute is gone; spatial=1 (the default, per-channel statistics) is
 /// what opset 9 always does, spatial=0 (per-element statistics) has no equivalent and is refused.
-/// BatchNormalization-9 → 14: the optional training outputs (running mean/var, saved mean/var) are gone from
-/// inference mode; a node that declares them but whose extra outputs nobody reads is rebuilt with one output, one
-/// whose training outputs are used is refused.
+/// BatchNormalization-9 → 14: before 14 a node declaring more than one output runs in training mode (statistics of
+/// the batch, as ONNX Runtime does too); from 14 that is the training_mode attribute, with outputs Y, running_mean and
+/// running_var. Such a node is rebuilt with training_mode=1 and its first three outputs; saved_mean/saved_var no
+/// longer exist, so a node whose saved statistics are read is refused.
 /// </summary>
 internal sealed class BatchNormalizationConverter : OpConverter
 {
@@ -26,13 +27,14 @@ internal sealed class BatchNormalizationConverter : OpConverter
         }
 
         if (node.Outputs.Count <= 1) return new(node, version);
-        for (int i = 1; i < node.Outputs.Count; i++)
-            if (node.Outputs[i] is { } extra && (extra.Uses.Count > 0 || extra.IsAnyGraphOutput))
-                throw context.Unsupported(node, version, $"its training output {i} ('{extra.Name}') is used",
+        for (int i = 3; i < node.Outputs.Count; i++)
+            if (node.Outputs[i] is { } saved && (saved.Uses.Count > 0 || saved.IsAnyGraphOutput))
+                throw context.Unsupported(node, version, $"its training output {i} ('{saved.Name}', saved mean/variance) is used",
                     "Export the model in inference mode.");
-        var single = context.InsertBefore(node, version, node.OpType, node.Inputs, node.Attributes);
-        single.Name = node.Name;
-        UpgradeContext.Replace(node, single);
-        return new(single, version);
+        var training = context.InsertBefore(node, version, node.OpType, node.Inputs,
+            [.. node.Attributes, Ir.Attribute.Int("training_mode", 1)], outputCount: Math.Min(3, node.Outputs.Count));
+        training.Name = node.Name;
+        UpgradeContext.Replace(node, training);
+        return new(training, version);
     }
 }

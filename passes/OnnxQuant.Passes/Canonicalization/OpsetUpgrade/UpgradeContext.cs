@@ -11,12 +11,15 @@ internal sealed class UpgradeContext
 {
     private readonly Dictionary<(Graph, string), Value> _constants = [];
     private readonly List<(Node Node, int Version)> _created = [];
+    private readonly HashSet<string> _nodeNames;
 
-    public UpgradeContext(long fromOpset, long targetOpset, PassContext pass)
+    public UpgradeContext(Model model, long fromOpset, long targetOpset, PassContext pass)
     {
         FromOpset = fromOpset;
         TargetOpset = targetOpset;
         Pass = pass;
+        // ONNX Runtime refuses two nodes with the same name, so helper nodes get names no node has.
+        _nodeNames = model.AllGraphs().SelectMany(g => g.Nodes).Select(n => n.Name).OfType<string>().ToHashSet(StringComparer.Ordinal);
     }
 
     public long FromOpset { get; }
@@ -40,11 +43,18 @@ internal sealed class UpgradeContext
         IEnumerable<Ir.Attribute>? attributes = null, int outputCount = 1, string? nameSuffix = null)
     {
         var graph = anchor.Graph ?? throw new InvalidOperationException($"{anchor} is not in a graph.");
-        string? name = anchor.Name is { Length: > 0 } n ? $"{n}/{nameSuffix ?? opType}" : null;
+        string? name = anchor.Name is { Length: > 0 } n ? UniqueNodeName($"{n}/{nameSuffix ?? opType}") : null;
         var node = new Node(opType, inputs, outputCount, "", attributes, name);
         graph.InsertBefore(anchor, node);
         _created.Add((node, version));
         return node;
+    }
+
+    private string UniqueNodeName(string wanted)
+    {
+        string name = wanted;
+        for (int i = 1; !_nodeNames.Add(name); i++) name = $"{wanted}_{i}";
+        return name;
     }
 
     /// <summary>Replaces <paramref name="old"/> by <paramref name="replacement"/> (already in the graph): its outputs take
