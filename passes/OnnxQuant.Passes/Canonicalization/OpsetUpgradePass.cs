@@ -78,7 +78,10 @@ public sealed class OpsetUpgradePass : Pass<OpsetUpgradeOptions>
         return PassResult.Changed;
     }
 
-    /// <summary>Refuses up front (before any edit) nodes whose op is unknown or changed without a converter.</summary>
+    /// <summary>
+    /// Refuses up front, before any edit, nodes whose op is unknown, changed without a converter, or that a converter
+    /// cannot take (so a refused model is left as it was).
+    /// </summary>
     private static void CheckGraph(Graph graph, UpgradeContext upgrade)
     {
         foreach (var node in graph.Nodes)
@@ -99,12 +102,13 @@ public sealed class OpsetUpgradePass : Pass<OpsetUpgradeOptions>
                 for (int? v = row.NextBreaking(schema, upgrade.TargetOpset); v is int change;
                      v = row.NextBreaking(change, upgrade.TargetOpset))
                 {
-                    if (OpConverters.Find(node.OpType, change) is null)
-                        throw new OnnxQuantException(
+                    var converter = OpConverters.Find(node.OpType, change)
+                        ?? throw new OnnxQuantException(
                             UpgradeErrors.Describe(node, upgrade.FromOpset, upgrade.TargetOpset) +
                             $": {node.OpType} changed at opset {change} ({OpsetHistory.Describe(node.OpType, change)}) " +
                             $"and this pass has no conversion for that change. Choose a target opset below {change}, " +
                             "or re-export the model at the target opset.");
+                    if (converter.Refusal(node, change, upgrade) is { } refusal) throw refusal;
                     if (row.DeprecatedAt == change) break;
                 }
             }

@@ -149,17 +149,22 @@ public class OpsetUpgradeBehaviourTests
     }
 
     [Fact]
-    public void Resize10NearestWithRuntimeScales_IsRefused()
+    public void Resize10NearestWithRuntimeScales_IsRefused_BeforeAnythingIsModified()
     {
         var model = Build(10, g =>
         {
             var x = g.AddInput("x", Float(1, 1, 2, 2));
+            var clip = g.Add("Clip", [x], Attr.Float("min", 0f));
             var scales = g.AddInput("scales", new TensorType(DataType.Float, new Shape(4)));
-            g.Outputs.Add(g.Add("Resize", [x, scales], Attr.String("mode", "nearest")).Output);
+            g.Outputs.Add(g.Add("Resize", [clip.Output, scales], Attr.String("mode", "nearest")).Output);
         });
         var error = Assert.Throws<OnnxQuantException>(() => Upgrade(model, 21));
+        Assert.Contains("Resize 'resize'", error.Message);
         Assert.Contains("computed at run time", error.Message);
         Assert.Contains("changed at opset 11", error.Message);
+        Assert.Equal(10, model.GetOpset(""));
+        Assert.NotNull(model.Graph.FirstNode!.GetAttribute("min"));
+        Assert.Equal(2, model.Graph.LastNode!.Inputs.Count);
     }
 
     [Fact]
@@ -280,22 +285,25 @@ public class OpsetUpgradeBehaviourTests
         var model = Build(11, g =>
         {
             var x = g.AddInput("x", Float(3, 2));
-            var call = g.Append(new Node("ClipAndScale", [x], 1, "local", [], "call"));
-            g.Outputs.Add(call.Output);
+            var call = g.Append(new Node("ReluTwice", [x], 1, "local", [], "call"));
+            g.Outputs.Add(g.Add("Softmax", [call.Output]).Output);
         });
         model.OpsetImports.Add(new OpsetImport("local", 1));
         var body = new Graph();
         var input = body.AddInput("in", null);
-        var clip = body.Append(new Node("Clip", [input], 1, "", [], "inner_clip"));
-        body.Outputs.Add(clip.Output);
-        var function = new Function("ClipAndScale", "local", body);
+        var first = body.Append(new Node("Relu", [input], 1, "", [], "first"));
+        var second = body.Append(new Node("Relu", [first.Output], 1, "", [], "second"));
+        body.Outputs.Add(second.Output);
+        var function = new Function("ReluTwice", "local", body);
         function.OpsetImports.Add(new OpsetImport("", 11));
         model.Functions.Add(function);
         var context = new PassContext();
+        var feeds = new Dictionary<string, Tensor> { ["x"] = RandomFloats(7, 3, 2) };
 
-        Assert.True(Upgrade(model, 21, context).Modified);
+        var (upgraded, before, after) = UpgradeAndRun(model, feeds, context: context);
 
-        Assert.Equal(11, model.Functions.Single().OpsetImports.Single().Version);
+        Assert.Equal(11, upgraded.Functions.Single().OpsetImports.Single().Version);
         Assert.Equal(1, context.Counters["functions-not-converted"]);
+        AssertSameOutputs(before, after, 1e-6);
     }
 }

@@ -18,17 +18,17 @@ internal sealed class AxesToInputConverter : OpConverter
     public override string OpType { get; }
     public override IReadOnlyList<int> Versions { get; }
 
-    public override Converted Convert(Node node, int version, UpgradeContext context)
+    public override OnnxQuantException? Refusal(Node node, int version, UpgradeContext context) =>
+        OpType == "Unsqueeze" && node.GetInts("axes") is not { Count: > 0 }
+            ? context.Unsupported(node, version, "it has no axes attribute, which Unsqueeze requires",
+                "Fix the exporter's output: Unsqueeze needs its axes.")
+            : null;
+
+    protected override Converted Rewrite(Node node, int version, UpgradeContext context)
     {
         var axes = node.GetInts("axes");
         node.RemoveAttribute("axes");
-        if (axes is null || axes.Count == 0)
-        {
-            if (OpType == "Unsqueeze")
-                throw context.Unsupported(node, version, "it has no axes attribute, which Unsqueeze requires",
-                    "Fix the exporter's output: Unsqueeze needs its axes.");
-            return new(node, version);
-        }
+        if (axes is null || axes.Count == 0) return new(node, version);
         node.TruncateInputs(1);
         node.AppendInput(context.Int64s(node.Graph!, axes));
         return new(node, version);

@@ -15,22 +15,29 @@ internal sealed class BatchNormalizationConverter : OpConverter
     public override string OpType => "BatchNormalization";
     public override IReadOnlyList<int> Versions => [9, 14];
 
-    public override Converted Convert(Node node, int version, UpgradeContext context)
+    public override OnnxQuantException? Refusal(Node node, int version, UpgradeContext context)
+    {
+        if (version == 9)
+            return node.GetInt("spatial", 1) != 1
+                ? context.Unsupported(node, version, "it uses spatial=0 (per-element statistics)",
+                    "Re-export with spatial batch normalization.")
+                : null;
+        for (int i = 3; i < node.Outputs.Count; i++)
+            if (node.Outputs[i] is { } saved && (saved.Uses.Count > 0 || saved.IsAnyGraphOutput))
+                return context.Unsupported(node, version,
+                    $"its training output {i} ('{saved.Name}', saved mean/variance) is used", "Export the model in inference mode.");
+        return null;
+    }
+
+    protected override Converted Rewrite(Node node, int version, UpgradeContext context)
     {
         if (version == 9)
         {
-            if (node.GetInt("spatial", 1) != 1)
-                throw context.Unsupported(node, version, "it uses spatial=0 (per-element statistics)",
-                    "Re-export with spatial batch normalization.");
             node.RemoveAttribute("spatial");
             return new(node, version);
         }
 
         if (node.Outputs.Count <= 1) return new(node, version);
-        for (int i = 3; i < node.Outputs.Count; i++)
-            if (node.Outputs[i] is { } saved && (saved.Uses.Count > 0 || saved.IsAnyGraphOutput))
-                throw context.Unsupported(node, version, $"its training output {i} ('{saved.Name}', saved mean/variance) is used",
-                    "Export the model in inference mode.");
         var training = context.InsertBefore(node, version, node.OpType, node.Inputs,
             [.. node.Attributes, Ir.Attribute.Int("training_mode", 1)], outputCount: Math.Min(3, node.Outputs.Count));
         training.Name = node.Name;

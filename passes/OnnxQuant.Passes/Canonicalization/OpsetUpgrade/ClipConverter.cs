@@ -11,15 +11,19 @@ internal sealed class ClipConverter : OpConverter
     public override string OpType => "Clip";
     public override IReadOnlyList<int> Versions => [11];
 
-    public override Converted Convert(Node node, int version, UpgradeContext context)
+    public override OnnxQuantException? Refusal(Node node, int version, UpgradeContext context) =>
+        node.GetAttribute("min") is null && node.GetAttribute("max") is null
+            ? null
+            : ScalarOfInputType.Refusal(node, node.Input(0), version, context,
+                "its input's element type is unknown, so the bounds cannot be typed");
+
+    protected override Converted Rewrite(Node node, int version, UpgradeContext context)
     {
         float? min = node.GetAttribute("min")?.AsFloat();
         float? max = node.GetAttribute("max")?.AsFloat();
         if (min is null && max is null) return new(node, version);
 
-        var x = node.Inputs[0];
-        var bound = ScalarOfInputType.For(node, x, version, context,
-            "its input's element type is unknown, so the bounds cannot be typed");
+        var bound = ScalarOfInputType.For(node, node.Inputs[0], context);
         node.RemoveAttribute("min");
         node.RemoveAttribute("max");
         node.TruncateInputs(1);

@@ -12,12 +12,11 @@ internal sealed class ConvTransposeConverter : OpConverter
     public override string OpType => "ConvTranspose";
     public override IReadOnlyList<int> Versions => [11];
 
-    public override Converted Convert(Node node, int version, UpgradeContext context)
-    {
-        string autoPad = node.GetString("auto_pad", "NOTSET");
-        if (autoPad is "SAME_UPPER" or "SAME_LOWER")
-            throw context.Unsupported(node, version, $"it uses auto_pad={autoPad}",
-                "Re-export with explicit pads.");
-        return new(node, version);
-    }
+    public override OnnxQuantException? Refusal(Node node, int version, UpgradeContext context) =>
+        node.GetString("auto_pad", "NOTSET") is "SAME_UPPER" or "SAME_LOWER"
+            ? context.Unsupported(node, version, $"it uses auto_pad={node.GetString("auto_pad", "")}",
+                "Re-export with explicit pads.")
+            : null;
+
+    protected override Converted Rewrite(Node node, int version, UpgradeContext context) => new(node, version);
 }

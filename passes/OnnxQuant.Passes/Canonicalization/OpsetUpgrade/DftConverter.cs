@@ -11,7 +11,7 @@ internal sealed class DftConverter : OpConverter
     public override string OpType => "DFT";
     public override IReadOnlyList<int> Versions => [20];
 
-    public override Converted Convert(Node node, int version, UpgradeContext context)
+    protected override Converted Rewrite(Node node, int version, UpgradeContext context)
     {
         long axis = node.GetInt("axis", 1);
         node.RemoveAttribute("axis");

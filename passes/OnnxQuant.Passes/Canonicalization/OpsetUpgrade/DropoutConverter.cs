@@ -12,15 +12,15 @@ internal sealed class DropoutConverter : OpConverter
     public override string OpType => "Dropout";
     public override IReadOnlyList<int> Versions => [10, 12];
 
-    public override Converted Convert(Node node, int version, UpgradeContext context)
+    public override OnnxQuantException? Refusal(Node node, int version, UpgradeContext context) =>
+        version == 10 && node.Outputs.Count > 1 && node.Outputs[1] is { } mask && (mask.Uses.Count > 0 || mask.IsAnyGraphOutput)
+            ? context.Unsupported(node, version, "its mask output is used with the old element type",
+                "Remove the Dropout (it is the identity at inference) before upgrading.")
+            : null;
+
+    protected override Converted Rewrite(Node node, int version, UpgradeContext context)
     {
-        if (version == 10)
-        {
-            if (node.Outputs.Count > 1 && node.Outputs[1] is { } mask && (mask.Uses.Count > 0 || mask.IsAnyGraphOutput))
-                throw context.Unsupported(node, version, "its mask output is used with the old element type",
-                    "Remove the Dropout (it is the identity at inference) before upgrading.");
-            return new(node, version);
-        }
+        if (version == 10) return new(node, version);
 
         if (node.GetAttribute("ratio")?.AsFloat() is float ratio)
         {

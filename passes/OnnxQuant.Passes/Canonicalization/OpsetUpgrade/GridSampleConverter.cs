@@ -8,7 +8,7 @@ internal sealed class GridSampleConverter : OpConverter
     public override string OpType => "GridSample";
     public override IReadOnlyList<int> Versions => [20];
 
-    public override Converted Convert(Node node, int version, UpgradeContext context)
+    protected override Converted Rewrite(Node node, int version, UpgradeContext context)
     {
         string? renamed = node.GetAttribute("mode")?.AsString() switch
         {

@@ -13,15 +13,22 @@ internal sealed class GroupNormalizationConverter : OpConverter
     public override string OpType => "GroupNormalization";
     public override IReadOnlyList<int> Versions => [21];
 
-    public override Converted Convert(Node node, int version, UpgradeContext context)
+    public override OnnxQuantException? Refusal(Node node, int version, UpgradeContext context)
+    {
+        if (context.Facts.ElementType(node.Input(0)) is null)
+            return context.Unsupported(node, version, "its input's element type (the old computation type) is unknown",
+                "Give the input a type (value_info).");
+        return node.GetAttribute("num_groups") is null
+            ? context.Unsupported(node, version, "it has no num_groups attribute",
+                "Fix the exporter's output: GroupNormalization needs num_groups.")
+            : null;
+    }
+
+    protected override Converted Rewrite(Node node, int version, UpgradeContext context)
     {
         var x = node.Inputs[0]!;
-        var type = context.Facts.ElementType(x)
-            ?? throw context.Unsupported(node, version, "its input's element type (the old computation type) is unknown",
-                "Give the input a type (value_info).");
-        long groups = node.GetAttribute("num_groups")?.AsInt()
-            ?? throw context.Unsupported(node, version, "it has no num_groups attribute",
-                "Fix the exporter's output: GroupNormalization needs num_groups.");
+        var type = context.Facts.ElementType(x)!.Value;
+        long groups = node.GetAttribute("num_groups")!.AsInt();
         var graph = node.Graph!;
         var channels = context.InsertBefore(node, version, "Shape", [x],
             [Ir.Attribute.Int("start", 1), Ir.Attribute.Int("end", 2)], nameSuffix: "channels");

@@ -16,7 +16,20 @@ internal abstract class OpConverter
     /// <summary>The breaking versions of <see cref="OpType"/> this converter handles.</summary>
     public abstract IReadOnlyList<int> Versions { get; }
 
-    public abstract Converted Convert(Node node, int version, UpgradeContext context);
+    /// <summary>
+    /// Why this node cannot be taken across <paramref name="version"/>, or null. Run on every node before the pass edits
+    /// anything, so a refusal leaves the model untouched; it reads only what earlier steps do not change.
+    /// </summary>
+    public virtual OnnxQuantException? Refusal(Node node, int version, UpgradeContext context) => null;
+
+    public Converted Convert(Node node, int version, UpgradeContext context)
+    {
+        if (Refusal(node, version, context) is { } refusal) throw refusal;
+        return Rewrite(node, version, context);
+    }
+
+    /// <summary>Performs one step on a node <see cref="Refusal"/> accepted.</summary>
+    protected abstract Converted Rewrite(Node node, int version, UpgradeContext context);
 }
 
 /// <summary>The node that carries on after a conversion step, and the schema version it now has.</summary>

@@ -11,18 +11,22 @@ internal sealed class PadConverter : OpConverter
     public override string OpType => "Pad";
     public override IReadOnlyList<int> Versions => [11];
 
-    public override Converted Convert(Node node, int version, UpgradeContext context)
+    public override OnnxQuantException? Refusal(Node node, int version, UpgradeContext context)
     {
-        var pads = node.GetInts("pads")
-            ?? throw context.Unsupported(node, version, "it has no pads attribute, which Pad-2 requires",
+        if (node.GetInts("pads") is null)
+            return context.Unsupported(node, version, "it has no pads attribute, which Pad-2 requires",
                 "Fix the exporter's output: Pad-2 needs pads.");
-        float value = node.GetFloat("value", 0f);
-        string mode = node.GetString("mode", "constant");
-        Func<double, string, Value>? scalar = null;
-        if (mode == "constant" && value != 0f)
-            scalar = ScalarOfInputType.For(node, node.Inputs[0], version, context,
-                "its data's element type is unknown, so the padding value cannot be typed");
+        return NeedsValue(node)
+            ? ScalarOfInputType.Refusal(node, node.Input(0), version, context,
+                "its data's element type is unknown, so the padding value cannot be typed")
+            : null;
+    }
 
+    protected override Converted Rewrite(Node node, int version, UpgradeContext context)
+    {
+        var pads = node.GetInts("pads")!;
+        var scalar = NeedsValue(node) ? ScalarOfInputType.For(node, node.Inputs[0], context) : null;
+        float value = node.GetFloat("value", 0f);
         var graph = node.Graph!;
         node.RemoveAttribute("pads");
         node.RemoveAttribute("value");
@@ -31,4 +35,7 @@ internal sealed class PadConverter : OpConverter
         if (scalar is not null) node.AppendInput(scalar(value, "pad_value"));
         return new(node, version);
     }
+
+    private static bool NeedsValue(Node node) =>
+        node.GetString("mode", "constant") == "constant" && node.GetFloat("value", 0f) != 0f;
 }

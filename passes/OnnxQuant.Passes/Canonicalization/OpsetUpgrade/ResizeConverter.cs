@@ -16,33 +16,36 @@ internal sealed class ResizeConverter : OpConverter
     public override string OpType => "Resize";
     public override IReadOnlyList<int> Versions => [11, 13];
 
-    public override Converted Convert(Node node, int version, UpgradeContext context)
+    public override OnnxQuantException? Refusal(Node node, int version, UpgradeContext context)
+    {
+        if (version == 13)
+            return node.GetString("coordinate_transformation_mode", "half_pixel") == "tf_half_pixel_for_nn"
+                ? context.Unsupported(node, version, "it uses coordinate_transformation_mode 'tf_half_pixel_for_nn'",
+                    "Re-export with 'half_pixel' or 'asymmetric' coordinates.")
+                : null;
+        if (node.GetString("mode", "nearest") != "nearest") return null;
+        if (ScalesOf(node) is not { } values)
+            return context.Unsupported(node, version,
+                "its scales are computed at run time while its nearest rounding depends on whether each axis " +
+                "grows or shrinks", "Fold constants first so that the scales are known.");
+        return values.Any(v => v > 1) && values.Any(v => v < 1)
+            ? context.Unsupported(node, version,
+                $"its scales [{string.Join(", ", values)}] both enlarge and shrink, which needs two roundings",
+                "Split the resize into an enlarging and a shrinking one.")
+            : null;
+    }
+
+    protected override Converted Rewrite(Node node, int version, UpgradeContext context)
     {
         if (version == 11)
         {
             string? nearestMode = null;
             if (node.GetString("mode", "nearest") == "nearest")
-            {
-                var scales = node.Input(1) is { } s ? ConstantNode.ConstantOf(s) : null;
-                if (scales is null)
-                    throw context.Unsupported(node, version,
-                        "its scales are computed at run time while its nearest rounding depends on whether each axis " +
-                        "grows or shrinks", "Fold constants first so that the scales are known.");
-                var values = scales.ToDoubleArray();
-                bool grows = values.Any(v => v > 1), shrinks = values.Any(v => v < 1);
-                if (grows && shrinks)
-                    throw context.Unsupported(node, version,
-                        $"its scales [{string.Join(", ", values)}] both enlarge and shrink, which needs two roundings",
-                        "Split the resize into an enlarging and a shrinking one.");
-                nearestMode = shrinks ? "ceil" : "floor";
-            }
+                nearestMode = ScalesOf(node)!.Any(v => v < 1) ? "ceil" : "floor";
             ToOpset11(node, nearestMode, context);
             return new(node, version);
         }
 
-        if (node.GetString("coordinate_transformation_mode", "half_pixel") == "tf_half_pixel_for_nn")
-            throw context.Unsupported(node, version, "it uses coordinate_transformation_mode 'tf_half_pixel_for_nn'",
-                "Re-export with 'half_pixel' or 'asymmetric' coordinates.");
         bool cropAndResize = node.GetString("coordinate_transformation_mode", "half_pixel") == "tf_crop_and_resize";
         if (!cropAndResize && IsEmptyConstant(node.Input(1))) node.ReplaceInput(1, null);
         if (node.Input(3) is not null && IsEmptyConstant(node.Input(2))) node.ReplaceInput(2, null);
@@ -60,6 +63,9 @@ internal sealed class ResizeConverter : OpConverter
         node.SetAttribute(Ir.Attribute.String("coordinate_transformation_mode", "asymmetric"));
         if (nearestMode is not null) node.SetAttribute(Ir.Attribute.String("nearest_mode", nearestMode));
     }
+
+    private static double[]? ScalesOf(Node node) =>
+        node.Input(1) is { } s && ConstantNode.ConstantOf(s) is { } t ? t.ToDoubleArray() : null;
 
     private static bool IsEmptyConstant(Value? value) =>
         value is not null && ConstantNode.ConstantOf(value) is { ElementCount: 0 };

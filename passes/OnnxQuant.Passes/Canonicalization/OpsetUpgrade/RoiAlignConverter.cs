@@ -11,7 +11,7 @@ internal sealed class RoiAlignConverter : OpConverter
     public override string OpType => "RoiAlign";
     public override IReadOnlyList<int> Versions => [16];
 
-    public override Converted Convert(Node node, int version, UpgradeContext context)
+    protected override Converted Rewrite(Node node, int version, UpgradeContext context)
     {
         if (node.GetAttribute("coordinate_transformation_mode") is null)
             node.SetAttribute(Ir.Attribute.String("coordinate_transformation_mode", "output_half_pixel"));

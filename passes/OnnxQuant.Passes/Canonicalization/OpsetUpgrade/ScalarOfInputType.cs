@@ -9,19 +9,23 @@ namespace OnnxQuant.Passes.Canonicalization.OpsetUpgrade;
 /// </summary>
 internal static class ScalarOfInputType
 {
-    public static Func<double, string, Value> For(Node node, Value? like, int version, UpgradeContext context, string reason)
+    public static OnnxQuantException? Refusal(Node node, Value? like, int version, UpgradeContext context, string reason) =>
+        context.Facts.ElementType(like) is not null || (context.TargetOpset >= 15 && like is not null)
+            ? null
+            : context.Unsupported(node, version, reason,
+                "Give the input a type (value_info) or choose a target opset of 15 or more (CastLike).");
+
+    /// <summary>A factory of scalars typed like <paramref name="like"/>; call only when <see cref="Refusal"/> is null.</summary>
+    public static Func<double, string, Value> For(Node node, Value? like, UpgradeContext context)
     {
         var graph = node.Graph!;
         if (context.Facts.ElementType(like) is { } type)
             return (value, hint) => context.Constant(graph,
                 TensorConversions.FromDoubles(type, [value], [], saturate: false), hint);
-        if (context.TargetOpset >= 15 && like is not null)
-            return (value, hint) =>
-            {
-                var asFloat = context.Constant(graph, Tensor.FromFloats([(float)value]), hint);
-                return context.InsertBefore(node, 15, "CastLike", [asFloat, like], nameSuffix: hint).Output;
-            };
-        throw context.Unsupported(node, version, reason,
-            "Give the input a type (value_info) or choose a target opset of 15 or more (CastLike).");
+        return (value, hint) =>
+        {
+            var asFloat = context.Constant(graph, Tensor.FromFloats([(float)value]), hint);
+            return context.InsertBefore(node, 15, "CastLike", [asFloat, like], nameSuffix: hint).Output;
+        };
     }
 }

@@ -8,7 +8,7 @@ internal sealed class ScatterConverter : OpConverter
     public override string OpType => "Scatter";
     public override IReadOnlyList<int> Versions => [11];
 
-    public override Converted Convert(Node node, int version, UpgradeContext context)
+    protected override Converted Rewrite(Node node, int version, UpgradeContext context)
     {
         node.OpType = "ScatterElements";
         return new(node, version);

@@ -11,13 +11,16 @@ internal sealed class SliceConverter : OpConverter
     public override string OpType => "Slice";
     public override IReadOnlyList<int> Versions => [10];
 
-    public override Converted Convert(Node node, int version, UpgradeContext context)
+    public override OnnxQuantException? Refusal(Node node, int version, UpgradeContext context) =>
+        node.GetInts("starts") is null || node.GetInts("ends") is null
+            ? context.Unsupported(node, version, "it lacks the starts/ends attributes that Slice-1 requires",
+                "Fix the exporter's output: Slice-1 needs both attributes.")
+            : null;
+
+    protected override Converted Rewrite(Node node, int version, UpgradeContext context)
     {
-        var starts = node.GetInts("starts");
-        var ends = node.GetInts("ends");
-        if (starts is null || ends is null)
-            throw context.Unsupported(node, version, "it lacks the starts/ends attributes that Slice-1 requires",
-                "Fix the exporter's output: Slice-1 needs both attributes.");
+        var starts = node.GetInts("starts")!;
+        var ends = node.GetInts("ends")!;
         var axes = node.GetInts("axes");
         var graph = node.Graph!;
         node.TruncateInputs(1);

@@ -16,7 +16,7 @@ internal sealed class SoftmaxFamilyConverter : OpConverter
     public override string OpType { get; }
     public override IReadOnlyList<int> Versions => [13];
 
-    public override Converted Convert(Node node, int version, UpgradeContext context)
+    protected override Converted Rewrite(Node node, int version, UpgradeContext context)
     {
         long axis = node.GetInt("axis", 1);
         var x = node.Inputs[0]!;

@@ -12,7 +12,7 @@ internal sealed class SplitConverter : OpConverter
     public override string OpType => "Split";
     public override IReadOnlyList<int> Versions => [13, 18];
 
-    public override Converted Convert(Node node, int version, UpgradeContext context)
+    protected override Converted Rewrite(Node node, int version, UpgradeContext context)
     {
         if (version == 13)
         {

@@ -13,13 +13,22 @@ internal sealed class UpsampleConverter : OpConverter
     public override string OpType => "Upsample";
     public override IReadOnlyList<int> Versions => [9, 10];
 
-    public override Converted Convert(Node node, int version, UpgradeContext context)
+    public override OnnxQuantException? Refusal(Node node, int version, UpgradeContext context)
+    {
+        if (version == 9 && node.GetAttribute("scales") is null)
+            return context.Unsupported(node, version, "it has no scales attribute, which Upsample-7 requires",
+                "Fix the exporter's output: Upsample-7 needs scales.");
+        string mode = node.GetString("mode", "nearest");
+        return version == 10 && mode is not ("nearest" or "linear" or "bilinear")
+            ? context.Unsupported(node, version, $"its mode '{mode}' has no Resize equivalent", "Use mode 'nearest' or 'linear'.")
+            : null;
+    }
+
+    protected override Converted Rewrite(Node node, int version, UpgradeContext context)
     {
         if (version == 9)
         {
-            var scales = node.GetAttribute("scales")?.AsFloats()
-                ?? throw context.Unsupported(node, version, "it has no scales attribute, which Upsample-7 requires",
-                    "Fix the exporter's output: Upsample-7 needs scales.");
+            var scales = node.GetAttribute("scales")!.AsFloats();
             node.RemoveAttribute("scales");
             node.TruncateInputs(1);
             node.AppendInput(context.Constant(node.Graph!, Tensor.FromFloats(scales.ToArray(), scales.Count), "scales"));
@@ -27,9 +36,6 @@ internal sealed class UpsampleConverter : OpConverter
         }
 
         string mode = node.GetString("mode", "nearest");
-        if (mode is not ("nearest" or "linear" or "bilinear"))
-            throw context.Unsupported(node, version, $"its mode '{mode}' has no Resize equivalent",
-                "Use mode 'nearest' or 'linear'.");
         node.OpType = "Resize";
         node.SetAttribute(Ir.Attribute.String("mode", mode == "bilinear" ? "linear" : mode));
         if (context.TargetOpset < 11) return new(node, 10);
