@@ -2,6 +2,7 @@ using OnnxQuant.Ir;
 using OnnxQuant.Ir.Serialization;
 using OnnxQuant.Passes;
 using OnnxQuant.Passes.Canonicalization;
+using OnnxQuant.Passes.DemoModels;
 using OnnxQuant.Runtime;
 using OnnxQuant.Tests.Support;
 using static OnnxQuant.Tests.Canonicalization.OpsetUpgradeTestKit;
@@ -43,5 +44,18 @@ public class OpsetUpgradeSharedModelTests
         byte[] once = OnnxWriter.ToBytes(model);
         Assert.False(pass.Run(model, new PassContext()).Modified);
         Assert.Equal(once, OnnxWriter.ToBytes(model));
+    }
+
+    /// <summary>The demo ViT, written as PyTorch exports at opset 14 (ReduceMean with axes attributes), upgrades too.</summary>
+    [Fact]
+    public void DemoVit_ExportedAtOpset14_UpgradesTo21WithTheSameOutputs()
+    {
+        using var model = VitGenerator.Generate(VitConfig.Tiny, seed: 3);
+        Assert.Equal(VitGenerator.ExportOpset, model.GetOpset(""));
+        var feeds = SampleInputs.ForModel(model, seed: 4, new Dictionary<string, long[]> { ["pixel_values"] = [2, 3, 32, 32] });
+        var (upgraded, before, after) = UpgradeAndRun(model, feeds);
+
+        Assert.DoesNotContain(upgraded.Graph.Nodes, n => n.OpType == "ReduceMean" && n.GetAttribute("axes") is not null);
+        AssertSameOutputs(before, after, 1e-5);
     }
 }
