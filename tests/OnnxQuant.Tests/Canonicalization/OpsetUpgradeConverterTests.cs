@@ -268,6 +268,28 @@ public class OpsetUpgradeConverterTests
         AssertSameOutputs(before, after, Exact);
     }
 
+    /// <summary>Resize-11 in its own form needs nothing through 13, 18 and 19 (new attributes default to the old behaviour).</summary>
+    [Theory]
+    [InlineData("linear", "half_pixel")]
+    [InlineData("cubic", "pytorch_half_pixel")]
+    [InlineData("nearest", "align_corners")]
+    public void Resize11_KeepsItsMeaningThroughLaterVersions(string mode, string coordinates)
+    {
+        var model = Build(11, g =>
+        {
+            var x = g.AddInput("x", Float(1, 2, 5, 6));
+            var roi = g.AddConstant(Tensor.FromFloats([], 0), "roi");
+            var scales = g.AddConstant(Tensor.FromFloats([1f, 1f, 1.6f, 0.5f], 4), "scales");
+            g.Outputs.Add(g.Add("Resize", [x, roi, scales], Attr.String("mode", mode),
+                Attr.String("coordinate_transformation_mode", coordinates)).Output);
+        });
+        var (upgraded, before, after) = UpgradeAndRun(model, Feed("x", RandomFloats(30, 1, 2, 5, 6)));
+
+        var resize = upgraded.Graph.Nodes.Single();
+        Assert.Null(resize.Inputs[1]); // the empty roi placeholder is omitted from opset 13 on
+        AssertSameOutputs(before, after, Exact, $"{mode} {coordinates}");
+    }
+
     /// <summary>The interesting case: before 13, Softmax(axis=1) on [2,3,4] normalizes over 12 values per batch row.</summary>
     [Theory]
     [InlineData("Softmax")]

@@ -34,6 +34,28 @@ public class OpsetUpgradeSharedModelTests
         AssertSameOutputs(expected, actual, 1e-5, file);
     }
 
+    /// <summary>The VAD with its documented start state: 512 samples, sr = 16000, zero LSTM state (If branches on sr).</summary>
+    [Fact]
+    public void SileroVad_FromZeroState_ComputesTheSameOutputsAt21()
+    {
+        string path = SharedPaths.Model("silero_vad_legacy.onnx");
+        using var model = OnnxReader.Read(path);
+        var feeds = new Dictionary<string, Tensor>
+        {
+            ["input"] = RandomFloats(8, 1, 512),
+            ["sr"] = Tensor.FromInt64s([16000]),
+            ["h"] = Tensor.FromFloats(new float[128], 2, 1, 64),
+            ["c"] = Tensor.FromFloats(new float[128], 2, 1, 64),
+        };
+        var expected = ModelRunner.RunOnce(model, feeds);
+
+        Assert.True(new OpsetUpgradePass().Run(model, new PassContext()).Modified);
+
+        Assert.Equal(21, model.GetOpset(""));
+        Assert.Equal(1, model.GetOpset("com.microsoft")); // other domains keep their imports
+        AssertSameOutputs(expected, ModelRunner.RunOnce(model, feeds), 1e-5, "silero");
+    }
+
     /// <summary>A second upgrade of an upgraded model changes nothing.</summary>
     [Fact]
     public void UpgradingTwice_SecondRunReportsNoChange()

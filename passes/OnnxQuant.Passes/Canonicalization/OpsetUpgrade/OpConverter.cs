@@ -31,6 +31,3 @@ internal abstract class OpConverter
     /// <summary>Performs one step on a node <see cref="Refusal"/> accepted.</summary>
     protected abstract Converted Rewrite(Node node, int version, UpgradeContext context);
 }
-
-/// <summary>The node that carries on after a conversion step, and the schema version it now has.</summary>
-internal readonly record struct Converted(Node Node, int Version);
