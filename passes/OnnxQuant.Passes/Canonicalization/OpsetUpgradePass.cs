@@ -97,8 +97,9 @@ public sealed class OpsetUpgradePass : Pass<OpsetUpgradeOptions>
                 int schema = row.SchemaAt(upgrade.FromOpset)
                     ?? throw new OnnxQuantException(
                         UpgradeErrors.Describe(node, upgrade.FromOpset, upgrade.TargetOpset) +
-                        $": {node.OpType} does not exist at opset {upgrade.FromOpset} (it was introduced at opset " +
-                        $"{row.Versions[0]}), so the model is invalid. Fix its opset import.");
+                        $": {node.OpType} does not exist at opset {upgrade.FromOpset} (its first ai.onnx version is " +
+                        $"opset {row.Versions[0]}), so its meaning at the model's opset is unknown. Check the model's " +
+                        "opset import, or replace the node with standard operators.");
                 for (int? v = row.NextBreaking(schema, upgrade.TargetOpset); v is int change;
                      v = row.NextBreaking(change, upgrade.TargetOpset))
                 {

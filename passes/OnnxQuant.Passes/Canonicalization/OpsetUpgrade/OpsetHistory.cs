@@ -4,7 +4,8 @@ namespace OnnxQuant.Passes.Canonicalization.OpsetUpgrade;
 /// Every ai.onnx operator with the opset versions at which its schema changed (its <c>since_version</c>s), from opset 1
 /// to <see cref="NewestKnownOpset"/>, and which of those changes alter a node's signature or semantics so that the node
 /// has to be rewritten. Sources: onnx/defs/operator_sets.h (the schema versions), docs/Changelog.md (what changed),
-/// and the adapters of onnx/version_converter (which changes are "compatible"). A change not marked as breaking only
+/// and the adapters of onnx/version_converter (which changes are "compatible"), cross-checked against the kernel version
+/// ranges ONNX Runtime registers (docs/OperatorKernels.md). A change not marked as breaking only
 /// widened the accepted types, allowed negative axes, or added an attribute or optional input whose default keeps the
 /// old behaviour.
 /// </summary>
@@ -20,6 +21,9 @@ public static class OpsetHistory
     /// <summary>The oldest opset we upgrade from (ONNX Runtime runs nothing older).</summary>
     public const int OldestSupportedOpset = 7;
 
+    // ThresholdedRelu-1 is the pre-10 experimental op, which ONNX Runtime runs with the same meaning as version 10.
+    // Other experimental pre-10 ops (ImageScaler, Crop, ...) are deliberately absent: they are no ai.onnx operators at
+    // the targets, so a model using them is refused by name.
     // Op -> schema versions. A version followed by '*' is a breaking change (a converter must rewrite the node); '†'
     // marks the version from which the op is deprecated (a converter replaces it by its successor).
     private static readonly (string Op, string Versions)[] Rows =
@@ -74,7 +78,7 @@ public static class OpsetHistory
         ("SpaceToDepth", "1 13"), ("Split", "1 2 11 13* 18*"), ("SplitToSequence", "11"), ("Sqrt", "1 6 13"),
         ("Squeeze", "1 11 13* 21 23"), ("StringConcat", "20"), ("StringNormalizer", "10"), ("StringSplit", "20"),
         ("Sub", "1 6 7 13 14"), ("Sum", "1 6 8 13"), ("Tan", "7 22"), ("Tanh", "1 6 13"),
-        ("TfIdfVectorizer", "9"), ("ThresholdedRelu", "10 22"), ("Tile", "1 6 13"), ("TopK", "1 10* 11"),
+        ("TfIdfVectorizer", "9"), ("ThresholdedRelu", "1 10 22"), ("Tile", "1 6 13"), ("TopK", "1 10* 11"),
         ("Transpose", "1 13 21 23"), ("Trilu", "14"), ("Unique", "11"), ("Unsqueeze", "1 11 13* 21 23"),
         ("Upsample", "1 7 9* 10†"), ("Where", "9 16"), ("Xor", "1 7"),
     ];
