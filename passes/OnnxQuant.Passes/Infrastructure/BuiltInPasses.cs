@@ -12,6 +12,7 @@ internal static class BuiltInPasses
     public static void RegisterAll(PassRegistry registry)
     {
         // Canonicalization (issue 3) and quantization passes register here, one line each.
+        registry.Register<OpsetUpgradePass>();
         registry.Register<ConstantsToValuesPass>();
         registry.Register<ConstantFoldingPass>();
         registry.Register<NoOpEliminationPass>();

@@ -1,6 +1,7 @@
 using OnnxQuant.Ir;
 using OnnxQuant.Passes;
 using OnnxQuant.Passes.Canonicalization;
+using OnnxQuant.Passes.Recipes;
 using static OnnxQuant.Tests.Canonicalization.OpsetUpgradeTestKit;
 using Attr = OnnxQuant.Ir.Attribute;
 
@@ -305,5 +306,15 @@ public class OpsetUpgradeBehaviourTests
         Assert.Equal(11, upgraded.Functions.Single().OpsetImports.Single().Version);
         Assert.Equal(1, context.Counters["functions-not-converted"]);
         AssertSameOutputs(before, after, 1e-6);
+    }
+
+    [Fact]
+    public void IsRegistered_AndARecipeSetsTheTargetOpset()
+    {
+        var recipe = RecipeLoader.Parse("name: up\npasses:\n  - upgrade-opset:\n      target-opset: 13\n", "up.yaml");
+
+        var step = recipe.Passes.Single();
+        Assert.IsType<OpsetUpgradePass>(step.Pass);
+        Assert.Equal(13, ((OpsetUpgradeOptions)step.Options).TargetOpset);
     }
 }
