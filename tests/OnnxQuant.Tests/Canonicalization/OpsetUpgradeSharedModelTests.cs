@@ -30,6 +30,7 @@ public class OpsetUpgradeSharedModelTests
         Assert.True(result.Modified);
         Assert.Equal(21, model.GetOpset(""));
         Assert.True(model.IrVersion >= 10, $"IR version {model.IrVersion} is too old for opset 21.");
+        StructuralChecks.Verify(model, "after upgrade-opset");
         var actual = ModelRunner.RunOnce(model, feeds);
         AssertSameOutputs(expected, actual, 1e-5, file);
     }

@@ -37,7 +37,8 @@ internal static class OpsetUpgradeTestKit
     }
 
     /// <summary>
-    /// Runs the model, upgrades it (default target 21), checks the opset import, runs it again and returns both results.
+    /// Runs the model, upgrades it (default target 21), checks the opset import and the graph's structure, runs it again
+    /// and returns both results.
     /// The model is re-read from bytes before the upgrade so that the upgrade sees what a file would give.
     /// </summary>
     public static (Model Upgraded, IReadOnlyDictionary<string, Tensor> Before, IReadOnlyDictionary<string, Tensor> After)
@@ -48,6 +49,7 @@ internal static class OpsetUpgradeTestKit
         var result = new OpsetUpgradePass().Run(upgraded, new OpsetUpgradeOptions { TargetOpset = target }, context ?? new PassContext());
         Assert.True(result.Modified);
         Assert.Equal(target, upgraded.GetOpset(""));
+        StructuralChecks.Verify(upgraded, "after upgrade-opset");
         var after = ModelRunner.RunOnce(upgraded, feeds);
         return (upgraded, before, after);
     }
