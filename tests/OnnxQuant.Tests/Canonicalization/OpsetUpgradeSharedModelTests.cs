@@ -1,5 +1,6 @@
 using OnnxQuant.Ir;
 using OnnxQuant.Ir.Serialization;
+using OnnxQuant.Ir.Verification;
 using OnnxQuant.Passes;
 using OnnxQuant.Passes.Canonicalization;
 using OnnxQuant.Passes.DemoModels;
@@ -30,8 +31,8 @@ public class OpsetUpgradeSharedModelTests
         Assert.True(result.Modified);
         Assert.Equal(21, model.GetOpset(""));
         Assert.True(model.IrVersion >= 10, $"IR version {model.IrVersion} is too old for opset 21.");
-        StructuralChecks.Verify(model, "after upgrade-opset");
-        var actual = ModelRunner.RunOnce(model, feeds);
+        Verifier.Verify(model).ThrowIfInvalid("after upgrade-opset");
+        var actual = NumericAssert.Run(model, feeds);
         AssertSameOutputs(expected, actual, 1e-5, file);
     }
 
@@ -48,13 +49,13 @@ public class OpsetUpgradeSharedModelTests
             ["h"] = Tensor.FromFloats(new float[128], 2, 1, 64),
             ["c"] = Tensor.FromFloats(new float[128], 2, 1, 64),
         };
-        var expected = ModelRunner.RunOnce(model, feeds);
+        var expected = NumericAssert.Run(model, feeds);
 
         Assert.True(new OpsetUpgradePass().Run(model, new PassContext()).Modified);
 
         Assert.Equal(21, model.GetOpset(""));
         Assert.Equal(1, model.GetOpset("com.microsoft")); // other domains keep their imports
-        AssertSameOutputs(expected, ModelRunner.RunOnce(model, feeds), 1e-5, "silero");
+        AssertSameOutputs(expected, NumericAssert.Run(model, feeds), 1e-5, "silero");
     }
 
     /// <summary>A second upgrade of an upgraded model changes nothing.</summary>

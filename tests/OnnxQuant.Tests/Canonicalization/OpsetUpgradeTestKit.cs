@@ -2,7 +2,8 @@ using OnnxQuant.Ir;
 using OnnxQuant.Ir.Serialization;
 using OnnxQuant.Passes;
 using OnnxQuant.Passes.Canonicalization;
-using OnnxQuant.Runtime;
+using OnnxQuant.Ir.Verification;
+using OnnxQuant.Tests.Support;
 
 namespace OnnxQuant.Tests.Canonicalization;
 
@@ -25,7 +26,7 @@ internal static class OpsetUpgradeTestKit
     }
 
     /// <summary>Appends a node and returns it.</summary>
-    public static Node Add(this Graph graph, string op, Value?[] inputs, params Ir.Attribute[] attributes) =>
+    public static Node Add(this Graph graph, string op, Value?[] inputs, params Attribute[] attributes) =>
         graph.Append(new Node(op, inputs, 1, "", attributes, name: op.ToLowerInvariant()));
 
     /// <summary>Seeded floats in [-2, 2).</summary>
@@ -44,36 +45,23 @@ internal static class OpsetUpgradeTestKit
     public static (Model Upgraded, IReadOnlyDictionary<string, Tensor> Before, IReadOnlyDictionary<string, Tensor> After)
         UpgradeAndRun(Model model, IReadOnlyDictionary<string, Tensor> feeds, int target = 21, PassContext? context = null)
     {
-        var before = ModelRunner.RunOnce(model, feeds);
+        var before = NumericAssert.Run(model, feeds);
         var upgraded = OnnxReader.Read(OnnxWriter.ToBytes(model));
         var result = new OpsetUpgradePass().Run(upgraded, new OpsetUpgradeOptions { TargetOpset = target }, context ?? new PassContext());
         Assert.True(result.Modified);
         Assert.Equal(target, upgraded.GetOpset(""));
-        StructuralChecks.Verify(upgraded, "after upgrade-opset");
-        var after = ModelRunner.RunOnce(upgraded, feeds);
+        Verifier.Verify(upgraded).ThrowIfInvalid("after upgrade-opset");
+        var after = NumericAssert.Run(upgraded, feeds);
         return (upgraded, before, after);
     }
 
-    /// <summary>Every output agrees: max|a − b| ≤ <paramref name="relative"/> · max|a| (exact when max|a| is 0).</summary>
+    /// <summary>Every output agrees: max|a − b| / max|a| ≤ <paramref name="relative"/> (NumericAssert's measure).</summary>
     public static void AssertSameOutputs(IReadOnlyDictionary<string, Tensor> expected, IReadOnlyDictionary<string, Tensor> actual,
         double relative, string what = "")
     {
         Assert.Equal(expected.Keys.Order(), actual.Keys.Order());
         foreach (var (name, e) in expected)
-        {
-            var a = actual[name];
-            Assert.Equal(e.ElementType, a.ElementType);
-            Assert.Equal(e.Dims, a.Dims);
-            double[] x = e.ToDoubleArray(), y = a.ToDoubleArray();
-            double scale = 0, diff = 0;
-            for (int i = 0; i < x.Length; i++)
-            {
-                scale = Math.Max(scale, Math.Abs(x[i]));
-                diff = Math.Max(diff, Math.Abs(x[i] - y[i]));
-            }
-            Assert.True(diff <= relative * scale,
-                $"{what} output '{name}': max|a-b| = {diff:G6}, max|a| = {scale:G6}, allowed ratio {relative:G3}.");
-        }
+            NumericAssert.Close(e, actual[name], relative, $"{what} output '{name}'".Trim());
     }
 
     public static int Count(Model model, string op) => model.AllGraphs().SelectMany(g => g.Nodes).Count(n => n.OpType == op);

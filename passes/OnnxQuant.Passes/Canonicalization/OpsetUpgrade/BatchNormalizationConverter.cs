@@ -39,7 +39,7 @@ internal sealed class BatchNormalizationConverter : OpConverter
 
         if (node.Outputs.Count <= 1) return new(node, version);
         var training = context.InsertBefore(node, version, node.OpType, node.Inputs,
-            [.. node.Attributes, Ir.Attribute.Int("training_mode", 1)], outputCount: Math.Min(3, node.Outputs.Count));
+            [.. node.Attributes, Attribute.Int("training_mode", 1)], outputCount: Math.Min(3, node.Outputs.Count));
         training.Name = node.Name;
         UpgradeContext.Replace(node, training);
         return new(training, version);

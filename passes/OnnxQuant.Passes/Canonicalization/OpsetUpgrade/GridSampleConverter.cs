@@ -16,7 +16,7 @@ internal sealed class GridSampleConverter : OpConverter
             "bicubic" => "cubic",
             _ => null,
         };
-        if (renamed is not null) node.SetAttribute(Ir.Attribute.String("mode", renamed));
+        if (renamed is not null) node.SetAttribute(Attribute.String("mode", renamed));
         return new(node, version);
     }
 }

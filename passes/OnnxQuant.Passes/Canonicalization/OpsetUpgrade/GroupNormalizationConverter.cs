@@ -31,10 +31,10 @@ internal sealed class GroupNormalizationConverter : OpConverter
         long groups = node.GetAttribute("num_groups")!.AsInt();
         var graph = node.Graph!;
         var channels = context.InsertBefore(node, version, "Shape", [x],
-            [Ir.Attribute.Int("start", 1), Ir.Attribute.Int("end", 2)], nameSuffix: "channels");
+            [Attribute.Int("start", 1), Attribute.Int("end", 2)], nameSuffix: "channels");
         var perGroup = context.InsertBefore(node, version, "Div", [channels.Output, context.Int64s(graph, [groups], "groups")]);
         var expandShape = context.InsertBefore(node, version, "Concat", [context.Int64s(graph, [1], "one"), perGroup.Output],
-            [Ir.Attribute.Int("axis", 0)]);
+            [Attribute.Int("axis", 0)]);
         for (int input = 1; input <= 2; input++)
         {
             var column = context.InsertBefore(node, version, "Reshape", [node.Inputs[input], context.Int64s(graph, [-1, 1], "column")]);
@@ -42,7 +42,7 @@ internal sealed class GroupNormalizationConverter : OpConverter
             var flat = context.InsertBefore(node, version, "Reshape", [repeated.Output, context.Int64s(graph, [-1], "flat")]);
             node.ReplaceInput(input, flat.Output);
         }
-        node.SetAttribute(Ir.Attribute.Int("stash_type", (long)type));
+        node.SetAttribute(Attribute.Int("stash_type", (long)type));
         return new(node, version);
     }
 }

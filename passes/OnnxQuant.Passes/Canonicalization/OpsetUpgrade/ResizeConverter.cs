@@ -60,8 +60,8 @@ internal sealed class ResizeConverter : OpConverter
         node.TruncateInputs(1);
         node.AppendInput(roi);
         node.AppendInput(scales);
-        node.SetAttribute(Ir.Attribute.String("coordinate_transformation_mode", "asymmetric"));
-        if (nearestMode is not null) node.SetAttribute(Ir.Attribute.String("nearest_mode", nearestMode));
+        node.SetAttribute(Attribute.String("coordinate_transformation_mode", "asymmetric"));
+        if (nearestMode is not null) node.SetAttribute(Attribute.String("nearest_mode", nearestMode));
     }
 
     private static double[]? ScalesOf(Node node) =>

@@ -14,7 +14,7 @@ internal sealed class RoiAlignConverter : OpConverter
     protected override Converted Rewrite(Node node, int version, UpgradeContext context)
     {
         if (node.GetAttribute("coordinate_transformation_mode") is null)
-            node.SetAttribute(Ir.Attribute.String("coordinate_transformation_mode", "output_half_pixel"));
+            node.SetAttribute(Attribute.String("coordinate_transformation_mode", "output_half_pixel"));
         return new(node, version);
     }
 }

@@ -23,13 +23,13 @@ internal sealed class SoftmaxFamilyConverter : OpConverter
         int? rank = context.Facts.Rank(x);
         if (rank is int r && (axis < 0 ? axis + r : axis) == r - 1)
         {
-            node.SetAttribute(Ir.Attribute.Int("axis", axis));
+            node.SetAttribute(Attribute.Int("axis", axis));
             return new(node, version);
         }
 
-        var flatten = context.InsertBefore(node, version, "Flatten", [x], [Ir.Attribute.Int("axis", axis)]);
+        var flatten = context.InsertBefore(node, version, "Flatten", [x], [Attribute.Int("axis", axis)]);
         var shape = context.InsertBefore(node, version, "Shape", [x]);
-        var op = context.InsertBefore(node, version, node.OpType, [flatten.Output], [Ir.Attribute.Int("axis", -1)]);
+        var op = context.InsertBefore(node, version, node.OpType, [flatten.Output], [Attribute.Int("axis", -1)]);
         op.Name = node.Name;
         var reshape = context.InsertBefore(node, version, "Reshape", [op.Output, shape.Output]);
         context.Facts.Record(op.Output, context.Facts.ElementType(x), 2);

@@ -26,7 +26,7 @@ internal sealed class SplitConverter : OpConverter
             return new(node, version);
         }
         if (node.Input(1) is null && node.GetAttribute("num_outputs") is null)
-            node.SetAttribute(Ir.Attribute.Int("num_outputs", node.Outputs.Count));
+            node.SetAttribute(Attribute.Int("num_outputs", node.Outputs.Count));
         return new(node, version);
     }
 }

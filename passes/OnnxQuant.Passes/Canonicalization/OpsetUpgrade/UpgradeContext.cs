@@ -40,7 +40,7 @@ internal sealed class UpgradeContext
     /// <paramref name="version"/>; it is upgraded from there to the target like any other node.
     /// </summary>
     public Node InsertBefore(Node anchor, int version, string opType, IEnumerable<Value?> inputs,
-        IEnumerable<Ir.Attribute>? attributes = null, int outputCount = 1, string? nameSuffix = null)
+        IEnumerable<Attribute>? attributes = null, int outputCount = 1, string? nameSuffix = null)
     {
         var graph = anchor.Graph ?? throw new InvalidOperationException($"{anchor} is not in a graph.");
         string? name = anchor.Name is { Length: > 0 } n ? UniqueNodeName($"{n}/{nameSuffix ?? opType}") : null;

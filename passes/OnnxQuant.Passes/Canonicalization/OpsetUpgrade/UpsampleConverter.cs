@@ -37,7 +37,7 @@ internal sealed class UpsampleConverter : OpConverter
 
         string mode = node.GetString("mode", "nearest");
         node.OpType = "Resize";
-        node.SetAttribute(Ir.Attribute.String("mode", mode == "bilinear" ? "linear" : mode));
+        node.SetAttribute(Attribute.String("mode", mode == "bilinear" ? "linear" : mode));
         if (context.TargetOpset < 11) return new(node, 10);
         ResizeConverter.ToOpset11(node, nearestMode: "floor", context);
         return new(node, 11);
