@@ -20,6 +20,7 @@ public static class CliApp
         root.Subcommands.Add(InspectCommand.Create());
         root.Subcommands.Add(ConvertCommand.Create());
         root.Subcommands.Add(GenerateCommand.Create());
+        root.Subcommands.Add(BenchCommand.Create());
     }
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)

@@ -100,6 +100,30 @@ public sealed class ModelRunner : IDisposable
         }
     }
 
+    /// <summary>
+    /// Copies <paramref name="feeds"/> into ONNX Runtime once, for repeated runs that should time the model and not
+    /// the copies (benchmarks). The result borrows this runner: dispose it before the runner.
+    /// </summary>
+    public PreparedRun Prepare(IReadOnlyDictionary<string, Tensor> feeds)
+    {
+        var names = new List<string>(feeds.Count);
+        var values = new List<OrtValue>(feeds.Count);
+        try
+        {
+            foreach (var (name, tensor) in feeds)
+            {
+                names.Add(name);
+                values.Add(OrtTensors.ToOrtValue(tensor));
+            }
+            return new PreparedRun(_session, names, values);
+        }
+        catch
+        {
+            foreach (var v in values) v.Dispose();
+            throw;
+        }
+    }
+
     public static IReadOnlyDictionary<string, Tensor> RunOnce(Model model, IReadOnlyDictionary<string, Tensor> feeds, RunnerOptions? options = null)
     {
         using var runner = FromModel(model, options);
