@@ -1,7 +1,6 @@
 using OnnxQuant.Ir;
 using OnnxQuant.Ir.Serialization;
 using OnnxQuant.Runtime;
-using Attribute = OnnxQuant.Ir.Attribute;
 
 namespace OnnxQuant.Tests.Canonicalization;
 
