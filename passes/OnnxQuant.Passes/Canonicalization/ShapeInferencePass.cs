@@ -11,8 +11,8 @@ namespace OnnxQuant.Passes.Canonicalization;
 /// fills what remains unknown with the shapes ONNX Runtime produces on a seeded sample (<c>run-ort</c>).
 /// Declared types are never contradicted: a disagreement keeps the model's type and is counted
 /// (<c>infer-shapes.conflicts</c>), or fails the pass with <c>fail-on-conflict</c>.
-/// With <c>run-ort</c> and inputs that still have free dimensions, ORT runs twice with different free sizes and only
-/// sizes that agree are recorded, so a size that follows the batch is never frozen to the sample's.
+/// With <c>run-ort</c> and inputs that still have free dimensions, only element types and ranks are filled (sizes
+/// seen on a sample may follow the inputs): give <c>shapes</c> to get sizes.
 /// Preconditions: none. Changes only types (and, with <c>shapes</c>, the inputs' declared shapes).
 /// </summary>
 public sealed class ShapeInferencePass : Pass<ShapeInferenceOptions>
@@ -107,41 +107,50 @@ public sealed class ShapeInferencePass : Pass<ShapeInferenceOptions>
 
     /// <summary>
     /// Runs the model in ONNX Runtime with every main-graph value whose shape is still not static exposed as an
-    /// output, and records the sizes it sees. Returns how many values got more precise.
+    /// output, and records what it sees; returns how many values got more precise. With static inputs the sizes are
+    /// facts and fill every unknown or symbolic dimension. With free input dimensions a size seen on one sample may
+    /// follow the inputs (a width after strided convolutions collapses to the same small number for many sample
+    /// widths), so only element types and ranks are filled, and only when two runs with different free sizes agree.
     /// </summary>
     private static int FillFromOrt(Model model, PassContext context)
     {
+        var free = model.Graph.Inputs.Where(v => v.Const is null && v.Type is TensorType { Shape: null or { IsStatic: false } }).ToList();
+        // With free inputs only types and ranks can be filled, so values that have both need no run.
         var pending = model.Graph.Nodes.SelectMany(n => n.Outputs)
-            .Where(v => v is not null && v.Type is null or UnspecifiedType or TensorType { Shape: null or { IsStatic: false } })
+            .Where(v => v is not null && v.Type is null or UnspecifiedType or TensorType { Shape: null }
+                || (free.Count == 0 && v!.Type is TensorType { Shape.IsStatic: false }))
             .Cast<Value>().ToList();
         if (pending.Count == 0) return 0;
-        var free = model.Graph.Inputs.Where(v => v.Const is null && v.Type is TensorType { Shape: { IsStatic: false } }).ToList();
+        if (free.Find(v => ((TensorType)v.Type!).Shape is null) is { } rankless)
+            throw new OnnxQuantException($"infer-shapes: run-ort needs the rank of input '{rankless.Name}'; give its shape with the shapes option.");
         var names = pending.Select(v => v.Name!).ToList();
-        var first = RunSample(model, names, context.Seed, free, freeSize: 1);
-        var second = free.Count > 0 ? RunSample(model, names, context.Seed + 1, free, freeSize: 2) : null;
+        var first = RunSample(model, names, context.Seed, free, freeSize: 2);
+        var second = free.Count > 0 ? RunSample(model, names, context.Seed + 1, free, freeSize: 3) : null;
         int filled = 0;
         foreach (var v in pending)
         {
             if (!first.TryGetValue(v.Name!, out var a)) continue;
-            var dims = a.Dims;
-            var other = second is not null && second.TryGetValue(v.Name!, out var b) ? b.Dims : null;
             var declared = v.Type as TensorType;
             var shape = declared?.Shape;
-            if (shape is not null && shape.Rank != dims.Count)
+            if (second is not null)
             {
-                context.Count("ort-conflicts");
-                continue;
+                if (!second.TryGetValue(v.Name!, out var b) || b.Rank != a.Rank) continue;
+                shape ??= new Shape(Enumerable.Repeat(Dim.Unknown, a.Rank));
             }
-            var merged = new Dim[dims.Count];
-            for (int i = 0; i < dims.Count; i++)
+            else
             {
-                var d = shape?[i] ?? Dim.Unknown;
-                bool stable = second is null || (other is not null && other.Count == dims.Count && other[i] == dims[i]);
-                // With free inputs a named size is meaningful (it follows the inputs); with static inputs it is only a name.
-                bool replace = !d.IsKnown && stable && (d.Param is null || free.Count == 0);
-                merged[i] = replace ? Dim.Known(dims[i]) with { Denotation = d.Denotation } : d;
+                if (shape is not null && shape.Rank != a.Rank)
+                {
+                    context.Count("ort-conflicts");
+                    continue;
+                }
+                shape = new Shape(a.Dims.Select((size, i) => shape is not null && shape[i].IsKnown
+                    ? shape[i] : Dim.Known(size) with { Denotation = shape?[i].Denotation }));
             }
-            var type = new TensorType(declared?.ElementType is { } e and not DataType.Undefined ? e : a.ElementType, new Shape(merged));
+            var type = new TensorType(declared?.ElementType is { } e and not DataType.Undefined ? e : a.ElementType, shape)
+            {
+                Denotation = declared?.Denotation,
+            };
             if (Equals(type, v.Type)) continue;
             v.Type = type;
             filled++;

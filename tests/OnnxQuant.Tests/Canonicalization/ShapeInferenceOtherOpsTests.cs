@@ -86,6 +86,41 @@ public class ShapeInferenceOtherOpsTests
             m.Op("Resize", [x, m.Floats([1f, 1f, 2f, 3f])]);
             return m;
         },
+        ["upsample-opset-9"] = () =>
+        {
+            var m = new TestModel(opset: 9);
+            var x = m.Input("x", DataType.Float, 1, 2, 5, 7);
+            m.Op("Upsample", [x, m.Floats([1f, 1f, 2f, 1.5f])]);
+            return m;
+        },
+        ["microsoft-ops"] = () =>
+        {
+            var m = new TestModel(microsoft: true);
+            var x = m.Input("x", DataType.Float, 2, 3, 8);
+            m.OpsIn("com.microsoft", "SkipLayerNormalization", [x, m.Floats(2, 3, 8), m.Floats(8), m.Floats(8)], 4);
+            m.OpsIn("com.microsoft", "SkipSimplifiedLayerNormalization", [x, m.Floats(2, 3, 8), m.Floats(8)], 1);
+            m.OpIn("com.microsoft", "FastGelu", [x, m.Floats(8)]);
+            m.OpIn("com.microsoft", "BiasGelu", [x, m.Floats(8)]);
+            m.OpIn("com.microsoft", "QuickGelu", [x]);
+            m.OpIn("com.microsoft", "Gelu", [x]);
+            var scale = m.FloatScalar(0.05f);
+            var zp = m.Constant(Tensor.FromRaw(DataType.UInt8, [], new byte[] { 128 }));
+            var q = m.OpIn("com.microsoft", "QuantizeLinear", [x, scale, zp]);
+            m.OpIn("com.microsoft", "DequantizeLinear", [q, scale, zp]);
+            m.OpIn("com.microsoft", "QLinearAdd", [q, scale, zp, m.Constant(Tensor.FromRaw(DataType.UInt8, [8], new byte[8])), scale, zp, scale, zp]);
+            return m;
+        },
+        ["constant-node-and-old-opsets"] = () =>
+        {
+            var m = new TestModel(opset: 9);
+            var c = m.Op("Constant", [], FromTensor("value", Tensor.FromFloats([1f, 2f, 3f, 4f, 5f, 6f], 2, 3)));
+            var x = m.Input("x", DataType.Float, 4, 2, 3);
+            m.Op("Add", [x, c]);
+            m.Ops("TopK", [x], 2, Int("k", 2), Int("axis", 1));
+            m.Op("Compress", [x, m.Constant(Tensor.FromRaw(DataType.Bool, [3], new byte[] { 1, 0, 1 }))], Int("axis", 2));
+            m.Op("Flatten", [x], Int("axis", 2));
+            return m;
+        },
         ["pad"] = () =>
         {
             var m = new TestModel(opset: 13);

@@ -136,16 +136,23 @@ internal static class IndexingRules
         c.Set(0, type, indices.Dims.Take(indices.Rank - 1).Concat(data.Dims.Skip((int)(batch + m))).Select(DimMath.Clean));
     }
 
+    /// <summary>Compress keeps the slices whose condition is true: known when the condition is a constant.</summary>
     private static void Compress(NodeShapeContext c)
     {
         var type = c.ElementType(0);
         var x = c.ShapeOf(0);
-        if (c.Node.GetAttribute("axis") is null || x is null)
+        var condition = c.Longs(1);
+        Dim kept = condition is null ? Dim.Unknown : Dim.Known(condition.Count(v => v != 0));
+        if (c.Node.GetAttribute("axis") is null)
         {
-            c.Set(0, type, x is null && c.Node.GetAttribute("axis") is not null ? null : new Shape([Dim.Unknown]));
+            c.Set(0, type, [kept]);
             return;
         }
-        if (NodeShapeContext.Axis(c.Int("axis", 0), x.Rank) is not int axis) return;
-        c.Set(0, type, x.Dims.Select((d, k) => k == axis ? Dim.Unknown : DimMath.Clean(d)));
+        if (x is null || NodeShapeContext.Axis(c.Int("axis", 0), x.Rank) is not int axis)
+        {
+            c.Set(0, type, (Shape?)null);
+            return;
+        }
+        c.Set(0, type, x.Dims.Select((d, k) => k == axis ? kept : DimMath.Clean(d)));
     }
 }
