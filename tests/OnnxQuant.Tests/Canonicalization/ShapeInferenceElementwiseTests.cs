@@ -6,35 +6,35 @@ namespace OnnxQuant.Tests.Canonicalization;
 /// <summary>Broadcasting and unary elementwise ops: inferred shapes and types equal what ONNX Runtime produces.</summary>
 public class ShapeInferenceElementwiseTests
 {
-    private static readonly Dictionary<string, Func<TestModel>> Builders = new()
+    private static readonly Dictionary<string, Func<ShapeInferenceTestModel>> Builders = new()
     {
         ["add-broadcasts-trailing"] = () => Binary("Add", [2, 3, 4], [4]),
         ["sub-broadcasts-ones-both-ways"] = () => Binary("Sub", [2, 1, 4], [3, 1]),
         ["mul-by-scalar"] = () => Binary("Mul", [2, 3], []),
         ["div-int64"] = () =>
         {
-            var m = new TestModel();
+            var m = new ShapeInferenceTestModel();
             var x = m.Input("x", DataType.Int64, 2, 3);
             m.Op("Div", [x, m.Ints(1, 2, 3)]);
             return m;
         },
         ["pow-keeps-base-type"] = () =>
         {
-            var m = new TestModel();
+            var m = new ShapeInferenceTestModel();
             var x = m.Input("x", DataType.Float, 2, 3);
             m.Op("Pow", [x, m.Scalar(2)]);
             return m;
         },
         ["mod-int"] = () =>
         {
-            var m = new TestModel();
+            var m = new ShapeInferenceTestModel();
             var x = m.Input("x", DataType.Int64, 4, 1);
             m.Op("Mod", [x, m.Ints(3, 5)]);
             return m;
         },
         ["comparisons-give-bool"] = () =>
         {
-            var m = new TestModel();
+            var m = new ShapeInferenceTestModel();
             var a = m.Input("a", DataType.Float, 2, 1, 4);
             var b = m.Input("b", DataType.Float, 3, 1);
             var eq = m.Op("Equal", [a, b]);
@@ -46,7 +46,7 @@ public class ShapeInferenceElementwiseTests
         },
         ["where-broadcasts-three"] = () =>
         {
-            var m = new TestModel();
+            var m = new ShapeInferenceTestModel();
             var c = m.Input("c", DataType.Bool, 2, 1, 1);
             var x = m.Input("x", DataType.Float, 3, 1);
             var y = m.Input("y", DataType.Float, 4);
@@ -55,7 +55,7 @@ public class ShapeInferenceElementwiseTests
         },
         ["variadic-max-min-sum-mean"] = () =>
         {
-            var m = new TestModel();
+            var m = new ShapeInferenceTestModel();
             var a = m.Input("a", DataType.Float, 2, 1, 4);
             var b = m.Input("b", DataType.Float, 3, 1);
             var c = m.Input("c", DataType.Float, 4);
@@ -68,7 +68,7 @@ public class ShapeInferenceElementwiseTests
         ["prelu-slope-broadcasts"] = () => Binary("PRelu", [2, 3, 4, 5], [3, 1, 1]),
         ["activations-keep-shape"] = () =>
         {
-            var m = new TestModel(opset: 20);
+            var m = new ShapeInferenceTestModel(opset: 20);
             Value x = m.Input("x", DataType.Float, 2, 3, 5);
             foreach (string op in new[] { "Relu", "Sigmoid", "Tanh", "Erf", "Abs", "Neg", "Exp", "HardSwish", "Softplus", "Elu", "Gelu", "Mish" })
                 x = m.Op(op, [x]);
@@ -80,7 +80,7 @@ public class ShapeInferenceElementwiseTests
         },
         ["softmax-family-and-clip"] = () =>
         {
-            var m = new TestModel();
+            var m = new ShapeInferenceTestModel();
             var x = m.Input("x", DataType.Float, 2, 3, 5);
             m.Op("Softmax", [x], Int("axis", 1));
             m.Op("LogSoftmax", [x]);
@@ -91,7 +91,7 @@ public class ShapeInferenceElementwiseTests
         },
         ["cast-changes-type"] = () =>
         {
-            var m = new TestModel();
+            var m = new ShapeInferenceTestModel();
             var x = m.Input("x", DataType.Float, 2, 3);
             var i = m.Op("Cast", [x], Int("to", (long)DataType.Int32));
             m.Op("Cast", [i], Int("to", (long)DataType.Float16));
@@ -101,7 +101,7 @@ public class ShapeInferenceElementwiseTests
         },
         ["identity-dropout-isnan"] = () =>
         {
-            var m = new TestModel();
+            var m = new ShapeInferenceTestModel();
             var x = m.Input("x", DataType.Float, 2, 3);
             m.Op("Identity", [x]);
             m.Ops("Dropout", [x], 2);
@@ -111,7 +111,7 @@ public class ShapeInferenceElementwiseTests
         },
         ["cumsum-trilu-lrn"] = () =>
         {
-            var m = new TestModel();
+            var m = new ShapeInferenceTestModel();
             var x = m.Input("x", DataType.Float, 1, 4, 3, 3);
             m.Op("CumSum", [x, m.Scalar(1)]);
             m.Op("Trilu", [x]);
@@ -129,9 +129,9 @@ public class ShapeInferenceElementwiseTests
     public void InferredShapes_MatchOnnxRuntime(string name) =>
         ShapeInferenceTestSupport.AssertInferredShapesMatchOrt(Builders[name]());
 
-    private static TestModel Binary(string op, long[] a, long[] b)
+    private static ShapeInferenceTestModel Binary(string op, long[] a, long[] b)
     {
-        var m = new TestModel();
+        var m = new ShapeInferenceTestModel();
         var x = m.Input("a", DataType.Float, a);
         var y = m.Input("b", DataType.Float, b);
         m.Op(op, [x, y]);

@@ -6,7 +6,7 @@ namespace OnnxQuant.Tests.Canonicalization;
 /// <summary>MatMul, Gemm, Einsum, convolutions and pooling: inferred shapes equal what ONNX Runtime produces.</summary>
 public class ShapeInferenceMatMulConvTests
 {
-    private static readonly Dictionary<string, Func<TestModel>> Builders = new()
+    private static readonly Dictionary<string, Func<ShapeInferenceTestModel>> Builders = new()
     {
         ["matmul-2d"] = () => MatMul([3, 4], [4, 5]),
         ["matmul-vector-left"] = () => MatMul([4], [2, 4, 5]),
@@ -15,7 +15,7 @@ public class ShapeInferenceMatMulConvTests
         ["matmul-batch-broadcast"] = () => MatMul([2, 1, 3, 4], [5, 4, 6]),
         ["gemm-transposed"] = () =>
         {
-            var m = new TestModel();
+            var m = new ShapeInferenceTestModel();
             var a = m.Input("a", DataType.Float, 4, 3);
             m.Op("Gemm", [a, m.Floats(5, 4), m.Floats(5)], Int("transA", 1), Int("transB", 1));
             m.Op("Gemm", [a, m.Floats(3, 6)]);
@@ -23,14 +23,14 @@ public class ShapeInferenceMatMulConvTests
         },
         ["matmul-integer"] = () =>
         {
-            var m = new TestModel();
+            var m = new ShapeInferenceTestModel();
             var a = m.Input("a", DataType.UInt8, 2, 3, 4);
             m.Op("MatMulInteger", [a, m.Constant(Tensor.FromRaw(DataType.UInt8, [4, 5], new byte[20]))]);
             return m;
         },
         ["matmul-nbits"] = () =>
         {
-            var m = new TestModel(microsoft: true);
+            var m = new ShapeInferenceTestModel(microsoft: true);
             var a = m.Input("a", DataType.Float, 2, 3, 32);
             var b = m.Constant(Tensor.FromRaw(DataType.UInt8, [8, 1, 16], new byte[128]));
             var scales = m.Floats(8);
@@ -39,14 +39,14 @@ public class ShapeInferenceMatMulConvTests
         },
         ["fused-matmul-transposed"] = () =>
         {
-            var m = new TestModel(microsoft: true);
+            var m = new ShapeInferenceTestModel(microsoft: true);
             var a = m.Input("a", DataType.Float, 2, 4, 3);
             m.OpIn("com.microsoft", "FusedMatMul", [a, m.Floats(5, 4)], Int("transA", 1), Int("transB", 1));
             return m;
         },
         ["einsum"] = () =>
         {
-            var m = new TestModel();
+            var m = new ShapeInferenceTestModel();
             var a = m.Input("a", DataType.Float, 2, 3, 4);
             var b = m.Input("b", DataType.Float, 2, 4, 5);
             m.Op("Einsum", [a, b], String("equation", "bij,bjk->bik"));
@@ -58,7 +58,7 @@ public class ShapeInferenceMatMulConvTests
         },
         ["conv-pads-strides-dilations"] = () =>
         {
-            var m = new TestModel();
+            var m = new ShapeInferenceTestModel();
             var x = m.Input("x", DataType.Float, 1, 3, 17, 13);
             m.Op("Conv", [x, m.Floats(8, 3, 3, 3), m.Floats(8)], Ints("pads", 1, 2, 0, 1), Ints("strides", 2, 3), Ints("dilations", 2, 1));
             m.Op("Conv", [x, m.Floats(6, 1, 5, 5)], Int("group", 3), Ints("kernel_shape", 5, 5));
@@ -66,7 +66,7 @@ public class ShapeInferenceMatMulConvTests
         },
         ["conv-auto-pad"] = () =>
         {
-            var m = new TestModel();
+            var m = new ShapeInferenceTestModel();
             var x = m.Input("x", DataType.Float, 1, 2, 15, 10);
             m.Op("Conv", [x, m.Floats(4, 2, 3, 4)], String("auto_pad", "SAME_UPPER"), Ints("strides", 2, 3));
             m.Op("Conv", [x, m.Floats(4, 2, 3, 4)], String("auto_pad", "SAME_LOWER"), Ints("strides", 4, 1));
@@ -75,7 +75,7 @@ public class ShapeInferenceMatMulConvTests
         },
         ["conv-1d-3d"] = () =>
         {
-            var m = new TestModel();
+            var m = new ShapeInferenceTestModel();
             var x1 = m.Input("x1", DataType.Float, 2, 4, 31);
             m.Op("Conv", [x1, m.Floats(6, 2, 5)], Int("group", 2), Ints("strides", 4), Ints("pads", 2, 2));
             var x3 = m.Input("x3", DataType.Float, 1, 2, 5, 6, 7);
@@ -84,7 +84,7 @@ public class ShapeInferenceMatMulConvTests
         },
         ["conv-transpose"] = () =>
         {
-            var m = new TestModel();
+            var m = new ShapeInferenceTestModel();
             var x = m.Input("x", DataType.Float, 1, 4, 5, 7);
             m.Op("ConvTranspose", [x, m.Floats(4, 3, 3, 3)], Ints("strides", 2, 2), Ints("output_padding", 1, 0));
             m.Op("ConvTranspose", [x, m.Floats(4, 2, 3, 2)], Int("group", 2), Ints("pads", 1, 0, 1, 1), Ints("dilations", 2, 1));
@@ -94,7 +94,7 @@ public class ShapeInferenceMatMulConvTests
         },
         ["conv-integer-and-qlinear"] = () =>
         {
-            var m = new TestModel();
+            var m = new ShapeInferenceTestModel();
             var x = m.Input("x", DataType.UInt8, 1, 2, 6, 6);
             m.Op("ConvInteger", [x, m.Constant(Tensor.FromRaw(DataType.UInt8, [3, 2, 3, 3], new byte[54]))]);
             var w = m.Constant(Tensor.FromRaw(DataType.Int8, [3, 2, 3, 3], new byte[54]));
@@ -106,7 +106,7 @@ public class ShapeInferenceMatMulConvTests
         },
         ["pooling"] = () =>
         {
-            var m = new TestModel();
+            var m = new ShapeInferenceTestModel();
             var x = m.Input("x", DataType.Float, 1, 3, 11, 8);
             m.Op("MaxPool", [x], Ints("kernel_shape", 3, 3), Ints("strides", 2, 2), Ints("pads", 1, 1, 1, 1));
             m.Ops("MaxPool", [x], 2, Ints("kernel_shape", 2, 3), Ints("dilations", 2, 1));
@@ -119,7 +119,7 @@ public class ShapeInferenceMatMulConvTests
         },
         ["pooling-ceil-mode"] = () =>
         {
-            var m = new TestModel();
+            var m = new ShapeInferenceTestModel();
             var x = m.Input("x", DataType.Float, 1, 2, 6, 9);
             // 6 with k=2, s=2, pad 1 on each side: ceil gives 4 windows, the last would start in the right padding.
             m.Op("MaxPool", [x], Ints("kernel_shape", 2, 2), Ints("strides", 2, 2), Ints("pads", 1, 1, 1, 1), Int("ceil_mode", 1));
@@ -136,9 +136,9 @@ public class ShapeInferenceMatMulConvTests
     public void InferredShapes_MatchOnnxRuntime(string name) =>
         ShapeInferenceTestSupport.AssertInferredShapesMatchOrt(Builders[name]());
 
-    private static TestModel MatMul(long[] a, long[] b)
+    private static ShapeInferenceTestModel MatMul(long[] a, long[] b)
     {
-        var m = new TestModel();
+        var m = new ShapeInferenceTestModel();
         var x = m.Input("a", DataType.Float, a);
         var y = m.Input("b", DataType.Float, b);
         m.Op("MatMul", [x, y]);

@@ -9,11 +9,11 @@ namespace OnnxQuant.Tests.Canonicalization;
 /// </summary>
 public class ShapeInferenceOtherOpsTests
 {
-    private static readonly Dictionary<string, Func<TestModel>> Builders = new()
+    private static readonly Dictionary<string, Func<ShapeInferenceTestModel>> Builders = new()
     {
         ["reduce-axes-attribute"] = () =>
         {
-            var m = new TestModel(opset: 13);
+            var m = new ShapeInferenceTestModel(opset: 13);
             var x = m.Input("x", DataType.Float, 2, 3, 4);
             m.Op("ReduceMean", [x], Ints("axes", -1));
             m.Op("ReduceMax", [x], Ints("axes", 0, 2), Int("keepdims", 0));
@@ -24,7 +24,7 @@ public class ShapeInferenceOtherOpsTests
         },
         ["reduce-axes-input-opset-18"] = () =>
         {
-            var m = new TestModel(opset: 18);
+            var m = new ShapeInferenceTestModel(opset: 18);
             var x = m.Input("x", DataType.Float, 2, 3, 4);
             m.Op("ReduceMean", [x, m.Ints(1)]);
             m.Op("ReduceProd", [x, m.Ints(-1, 0)], Int("keepdims", 0));
@@ -34,7 +34,7 @@ public class ShapeInferenceOtherOpsTests
         },
         ["argmax-topk"] = () =>
         {
-            var m = new TestModel();
+            var m = new ShapeInferenceTestModel();
             var x = m.Input("x", DataType.Float, 2, 7, 4);
             m.Op("ArgMax", [x], Int("axis", 1));
             m.Op("ArgMin", [x], Int("axis", -1), Int("keepdims", 0));
@@ -43,7 +43,7 @@ public class ShapeInferenceOtherOpsTests
         },
         ["normalizations"] = () =>
         {
-            var m = new TestModel();
+            var m = new ShapeInferenceTestModel();
             var x = m.Input("x", DataType.Float, 2, 3, 4, 5);
             m.Ops("LayerNormalization", [x, m.Floats(4, 5), m.Floats(4, 5)], 3, Int("axis", 2));
             m.Op("LayerNormalization", [x, m.Floats(5)]);
@@ -54,14 +54,14 @@ public class ShapeInferenceOtherOpsTests
         },
         ["rms-normalization-opset-23"] = () =>
         {
-            var m = new TestModel(opset: 23);
+            var m = new ShapeInferenceTestModel(opset: 23);
             var x = m.Input("x", DataType.Float, 2, 3, 4);
             m.Op("RMSNormalization", [x, m.Floats(4)]);
             return m;
         },
         ["resize-scales-and-sizes"] = () =>
         {
-            var m = new TestModel(opset: 13);
+            var m = new ShapeInferenceTestModel(opset: 13);
             var x = m.Input("x", DataType.Float, 1, 2, 5, 7);
             m.Op("Resize", [x, null, m.Floats([1f, 1f, 2f, 1.5f])], String("mode", "nearest"));
             m.Op("Resize", [x, null, m.Floats([1f, 1f, 0.6f, 0.3f])], String("mode", "linear"));
@@ -72,7 +72,7 @@ public class ShapeInferenceOtherOpsTests
         },
         ["resize-opset-18-axes-and-policy"] = () =>
         {
-            var m = new TestModel(opset: 18);
+            var m = new ShapeInferenceTestModel(opset: 18);
             var x = m.Input("x", DataType.Float, 1, 2, 5, 7);
             m.Op("Resize", [x, null, m.Floats([3f, 2f])], Ints("axes", 2, 3));
             m.Op("Resize", [x, null, null, m.Ints(10, 10)], Ints("axes", 2, 3), String("keep_aspect_ratio_policy", "not_larger"));
@@ -81,21 +81,21 @@ public class ShapeInferenceOtherOpsTests
         },
         ["resize-opset-10-and-upsample-opset-9"] = () =>
         {
-            var m = new TestModel(opset: 10);
+            var m = new ShapeInferenceTestModel(opset: 10);
             var x = m.Input("x", DataType.Float, 1, 2, 5, 7);
             m.Op("Resize", [x, m.Floats([1f, 1f, 2f, 3f])]);
             return m;
         },
         ["upsample-opset-9"] = () =>
         {
-            var m = new TestModel(opset: 9);
+            var m = new ShapeInferenceTestModel(opset: 9);
             var x = m.Input("x", DataType.Float, 1, 2, 5, 7);
             m.Op("Upsample", [x, m.Floats([1f, 1f, 2f, 1.5f])]);
             return m;
         },
         ["microsoft-ops"] = () =>
         {
-            var m = new TestModel(microsoft: true);
+            var m = new ShapeInferenceTestModel(microsoft: true);
             var x = m.Input("x", DataType.Float, 2, 3, 8);
             m.OpsIn("com.microsoft", "SkipLayerNormalization", [x, m.Floats(2, 3, 8), m.Floats(8), m.Floats(8)], 4);
             m.OpsIn("com.microsoft", "SkipSimplifiedLayerNormalization", [x, m.Floats(2, 3, 8), m.Floats(8)], 1);
@@ -112,7 +112,7 @@ public class ShapeInferenceOtherOpsTests
         },
         ["constant-node-and-old-opsets"] = () =>
         {
-            var m = new TestModel(opset: 9);
+            var m = new ShapeInferenceTestModel(opset: 9);
             var c = m.Op("Constant", [], FromTensor("value", Tensor.FromFloats([1f, 2f, 3f, 4f, 5f, 6f], 2, 3)));
             var x = m.Input("x", DataType.Float, 4, 2, 3);
             m.Op("Add", [x, c]);
@@ -121,9 +121,34 @@ public class ShapeInferenceOtherOpsTests
             m.Op("Flatten", [x], Int("axis", 2));
             return m;
         },
+        ["sequences"] = () =>
+        {
+            var m = new ShapeInferenceTestModel();
+            var a = m.Input("a", DataType.Float, 2, 3);
+            var b = m.Input("b", DataType.Float, 2, 3);
+            var seq = m.Op("SequenceConstruct", [a, b]);
+            m.Op("SequenceAt", [seq, m.Scalar(1)]);
+            m.Op("SequenceLength", [seq]);
+            m.Op("SequenceAt", [m.Op("SequenceInsert", [m.Op("SequenceEmpty", []), a]), m.Scalar(0)]);
+            var pieces = m.Op("SplitToSequence", [m.Input("x", DataType.Float, 4, 6), m.Scalar(2)], Int("axis", 1));
+            m.Op("SequenceAt", [pieces, m.Scalar(-1)]);
+            m.Op("SequenceAt", [m.Op("SplitToSequence", [m.Input("y", DataType.Float, 4, 6)], Int("keepdims", 0)), m.Scalar(0)]);
+            return m;
+        },
+        ["det-window-crop-unpool"] = () =>
+        {
+            var m = new ShapeInferenceTestModel(opset: 18);
+            m.Op("Det", [m.Input("x", DataType.Float, 2, 3, 3)]);
+            m.Op("HannWindow", [m.Scalar(10)]);
+            m.Op("BlackmanWindow", [m.Scalar(7)], Int("output_datatype", (long)DataType.Double));
+            m.Op("CenterCropPad", [m.Input("y", DataType.Float, 2, 5, 7), m.Ints(4, 9)], Ints("axes", 1, 2));
+            var pooled = m.Input("p", DataType.Float, 1, 1, 2, 2);
+            m.Op("MaxUnpool", [pooled, m.Constant(Tensor.FromInt64s([0, 3, 8, 15], 1, 1, 2, 2))], Ints("kernel_shape", 2, 2), Ints("strides", 2, 2));
+            return m;
+        },
         ["pad"] = () =>
         {
-            var m = new TestModel(opset: 13);
+            var m = new ShapeInferenceTestModel(opset: 13);
             var x = m.Input("x", DataType.Float, 2, 3, 4);
             m.Op("Pad", [x, m.Ints(0, 1, 2, 0, 3, 1)]);
             m.Op("Pad", [x, m.Ints(0, 0, 1, 0, 0, 1), m.FloatScalar(1f)], String("mode", "reflect"));
@@ -131,14 +156,14 @@ public class ShapeInferenceOtherOpsTests
         },
         ["pad-opset-2-and-18"] = () =>
         {
-            var m = new TestModel(opset: 18);
+            var m = new ShapeInferenceTestModel(opset: 18);
             var x = m.Input("x", DataType.Float, 2, 3, 4);
             m.Op("Pad", [x, m.Ints(1, 2, 3, 4), null, m.Ints(-1, 0)]);
             return m;
         },
         ["quantize-dequantize"] = () =>
         {
-            var m = new TestModel(opset: 21);
+            var m = new ShapeInferenceTestModel(opset: 21);
             var x = m.Input("x", DataType.Float, 2, 3, 4);
             var q = m.Op("QuantizeLinear", [x, m.FloatScalar(0.1f), m.Constant(Tensor.FromRaw(DataType.Int8, [], new byte[1]))]);
             m.Op("DequantizeLinear", [q, m.FloatScalar(0.1f)]);
@@ -150,7 +175,7 @@ public class ShapeInferenceOtherOpsTests
         },
         ["recurrent"] = () =>
         {
-            var m = new TestModel();
+            var m = new ShapeInferenceTestModel();
             var x = m.Input("x", DataType.Float, 5, 2, 3);
             m.Ops("LSTM", [x, m.Floats(2, 16, 3), m.Floats(2, 16, 4)], 3, Int("hidden_size", 4), String("direction", "bidirectional"));
             m.Ops("GRU", [x, m.Floats(1, 12, 3), m.Floats(1, 12, 4)], 2, Int("hidden_size", 4));
@@ -159,7 +184,7 @@ public class ShapeInferenceOtherOpsTests
         },
         ["if-with-branches-that-agree"] = () =>
         {
-            var m = new TestModel();
+            var m = new ShapeInferenceTestModel();
             var x = m.Input("x", DataType.Float, 2, 3);
             var c = m.Input("c", DataType.Bool);
             m.Op("If", [c], FromGraph("then_branch", Branch(x, "Relu")), FromGraph("else_branch", Branch(x, "Neg")));
@@ -167,7 +192,7 @@ public class ShapeInferenceOtherOpsTests
         },
         ["loop-and-scan"] = () =>
         {
-            var m = new TestModel();
+            var m = new ShapeInferenceTestModel();
             var x = m.Input("x", DataType.Float, 2, 3);
             var body = new Graph { Name = "body" };
             body.AddInput("i", new TensorType(DataType.Int64, new Shape()));

@@ -18,7 +18,7 @@ public class ShapeInferenceSymbolicTests
 
     private static Shape? Infer(string op, params Shape[] inputs)
     {
-        var m = new TestModel();
+        var m = new ShapeInferenceTestModel();
         var values = inputs.Select((s, i) => m.Input("x" + i, DataType.Float, s)).ToArray();
         var y = m.Op(op, values);
         ShapeInference.Run(m.Model);
@@ -52,7 +52,7 @@ public class ShapeInferenceSymbolicTests
     [Fact]
     public void ReshapeWithMinusOne_GivesTheProductOfTheSymbols()
     {
-        var m = new TestModel();
+        var m = new ShapeInferenceTestModel();
         var x = m.Input("x", DataType.Float, S(Batch, Seq, 64));
         var y = m.Op("Reshape", [x, m.Ints(-1, 64)]);
         var z = m.Op("Reshape", [y, m.Ints(0, 8, 8)]);
@@ -64,7 +64,7 @@ public class ShapeInferenceSymbolicTests
     [Fact]
     public void ShapeComputations_CarrySymbolsIntoReshapeAndExpand()
     {
-        var m = new TestModel();
+        var m = new ShapeInferenceTestModel();
         var x = m.Input("x", DataType.Float, S(Batch, Seq, 8));
         var shape = m.Op("Shape", [x]);
         var batch = m.Op("Unsqueeze", [m.Op("Gather", [shape, m.Scalar(0)]), m.Ints(0)]);
@@ -81,7 +81,7 @@ public class ShapeInferenceSymbolicTests
     [Fact]
     public void SliceToTheEnd_KeepsTheSymbol_AndAPartialSliceIsUnknown()
     {
-        var m = new TestModel();
+        var m = new ShapeInferenceTestModel();
         var x = m.Input("x", DataType.Float, S(Batch, Seq));
         var whole = m.Op("Slice", [x, m.Ints(0), m.Ints(long.MaxValue), m.Ints(1)]);
         var part = m.Op("Slice", [x, m.Ints(1), m.Ints(long.MaxValue), m.Ints(1)]);
@@ -93,7 +93,7 @@ public class ShapeInferenceSymbolicTests
     [Fact]
     public void SymbolicResults_AgreeWithOrt_ForConcreteSizes()
     {
-        var m = new TestModel();
+        var m = new ShapeInferenceTestModel();
         var x = m.Input("x", DataType.Float, S(Batch, Seq, 8));
         var shape = m.Op("Shape", [x]);
         var seq = m.Op("Unsqueeze", [m.Op("Gather", [shape, m.Scalar(1)]), m.Ints(0)]);

@@ -9,11 +9,11 @@ namespace OnnxQuant.Tests.Canonicalization;
 /// </summary>
 public class ShapeInferenceTensorOpsTests
 {
-    private static readonly Dictionary<string, Func<TestModel>> Builders = new()
+    private static readonly Dictionary<string, Func<ShapeInferenceTestModel>> Builders = new()
     {
         ["reshape-zero-and-minus-one"] = () =>
         {
-            var m = new TestModel();
+            var m = new ShapeInferenceTestModel();
             var x = m.Input("x", DataType.Float, 2, 3, 4);
             m.Op("Reshape", [x, m.Ints(0, -1)]);
             m.Op("Reshape", [x, m.Ints(-1, 2, 0)]);
@@ -22,7 +22,7 @@ public class ShapeInferenceTensorOpsTests
         },
         ["reshape-allowzero"] = () =>
         {
-            var m = new TestModel(opset: 14);
+            var m = new ShapeInferenceTestModel(opset: 14);
             var x = m.Input("x", DataType.Float, 0, 4);
             m.Op("Reshape", [x, m.Ints(4, 0)], Int("allowzero", 1));
             m.Op("Reshape", [m.Input("y", DataType.Float, 3, 4), m.Ints(0, 2, -1)], Int("allowzero", 0));
@@ -30,7 +30,7 @@ public class ShapeInferenceTensorOpsTests
         },
         ["reshape-from-shape-computation"] = () =>
         {
-            var m = new TestModel();
+            var m = new ShapeInferenceTestModel();
             var x = m.Input("x", DataType.Float, 2, 6, 4);
             var shape = m.Op("Shape", [x]);
             var batch = m.Op("Gather", [shape, m.Scalar(0)], Int("axis", 0));
@@ -44,7 +44,7 @@ public class ShapeInferenceTensorOpsTests
         },
         ["flatten"] = () =>
         {
-            var m = new TestModel();
+            var m = new ShapeInferenceTestModel();
             var x = m.Input("x", DataType.Float, 2, 3, 4, 5);
             m.Op("Flatten", [x]);
             m.Op("Flatten", [x], Int("axis", 0));
@@ -54,7 +54,7 @@ public class ShapeInferenceTensorOpsTests
         },
         ["squeeze-unsqueeze-opset-11-attributes"] = () =>
         {
-            var m = new TestModel(opset: 11);
+            var m = new ShapeInferenceTestModel(opset: 11);
             var x = m.Input("x", DataType.Float, 1, 3, 1, 4);
             m.Op("Squeeze", [x], Ints("axes", 0, -2));
             m.Op("Squeeze", [x]);
@@ -63,7 +63,7 @@ public class ShapeInferenceTensorOpsTests
         },
         ["squeeze-unsqueeze-opset-13-inputs"] = () =>
         {
-            var m = new TestModel(opset: 13);
+            var m = new ShapeInferenceTestModel(opset: 13);
             var x = m.Input("x", DataType.Float, 1, 3, 1, 4);
             m.Op("Squeeze", [x, m.Ints(2)]);
             m.Op("Squeeze", [x]);
@@ -73,7 +73,7 @@ public class ShapeInferenceTensorOpsTests
         },
         ["transpose"] = () =>
         {
-            var m = new TestModel();
+            var m = new ShapeInferenceTestModel();
             var x = m.Input("x", DataType.Float, 2, 3, 4);
             m.Op("Transpose", [x]);
             m.Op("Transpose", [x], Ints("perm", 1, 2, 0));
@@ -81,7 +81,7 @@ public class ShapeInferenceTensorOpsTests
         },
         ["concat"] = () =>
         {
-            var m = new TestModel();
+            var m = new ShapeInferenceTestModel();
             var a = m.Input("a", DataType.Float, 2, 3, 4);
             var b = m.Input("b", DataType.Float, 2, 5, 4);
             m.Op("Concat", [a, b, a], Int("axis", 1));
@@ -90,7 +90,7 @@ public class ShapeInferenceTensorOpsTests
         },
         ["split-opset-11-attribute"] = () =>
         {
-            var m = new TestModel(opset: 11);
+            var m = new ShapeInferenceTestModel(opset: 11);
             var x = m.Input("x", DataType.Float, 2, 9);
             m.Ops("Split", [x], 3, Int("axis", 1));
             m.Ops("Split", [x], 2, Int("axis", 1), Ints("split", 4, 5));
@@ -98,7 +98,7 @@ public class ShapeInferenceTensorOpsTests
         },
         ["split-opset-13-input"] = () =>
         {
-            var m = new TestModel(opset: 13);
+            var m = new ShapeInferenceTestModel(opset: 13);
             var x = m.Input("x", DataType.Float, 6, 2);
             m.Ops("Split", [x, m.Ints(1, 5)], 2);
             m.Ops("Split", [x], 2);
@@ -106,14 +106,14 @@ public class ShapeInferenceTensorOpsTests
         },
         ["split-opset-18-num-outputs"] = () =>
         {
-            var m = new TestModel(opset: 18);
+            var m = new ShapeInferenceTestModel(opset: 18);
             var x = m.Input("x", DataType.Float, 2, 7);
             m.Ops("Split", [x], 3, Int("axis", -1), Int("num_outputs", 3));
             return m;
         },
         ["slice"] = () =>
         {
-            var m = new TestModel();
+            var m = new ShapeInferenceTestModel();
             var x = m.Input("x", DataType.Float, 5, 8, 6);
             m.Op("Slice", [x, m.Ints(1), m.Ints(-1)]);
             m.Op("Slice", [x, m.Ints(-100, 2), m.Ints(100, 7), m.Ints(0, -1), m.Ints(1, 2)]);
@@ -124,7 +124,7 @@ public class ShapeInferenceTensorOpsTests
         },
         ["slice-opset-9-attributes"] = () =>
         {
-            var m = new TestModel(opset: 9);
+            var m = new ShapeInferenceTestModel(opset: 9);
             var x = m.Input("x", DataType.Float, 5, 8, 6);
             m.Op("Slice", [x], Ints("starts", 1, -3), Ints("ends", 1000, -1), Ints("axes", 0, 2));
             m.Op("Slice", [x], Ints("starts", 0, 2), Ints("ends", 2, 4));
@@ -132,7 +132,7 @@ public class ShapeInferenceTensorOpsTests
         },
         ["gather-family"] = () =>
         {
-            var m = new TestModel();
+            var m = new ShapeInferenceTestModel();
             var x = m.Input("x", DataType.Float, 4, 5, 6);
             m.Op("Gather", [x, m.Constant(Tensor.FromInt64s([0, 1, 2, 3], 2, 2))], Int("axis", 1));
             m.Op("Gather", [x, m.Scalar(-1)]);
@@ -144,7 +144,7 @@ public class ShapeInferenceTensorOpsTests
         },
         ["shape-size-constant-of-shape"] = () =>
         {
-            var m = new TestModel(opset: 15);
+            var m = new ShapeInferenceTestModel(opset: 15);
             var x = m.Input("x", DataType.Float, 2, 3, 4);
             var shape = m.Op("Shape", [x]);
             m.Op("Shape", [x], Int("start", 1));
@@ -156,7 +156,7 @@ public class ShapeInferenceTensorOpsTests
         },
         ["expand-and-tile"] = () =>
         {
-            var m = new TestModel();
+            var m = new ShapeInferenceTestModel();
             var x = m.Input("x", DataType.Float, 3, 1);
             m.Op("Expand", [x, m.Ints(2, 1, 6)]);
             m.Op("Expand", [x, m.Ints(4)]);
@@ -167,7 +167,7 @@ public class ShapeInferenceTensorOpsTests
         },
         ["range"] = () =>
         {
-            var m = new TestModel();
+            var m = new ShapeInferenceTestModel();
             var x = m.Input("x", DataType.Float, 2, 7);
             var n = m.Op("Gather", [m.Op("Shape", [x]), m.Scalar(1)]);
             m.Op("Range", [m.Scalar(0), n, m.Scalar(1)]);
@@ -177,7 +177,7 @@ public class ShapeInferenceTensorOpsTests
         },
         ["onehot-nonzero-depth-to-space"] = () =>
         {
-            var m = new TestModel();
+            var m = new ShapeInferenceTestModel();
             var idx = m.Input("idx", DataType.Int64, 2, 3);
             m.Op("OneHot", [idx, m.Scalar(9), m.Floats([0f, 1f])], Int("axis", 1));
             var x = m.Input("x", DataType.Float, 1, 8, 2, 3);

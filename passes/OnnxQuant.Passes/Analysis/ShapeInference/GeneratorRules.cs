@@ -4,7 +4,8 @@ namespace OnnxQuant.Passes.Analysis.ShapeInference;
 
 /// <summary>
 /// Ops whose output shape comes from attributes or from the contents of an input: Shape, Size, Constant,
-/// ConstantOfShape, Range, OneHot, the random generators, and the data-dependent NonZero / NonMaxSuppression / Unique.
+/// ConstantOfShape, Range, OneHot, window functions, the random generators, and the data-dependent NonZero /
+/// NonMaxSuppression / Unique.
 /// </summary>
 internal static class GeneratorRules
 {
@@ -21,6 +22,7 @@ internal static class GeneratorRules
         add("", NonZero, "NonZero");
         add("", c => c.Set(0, DataType.Int64, [Dim.Unknown, Dim.Known(3)]), "NonMaxSuppression");
         add("", Unique, "Unique");
+        add("", Window, "HannWindow", "HammingWindow", "BlackmanWindow");
     }
 
     private static void ShapeOp(NodeShapeContext c)
@@ -97,6 +99,9 @@ internal static class GeneratorRules
 
     private static void NonZero(NodeShapeContext c) =>
         c.Set(0, DataType.Int64, [c.RankOf(0) is int r ? Dim.Known(r) : Dim.Unknown, Dim.Unknown]);
+
+    private static void Window(NodeShapeContext c) =>
+        c.Set(0, (DataType)c.Int("output_datatype", (long)DataType.Float), [c.Data(0) is { Elements: [var size] } ? DimMath.Clean(size) : Dim.Unknown]);
 
     private static void Unique(NodeShapeContext c)
     {

@@ -5,7 +5,7 @@ namespace OnnxQuant.Passes.Analysis.ShapeInference;
 /// <summary>
 /// Matrix products: MatMul (numpy semantics: 1-D operands get a dimension added then removed, batch dimensions
 /// broadcast), Gemm (transA/transB), the integer and quantized forms, com.microsoft FusedMatMul and MatMulNBits
-/// (B packed, N and K as attributes), and Einsum.
+/// (B packed, N and K as attributes), Einsum, and Det.
 /// </summary>
 internal static class MatMulRules
 {
@@ -16,6 +16,7 @@ internal static class MatMulRules
         add("", c => Product(c, c.ElementType(7)), "QLinearMatMul");
         add("", Gemm, "Gemm");
         add("", Einsum, "Einsum");
+        add("", Det, "Det");
         add("com.microsoft", c => Product(c, c.ElementType(0), c.Int("transA", 0) != 0, c.Int("transB", 0) != 0,
             c.Int("transBatchA", 0) != 0 || c.Int("transBatchB", 0) != 0), "FusedMatMul");
         add("com.microsoft", c => Product(c, DataType.Float), "MatMulIntegerToFloat", "DynamicQuantizeMatMul");
@@ -62,6 +63,10 @@ internal static class MatMulRules
         if (c.ShapeOf(1) is { Rank: 2 } b) n = DimMath.Clean(c.Int("transB", 0) != 0 ? b[0] : b[1]);
         c.Set(0, type, [m, n]);
     }
+
+    /// <summary>Det of [..., M, M] is [...].</summary>
+    private static void Det(NodeShapeContext c) =>
+        c.Set(0, c.ElementType(0), c.ShapeOf(0) is { Rank: >= 2 } x ? new Shape(x.Dims.Take(x.Rank - 2).Select(DimMath.Clean)) : null);
 
     private static void MatMulNBits(NodeShapeContext c)
     {

@@ -36,6 +36,10 @@ internal sealed class NodeShapeContext
     public bool Has(int i) => Node.Input(i) is not null;
     public bool HasOutput(int i) => i < Node.Outputs.Count && Node.Outputs[i] is not null;
 
+    /// <summary>The input's type (tensors, sequences …); constants as tensor types.</summary>
+    public IrType? TypeOf(int i) => Node.Input(i) is not { } v ? null
+        : v.Const is { } t ? new TensorType(t.ElementType, new Shape(t.Dims.ToArray())) : v.Type is UnspecifiedType ? null : v.Type;
+
     public DataType? ElementType(int i) => Node.Input(i) is { } v ? ElementTypeOf(v) : null;
     public Shape? ShapeOf(int i) => Node.Input(i) is { } v ? ShapeOfValue(v) : null;
     public int? RankOf(int i) => ShapeOf(i)?.Rank;

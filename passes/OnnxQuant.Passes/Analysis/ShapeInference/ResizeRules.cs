@@ -5,7 +5,7 @@ namespace OnnxQuant.Passes.Analysis.ShapeInference;
 /// <summary>
 /// Ops that change spatial sizes by a factor or a padding: Resize (scales or sizes, axes
 /// and keep_aspect_ratio_policy from opset 18), Upsample, Pad (attribute before opset 11, input after, axes from 18),
-/// GridSample and RoiAlign.
+/// GridSample, RoiAlign and CenterCropPad.
 /// </summary>
 internal static class ResizeRules
 {
@@ -16,6 +16,7 @@ internal static class ResizeRules
         add("", Pad, "Pad");
         add("", GridSample, "GridSample");
         add("", RoiAlign, "RoiAlign");
+        add("", CenterCropPad, "CenterCropPad");
     }
 
     private static void Resize(NodeShapeContext c)
@@ -134,6 +135,24 @@ internal static class ResizeRules
             for (int i = 0; i < axes.Length; i++)
                 dims[axes[i]] = DimMath.Add(DimMath.Add(x[axes[i]], pads[i]), pads[i + axes.Length]);
         }
+        c.Set(0, type, dims);
+    }
+
+    /// <summary>CenterCropPad: the given axes (all by default) take the sizes of the shape input.</summary>
+    private static void CenterCropPad(NodeShapeContext c)
+    {
+        var type = c.ElementType(0);
+        if (c.ShapeOf(0) is not { } x)
+        {
+            c.Set(0, type, (Shape?)null);
+            return;
+        }
+        var axes = c.Ints("axes") is { } given ? given.Select(a => NodeShapeContext.Axis(a, x.Rank) ?? -1).ToArray() : Enumerable.Range(0, x.Rank).ToArray();
+        if (axes.Contains(-1)) return;
+        var dims = x.Dims.Select(DimMath.Clean).ToArray();
+        var sizes = c.Data(1);
+        for (int i = 0; i < axes.Length; i++)
+            dims[axes[i]] = sizes is { Rank: 1 } && sizes.Elements.Length == axes.Length ? sizes.Elements[i] : Dim.Unknown;
         c.Set(0, type, dims);
     }
 

@@ -32,6 +32,7 @@ internal static class ShapeRules
         QuantizationRules.Register(Add);
         RecurrentRules.Register(Add);
         ControlFlowRules.Register(Add);
+        SequenceRules.Register(Add);
         return table;
     }
 }

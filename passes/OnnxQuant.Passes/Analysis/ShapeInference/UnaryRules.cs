@@ -11,8 +11,8 @@ internal static class UnaryRules
             "Round", "Sign", "Sin", "Cos", "Tan", "Asin", "Acos", "Atan", "Sinh", "Cosh", "Asinh", "Acosh", "Atanh",
             "Softplus", "Softsign", "Elu", "Selu", "Celu", "LeakyRelu", "ThresholdedRelu", "HardSigmoid", "HardSwish",
             "Mish", "Gelu", "Swish", "Softmax", "LogSoftmax", "Hardmax", "Clip", "Shrink", "BitwiseNot", "Not",
-            "LpNormalization", "MeanVarianceNormalization", "LRN", "CumSum", "Trilu", "ReverseSequence", "ImageScaler");
-        add("com.microsoft", Same, "Gelu", "FastGelu", "QuickGelu", "BiasSoftmax");
+            "LpNormalization", "MeanVarianceNormalization", "LRN", "CumSum", "Trilu", "ReverseSequence", "ImageScaler", "RotaryEmbedding");
+        add("com.microsoft", Same, "Gelu", "FastGelu", "QuickGelu", "BiasSoftmax", "RotaryEmbedding");
         add("", Identity, "Identity");
         add("", Dropout, "Dropout");
         add("", Cast, "Cast");
