@@ -10,6 +10,28 @@ namespace OnnxQuant.Tests.Canonicalization;
 /// <summary>The infer-shapes pass: declared types, input shapes, run-ort, the reusable entry points.</summary>
 public class ShapeInferencePassTests
 {
+    [Fact]
+    public void Pass_IsRegistered_WithItsOptionsDescribed()
+    {
+        var pass = PassRegistry.BuiltIn.Get("infer-shapes");
+        Assert.Equal(["shapes", "run-ort", "fail-on-conflict"], pass.Options.Select(o => o.Name));
+        Assert.All(pass.Options, o => Assert.False(string.IsNullOrWhiteSpace(o.Description)));
+    }
+
+    [Fact]
+    public void Recipe_SetsItsOptions()
+    {
+        var recipe = OnnxQuant.Passes.Recipes.RecipeLoader.Parse("""
+            name: shapes
+            passes:
+              - infer-shapes: {shapes: ["x=1,3,48,320", "mask=batch,seq"], run-ort: true}
+            """, "shapes.yaml");
+        var options = (ShapeInferenceOptions)Assert.IsType<PassStep>(Assert.Single(recipe.Steps)).Options;
+        Assert.Equal(["x=1,3,48,320", "mask=batch,seq"], options.Shapes);
+        Assert.True(options.RunOrt);
+        Assert.False(options.FailOnConflict);
+    }
+
     private static (ShapeInferenceTestModel Model, Value Output) ReluOf(long[] input, IrType? declared)
     {
         var m = new ShapeInferenceTestModel();
