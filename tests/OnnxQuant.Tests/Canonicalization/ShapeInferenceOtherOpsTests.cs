@@ -204,6 +204,17 @@ public class ShapeInferenceOtherOpsTests
             body.Outputs.AddRange([condOut.Output, add.Output, scanOut.Output]);
             m.Ops("Loop", [m.Scalar(4), null, x], 2, FromGraph("body", body));
 
+            // A body that computes its condition may stop early: the number of scan slices is unknown.
+            var early = new Graph { Name = "early" };
+            var iteration = early.AddInput("j", new TensorType(DataType.Int64, new Shape()));
+            early.AddInput("keep_going", new TensorType(DataType.Bool, new Shape()));
+            var carried = early.AddInput("carried", new TensorType(DataType.Float, new Shape(2, 3)));
+            var more = early.Append(new Node("Less", [iteration, m.Scalar(2)]));
+            var next = early.Append(new Node("Neg", [carried]));
+            early.Outputs.AddRange([more.Output, next.Output, early.Append(new Node("Abs", [next.Output])).Output]);
+            var stopped = m.Ops("Loop", [m.Scalar(10), m.Constant(Tensor.FromRaw(DataType.Bool, [], new byte[] { 1 })), x], 2, FromGraph("body", early));
+            m.DataDependent.Add(stopped[1]);
+
             var scanBody = new Graph { Name = "scan_body" };
             var state = scanBody.AddInput("state", new TensorType(DataType.Float, new Shape(3)));
             var row = scanBody.AddInput("row", new TensorType(DataType.Float, new Shape(3)));

@@ -77,13 +77,26 @@ internal static class ControlFlowRules
         int carried = c.InputCount - 2;
         for (int i = 0; i < carried && i < c.OutputCount; i++)
             c.Set(i, Join(c.Input(i + 2) is { } v ? TypeOf(v) : null, 1 + i < body.Outputs.Count ? TypeOf(body.Outputs[1 + i]) : null));
-        // A loop with no condition input runs exactly M times; otherwise it may stop early.
-        Dim trips = !c.Has(1) && c.Data(0) is { Elements: [var m] } ? DimMath.Clean(m) : Dim.Unknown;
+        Dim trips = RunsExactlyM(c, body) && c.Data(0) is { Elements: [var m] } ? DimMath.Clean(m) : Dim.Unknown;
         for (int k = carried; k < c.OutputCount && 1 + k < body.Outputs.Count; k++)
         {
             if (TypeOf(body.Outputs[1 + k]) is not TensorType t) continue;
             c.Set(k, t.ElementType, t.Shape is null ? null : new Shape(t.Shape.Dims.Prepend(trips)));
         }
+    }
+
+    /// <summary>
+    /// True when the loop cannot stop before M iterations: it starts with a true (or no) condition and its body
+    /// hands the condition on unchanged (or always yields true).
+    /// </summary>
+    private static bool RunsExactlyM(NodeShapeContext c, Graph body)
+    {
+        if (c.Has(1) && c.Data(1) is not { Elements: [{ Value: not 0 and not null }] }) return false;
+        if (body.Outputs.Count == 0 || body.Inputs.Count < 2) return false;
+        var cond = body.Outputs[0];
+        if (cond.Producer is { OpType: "Identity" } identity && identity.IsDefaultDomain) cond = identity.Inputs[0] ?? cond;
+        return ReferenceEquals(cond, body.Inputs[1])
+            || (ConstantNode.ConstantOf(cond) is { } t && SymbolicTensor.FromTensor(t)?.ToLongs() is [not 0]);
     }
 
     private static void Scan(NodeShapeContext c)
