@@ -52,7 +52,7 @@ public class ShapeInferenceMatMulConvTests
             m.Op("Einsum", [a, b], String("equation", "bij,bjk->bik"));
             m.Op("Einsum", [a], String("equation", "ijk->kj"));
             m.Op("Einsum", [a, b], String("equation", "...ij,...jk"));
-            m.Op("Einsum", [a], String("equation", "bii->bi".Replace("bii", "bij", StringComparison.Ordinal)));
+            m.Op("Einsum", [a], String("equation", "bij->b"));
             m.Op("Einsum", [a, m.Floats(4)], String("equation", "bij,j"));
             return m;
         },
