@@ -17,6 +17,7 @@ internal static class BuiltInPasses
         registry.Register<ConstantFoldingPass>();
         registry.Register<NoOpEliminationPass>();
         registry.Register<DeadCodeEliminationPass>();
+        registry.Register<ShapeInferencePass>();
         registry.Register<FoldBatchNormPass>();
         registry.Register<FuseLayerNormPass>();
         registry.Register<FuseRmsNormPass>();
