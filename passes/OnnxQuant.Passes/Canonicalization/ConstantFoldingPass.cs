@@ -231,7 +231,7 @@ public sealed class ConstantFoldingPass : Pass<ConstantFoldingOptions>
             // IR 4 is the first in which initializers need not be listed as inputs.
             using var single = new Model(graph) { IrVersion = Math.Max(model.IrVersion, 4) };
             single.OpsetImports.AddRange(model.OpsetImports);
-            var outputs = ModelRunner.RunOnce(single, new Dictionary<string, Tensor>(), new RunnerOptions { Optimization = OptimizationLevel.None });
+            var outputs = ModelRunner.RunOnce(single, new Dictionary<string, Tensor>(), context.Runner with { Optimization = OptimizationLevel.None });
             var results = new Tensor[node.Outputs.Count];
             for (int i = 0; i < results.Length; i++)
             {

@@ -124,8 +124,8 @@ public sealed class ShapeInferencePass : Pass<ShapeInferenceOptions>
         if (free.Find(v => ((TensorType)v.Type!).Shape is null) is { } rankless)
             throw new OnnxQuantException($"infer-shapes: run-ort needs the rank of input '{rankless.Name}'; give its shape with the shapes option.");
         var names = pending.Select(v => v.Name!).ToList();
-        var first = RunSample(model, names, context.Seed, free, freeSize: 2);
-        var second = free.Count > 0 ? RunSample(model, names, context.Seed + 1, free, freeSize: 3) : null;
+        var first = RunSample(model, names, context.Seed, context.Runner, free, freeSize: 2);
+        var second = free.Count > 0 ? RunSample(model, names, context.Seed + 1, context.Runner, free, freeSize: 3) : null;
         int filled = 0;
         foreach (var v in pending)
         {
@@ -158,13 +158,13 @@ public sealed class ShapeInferencePass : Pass<ShapeInferenceOptions>
         return filled;
     }
 
-    private static IReadOnlyDictionary<string, Tensor> RunSample(Model model, List<string> names, int seed, List<Value> free, long freeSize)
+    private static IReadOnlyDictionary<string, Tensor> RunSample(Model model, List<string> names, int seed, RunnerOptions runnerOptions, List<Value> free, long freeSize)
     {
         var shapes = free.ToDictionary(v => v.Name!, v => ((TensorType)v.Type!).Shape!.Dims.Select(d => d.Value ?? freeSize).ToArray());
         var feeds = SampleInputs.ForModel(model, seed, shapes);
         try
         {
-            using var runner = ModelRunner.FromModel(model, extraOutputs: names);
+            using var runner = ModelRunner.FromModel(model, runnerOptions, extraOutputs: names);
             return runner.Run(feeds, names);
         }
         catch (OnnxQuantException e) when (free.Count > 0)

@@ -1,9 +1,11 @@
 using OnnxQuant.Ir;
+using OnnxQuant.Runtime;
 
 namespace OnnxQuant.Passes;
 
 /// <summary>
-/// What a pass may use besides the model: logging, cancellation, a seed for anything random, statistics counters
+/// What a pass may use besides the model: logging, cancellation, a seed for anything random, the ONNX Runtime
+/// session settings, statistics counters
 /// (printed by <c>--stats</c>) and cached analyses (e.g. calibration results). Passes keep no global state.
 /// </summary>
 public sealed class PassContext
@@ -20,6 +22,12 @@ public sealed class PassContext
     }
 
     public int Seed { get; }
+
+    /// <summary>
+    /// How passes that run ONNX Runtime (constant folding, shape filling, calibration) create sessions. Graph
+    /// optimizations stay off: a pass must see what our graph computes, not ORT's rewrite of it.
+    /// </summary>
+    public RunnerOptions Runner { get; init; } = RunnerOptions.Default;
     public CancellationToken Cancellation { get; }
     public Action<string> Log { get; }
 
