@@ -44,7 +44,7 @@ public static class CalibrationCollector
         int passes = Math.Max(1, chunks.Count);
         long totalWork = (long)passes * data.Count, totalDone = 0;
         var clock = Stopwatch.StartNew();
-        var lastReport = TimeSpan.MinValue;
+        TimeSpan? lastReport = null;
         for (int pass = 0; pass < passes; pass++)
         {
             var chunk = chunks.Count == 0 ? [] : chunks[pass];
@@ -63,7 +63,7 @@ public static class CalibrationCollector
                 });
                 passDone += batch.SampleCount;
                 totalDone += batch.SampleCount;
-                if (options.Progress is not null && (clock.Elapsed - lastReport >= options.ProgressInterval || passDone == data.Count))
+                if (options.Progress is not null && (lastReport is null || clock.Elapsed - lastReport >= options.ProgressInterval || passDone == data.Count))
                 {
                     lastReport = clock.Elapsed;
                     options.Progress(Progress(pass, passes, passDone, data.Count, totalDone, totalWork, clock.Elapsed));

@@ -7,8 +7,9 @@ namespace OnnxQuant.Passes.Calibration.Statistics;
 /// optionally ONNX Runtime's moving average of per-batch minima and maxima.
 /// </summary>
 /// <remarks>
-/// Min, Max and Count merge exactly (merging shards equals one run). The sum of magnitudes is a double sum: merged
-/// shards equal one run up to rounding (relative 1e-12 or so). The moving average m ← m + c·(batch − m) (ORT's
+/// Min, Max and Count merge exactly (merging shards equals one run). The sum of magnitudes adds float sums of
+/// blocks of 4096 values in double: merged shards (or other batch sizes) equal one run up to float rounding, a
+/// relative 1e-6 at worst. The moving average m ← m + c·(batch − m) (ORT's
 /// <c>averaging_constant</c>, default 0.01; the first batch sets m) depends on the order and size of batches: it is
 /// a property of the run, not of the set of values, and merging two shards combines their averages weighted by
 /// their batch counts, which no single run reproduces in general. NaN and ±∞ are counted in

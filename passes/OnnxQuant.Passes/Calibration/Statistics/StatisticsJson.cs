@@ -286,7 +286,7 @@ public static class StatisticsJson
     private static void WriteDouble(Utf8JsonWriter w, string name, double value)
     {
         if (double.IsFinite(value)) w.WriteNumber(name, value);
-        else w.WriteString(name, FormatDouble(value));
+        else w.WriteString(name, FormatDouble(value).Trim('"'));
     }
 
     private static string FormatDouble(double value) => double.IsNaN(value) ? "\"NaN\""
