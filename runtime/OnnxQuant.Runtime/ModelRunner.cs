@@ -101,6 +101,44 @@ public sealed class ModelRunner : IDisposable
     }
 
     /// <summary>
+    /// Runs once and hands each requested output to <paramref name="visit"/> without copying it (calibration reads
+    /// intermediate tensors this way, so a batch's activations never pass through managed memory).
+    /// </summary>
+    public void Run(IReadOnlyDictionary<string, Tensor> feeds, IReadOnlyList<string> outputNames, OutputVisitor visit)
+    {
+        var inputNames = new List<string>(feeds.Count);
+        var inputs = new List<OrtValue>(feeds.Count);
+        try
+        {
+            foreach (var (name, tensor) in feeds)
+            {
+                inputNames.Add(name);
+                inputs.Add(OrtTensors.ToOrtValue(tensor));
+            }
+            using var runOptions = new RunOptions();
+            using var results = _session.Run(runOptions, inputNames, inputs, outputNames);
+            int i = 0;
+            foreach (var value in results)
+            {
+                string name = outputNames[i++];
+                if (!value.IsTensor) throw new NotSupportedException($"Output '{name}' is not a tensor (sequences and maps cannot be visited).");
+                var info = value.GetTensorTypeAndShape();
+                var type = (DataType)(int)info.ElementDataType;
+                if (type == DataType.String) throw new NotSupportedException($"Output '{name}' is a string tensor.");
+                visit(name, type, info.Shape, value.GetTensorMutableRawData());
+            }
+        }
+        catch (OnnxRuntimeException e)
+        {
+            throw new OnnxQuantException($"ONNX Runtime failed to run the model: {e.Message}", e);
+        }
+        finally
+        {
+            foreach (var v in inputs) v.Dispose();
+        }
+    }
+
+    /// <summary>
     /// Copies <paramref name="feeds"/> into ONNX Runtime once, for repeated runs that should time the model and not
     /// the copies (benchmarks). The result borrows this runner: dispose it before the runner.
     /// </summary>

@@ -1,0 +1,186 @@
+using System.Diagnostics;
+using OnnxQuant.Ir;
+using OnnxQuant.Ir.Serialization;
+using OnnxQuant.Passes.Calibration.DataSources;
+using OnnxQuant.Passes.Calibration.Statistics;
+using OnnxQuant.Runtime;
+
+namespace OnnxQuant.Passes.Calibration;
+
+/// <summary>
+/// Runs a model in ONNX Runtime over calibration data with the observed tensors exposed as outputs, and updates
+/// each tensor's statistics batch by batch straight from ORT's buffers; a batch's feeds and outputs are released
+/// before the next is read, so memory does not grow with the number of samples. Under a memory budget the tensors
+/// are split into chunks, one pass over the data each (see <see cref="CollectorOptions.MemoryBudgetBytes"/>).
+/// </summary>
+public static class CalibrationCollector
+{
+    private const string ProbeSuffix = "__onnxquant_shape";
+
+    /// <summary>Collects statistics for the named tensors (main-graph inputs or node outputs).</summary>
+    public static CalibrationStatistics Collect(Model model, CalibrationDataSource data,
+        IEnumerable<KeyValuePair<string, ObserverSpec>> tensors, CollectorOptions? options = null)
+    {
+        options ??= new CollectorOptions();
+        var log = options.Log ?? (_ => { });
+        var targets = tensors.ToList();
+        var byName = MainGraphValues(model);
+        var inputNames = model.Graph.Inputs.Where(v => !v.IsConstant).Select(v => v.Name!).ToHashSet(StringComparer.Ordinal);
+        var statistics = new Dictionary<string, TensorStatistics>(StringComparer.Ordinal);
+        foreach (var (name, spec) in targets)
+        {
+            if (!byName.TryGetValue(name, out var value))
+                throw new OnnxQuantException($"Cannot calibrate '{name}': the model's main graph has no tensor of that name (tensors inside If/Loop bodies cannot be exposed).");
+            if (value.IsConstant)
+                throw new OnnxQuantException($"Cannot calibrate '{name}': it is a constant (weights are quantized from their values, not from calibration data).");
+            if (!statistics.TryAdd(name, new TensorStatistics(name, spec)))
+                throw new OnnxQuantException($"Tensor '{name}' is listed twice for calibration.");
+        }
+        var fromFeeds = statistics.Keys.Where(inputNames.Contains).ToList();
+        var fromRuns = statistics.Keys.Where(n => !inputNames.Contains(n)).ToList();
+        var chunks = Plan(model, data, fromRuns, options, log);
+
+        var skipped = new HashSet<string>(StringComparer.Ordinal);
+        int passes = Math.Max(1, chunks.Count);
+        long totalWork = (long)passes * data.Count, totalDone = 0;
+        var clock = Stopwatch.StartNew();
+        TimeSpan? lastReport = null;
+        for (int pass = 0; pass < passes; pass++)
+        {
+            var chunk = chunks.Count == 0 ? [] : chunks[pass];
+            using var runner = chunk.Count == 0 ? null : ModelRunner.FromModel(model, options.Runner, chunk);
+            long passDone = 0;
+            foreach (var batch in data.Batches())
+            {
+                options.Cancellation.ThrowIfCancellationRequested();
+                if (pass == 0)
+                    foreach (string name in fromFeeds)
+                        Observe(statistics[name], batch.Feeds[name], skipped);
+                runner?.Run(batch.Feeds, chunk, (name, type, dims, bytes) =>
+                {
+                    if (!TensorStatistics.CanObserve(type)) skipped.Add(name);
+                    else statistics[name].Observe(type, dims, bytes);
+                });
+                passDone += batch.SampleCount;
+                totalDone += batch.SampleCount;
+                if (options.Progress is not null && (lastReport is null || clock.Elapsed - lastReport >= options.ProgressInterval || passDone == data.Count))
+                {
+                    lastReport = clock.Elapsed;
+                    options.Progress(Progress(pass, passes, passDone, data.Count, totalDone, totalWork, clock.Elapsed));
+                }
+            }
+        }
+        foreach (string name in skipped)
+        {
+            statistics.Remove(name);
+            log($"calibrate: '{name}' is not a floating-point tensor; not calibrated.");
+        }
+        var result = new CalibrationStatistics { Samples = data.Count, Source = data.Description };
+        foreach (var (name, _) in targets)
+            if (statistics.TryGetValue(name, out var s)) result.Add(s);
+        return result;
+    }
+
+    /// <summary>
+    /// Every floating-point activation of the main graph worth calibrating: the graph's inputs and every node output
+    /// whose type is floating-point or not recorded (checked when it is observed), in graph order.
+    /// </summary>
+    public static List<KeyValuePair<string, ObserverSpec>> ActivationTargets(Model model, ObserverSpec spec)
+    {
+        var list = new List<KeyValuePair<string, ObserverSpec>>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var v in model.Graph.Inputs)
+            if (!v.IsConstant && v.ElementType is { } t && TensorStatistics.CanObserve(t) && seen.Add(v.Name!))
+                list.Add(new(v.Name!, spec));
+        foreach (var node in model.Graph.Nodes)
+            foreach (var v in node.Outputs)
+                if (v is { Name: { } name } && (v.ElementType is null || TensorStatistics.CanObserve(v.ElementType.Value)) && seen.Add(name))
+                    list.Add(new(name, spec));
+        return list;
+    }
+
+    /// <summary>
+    /// Splits the tensors into chunks whose bytes per batch stay within the budget (one chunk without a budget).
+    /// Sizes come from a probe run of the first batch through a copy of the model that outputs only each tensor's
+    /// shape (a Shape node per tensor), so the probe itself holds no more than a plain run. Sizes are assumed the same
+    /// for every batch (the data has fixed shapes); element sizes are the recorded type's, or 4 bytes when unknown.
+    /// </summary>
+    public static List<List<string>> Plan(Model model, CalibrationDataSource data, IReadOnlyList<string> names, CollectorOptions options, Action<string>? log = null)
+    {
+        if (names.Count == 0) return [];
+        if (options.MemoryBudgetBytes is not long budget) return [names.ToList()];
+        if (budget <= 0) throw new OnnxQuantException($"The calibration memory budget must be positive (got {budget} bytes).");
+        var sizes = ProbeBytes(model, data, names, options.Runner);
+        var chunks = new List<List<string>>();
+        var current = new List<string>();
+        long used = 0;
+        foreach (string name in names)
+        {
+            long bytes = sizes[name];
+            if (bytes > budget)
+                log?.Invoke($"calibrate: '{name}' alone takes {bytes} bytes per batch, more than the {budget}-byte budget; it gets a pass of its own.");
+            if (current.Count > 0 && used + bytes > budget)
+            {
+                chunks.Add(current);
+                current = [];
+                used = 0;
+            }
+            current.Add(name);
+            used += bytes;
+        }
+        if (current.Count > 0) chunks.Add(current);
+        return chunks;
+    }
+
+    private static Dictionary<string, long> ProbeBytes(Model model, CalibrationDataSource data, IReadOnlyList<string> names, RunnerOptions runnerOptions)
+    {
+        var byName = MainGraphValues(model);
+        var proto = OnnxWriter.ToProto(model);
+        proto.Graph.Output.Clear();
+        foreach (string name in names)
+        {
+            proto.Graph.Node.Add(new Onnx.Proto.NodeProto { OpType = "Shape", Input = { name }, Output = { name + ProbeSuffix } });
+            proto.Graph.Output.Add(new Onnx.Proto.ValueInfoProto
+            {
+                Name = name + ProbeSuffix,
+                Type = new Onnx.Proto.TypeProto { TensorType = new Onnx.Proto.TypeProto.Types.Tensor { ElemType = (int)DataType.Int64 } },
+            });
+        }
+        using var probeModel = OnnxReader.FromProto(proto, model.BaseDirectory);
+        using var runner = ModelRunner.FromModel(probeModel, runnerOptions);
+        var batch = data.Batches().First();
+        var shapes = runner.Run(batch.Feeds, names.Select(n => n + ProbeSuffix).ToList());
+        var result = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (string name in names)
+        {
+            long elements = shapes[name + ProbeSuffix].ToInt64Array().Aggregate(1L, (a, b) => a * b);
+            var type = byName[name].ElementType;
+            result[name] = type is { } t && t != DataType.String ? t.ByteLength(elements) : 4 * elements;
+        }
+        return result;
+    }
+
+    private static void Observe(TensorStatistics statistics, Ir.Tensor tensor, HashSet<string> skipped)
+    {
+        if (TensorStatistics.CanObserve(tensor.ElementType)) statistics.Observe(tensor);
+        else skipped.Add(statistics.Name);
+    }
+
+    private static Dictionary<string, Value> MainGraphValues(Model model)
+    {
+        var map = new Dictionary<string, Value>(StringComparer.Ordinal);
+        foreach (var v in model.Graph.Inputs) if (v.Name is not null) map[v.Name] = v;
+        foreach (var v in model.Graph.Constants) if (v.Name is not null) map[v.Name] = v;
+        foreach (var node in model.Graph.Nodes)
+            foreach (var v in node.Outputs)
+                if (v?.Name is not null) map[v.Name] = v;
+        return map;
+    }
+
+    private static CalibrationProgress Progress(int pass, int passes, long passDone, long perPass, long totalDone, long totalWork, TimeSpan elapsed)
+    {
+        double rate = elapsed.TotalSeconds > 0 ? totalDone / elapsed.TotalSeconds : 0;
+        TimeSpan? remaining = rate > 0 ? TimeSpan.FromSeconds((totalWork - totalDone) / rate) : null;
+        return new CalibrationProgress(pass + 1, passes, passDone, perPass, totalDone, totalWork, rate, elapsed, remaining);
+    }
+}

@@ -1,0 +1,27 @@
+using OnnxQuant.Runtime;
+
+namespace OnnxQuant.Passes.Calibration;
+
+/// <summary>How <see cref="CalibrationCollector"/> runs the model.</summary>
+public sealed record CollectorOptions
+{
+    /// <summary>ONNX Runtime settings. Graph optimizations stay off by default: ORT's fusions would remove the very
+    /// tensors being observed.</summary>
+    public RunnerOptions Runner { get; init; } = RunnerOptions.Default;
+
+    /// <summary>
+    /// Most bytes of observed tensors to expose in one model run (per batch); null for no limit. When the tensors of
+    /// one batch exceed it, they are split into chunks and the data is passed over once per chunk; the statistics
+    /// are identical, since each tensor still sees every batch in the same order.
+    /// </summary>
+    public long? MemoryBudgetBytes { get; init; }
+
+    /// <summary>Called after batches (at most every <see cref="ProgressInterval"/>) and at the end of each pass.</summary>
+    public Action<CalibrationProgress>? Progress { get; init; }
+
+    public TimeSpan ProgressInterval { get; init; } = TimeSpan.FromMilliseconds(250);
+
+    public Action<string>? Log { get; init; }
+
+    public CancellationToken Cancellation { get; init; }
+}

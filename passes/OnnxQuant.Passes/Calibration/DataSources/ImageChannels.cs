@@ -1,0 +1,9 @@
+namespace OnnxQuant.Passes.Calibration.DataSources;
+
+/// <summary>Channel order of preprocessed images (Gray decodes to one luminance channel).</summary>
+public enum ImageChannels
+{
+    Rgb,
+    Bgr,
+    Gray,
+}

@@ -1,0 +1,47 @@
+using OnnxQuant.Ir;
+
+namespace OnnxQuant.Passes.Calibration.DataSources;
+
+/// <summary>A folder of images (sorted by file name) feeding one input; each sample is decoded and preprocessed when read.</summary>
+internal sealed class ImageSamples : ISampleProvider
+{
+    private readonly string[] _files;
+    private readonly ImagePreprocessing _options;
+    private readonly string _input;
+    private readonly SampleLayout _layout;
+
+    public ImageSamples(string folder, string input, ImagePreprocessing options)
+    {
+        _files = Directory.EnumerateFiles(folder).Where(ImagePipeline.IsImage).OrderBy(f => Path.GetFileName(f), StringComparer.Ordinal).ToArray();
+        if (_files.Length == 0) throw new OnnxQuantException($"{folder} holds no images (JPEG, PNG, BMP, GIF, TGA).");
+        _options = options;
+        _input = input;
+        Description = folder;
+        // The first image fixes the sample shape; every other must match it.
+        var (_, dims) = ImagePipeline.Load(_files[0], options);
+        _layout = new SampleLayout(options.ElementType, dims, $"images in {folder} (first: {Path.GetFileName(_files[0])})", "preprocessed image");
+    }
+
+    public string Description { get; }
+    public int Count => _files.Length;
+    public IReadOnlyCollection<string> Names => [_input];
+
+    public SampleLayout Layout(string input) => _layout;
+
+    public void Read(string input, ReadOnlySpan<int> indices, Span<byte> destination)
+    {
+        int size = checked((int)_layout.SampleBytes);
+        for (int i = 0; i < indices.Length; i++)
+        {
+            string file = _files[indices[i]];
+            var (bytes, dims) = ImagePipeline.Load(file, _options);
+            if (!dims.AsSpan().SequenceEqual(_layout.SampleDims))
+                throw new OnnxQuantException(
+                    $"Image {file} preprocesses to [{string.Join(",", dims)}], but {Path.GetFileName(_files[0])} gave [{string.Join(",", _layout.SampleDims)}]; "
+                    + "declare a resize and centre crop so that every image has the model's size.");
+            bytes.CopyTo(destination.Slice(i * size, size));
+        }
+    }
+
+    public void Dispose() { }
+}

@@ -1,0 +1,48 @@
+using System.Globalization;
+using OnnxQuant.Ir;
+
+namespace OnnxQuant.Passes.Calibration.DataSources;
+
+/// <summary>
+/// <c>--shape NAME=D0,D1,…</c>: the shape of one sample of an input as fed to the model (batch size 1), fixing its
+/// free dimensions. Used by every command that runs a model.
+/// </summary>
+public static class ShapeOverrides
+{
+    public static Dictionary<string, long[]> Parse(IEnumerable<string> specs)
+    {
+        var result = new Dictionary<string, long[]>(StringComparer.Ordinal);
+        foreach (string spec in specs)
+        {
+            int eq = spec.LastIndexOf('=');
+            if (eq <= 0 || eq == spec.Length - 1)
+                throw new OnnxQuantException($"--shape '{spec}' is not NAME=D0,D1,… (for example --shape input_ids=1,64).");
+            string name = spec[..eq];
+            var dims = new List<long>();
+            foreach (string part in spec[(eq + 1)..].Split(','))
+            {
+                if (!long.TryParse(part.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out long d) || d <= 0)
+                    throw new OnnxQuantException($"--shape '{spec}': '{part}' is not a positive dimension.");
+                dims.Add(d);
+            }
+            if (!result.TryAdd(name, dims.ToArray()))
+                throw new OnnxQuantException($"--shape gives input '{name}' twice.");
+        }
+        return result;
+    }
+
+    /// <summary>Checks that every overridden input exists and has the model's rank and fixed dimensions.</summary>
+    public static void Validate(IReadOnlyDictionary<string, long[]> shapes, IReadOnlyList<ModelInput> inputs)
+    {
+        foreach (var (name, dims) in shapes)
+        {
+            var input = inputs.FirstOrDefault(i => i.Name == name) ?? throw new OnnxQuantException(
+                $"--shape names '{name}', which is not a model input; the inputs are {string.Join(", ", inputs.Select(i => i.Name))}.");
+            if (dims.Length != input.Rank)
+                throw new OnnxQuantException($"--shape {name}={string.Join(",", dims)} has rank {dims.Length}, but input '{name}' is {input.DescribeShape()} (rank {input.Rank}).");
+            for (int k = 0; k < dims.Length; k++)
+                if (input.Dims[k].Value is long fixedDim && fixedDim != dims[k])
+                    throw new OnnxQuantException($"--shape {name}={string.Join(",", dims)}: dimension {k} of input '{name}' is fixed to {fixedDim}.");
+        }
+    }
+}

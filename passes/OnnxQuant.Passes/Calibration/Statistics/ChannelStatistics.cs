@@ -1,0 +1,92 @@
+namespace OnnxQuant.Passes.Calibration.Statistics;
+
+/// <summary>
+/// Statistics per channel along one axis: min/max (abs-max for SmoothQuant, mean |x| for AWQ) and optionally a
+/// histogram per channel (RepQ-ViT's per-channel percentiles). Each batch's values of a channel are one batch for
+/// that channel's statistics, whatever their layout.
+/// </summary>
+public sealed class ChannelStatistics
+{
+    private float[] _scratch = [];
+
+    public ChannelStatistics(int axis, int channels, HistogramKind histogram = HistogramKind.None, int histogramResolution = 512,
+        bool movingAverage = false, double averagingConstant = MinMaxStatistic.DefaultAveragingConstant)
+    {
+        if (axis < 0) throw new ArgumentOutOfRangeException(nameof(axis), axis, "Resolve the axis against the rank first.");
+        if (channels <= 0) throw new ArgumentOutOfRangeException(nameof(channels), channels, "A channel axis needs at least one channel.");
+        Axis = axis;
+        MinMax = new MinMaxStatistic[channels];
+        for (int c = 0; c < channels; c++) MinMax[c] = new MinMaxStatistic(movingAverage, averagingConstant);
+        if (histogram != HistogramKind.None)
+        {
+            Histograms = new Histogram[channels];
+            for (int c = 0; c < channels; c++) Histograms[c] = new Histogram(histogramResolution, histogram == HistogramKind.Absolute);
+        }
+    }
+
+    private ChannelStatistics(int axis, MinMaxStatistic[] minMax, Histogram[]? histograms)
+    {
+        Axis = axis;
+        MinMax = minMax;
+        Histograms = histograms;
+    }
+
+    /// <summary>The channel axis (non-negative).</summary>
+    public int Axis { get; }
+
+    public int Channels => MinMax.Length;
+    public MinMaxStatistic[] MinMax { get; }
+    public Histogram[]? Histograms { get; }
+
+    public double[] AbsMax() => Array.ConvertAll(MinMax, m => m.AbsMax);
+    public double[] MeanAbs() => Array.ConvertAll(MinMax, m => m.MeanAbs);
+
+    /// <summary>Adds one batch laid out as <paramref name="dims"/> (row-major).</summary>
+    public void Add(ReadOnlySpan<float> values, ReadOnlySpan<long> dims)
+    {
+        if (Axis >= dims.Length || dims[Axis] != Channels)
+            throw new ArgumentException($"Per-channel statistics along axis {Axis} expect {Channels} channels; the tensor has shape [{string.Join(",", dims.ToArray())}].");
+        long outer = 1, inner = 1;
+        for (int i = 0; i < Axis; i++) outer *= dims[i];
+        for (int i = Axis + 1; i < dims.Length; i++) inner *= dims[i];
+        int perChannel = checked((int)(outer * inner));
+        // Gather each channel's values contiguously, so each channel sees exactly one batch.
+        if (_scratch.Length < values.Length) _scratch = new float[values.Length];
+        var scratch = _scratch.AsSpan(0, values.Length);
+        int C = Channels, n = (int)inner;
+        for (long o = 0; o < outer; o++)
+            for (int c = 0; c < C; c++)
+                values.Slice((int)((o * C + c) * inner), n).CopyTo(scratch.Slice((int)(c * (long)perChannel + o * inner), n));
+        for (int c = 0; c < C; c++)
+        {
+            var channel = scratch.Slice(c * perChannel, perChannel);
+            MinMax[c].Add(channel);
+            Histograms?[c].Add(channel);
+        }
+    }
+
+    public void Merge(ChannelStatistics other)
+    {
+        if (other.Axis != Axis || other.Channels != Channels)
+            throw new ArgumentException($"Cannot merge {other.Channels} channels along axis {other.Axis} into {Channels} along axis {Axis}.", nameof(other));
+        if ((Histograms is null) != (other.Histograms is null))
+            throw new ArgumentException("Cannot merge per-channel statistics with and without histograms.", nameof(other));
+        for (int c = 0; c < Channels; c++)
+        {
+            MinMax[c].Merge(other.MinMax[c]);
+            Histograms?[c].Merge(other.Histograms![c]);
+        }
+    }
+
+    public ChannelStatistics Clone() =>
+        new(Axis, Array.ConvertAll(MinMax, m => m.Clone()), Histograms is null ? null : Array.ConvertAll(Histograms, h => h.Clone()));
+
+    internal static ChannelStatistics Restore(int axis, MinMaxStatistic[] minMax, Histogram[]? histograms)
+    {
+        if (axis < 0) throw new FormatException("the channel axis is negative");
+        if (minMax.Length == 0) throw new FormatException("no channels");
+        if (histograms is not null && histograms.Length != minMax.Length)
+            throw new FormatException($"{histograms.Length} histograms for {minMax.Length} channels");
+        return new ChannelStatistics(axis, minMax, histograms);
+    }
+}

@@ -1,0 +1,107 @@
+using OnnxQuant.Ir;
+using OnnxQuant.Passes.Calibration;
+using OnnxQuant.Passes.Calibration.Ranges;
+using OnnxQuant.Passes.Calibration.Statistics;
+
+namespace OnnxQuant.Tests.Calibration;
+
+public sealed class StatisticsJsonTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("calib-json-tests-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static CalibrationStatistics Sample()
+    {
+        var stats = new CalibrationStatistics { Samples = 3, Source = "test" };
+        var a = new TensorStatistics("act/a", new ObserverSpec { Histogram = HistogramKind.Signed, MovingAverage = true });
+        var b = new TensorStatistics("b", new ObserverSpec { Histogram = HistogramKind.Absolute, ChannelAxis = -1, ChannelHistogram = HistogramKind.Signed, SecondMoment = true });
+        var values = Distributions.GaussianWithOutliers(3 * 4 * 8, 2, 30, seed: 1);
+        for (int i = 0; i < 3; i++)
+        {
+            a.Observe(values.AsSpan(i * 32, 32), [4, 8]);
+            b.Observe(values.AsSpan(i * 32, 32).ToArray().Select(v => v * 0.1f).ToArray(), [4, 8]);
+        }
+        var nan = new TensorStatistics("empty", new ObserverSpec());
+        nan.Observe([float.NaN], [1]);
+        stats.Add(a);
+        stats.Add(b);
+        stats.Add(nan);
+        return stats;
+    }
+
+    [Fact]
+    public void SavedStatisticsReloadIdentically()
+    {
+        var stats = Sample();
+        string path = Path.Combine(_dir, "s.json");
+        stats.Save(path);
+        var loaded = CalibrationStatistics.Load(path);
+        Assert.Equal(stats.ToJson(), loaded.ToJson());
+        Assert.Equal(stats.Samples, loaded.Samples);
+        foreach (var method in Enum.GetValues<CalibrationMethod>())
+        {
+            var options = new RangeOptions { Method = method, Percentile = 99 };
+            Assert.Equal(RangeCalculator.Compute(stats["act/a"], options), RangeCalculator.Compute(loaded["act/a"], options));
+            var channelOptions = options with { Method = method == CalibrationMethod.Mse ? CalibrationMethod.Percentile : method };
+            Assert.Equal(RangeCalculator.ComputeChannels(stats["b"], channelOptions), RangeCalculator.ComputeChannels(loaded["b"], channelOptions));
+        }
+        Assert.Equal(stats["b"].SecondMoment!.Upper.ToArray(), loaded["b"].SecondMoment!.Upper.ToArray());
+        Assert.Equal(stats["act/a"].MinMax.MovingMax, loaded["act/a"].MinMax.MovingMax);
+        Assert.Equal(1, loaded["empty"].MinMax.NonFinite);
+    }
+
+    [Fact]
+    public void MergingSavedShardsEqualsOneRun()
+    {
+        var values = Distributions.Gaussian(5000, 0, 2, seed: 2);
+        CalibrationStatistics Run(ReadOnlySpan<float> part)
+        {
+            var s = new CalibrationStatistics { Samples = part.Length / 50 };
+            var t = new TensorStatistics("x", new ObserverSpec { Histogram = HistogramKind.Signed, ChannelAxis = 1 });
+            for (int i = 0; i < part.Length; i += 50) t.Observe(part.Slice(i, 50), [10, 5]);
+            s.Add(t);
+            return s;
+        }
+        var one = Run(values);
+        var first = Run(values.AsSpan(0, 1500));
+        var second = Run(values.AsSpan(1500));
+        string path = Path.Combine(_dir, "shard.json");
+        second.Save(path);
+        first.Merge(CalibrationStatistics.Load(path));
+        Assert.Equal(one.Samples, first.Samples);
+        var (x, y) = (one["x"], first["x"]);
+        Assert.Equal(x.Histogram!.Counts.ToArray(), y.Histogram!.Counts.ToArray());
+        Assert.Equal(x.Histogram.Offset, y.Histogram.Offset);
+        Assert.Equal(x.MinMax.Min, y.MinMax.Min);
+        Assert.Equal(x.MinMax.Max, y.MinMax.Max);
+        Assert.Equal(x.Channels!.AbsMax(), y.Channels!.AbsMax());
+        Assert.Equal(x.Batches, y.Batches);
+    }
+
+    [Fact]
+    public void ANewerVersionIsRefusedWithAHint()
+    {
+        string json = Sample().ToJson().Replace("\"version\": 1", "\"version\": 7");
+        var e = Assert.Throws<OnnxQuantException>(() => CalibrationStatistics.FromJson(json, "s.json"));
+        Assert.Contains("s.json", e.Message);
+        Assert.Contains("version 7", e.Message);
+    }
+
+    [Fact]
+    public void AMissingFieldIsNamedWithItsPath()
+    {
+        string json = Sample().ToJson().Replace("\"widthExponent\"", "\"widthExponentX\"");
+        var e = Assert.Throws<OnnxQuantException>(() => CalibrationStatistics.FromJson(json, "s.json"));
+        Assert.Contains("s.json", e.Message);
+        Assert.Contains("histogram.widthExponent: missing", e.Message);
+    }
+
+    [Fact]
+    public void AnotherJsonFileIsNotTakenForStatistics()
+    {
+        var e = Assert.Throws<OnnxQuantException>(() => CalibrationStatistics.FromJson("{\"format\": \"other\"}", "x.json"));
+        Assert.Contains("not an onnxquant calibration file", e.Message);
+        Assert.Contains("not valid JSON", Assert.Throws<OnnxQuantException>(() => CalibrationStatistics.FromJson("{", "x.json")).Message);
+    }
+}
