@@ -21,6 +21,7 @@ public static class CliApp
         root.Subcommands.Add(ConvertCommand.Create());
         root.Subcommands.Add(GenerateCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
+        root.Subcommands.Add(EvalCommand.Create());
     }
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)

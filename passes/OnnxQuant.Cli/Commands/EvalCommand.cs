@@ -1,0 +1,156 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using OnnxQuant.Passes.Evaluation;
+using OnnxQuant.Runtime;
+using Spectre.Console;
+using Spectre.Console.Rendering;
+
+namespace OnnxQuant.Cli.Commands;
+
+/// <summary>
+/// <c>onnxquant eval FLOAT QUANT --data X [--labels Y] [--task classify|compare|ctc] [--keys FILE] [--count N]
+/// [--per-tensor] [--json] [--min-top1 V] [--max-drop D]</c>: how far a quantized model is from its float original
+/// (<see cref="ModelEvaluator"/>). Exit code 3 (<see cref="ExitCodes.GateFailed"/>) when a <c>--min-top1</c> or
+/// <c>--max-drop</c> gate fails, after printing the report. JSON format: passes/OnnxQuant.Cli/docs/eval-json.md.
+/// </summary>
+public static class EvalCommand
+{
+    /// <summary>Rows of the per-tensor table; JSON lists every tensor.</summary>
+    private const int WorstTensorRows = 15;
+
+    /// <summary>As inspect's, but NaN (an output that holds NaN) is written as the string "NaN" rather than failing.</summary>
+    internal static JsonSerializerOptions JsonOptions { get; } = new(InspectCommand.JsonOptions)
+    {
+        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+
+    public static Command Create()
+    {
+        var floatModel = new Argument<string>("FLOAT") { Description = "The float (reference) .onnx model." };
+        var quantModel = new Argument<string>("QUANT") { Description = "The quantized .onnx model, with the same inputs and output names." };
+        var data = new Option<string>("--data")
+        {
+            HelpName = "PATH",
+            Description = "Samples along axis 0: a .npy (single-input models), a .npz (keys = input names), or a folder of NAME.npy or images.",
+            Required = true,
+        };
+        var labels = new Option<string?>("--labels")
+        {
+            HelpName = "FILE",
+            Description = "classify: class ids (.npy of int64, one per sample); ctc: a text file with one label per line.",
+        };
+        var task = new Option<string>("--task")
+        {
+            HelpName = "TASK",
+            Description = "compare: output errors only; classify: also top-1 accuracy and agreement of the first output ([1, C]); ctc: also greedy CTC exact match of the first output ([1, T, C]).",
+            DefaultValueFactory = _ => "compare",
+        };
+        task.AcceptOnlyFromAmong("compare", "classify", "ctc");
+        var keys = new Option<string?>("--keys") { HelpName = "FILE", Description = "ctc: the character list, one per line (class i > 0 is line i; the class after the last key is a space)." };
+        var count = new Option<int?>("--count") { HelpName = "N", Description = "Use the first N samples (default: all)." };
+        var perTensor = new Option<bool>("--per-tensor") { Description = "Also compare every intermediate tensor both models have (same name and shape) and list the worst by SQNR." };
+        var minTop1 = new Option<double?>("--min-top1")
+        {
+            HelpName = "PERCENT",
+            Description = "Gate: exit 3 unless the quantized model's top-1 (ctc: exact match) is at least PERCENT (e.g. 98.0). Needs --labels.",
+        };
+        var maxDrop = new Option<double?>("--max-drop")
+        {
+            HelpName = "POINTS",
+            Description = "Gate: exit 3 if float accuracy minus quantized accuracy exceeds POINTS percentage points (e.g. 0.5). Needs --labels.",
+        };
+        var defaults = new EvalOptions();
+        var optimization = new Option<string>("--optimization")
+        {
+            HelpName = "LEVEL",
+            Description = "ONNX Runtime graph optimizations for both models (all: as deployed, with integer kernels fused).",
+            DefaultValueFactory = _ => defaults.Optimization.ToString().ToLowerInvariant(),
+        };
+        optimization.AcceptOnlyFromAmong("none", "basic", "extended", "all");
+        var threads = new Option<int>("--threads") { HelpName = "N", Description = "ONNX Runtime intra-op threads (0: ONNX Runtime chooses).", DefaultValueFactory = _ => defaults.Threads };
+        var json = new Option<bool>("--json") { Description = "Print JSON (stable; documented in passes/OnnxQuant.Cli/docs/eval-json.md) instead of tables." };
+        var command = new Command("eval", "Measure a quantized model against its float original: output SQNR, cosine and max error, task accuracy, CI gates.")
+        {
+            floatModel, quantModel, data, labels, task, keys, count, perTensor, minTop1, maxDrop, optimization, threads, json,
+        };
+        command.SetAction(parse =>
+        {
+            var options = new EvalOptions
+            {
+                Task = Enum.Parse<EvalTask>(parse.GetRequiredValue(task), ignoreCase: true),
+                Labels = parse.GetValue(labels),
+                Keys = parse.GetValue(keys),
+                Count = parse.GetValue(count),
+                PerTensor = parse.GetValue(perTensor),
+                MinTop1 = parse.GetValue(minTop1),
+                MaxDrop = parse.GetValue(maxDrop),
+                Optimization = Enum.Parse<OptimizationLevel>(parse.GetRequiredValue(optimization), ignoreCase: true),
+                Threads = parse.GetValue(threads),
+            };
+            var report = ModelEvaluator.Run(parse.GetRequiredValue(floatModel), parse.GetRequiredValue(quantModel), parse.GetRequiredValue(data), options);
+            var output = parse.InvocationConfiguration.Output;
+            if (parse.GetValue(json)) output.WriteLine(JsonSerializer.Serialize(report, JsonOptions));
+            else Write(report, PipelineCli.ConsoleFor(output));
+            return report.Passed ? ExitCodes.Success : ExitCodes.GateFailed;
+        });
+        return command;
+    }
+
+    private static void Write(EvalReport r, IAnsiConsole console)
+    {
+        console.Write(new Text($"{r.QuantModel} against {r.FloatModel}: {r.Samples} samples of {r.Data}, ONNX Runtime CPU, optimizations {r.Optimization}.\n"));
+        console.Write(ErrorTable("Output", r.Outputs));
+
+        if (r.Accuracy is { } a)
+        {
+            string metric = a.Metric == "top1" ? "Top-1" : "Exact match";
+            var table = new Table().Border(TableBorder.Rounded);
+            table.AddColumn(new TableColumn(new Text("")));
+            table.AddColumn(new TableColumn(new Text(metric)).RightAligned());
+            if (a.Labeled)
+            {
+                table.AddRow(new Text("float"), new Text($"{Pct(a.FloatRate!.Value)} ({a.FloatCorrect}/{a.Samples})"));
+                table.AddRow(new Text("quantized"), new Text($"{Pct(a.QuantRate!.Value)} ({a.QuantCorrect}/{a.Samples})"));
+                table.AddRow(new Text("drop"), new Text(Fmt($"{a.DropPoints!.Value:0.00} points")));
+            }
+            table.AddRow(new Text("agreement"), new Text($"{Pct(a.AgreementRate)} ({a.Agreements}/{a.Samples})"));
+            console.Write(table);
+        }
+
+        if (r.Tensors is { } tensors)
+        {
+            console.Write(new Text($"Intermediate tensors compared: {tensors.Count} (skipped {r.TensorsSkipped}: not floating-point, or shapes differ); the {Math.Min(WorstTensorRows, tensors.Count)} worst by SQNR:\n"));
+            console.Write(ErrorTable("Tensor", tensors.Take(WorstTensorRows).ToList()));
+        }
+
+        foreach (var g in r.Gates)
+        {
+            string rule = g.Gate == "min-top1" ? Fmt($"quantized {g.Value:0.00}% >= {g.Threshold:0.00}%") : Fmt($"drop {g.Value:0.00} <= {g.Threshold:0.00} points");
+            console.Write(new Text($"gate {g.Gate}: {(g.Passed ? "passed" : "FAILED")} ({rule})\n"));
+        }
+    }
+
+    private static Table ErrorTable(string what, IReadOnlyList<ErrorSummary> rows)
+    {
+        var table = new Table().Border(TableBorder.Rounded);
+        table.AddColumn(new TableColumn(new Text(what)));
+        foreach (string c in new[] { "SQNR", "Cosine", "Max abs error", "Elements" })
+            table.AddColumn(new TableColumn(new Text(c)).RightAligned());
+        foreach (var e in rows)
+        {
+            string sqnr = e.SqnrDb is double db ? Fmt($"{db:0.00} dB") : e.Identical ? "inf (identical)" : "n/a";
+            // Text, not markup: tensor names may contain '[' and ']'.
+            table.AddRow(new IRenderable[]
+            {
+                new Text(e.Name), new Text(sqnr), new Text(Fmt($"{e.Cosine:0.000000}")), new Text(Fmt($"{e.MaxAbsError:G4}")),
+                new Text(e.Elements.ToString(CultureInfo.InvariantCulture)),
+            });
+        }
+        return table;
+    }
+
+    private static string Pct(double rate) => Fmt($"{rate:0.00}%");
+
+    private static string Fmt(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,36 @@
+using OnnxQuant.Runtime;
+
+namespace OnnxQuant.Passes.Evaluation;
+
+/// <summary>What to evaluate and how (see <see cref="ModelEvaluator"/>).</summary>
+public sealed record EvalOptions
+{
+    public EvalTask Task { get; init; } = EvalTask.Compare;
+
+    /// <summary>Class ids (.npy of int64 or int32, one per sample) for classify; a text file, one label per line, for ctc.</summary>
+    public string? Labels { get; init; }
+
+    /// <summary>CTC keys file (one character per line), needed by <see cref="EvalTask.Ctc"/>.</summary>
+    public string? Keys { get; init; }
+
+    /// <summary>Use the first N samples (all by default).</summary>
+    public int? Count { get; init; }
+
+    /// <summary>Also compare every intermediate tensor the two models share (by name and shape).</summary>
+    public bool PerTensor { get; init; }
+
+    /// <summary>
+    /// ONNX Runtime graph optimizations: on (All) by default, because that is how a quantized model is deployed and
+    /// only then does ORT run the integer kernels whose rounding the accuracy should reflect.
+    /// </summary>
+    public OptimizationLevel Optimization { get; init; } = OptimizationLevel.All;
+
+    /// <summary>ONNX Runtime intra-op threads (0: ORT chooses).</summary>
+    public int Threads { get; init; } = 1;
+
+    /// <summary>Gate: the quantized model's top-1 (or exact-match) rate in percent must be at least this.</summary>
+    public double? MinTop1 { get; init; }
+
+    /// <summary>Gate: float rate − quantized rate, in percentage points, must be at most this.</summary>
+    public double? MaxDrop { get; init; }
+}

@@ -1,0 +1,147 @@
+using OnnxQuant.Ir;
+using OnnxQuant.Ir.Serialization;
+using OnnxQuant.Passes.Calibration.DataSources;
+using OnnxQuant.Runtime;
+
+namespace OnnxQuant.Passes.Evaluation;
+
+/// <summary>
+/// Runs a float model and its quantized version on the same samples, one sample at a time, and accumulates per
+/// output SQNR, cosine similarity and max abs error (<see cref="ErrorStatistics"/>), the task accuracy of both
+/// (<see cref="EvalTask"/>), and with <see cref="EvalOptions.PerTensor"/> the error of every intermediate tensor
+/// the two models share by name and shape. Nothing is kept per sample, so memory does not grow with the count.
+/// </summary>
+/// <remarks>
+/// Samples come from <see cref="CalibrationDataSource"/> (the same .npy/.npz/folder formats as calibration, axis 0
+/// = samples), fed with batch size 1. Outputs are paired by name; the quantized model must have every output of
+/// the float model.
+/// </remarks>
+public static class ModelEvaluator
+{
+    public static EvalReport Run(string floatPath, string quantPath, string data, EvalOptions options)
+    {
+        CheckOptions(options);
+        foreach (string path in new[] { floatPath, quantPath })
+            if (!File.Exists(path)) throw new OnnxQuantException($"Model {path} does not exist.");
+        using var floatModel = OnnxReader.Read(floatPath);
+        using var source = CalibrationDataSource.Open(data, floatModel, new DataSourceOptions { Count = options.Count, BatchSize = 1 });
+        var runnerOptions = new RunnerOptions { Optimization = options.Optimization, IntraOpThreads = options.Threads };
+
+        List<string> tensorNames = [];
+        ModelRunner floatRunner, quantRunner;
+        if (options.PerTensor)
+        {
+            using var quantModel = OnnxReader.Read(quantPath);
+            tensorNames = SharedIntermediates(floatModel, quantModel);
+            floatRunner = ModelRunner.FromModel(floatModel, runnerOptions, tensorNames);
+            quantRunner = ModelRunner.FromModel(quantModel, runnerOptions, tensorNames);
+        }
+        else
+        {
+            floatRunner = ModelRunner.FromFile(floatPath, runnerOptions);
+            quantRunner = ModelRunner.FromFile(quantPath, runnerOptions);
+        }
+        using var _f = floatRunner;
+        using var _q = quantRunner;
+
+        var outputs = floatRunner.OutputNames.Where(n => !tensorNames.Contains(n)).ToList();
+        var missing = outputs.Where(n => !quantRunner.OutputNames.Contains(n)).ToList();
+        if (missing.Count > 0)
+            throw new OnnxQuantException($"{quantPath} lacks output(s) {string.Join(", ", missing.Select(n => $"'{n}'"))} of {floatPath}; "
+                + "the quantized model must keep the float model's output names.");
+
+        var outputStats = outputs.ToDictionary(n => n, _ => new ErrorStatistics(), StringComparer.Ordinal);
+        var tensorStats = new Dictionary<string, ErrorStatistics>(StringComparer.Ordinal);
+        var skipped = new HashSet<string>(StringComparer.Ordinal);
+        var task = TaskScorer.Create(options, source.Count);
+        try
+        {
+            foreach (var batch in source.Batches())
+            {
+                var f = floatRunner.Run(batch.Feeds);
+                var q = quantRunner.Run(batch.Feeds);
+                foreach (string name in outputs)
+                {
+                    var (a, b) = (f[name], q[name]);
+                    if (!a.Dims.SequenceEqual(b.Dims))
+                        throw new OnnxQuantException($"Output '{name}' has shape [{string.Join(",", a.Dims)}] in {floatPath} but [{string.Join(",", b.Dims)}] in {quantPath} (sample {source.Order[batch.FirstSample]}).");
+                    if (!FloatValues.IsComparable(a.ElementType) || !FloatValues.IsComparable(b.ElementType))
+                        throw new OnnxQuantException($"Output '{name}' is {a.ElementType.OnnxName()} / {b.ElementType.OnnxName()}; eval compares floating-point outputs.");
+                    outputStats[name].Add(FloatValues.Of(a), FloatValues.Of(b));
+                }
+                foreach (string name in tensorNames)
+                {
+                    if (skipped.Contains(name)) continue;
+                    var (a, b) = (f[name], q[name]);
+                    if (!a.Dims.SequenceEqual(b.Dims) || !FloatValues.IsComparable(a.ElementType) || !FloatValues.IsComparable(b.ElementType))
+                    {
+                        skipped.Add(name);
+                        tensorStats.Remove(name);
+                        continue;
+                    }
+                    if (!tensorStats.TryGetValue(name, out var s)) tensorStats[name] = s = new ErrorStatistics();
+                    s.Add(FloatValues.Of(a), FloatValues.Of(b));
+                }
+                task?.Add(source.Order[batch.FirstSample], f[outputs[0]], q[outputs[0]]);
+            }
+        }
+        finally
+        {
+            task?.Dispose();
+        }
+
+        var accuracy = task?.Result();
+        var gates = EvalGates.Check(accuracy, options.MinTop1, options.MaxDrop);
+        return new EvalReport(
+            EvalReport.CurrentSchemaVersion,
+            options.Task.ToString().ToLowerInvariant(),
+            floatPath,
+            quantPath,
+            data,
+            source.Count,
+            options.Optimization.ToString().ToLowerInvariant(),
+            outputs.Select(n => ErrorSummary.From(n, outputStats[n])).ToList(),
+            accuracy,
+            options.PerTensor
+                ? tensorStats.Select(kv => ErrorSummary.From(kv.Key, kv.Value)).OrderBy(ErrorSummary.WorstFirst).ThenBy(e => e.Name, StringComparer.Ordinal).ToList()
+                : null,
+            options.PerTensor ? skipped.Count : null,
+            gates,
+            gates.All(g => g.Passed));
+    }
+
+    /// <summary>
+    /// Names of node outputs in the main graph of both models that are not graph inputs, outputs or constants:
+    /// the tensors a quantized model can be compared on. Shapes and types are checked on the first run, since
+    /// the IR may not know them.
+    /// </summary>
+    public static List<string> SharedIntermediates(Model floatModel, Model quantModel)
+    {
+        static HashSet<string> Intermediates(Model m) => m.Graph.Nodes
+            .SelectMany(n => n.Outputs)
+            .Where(v => v is { IsGraphOutput: false } && v.Name is not null)
+            .Where(v => v!.Type is not TensorType t || FloatValues.IsComparable(t.ElementType))
+            .Select(v => v!.Name!)
+            .ToHashSet(StringComparer.Ordinal);
+        var quant = Intermediates(quantModel);
+        return floatModel.Graph.Nodes.SelectMany(n => n.Outputs)
+            .Where(v => v is { IsGraphOutput: false } && v.Name is not null && quant.Contains(v.Name))
+            .Where(v => v!.Type is not TensorType t || FloatValues.IsComparable(t.ElementType))
+            .Select(v => v!.Name!)
+            .Distinct(StringComparer.Ordinal)
+            .ToList();
+    }
+
+    private static void CheckOptions(EvalOptions o)
+    {
+        if (o.Count is < 1) throw new OnnxQuantException($"--count must be at least 1 (got {o.Count}).");
+        if (o.Task == EvalTask.Ctc && o.Keys is null)
+            throw new OnnxQuantException("--task ctc needs --keys FILE (the recogniser's character list, one per line).");
+        if (o.Task == EvalTask.Compare && (o.MinTop1 is not null || o.MaxDrop is not null))
+            throw new OnnxQuantException("--min-top1 and --max-drop check task accuracy: use --task classify or --task ctc with --labels.");
+        if ((o.MinTop1 is not null || o.MaxDrop is not null) && o.Labels is null)
+            throw new OnnxQuantException("--min-top1 and --max-drop need --labels (accuracy cannot be measured without them).");
+        if (o.Task == EvalTask.Compare && o.Labels is not null)
+            throw new OnnxQuantException("--labels is used by --task classify or --task ctc; add one of them.");
+    }
+}
