@@ -24,35 +24,11 @@ public sealed class FoldBatchNormPass : Pass<NoOptions>
 
     private sealed record Match(Node Conv, Node BatchNorm, Tensor Weight, Tensor? Bias, double[] Factor, double[] Shift, int Group);
 
-    public override PassResult Run(Model model, NoOptions options, PassContext context)
-    {
-        int folded = 0;
-        foreach (var graph in GraphsOf(model))
-        {
-            foreach (var node in graph.Nodes.ToList())
-            {
-                context.Cancellation.ThrowIfCancellationRequested();
-                if (node.Graph != graph || node.OpType != "BatchNormalization" || !node.IsDefaultDomain) continue;
-                string? failure = TryMatch(node, out var match);
-                if (failure is not null)
-                {
-                    if (failure.Length > 0)
-                    {
-                        context.Count("rejected");
-                        context.Log($"{Name}: not folding {node}: {failure}.");
-                    }
-                    continue;
-                }
-                Rewrite(match!);
-                folded++;
-                context.Count("folded");
-            }
-        }
-        return PassResult.From(folded > 0);
-    }
+    public override PassResult Run(Model model, NoOptions options, PassContext context) =>
+        FusionDriver.Run<Match>(this, model, context, ["BatchNormalization"], TryMatch, Rewrite, counter: "folded", notRewriting: "not folding");
 
     /// <summary>Null on success; "" when the BN does not follow a convolution; else why it does not fold.</summary>
-    private static string? TryMatch(Node bn, out Match? match)
+    private static string? TryMatch(Node bn, long opset, out Match? match)
     {
         match = null;
         if (bn.Inputs.Count != 5 || bn.Inputs[0] is not { Producer: { IsDefaultDomain: true } conv } convOut
@@ -98,7 +74,7 @@ public sealed class FoldBatchNormPass : Pass<NoOptions>
         return null;
     }
 
-    private static void Rewrite(Match m)
+    private static void Rewrite(Match m, long opset)
     {
         var graph = m.Conv.Graph!;
         var w = m.Weight.AsSpan<float>();

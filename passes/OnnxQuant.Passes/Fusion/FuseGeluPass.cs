@@ -25,42 +25,17 @@ public sealed class FuseGeluPass : Pass<NoOptions>
 
     private sealed record Match(Value X, bool Tanh, Node Last, List<Node> Nodes);
 
-    public override PassResult Run(Model model, NoOptions options, PassContext context)
+    public override PassResult Run(Model model, NoOptions options, PassContext context) =>
+        FusionDriver.Run<Match>(this, model, context, ["Erf", "Tanh"], TryMatch, Rewrite, requires: (RequiredOpset, (count, opset) =>
+            $"{count} decomposed GELU(s) left as they are: Gelu needs opset >= {RequiredOpset}, the model has {opset}. Upgrade the opset first."));
+
+    private static string? TryMatch(Node root, long opset, out Match? match) =>
+        root.OpType == "Erf" ? TryMatchErf(root, out match) : TryMatchTanh(root, out match);
+
+    private static void Rewrite(Match m, long opset)
     {
-        long opset = model.GetOpset("") ?? 1;
-        int fused = 0, skipped = 0;
-        foreach (var graph in GraphsOf(model))
-        {
-            foreach (var node in graph.Nodes.ToList())
-            {
-                context.Cancellation.ThrowIfCancellationRequested();
-                if (node.Graph != graph || !node.IsDefaultDomain || node.OpType is not ("Erf" or "Tanh")) continue;
-                string? failure = node.OpType == "Erf" ? TryMatchErf(node, out var match) : TryMatchTanh(node, out match);
-                if (failure is not null)
-                {
-                    if (failure.Length > 0)
-                    {
-                        context.Count("rejected");
-                        context.Log($"{Name}: not fusing at {node}: {failure}.");
-                    }
-                    continue;
-                }
-                if (opset < RequiredOpset)
-                {
-                    skipped++;
-                    context.Count("skipped-opset");
-                    continue;
-                }
-                var gelu = new Node("Gelu", [match!.X], 1, "",
-                    match.Tanh ? [Attribute.String("approximate", "tanh")] : null, name: match.Last.Name);
-                Replace(match.Last, gelu, match.Nodes);
-                fused++;
-                context.Count("fused");
-            }
-        }
-        if (skipped > 0)
-            context.Log($"{Name}: {skipped} decomposed GELU(s) left as they are: Gelu needs opset >= {RequiredOpset}, the model has {opset}. Upgrade the opset first.");
-        return PassResult.From(fused > 0);
+        var gelu = new Node("Gelu", [m.X], 1, "", m.Tanh ? [Attribute.String("approximate", "tanh")] : null, name: m.Last.Name);
+        Replace(m.Last, gelu, m.Nodes);
     }
 
     /// <summary>Null on success; "" when the node does not start this pattern at all; else why it does not fuse.</summary>

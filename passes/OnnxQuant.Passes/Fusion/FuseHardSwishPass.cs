@@ -27,41 +27,15 @@ public sealed class FuseHardSwishPass : Pass<NoOptions>
 
     private sealed record Match(Value X, Node Last, List<Node> Nodes);
 
-    public override PassResult Run(Model model, NoOptions options, PassContext context)
-    {
-        long opset = model.GetOpset("") ?? 1;
-        int fused = 0, skipped = 0;
-        foreach (var graph in GraphsOf(model))
-        {
-            foreach (var node in graph.Nodes.ToList())
-            {
-                context.Cancellation.ThrowIfCancellationRequested();
-                if (node.Graph != graph || !node.IsDefaultDomain || node.OpType is not ("HardSigmoid" or "Clip" or "Min" or "Max")) continue;
-                string? failure = node.OpType == "HardSigmoid" ? TryMatchHardSigmoid(node, out var match) : TryMatchRelu6(node, opset, out match);
-                if (failure is not null)
-                {
-                    if (failure.Length > 0)
-                    {
-                        context.Count("rejected");
-                        context.Log($"{Name}: not fusing at {node}: {failure}.");
-                    }
-                    continue;
-                }
-                if (opset < RequiredOpset)
-                {
-                    skipped++;
-                    context.Count("skipped-opset");
-                    continue;
-                }
-                Replace(match!.Last, new Node("HardSwish", [match.X], 1, "", name: match.Last.Name), match.Nodes);
-                fused++;
-                context.Count("fused");
-            }
-        }
-        if (skipped > 0)
-            context.Log($"{Name}: {skipped} decomposed hard swish(es) left as they are: HardSwish needs opset >= {RequiredOpset}, the model has {opset}. Upgrade the opset first.");
-        return PassResult.From(fused > 0);
-    }
+    public override PassResult Run(Model model, NoOptions options, PassContext context) =>
+        FusionDriver.Run<Match>(this, model, context, ["HardSigmoid", "Clip", "Min", "Max"], TryMatch, Rewrite, requires: (RequiredOpset, (count, opset) =>
+            $"{count} decomposed hard swish(es) left as they are: HardSwish needs opset >= {RequiredOpset}, the model has {opset}. Upgrade the opset first."));
+
+    private static string? TryMatch(Node root, long opset, out Match? match) =>
+        root.OpType == "HardSigmoid" ? TryMatchHardSigmoid(root, out match) : TryMatchRelu6(root, opset, out match);
+
+    private static void Rewrite(Match m, long opset) =>
+        Replace(m.Last, new Node("HardSwish", [m.X], 1, "", name: m.Last.Name), m.Nodes);
 
     /// <summary>Null on success; "" when the node does not start this pattern at all; else why it does not fuse.</summary>
     private static string? TryMatchHardSigmoid(Node hs, out Match? match)

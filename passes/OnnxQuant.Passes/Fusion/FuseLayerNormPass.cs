@@ -32,41 +32,9 @@ public sealed class FuseLayerNormPass : Pass<NoOptions>
 
     private sealed record Match(Value X, double Epsilon, Value? Gamma, Tensor Scale, Value? Beta, Tensor? Bias, Node Last, List<Node> Nodes);
 
-    public override PassResult Run(Model model, NoOptions options, PassContext context)
-    {
-        long opset = model.GetOpset("") ?? 1;
-        int fused = 0, skipped = 0;
-        foreach (var graph in GraphsOf(model))
-        {
-            foreach (var node in graph.Nodes.ToList())
-            {
-                context.Cancellation.ThrowIfCancellationRequested();
-                if (node.Graph != graph || node.OpType != "ReduceMean" || !node.IsDefaultDomain) continue;
-                string? failure = TryMatch(node, opset, out var match);
-                if (failure is not null)
-                {
-                    if (failure.Length > 0)
-                    {
-                        context.Count("rejected");
-                        context.Log($"{Name}: not fusing at {node}: {failure}.");
-                    }
-                    continue;
-                }
-                if (opset < RequiredOpset)
-                {
-                    skipped++;
-                    context.Count("skipped-opset");
-                    continue;
-                }
-                Rewrite(match!);
-                fused++;
-                context.Count("fused");
-            }
-        }
-        if (skipped > 0)
-            context.Log($"{Name}: {skipped} decomposed LayerNorm(s) left as they are: LayerNormalization needs opset >= {RequiredOpset}, the model has {opset}. Upgrade the opset first.");
-        return PassResult.From(fused > 0);
-    }
+    public override PassResult Run(Model model, NoOptions options, PassContext context) =>
+        FusionDriver.Run<Match>(this, model, context, ["ReduceMean"], TryMatch, Rewrite, requires: (RequiredOpset, (count, opset) =>
+            $"{count} decomposed LayerNorm(s) left as they are: LayerNormalization needs opset >= {RequiredOpset}, the model has {opset}. Upgrade the opset first."));
 
     /// <summary>Null on success; "" when the node does not start this pattern at all; else why it does not fuse.</summary>
     private static string? TryMatch(Node mean, long opset, out Match? match)
@@ -144,7 +112,7 @@ public sealed class FuseLayerNormPass : Pass<NoOptions>
         return null;
     }
 
-    private static void Rewrite(Match m)
+    private static void Rewrite(Match m, long opset)
     {
         var graph = m.Last.Graph!;
         var inputs = new List<Value?> { m.X, ConstantFor(graph, m.Gamma, m.Scale, "ln_scale") };

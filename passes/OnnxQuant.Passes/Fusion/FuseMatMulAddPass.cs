@@ -21,46 +21,12 @@ public sealed class FuseMatMulAddPass : Pass<NoOptions>
 
     private sealed record Match(Node MatMul, Node Add, Value Bias);
 
-    public override PassResult Run(Model model, NoOptions options, PassContext context)
-    {
-        long opset = model.GetOpset("") ?? 1;
-        int fused = 0, skipped = 0;
-        foreach (var graph in GraphsOf(model))
-        {
-            foreach (var node in graph.Nodes.ToList())
-            {
-                context.Cancellation.ThrowIfCancellationRequested();
-                if (node.Graph != graph || node.OpType != "MatMul" || !node.IsDefaultDomain) continue;
-                string? failure = TryMatch(node, out var match);
-                if (failure is not null)
-                {
-                    if (failure.Length > 0)
-                    {
-                        context.Count("rejected");
-                        context.Log($"{Name}: not fusing at {node}: {failure}.");
-                    }
-                    continue;
-                }
-                if (opset < RequiredOpset)
-                {
-                    skipped++;
-                    context.Count("skipped-opset");
-                    continue;
-                }
-                var m = match!;
-                var gemm = new Node("Gemm", [m.MatMul.Inputs[0], m.MatMul.Inputs[1], m.Bias], 1, "", name: m.Add.Name);
-                Replace(m.Add, gemm, [m.MatMul, m.Add]);
-                fused++;
-                context.Count("fused");
-            }
-        }
-        if (skipped > 0)
-            context.Log($"{Name}: {skipped} MatMul+Add pair(s) left as they are: Gemm broadcasting needs opset >= {RequiredOpset}, the model has {opset}.");
-        return PassResult.From(fused > 0);
-    }
+    public override PassResult Run(Model model, NoOptions options, PassContext context) =>
+        FusionDriver.Run<Match>(this, model, context, ["MatMul"], TryMatch, Rewrite, requires: (RequiredOpset, (count, opset) =>
+            $"{count} MatMul+Add pair(s) left as they are: Gemm broadcasting needs opset >= {RequiredOpset}, the model has {opset}."));
 
     /// <summary>Null on success; "" when the MatMul is not followed by an Add of a constant; else why it does not fuse.</summary>
-    private static string? TryMatch(Node matMul, out Match? match)
+    private static string? TryMatch(Node matMul, long opset, out Match? match)
     {
         match = null;
         if (matMul.Inputs.Count != 2 || matMul.Inputs[0] is not { } a || matMul.Inputs[1] is not { } b || matMul.Outputs[0] is not { } y)
@@ -84,5 +50,11 @@ public sealed class FuseMatMulAddPass : Pass<NoOptions>
         if (!fits) return $"the bias {c} of shape {bias} does not broadcast to [{m?.ToString() ?? "?"},{n}] without changing it";
         match = new Match(matMul, add, c);
         return null;
+    }
+
+    private static void Rewrite(Match m, long opset)
+    {
+        var gemm = new Node("Gemm", [m.MatMul.Inputs[0], m.MatMul.Inputs[1], m.Bias], 1, "", name: m.Add.Name);
+        Replace(m.Add, gemm, [m.MatMul, m.Add]);
     }
 }

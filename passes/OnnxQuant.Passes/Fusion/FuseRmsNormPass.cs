@@ -30,33 +30,8 @@ public sealed class FuseRmsNormPass : Pass<NoOptions>
 
     private sealed record Match(Value X, double Epsilon, Value? Gamma, Tensor Scale, Node Last, List<Node> Nodes);
 
-    public override PassResult Run(Model model, NoOptions options, PassContext context)
-    {
-        long opset = model.GetOpset("") ?? 1;
-        int fused = 0;
-        foreach (var graph in GraphsOf(model))
-        {
-            foreach (var node in graph.Nodes.ToList())
-            {
-                context.Cancellation.ThrowIfCancellationRequested();
-                if (node.Graph != graph || node.OpType != "ReduceMean" || !node.IsDefaultDomain) continue;
-                string? failure = TryMatch(node, opset, out var match);
-                if (failure is not null)
-                {
-                    if (failure.Length > 0)
-                    {
-                        context.Count("rejected");
-                        context.Log($"{Name}: not fusing at {node}: {failure}.");
-                    }
-                    continue;
-                }
-                Rewrite(match!, opset);
-                fused++;
-                context.Count("fused");
-            }
-        }
-        return PassResult.From(fused > 0);
-    }
+    public override PassResult Run(Model model, NoOptions options, PassContext context) =>
+        FusionDriver.Run<Match>(this, model, context, ["ReduceMean"], TryMatch, Rewrite);
 
     /// <summary>Null on success; "" when the node does not start this pattern at all; else why it does not fuse.</summary>
     private static string? TryMatch(Node mean, long opset, out Match? match)
