@@ -45,6 +45,7 @@ public sealed class CalibratePass : Pass<CalibrateOptions>
             using var source = CalibrationDataSource.Open(data, model, settings.Source);
             statistics = CalibrationCollector.Collect(model, source, targets, new CollectorOptions
             {
+                Runner = context.Runner,
                 MemoryBudgetBytes = settings.MemoryBudgetBytes,
                 Progress = settings.Progress,
                 Log = context.Log,
