@@ -22,6 +22,7 @@ public static class CliApp
         root.Subcommands.Add(GenerateCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(EvalCommand.Create());
+        root.Subcommands.Add(CalibrateCommand.Create());
     }
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)

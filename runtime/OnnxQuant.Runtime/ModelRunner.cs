@@ -102,9 +102,11 @@ public sealed class ModelRunner : IDisposable
 
     /// <summary>
     /// Runs once and hands each requested output to <paramref name="visit"/> without copying it (calibration reads
-    /// intermediate tensors this way, so a batch's activations never pass through managed memory).
+    /// intermediate tensors this way, so a batch's activations never pass through managed memory). With
+    /// <paramref name="parallelism"/> above 1, outputs are visited on that many threads at once: the visitor must then
+    /// be safe to call concurrently for different outputs.
     /// </summary>
-    public void Run(IReadOnlyDictionary<string, Tensor> feeds, IReadOnlyList<string> outputNames, OutputVisitor visit)
+    public void Run(IReadOnlyDictionary<string, Tensor> feeds, IReadOnlyList<string> outputNames, OutputVisitor visit, int parallelism = 1)
     {
         var inputNames = new List<string>(feeds.Count);
         var inputs = new List<OrtValue>(feeds.Count);
@@ -117,16 +119,21 @@ public sealed class ModelRunner : IDisposable
             }
             using var runOptions = new RunOptions();
             using var results = _session.Run(runOptions, inputNames, inputs, outputNames);
-            int i = 0;
-            foreach (var value in results)
+            var values = results.ToArray();
+            void Visit(int i)
             {
-                string name = outputNames[i++];
+                var value = values[i];
+                string name = outputNames[i];
                 if (!value.IsTensor) throw new NotSupportedException($"Output '{name}' is not a tensor (sequences and maps cannot be visited).");
                 var info = value.GetTensorTypeAndShape();
                 var type = (DataType)(int)info.ElementDataType;
                 if (type == DataType.String) throw new NotSupportedException($"Output '{name}' is a string tensor.");
                 visit(name, type, info.Shape, value.GetTensorMutableRawData());
             }
+            if (parallelism <= 1 || values.Length < 2)
+                for (int i = 0; i < values.Length; i++) Visit(i);
+            else
+                Parallel.For(0, values.Length, new ParallelOptions { MaxDegreeOfParallelism = parallelism }, Visit);
         }
         catch (OnnxRuntimeException e)
         {

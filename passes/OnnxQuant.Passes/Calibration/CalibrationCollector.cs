@@ -48,6 +48,7 @@ public static class CalibrationCollector
         for (int pass = 0; pass < passes; pass++)
         {
             var chunk = chunks.Count == 0 ? [] : chunks[pass];
+            chunk = chunk.Where(n => !skipped.Contains(n)).ToList();
             using var runner = chunk.Count == 0 ? null : ModelRunner.FromModel(model, options.Runner, chunk);
             long passDone = 0;
             foreach (var batch in data.Batches())
@@ -56,11 +57,15 @@ public static class CalibrationCollector
                 if (pass == 0)
                     foreach (string name in fromFeeds)
                         Observe(statistics[name], batch.Feeds[name], skipped);
-                runner?.Run(batch.Feeds, chunk, (name, type, dims, bytes) =>
+                int skippedBefore = skipped.Count;
+                if (chunk.Count > 0) runner?.Run(batch.Feeds, chunk, (name, type, dims, bytes) =>
                 {
-                    if (!TensorStatistics.CanObserve(type)) skipped.Add(name);
+                    // Each tensor's statistics are touched by one thread; only the skip list is shared.
+                    if (!TensorStatistics.CanObserve(type)) lock (skipped) skipped.Add(name);
                     else statistics[name].Observe(type, dims, bytes);
-                });
+                }, options.ObserverThreads);
+                // Tensors of unrecorded type that turn out not to be floating-point are not fetched again.
+                if (skipped.Count != skippedBefore) chunk = chunk.Where(n => !skipped.Contains(n)).ToList();
                 passDone += batch.SampleCount;
                 totalDone += batch.SampleCount;
                 if (options.Progress is not null && (lastReport is null || clock.Elapsed - lastReport >= options.ProgressInterval || passDone == data.Count))
@@ -70,11 +75,9 @@ public static class CalibrationCollector
                 }
             }
         }
-        foreach (string name in skipped)
-        {
-            statistics.Remove(name);
-            log($"calibrate: '{name}' is not a floating-point tensor; not calibrated.");
-        }
+        foreach (string name in skipped) statistics.Remove(name);
+        if (skipped.Count > 0)
+            log($"calibrate: {skipped.Count} tensors of unrecorded type are not floating-point (shapes, indices; e.g. '{skipped.Order(StringComparer.Ordinal).First()}') and were not calibrated.");
         var result = new CalibrationStatistics { Samples = data.Count, Source = data.Description };
         foreach (var (name, _) in targets)
             if (statistics.TryGetValue(name, out var s)) result.Add(s);

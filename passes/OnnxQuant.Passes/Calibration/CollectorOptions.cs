@@ -23,5 +23,8 @@ public sealed record CollectorOptions
 
     public Action<string>? Log { get; init; }
 
+    /// <summary>Threads updating statistics of a batch's tensors at once (each tensor on one thread); all cores by default.</summary>
+    public int ObserverThreads { get; init; } = Environment.ProcessorCount;
+
     public CancellationToken Cancellation { get; init; }
 }

@@ -24,5 +24,6 @@ internal static class BuiltInPasses
         registry.Register<FuseGeluPass>();
         registry.Register<FuseHardSwishPass>();
         registry.Register<FuseMatMulAddPass>();
+        registry.Register<Calibration.CalibratePass>();
     }
 }

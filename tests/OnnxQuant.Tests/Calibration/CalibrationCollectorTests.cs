@@ -30,7 +30,7 @@ public class CalibrationCollectorTests
             var reports = new List<CalibrationProgress>();
             var chunked = CalibrationCollector.Collect(model, data, targets, new CollectorOptions
             {
-                MemoryBudgetBytes = 200_000,
+                MemoryBudgetBytes = 8_000_000, // about a third of one batch's 26 MB of activations
                 Progress = reports.Add,
                 ProgressInterval = TimeSpan.Zero,
             });

@@ -7,7 +7,8 @@ namespace OnnxQuant.Passes.Calibration.Ranges;
 /// (ALGORITHMS.md §5), run on our histogram viewed symmetrically around 0.
 /// </summary>
 /// <remarks>
-/// The signed histogram is laid over 2m bins [−m·w, m·w) centred on 0 (m covers every populated bin). For
+/// The signed histogram is laid over 2m bins [−m·w, m·w) centred on 0 (m covers every populated bin; bins are
+/// merged in pairs until 2m ≤ the histogram's resolution, 2048 by default, as ORT's histogram over [−T, T]). For
 /// i = nq/2 … m, the slice [m − i, m + i + 1) is the candidate (ORT's slice is one bin longer on the right):
 /// p is the slice with the counts outside it added to its end bins; the slice (without those outliers) is merged
 /// into nq bins of ⌊len/nq⌋ bins each (the remainder goes to the last), and each merged count is spread back
@@ -30,13 +31,17 @@ public static class EntropyCalibration
         while (counts[first] == 0) first++;
         while (counts[last] == 0) last--;
         long gFirst = histogram.Offset + first, gLast = histogram.Offset + last;
-        int m = (int)Math.Max(1, Math.Max(-gFirst, gLast + 1));
+        // Coarsen (exactly: bins merge in pairs) until the symmetric view has at most `Resolution` bins, as ORT's
+        // 2048 bins over [−T, T]; the search is quadratic in the bins, and finer bins do not change its answer much.
+        int shift = 0;
+        while (Math.Max(-(gFirst >> shift), (gLast >> shift) + 1) > Math.Max(histogram.Resolution / 2, quantizedBins)) shift++;
+        int m = (int)Math.Max(1, Math.Max(-(gFirst >> shift), (gLast >> shift) + 1));
         int half = quantizedBins / 2;
         if (m < half) return new TensorRange(histogram.Min, histogram.Max);
 
         int bins = 2 * m;
         var hist = new double[bins];
-        for (int j = first; j <= last; j++) hist[histogram.Offset + j + m] = counts[j];
+        for (int j = first; j <= last; j++) hist[((histogram.Offset + j) >> shift) + m] += counts[j];
         var prefix = new double[bins + 1];
         for (int k = 0; k < bins; k++) prefix[k + 1] = prefix[k] + hist[k];
 
@@ -77,8 +82,8 @@ public static class EntropyCalibration
                 bestEnd = end;
             }
         }
-        double lo = Math.Max(histogram.Edge(bestStart - m), histogram.Min);
-        double hi = Math.Min(histogram.Edge(bestEnd - m), histogram.Max);
+        double lo = Math.Max(Math.ScaleB(bestStart - m, histogram.WidthExponent + shift), histogram.Min);
+        double hi = Math.Min(Math.ScaleB(bestEnd - m, histogram.WidthExponent + shift), histogram.Max);
         return new TensorRange(lo, hi);
     }
 

@@ -15,6 +15,17 @@ public static class RangeCalculator
         return FromHistogram(histogram, options, statistics.Name);
     }
 
+    /// <summary>The range of every tensor that saw finite values, computed in parallel (entropy is the costly one).</summary>
+    public static Dictionary<string, TensorRange> ComputeAll(CalibrationStatistics statistics, RangeOptions options)
+    {
+        var tensors = statistics.Tensors.Values.Where(t => !t.MinMax.IsEmpty).ToArray();
+        var ranges = new TensorRange[tensors.Length];
+        Parallel.For(0, tensors.Length, i => ranges[i] = Compute(tensors[i], options));
+        var result = new Dictionary<string, TensorRange>(StringComparer.Ordinal);
+        for (int i = 0; i < tensors.Length; i++) result[tensors[i].Name] = ranges[i];
+        return result;
+    }
+
     /// <summary>One range per channel along the axis the statistics were collected for.</summary>
     public static TensorRange[] ComputeChannels(TensorStatistics statistics, RangeOptions options)
     {

@@ -1,5 +1,3 @@
-using System.Numerics.Tensors;
-
 namespace OnnxQuant.Passes.Calibration.Statistics;
 
 /// <summary>
@@ -7,9 +5,9 @@ namespace OnnxQuant.Passes.Calibration.Statistics;
 /// optionally ONNX Runtime's moving average of per-batch minima and maxima.
 /// </summary>
 /// <remarks>
-/// Min, Max and Count merge exactly (merging shards equals one run). The sum of magnitudes adds float sums of
-/// blocks of 4096 values in double: merged shards (or other batch sizes) equal one run up to float rounding, a
-/// relative 1e-6 at worst. The moving average m ← m + c·(batch − m) (ORT's
+/// Min, Max and Count merge exactly (merging shards equals one run). The sum of magnitudes adds per-lane float sums
+/// of blocks of a few thousand values in double: merged shards (or other batch sizes) equal one run up to float
+/// rounding, a relative 1e-6 at worst. The moving average m ← m + c·(batch − m) (ORT's
 /// <c>averaging_constant</c>, default 0.01; the first batch sets m) depends on the order and size of batches: it is
 /// a property of the run, not of the set of values, and merging two shards combines their averages weighted by
 /// their batch counts, which no single run reproduces in general. NaN and ±∞ are counted in
@@ -18,9 +16,6 @@ namespace OnnxQuant.Passes.Calibration.Statistics;
 public sealed class MinMaxStatistic
 {
     public const double DefaultAveragingConstant = 0.01;
-
-    /// <summary>Magnitudes are summed in float over blocks this long, then in double (vectorized and accurate enough).</summary>
-    private const int SumBlock = 4096;
 
     public MinMaxStatistic(bool movingAverage = false, double averagingConstant = DefaultAveragingConstant)
     {
@@ -56,15 +51,8 @@ public sealed class MinMaxStatistic
     public void Add(ReadOnlySpan<float> values)
     {
         if (values.IsEmpty) return;
-        float lo = TensorPrimitives.Min(values), hi = TensorPrimitives.Max(values);
         long finite = values.Length;
-        double sumAbs = 0;
-        if (float.IsFinite(lo) && float.IsFinite(hi))
-        {
-            for (int i = 0; i < values.Length; i += SumBlock)
-                sumAbs += TensorPrimitives.SumOfMagnitudes(values.Slice(i, Math.Min(SumBlock, values.Length - i)));
-        }
-        else
+        if (!FloatScan.Scan(values, absolute: false, out float lo, out float hi, out double sumAbs))
         {
             lo = float.PositiveInfinity;
             hi = float.NegativeInfinity;

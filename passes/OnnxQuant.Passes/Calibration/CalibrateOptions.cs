@@ -1,0 +1,35 @@
+using System.ComponentModel;
+using OnnxQuant.Passes.Calibration.Ranges;
+
+namespace OnnxQuant.Passes.Calibration;
+
+/// <summary>Options of the <c>calibrate</c> pass (a recipe's <c>- calibrate: { method: percentile }</c>).</summary>
+public sealed class CalibrateOptions
+{
+    [Description("How ranges are chosen: minmax, percentile, entropy or mse.")]
+    public CalibrationMethod Method { get; set; } = CalibrationMethod.MinMax;
+
+    [Description("Symmetric ranges ±T (histograms of |x|) instead of [min, max].")]
+    public bool Symmetric { get; set; }
+
+    [Description("Percent of values the percentile method keeps.")]
+    public double Percentile { get; set; } = 99.999;
+
+    [Description("minmax: ORT's moving average of per-batch min/max (order-dependent).")]
+    public bool MovingAverage { get; set; }
+
+    [Description("Histogram bins across each tensor's range.")]
+    public int HistogramResolution { get; set; } = Statistics.Histogram.DefaultResolution;
+
+    [Description("Calibration data, when neither the command line nor the recipe's calibration section gives any.")]
+    public string? Data { get; set; }
+
+    public RangeOptions ToRangeOptions() => new()
+    {
+        Method = Method,
+        Symmetric = Symmetric,
+        Percentile = Percentile,
+        MovingAverage = MovingAverage,
+        HistogramResolution = HistogramResolution,
+    };
+}

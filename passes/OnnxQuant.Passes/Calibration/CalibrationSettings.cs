@@ -1,0 +1,27 @@
+using OnnxQuant.Passes.Calibration.DataSources;
+
+namespace OnnxQuant.Passes.Calibration;
+
+/// <summary>
+/// Where the <c>calibrate</c> pass gets its data and how it runs: from a recipe's <c>calibration:</c> section
+/// (<see cref="CalibrationSection"/>), overridden by the command line (<c>--data</c>, <c>--count</c>, <c>--shape</c>
+/// …). The command puts it in the <see cref="PassContext"/> (<c>SetAnalysis</c>) before the pipeline runs.
+/// </summary>
+public sealed record CalibrationSettings
+{
+    /// <summary>A .npy/.npz file, a folder of NAME.npy or images, or <c>random</c>.</summary>
+    public string? Data { get; init; }
+
+    public DataSourceOptions Source { get; init; } = new();
+
+    /// <summary>See <see cref="CollectorOptions.MemoryBudgetBytes"/>.</summary>
+    public long? MemoryBudgetBytes { get; init; }
+
+    /// <summary>Statistics saved by an earlier run to reuse instead of running the model (<c>--load-calib</c>).</summary>
+    public string? LoadFrom { get; init; }
+
+    /// <summary>Where to save the collected statistics (<c>--save-calib</c>).</summary>
+    public string? SaveTo { get; init; }
+
+    public Action<CalibrationProgress>? Progress { get; init; }
+}

@@ -1,0 +1,67 @@
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace OnnxQuant.Passes.Calibration.Statistics;
+
+/// <summary>
+/// One vectorized pass over a batch: minimum, maximum and sum of magnitudes (of |x| when asked), and whether every
+/// value is finite. Hardware min/max (not IEEE's NaN-propagating ones, which cost several times more) are safe here
+/// because NaN and ±∞ are detected on the side (x − x is 0 exactly for finite x) and such batches go the slow way.
+/// </summary>
+internal static class FloatScan
+{
+    /// <summary>Floats are summed per lane in blocks this long before adding to the double total.</summary>
+    private const int SumBlock = 512;
+
+    /// <summary>False when some value is NaN or ±∞ (the outputs are then meaningless).</summary>
+    public static bool Scan(ReadOnlySpan<float> values, bool absolute, out float min, out float max, out double sumAbs)
+    {
+        min = float.PositiveInfinity;
+        max = float.NegativeInfinity;
+        sumAbs = 0;
+        int i = 0;
+        bool finite = true;
+        if (Vector256.IsHardwareAccelerated && values.Length >= Vector256<float>.Count)
+        {
+            ref float source = ref MemoryMarshal.GetReference(values);
+            var lo = Vector256.Create(float.PositiveInfinity);
+            var hi = Vector256.Create(float.NegativeInfinity);
+            var bad = Vector256<float>.Zero;
+            var sum = Vector256<float>.Zero;
+            int block = 0;
+            for (; i <= values.Length - Vector256<float>.Count; i += Vector256<float>.Count)
+            {
+                var v = Vector256.LoadUnsafe(ref source, (nuint)i);
+                var magnitude = Vector256.Abs(v);
+                if (absolute) v = magnitude;
+                lo = Vector256.MinNative(lo, v);
+                hi = Vector256.MaxNative(hi, v);
+                bad |= ~Vector256.Equals(v - v, Vector256<float>.Zero);
+                sum += magnitude;
+                if (++block == SumBlock)
+                {
+                    sumAbs += Vector256.Sum(sum);
+                    sum = Vector256<float>.Zero;
+                    block = 0;
+                }
+            }
+            sumAbs += Vector256.Sum(sum);
+            finite = bad == Vector256<float>.Zero;
+            for (int k = 0; k < Vector256<float>.Count; k++)
+            {
+                min = Math.Min(min, lo.GetElement(k));
+                max = Math.Max(max, hi.GetElement(k));
+            }
+        }
+        for (; i < values.Length; i++)
+        {
+            float v = values[i], magnitude = Math.Abs(v);
+            if (absolute) v = magnitude;
+            if (!float.IsFinite(v)) finite = false;
+            min = Math.Min(min, v);
+            max = Math.Max(max, v);
+            sumAbs += magnitude;
+        }
+        return finite;
+    }
+}
