@@ -1,3 +1,5 @@
+using OnnxQuant.Passes.Calibration;
+using OnnxQuant.Passes.Calibration.DataSources;
 using System.CommandLine;
 using OnnxQuant.Ir;
 using OnnxQuant.Ir.Serialization;
@@ -26,7 +28,10 @@ internal static class QuantizeCommand
     }
 
     private sealed record Settings(string Input, string Output, string? Recipe, bool VerifyEach, string[] PrintIrAfter,
-        bool Stats, int Seed, bool ExternalData);
+        bool Stats, int Seed, bool ExternalData, Calibration Calibration);
+
+    /// <summary>Command-line calibration settings; they override the recipe's <c>calibration:</c> section.</summary>
+    private sealed record Calibration(string? Data, int? Count, string[] Shapes, string? SaveTo, string? LoadFrom);
 
     /// <summary>The arguments and options (each command needs its own instances).</summary>
     private sealed class Symbols(CliEnvironment env)
@@ -46,16 +51,34 @@ internal static class QuantizeCommand
         private readonly Option<bool> _stats = new("--stats") { Description = "Print the passes' statistics counters and pattern near misses." };
         private readonly Option<int> _seed = new("--seed") { Description = "Seed for anything random in the passes.", DefaultValueFactory = _ => 0 };
         private readonly Option<bool> _externalData = new("--external-data") { Description = "Write large tensors to OUT.data beside OUT." };
+        private readonly Option<string> _data = new("--data")
+        {
+            Description = "Calibration data (overrides the recipe's): a .npy/.npz file, a folder of NAME.npy files or images, or 'random'.",
+            HelpName = "PATH",
+        };
+        private readonly Option<int?> _count = new("--count") { Description = "Use at most this many calibration samples." };
+        private readonly Option<string[]> _shape = new("--shape")
+        {
+            Description = "Fix an input's free dimensions for calibration, NAME=D0,D1,... (repeatable).",
+            HelpName = "NAME=DIMS",
+        };
+        private readonly Option<string> _saveCalib = new("--save-calib") { Description = "Save the calibration statistics (JSON) to reuse them.", HelpName = "FILE" };
+        private readonly Option<string> _loadCalib = new("--load-calib")
+        {
+            Description = "Reuse calibration statistics saved with --save-calib instead of running the model over data.",
+            HelpName = "FILE",
+        };
 
         public void AttachTo(Command command)
         {
             command.Arguments.Add(_input);
             command.Arguments.Add(_output);
-            foreach (var option in new Option[] { _recipe, _verifyEach, _printIrAfter, _stats, _seed, _externalData })
+            foreach (var option in new Option[] { _recipe, _verifyEach, _printIrAfter, _stats, _seed, _externalData, _data, _count, _shape, _saveCalib, _loadCalib })
                 command.Options.Add(option);
             command.SetAction((parse, cancellation) => Task.FromResult(Execute(new Settings(
                 parse.GetValue(_input)!, parse.GetValue(_output)!, parse.GetValue(_recipe), parse.GetValue(_verifyEach),
-                parse.GetValue(_printIrAfter) ?? [], parse.GetValue(_stats), parse.GetValue(_seed), parse.GetValue(_externalData)),
+                parse.GetValue(_printIrAfter) ?? [], parse.GetValue(_stats), parse.GetValue(_seed), parse.GetValue(_externalData),
+                new Calibration(parse.GetValue(_data), parse.GetValue(_count), parse.GetValue(_shape) ?? [], parse.GetValue(_saveCalib), parse.GetValue(_loadCalib))),
                 env, PipelineCli.ConsoleFor(parse.InvocationConfiguration.Output), parse.InvocationConfiguration.Error, cancellation)));
         }
     }
@@ -93,6 +116,24 @@ internal static class QuantizeCommand
         }
     }
 
+    /// <summary>The recipe's calibration section with the command line's choices on top, for the calibrate pass.</summary>
+    private static CalibrationSettings CalibrationSettingsFor(Recipe recipe, Calibration cli)
+    {
+        var settings = CalibrationSection.Parse(recipe.Calibration, recipe.Source);
+        var shapes = ShapeOverrides.Parse(cli.Shapes);
+        return settings with
+        {
+            Data = cli.Data ?? settings.Data,
+            SaveTo = cli.SaveTo ?? settings.SaveTo,
+            LoadFrom = cli.LoadFrom ?? settings.LoadFrom,
+            Source = settings.Source with
+            {
+                Count = cli.Count ?? settings.Source.Count,
+                Shapes = shapes.Count > 0 ? shapes : settings.Source.Shapes,
+            },
+        };
+    }
+
     private static int Run(Settings settings, CliEnvironment env, IAnsiConsole output, CancellationToken cancellation)
     {
         string inputPath = Path.GetFullPath(settings.Input);
@@ -125,6 +166,7 @@ internal static class QuantizeCommand
         using var model = OnnxReader.Read(inputPath);
         var before = ModelSummary.Of(model, new FileInfo(inputPath).Length);
         var context = new PassContext(settings.Seed, cancellation, message => output.MarkupLine($"    [grey]{Markup.Escape(message)}[/]"));
+        context.SetAnalysis(CalibrationSettingsFor(recipe, settings.Calibration));
         var result = manager.Run(model, context);
 
         bool external = settings.ExternalData || OnnxWriter.TotalTensorBytes(model) > OnnxWriteOptions.Default.AutoExternalLimit;
