@@ -74,30 +74,12 @@ public sealed class ModelRunner : IDisposable
     public IReadOnlyDictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> feeds, IReadOnlyList<string>? outputNames = null)
     {
         var names = outputNames ?? _session.OutputNames;
-        var inputNames = new List<string>(feeds.Count);
-        var inputs = new List<OrtValue>(feeds.Count);
-        try
+        var output = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        RunSession(feeds, names, values =>
         {
-            foreach (var (name, tensor) in feeds)
-            {
-                inputNames.Add(name);
-                inputs.Add(OrtTensors.ToOrtValue(tensor));
-            }
-            using var runOptions = new RunOptions();
-            using var results = _session.Run(runOptions, inputNames, inputs, names);
-            var output = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-            int i = 0;
-            foreach (var value in results) output[names[i++]] = OrtTensors.FromOrtValue(value);
-            return output;
-        }
-        catch (OnnxRuntimeException e)
-        {
-            throw new OnnxQuantException($"ONNX Runtime failed to run the model: {e.Message}", e);
-        }
-        finally
-        {
-            foreach (var v in inputs) v.Dispose();
-        }
+            for (int i = 0; i < values.Count; i++) output[names[i]] = OrtTensors.FromOrtValue(values[i]);
+        });
+        return output;
     }
 
     /// <summary>
@@ -107,6 +89,28 @@ public sealed class ModelRunner : IDisposable
     /// be safe to call concurrently for different outputs.
     /// </summary>
     public void Run(IReadOnlyDictionary<string, Tensor> feeds, IReadOnlyList<string> outputNames, OutputVisitor visit, int parallelism = 1)
+    {
+        RunSession(feeds, outputNames, values =>
+        {
+            void Visit(int i)
+            {
+                var value = values[i];
+                string name = outputNames[i];
+                if (!value.IsTensor) throw new NotSupportedException($"Output '{name}' is not a tensor (sequences and maps cannot be visited).");
+                var info = value.GetTensorTypeAndShape();
+                var type = (DataType)(int)info.ElementDataType;
+                if (type == DataType.String) throw new NotSupportedException($"Output '{name}' is a string tensor.");
+                visit(name, type, info.Shape, value.GetTensorMutableRawData());
+            }
+            if (parallelism <= 1 || values.Count < 2)
+                for (int i = 0; i < values.Count; i++) Visit(i);
+            else
+                Parallel.For(0, values.Count, new ParallelOptions { MaxDegreeOfParallelism = parallelism }, Visit);
+        });
+    }
+
+    /// <summary>Copies the feeds into ORT, runs, lets <paramref name="use"/> read the outputs, and frees everything.</summary>
+    private void RunSession(IReadOnlyDictionary<string, Tensor> feeds, IReadOnlyList<string> outputNames, Action<IReadOnlyList<OrtValue>> use)
     {
         var inputNames = new List<string>(feeds.Count);
         var inputs = new List<OrtValue>(feeds.Count);
@@ -119,21 +123,7 @@ public sealed class ModelRunner : IDisposable
             }
             using var runOptions = new RunOptions();
             using var results = _session.Run(runOptions, inputNames, inputs, outputNames);
-            var values = results.ToArray();
-            void Visit(int i)
-            {
-                var value = values[i];
-                string name = outputNames[i];
-                if (!value.IsTensor) throw new NotSupportedException($"Output '{name}' is not a tensor (sequences and maps cannot be visited).");
-                var info = value.GetTensorTypeAndShape();
-                var type = (DataType)(int)info.ElementDataType;
-                if (type == DataType.String) throw new NotSupportedException($"Output '{name}' is a string tensor.");
-                visit(name, type, info.Shape, value.GetTensorMutableRawData());
-            }
-            if (parallelism <= 1 || values.Length < 2)
-                for (int i = 0; i < values.Length; i++) Visit(i);
-            else
-                Parallel.For(0, values.Length, new ParallelOptions { MaxDegreeOfParallelism = parallelism }, Visit);
+            use(results.ToArray());
         }
         catch (OnnxRuntimeException e)
         {
