@@ -5,7 +5,7 @@ namespace OnnxQuant.Passes.Quantization;
 /// <summary>Options of <see cref="QdqInsertionPass"/>.</summary>
 public sealed class QdqInsertionOptions
 {
-    [Description("op types to quantize; empty: MatMul, Gemm, Conv, ConvTranspose")]
+    [Description("op types to quantize (MatMul, Gemm, Conv, ConvTranspose); empty: MatMul, Gemm, Conv (ORT does not fuse ConvTranspose)")]
     public List<string> OpTypes { get; set; } = [];
 
     [Description("op types never to quantize (wins over op-types)")]

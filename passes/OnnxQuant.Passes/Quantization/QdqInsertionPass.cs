@@ -5,8 +5,9 @@ namespace OnnxQuant.Passes.Quantization;
 
 /// <summary>
 /// Static W8A8 quantization in QDQ form, laid out the way ONNX Runtime's CPU provider fuses it into integer kernels
-/// (ALGORITHMS.md §6): <c>DQ(x) → Conv(DQ(w), DQ(b)) → Q</c> becomes QLinearConv, <c>DQ → MatMul → Q</c> QLinearMatMul
-/// (MatMulIntegerToFloat without the Q), <c>DQ → Gemm</c> QGemm. Identity relied on: y = op(DQ(Q(x)), DQ(q_w)) is the
+/// (ALGORITHMS.md §6): <c>DQ(x) → Conv(DQ(w), DQ(b)) → Q</c> becomes QLinearConv, <c>DQ → MatMul → Q</c>
+/// QLinearMatMul (MatMulIntegerToFloat without the Q), <c>DQ → Gemm</c> QGemm (ConvTranspose only on request, see
+/// <see cref="DefaultOpTypes"/>). Identity relied on: y = op(DQ(Q(x)), DQ(q_w)) is the
 /// float op on fake-quantized inputs, which ORT computes exactly in integers as
 /// s_x·s_w·Σ(q_x − z_x)·q_w + s_x·s_w·q_b.
 /// <list type="bullet">
@@ -33,8 +34,12 @@ public sealed class QdqInsertionPass : Pass<QdqInsertionOptions>
     /// <summary>The first opset whose QuantizeLinear/DequantizeLinear take float16 scales.</summary>
     public const long RequiredOpsetFloat16 = 19;
 
-    /// <summary>The op types quantized when <see cref="QdqInsertionOptions.OpTypes"/> is empty.</summary>
-    public static IReadOnlyList<string> DefaultOpTypes { get; } = ["MatMul", "Gemm", "Conv", "ConvTranspose"];
+    /// <summary>
+    /// The op types quantized when <see cref="QdqInsertionOptions.OpTypes"/> is empty. Not ConvTranspose: ONNX Runtime
+    /// 1.31's CPU provider has no QDQ ConvTranspose fusion, so a quantized one runs in float after dequantizing its
+    /// inputs at every run (slower than float); it is quantized only when listed explicitly.
+    /// </summary>
+    public static IReadOnlyList<string> DefaultOpTypes { get; } = ["MatMul", "Gemm", "Conv"];
 
 
     private static readonly HashSet<string> IntegerOps = new(StringComparer.Ordinal)

@@ -43,7 +43,8 @@ public class QdqInsertionPassTests
         WithinStep(expected, NumericAssert.Run(model, feeds)["y"], sx * w.Max(Math.Abs), "y");
 
         var report = AuditFused(model);
-        Assert.True(report.Kernels("MatMulIntegerToFloat") + report.Kernels("QLinearMatMul") == 1, report.ToString());
+        // A float output: ORT takes the integer product and scales it back to float in one kernel.
+        Assert.Equal(1, report.Kernels("MatMulIntegerToFloat"));
     }
 
     [Theory]
@@ -200,6 +201,86 @@ public class QdqInsertionPassTests
         Assert.Equal(2, report.Kernels("QLinearConv"));
         // Only the DequantizeLinear of the graph output is left: none around the MaxPool.
         Assert.True(report.Unfused.All(u => u.Consumers.Count == 0), report.ToString());
+    }
+
+    [Fact]
+    public void QuantizesTheOutputOfAMatMulThatFeedsAnother_SoOrtRunsQLinearMatMul()
+    {
+        var b = new GraphBuilder(opset: 17);
+        var x = b.Input("x", DataType.Float, 4, 16);
+        var h = b.Op("MatMul", x, b.Constant(Tensor.FromFloats(RandomFloats(24, 16 * 8, -1, 1), 16, 8)));
+        var y = b.Op("MatMul", h, b.Constant(Tensor.FromFloats(RandomFloats(25, 8 * 4, -1, 1), 8, 4)));
+        b.Output(y, "y", DataType.Float, 4, 4);
+        using var model = b.Build();
+        var feeds = new Dictionary<string, Tensor> { ["x"] = Tensor.FromFloats(RandomFloats(26, 64, -1, 1), 4, 16) };
+        var floatOutput = NumericAssert.Run(model, feeds)["y"];
+
+        new QdqInsertionPass().Run(model, Context(MeasureRanges(model, feeds)));
+
+        Assert.Equal(2, Count(model, "QuantizeLinear"));
+        Assert.Equal("QuantizeLinear", model.Graph.Nodes.First(n => n.OpType == "MatMul").Output.Uses.Single().Node.OpType);
+        NumericAssert.Close(floatOutput, NumericAssert.Run(model, feeds)["y"], 0.05, "y");
+        var report = AuditFused(model);
+        Assert.Equal(1, report.Kernels("QLinearMatMul"));
+        Assert.Equal(1, report.Kernels("MatMulIntegerToFloat"));
+    }
+
+    [Fact]
+    public void QuantizesConvTranspose_OnlyWhenAsked_WithWeightsPerChannelAlongAxis1_AndTheAuditShowsOrtLeavesItFloat()
+    {
+        var b = new GraphBuilder(opset: 17);
+        var x = b.Input("x", DataType.Float, 1, 4, 5, 5);
+        var y = b.Op("ConvTranspose", [x, b.Constant(Tensor.FromFloats(RandomFloats(27, 4 * 3 * 9, -0.5f, 0.5f), 4, 3, 3, 3)),
+            b.Constant(Tensor.FromFloats(RandomFloats(28, 3, -0.2f, 0.2f), 3))], [Attribute.Ints("strides", [2, 2])]);
+        b.Output(y, "y", DataType.Float, 1, 3, 11, 11);
+        using var model = b.Build();
+        var feeds = new Dictionary<string, Tensor> { ["x"] = Tensor.FromFloats(RandomFloats(29, 100, -1, 1), 1, 4, 5, 5) };
+        var floatOutput = NumericAssert.Run(model, feeds)["y"];
+
+        new QdqInsertionPass().Run(model, new QdqInsertionOptions { OpTypes = ["ConvTranspose"] }, Context(MeasureRanges(model, feeds)));
+
+        var convT = model.Graph.Nodes.Single(n => n.OpType == "ConvTranspose");
+        Assert.Equal(1, convT.Inputs[1]!.Producer!.GetInt("axis", -1));
+        Assert.Equal([3L], convT.Inputs[1]!.Producer!.Inputs[1]!.Const!.Dims.ToArray());
+        Assert.Equal(DataType.Int32, convT.Inputs[2]!.Producer!.Inputs[0]!.Const!.ElementType);
+        NumericAssert.Close(floatOutput, NumericAssert.Run(model, feeds)["y"], 0.03, "y");
+        // ONNX Runtime's CPU provider has no QDQ ConvTranspose fusion (per channel or per tensor): the audit must say so.
+        var report = FusionAudit.Run(model);
+        Assert.Empty(report.IntegerKernels);
+        Assert.Equal(3, report.UnfusedOnComputePath.Count);
+        Assert.All(report.UnfusedOnComputePath, u => Assert.Equal(["ConvTranspose"], u.Consumers));
+    }
+
+    [Fact]
+    public void LeavesConvTransposeFloat_ByDefault()
+    {
+        var b = new GraphBuilder(opset: 17);
+        var x = b.Input("x", DataType.Float, 1, 4, 5, 5);
+        b.Output(b.Op("ConvTranspose", x, b.Constant(Tensor.FromFloats(RandomFloats(30, 4 * 3 * 9, -0.5f, 0.5f), 4, 3, 3, 3))),
+            "y", DataType.Float, 1, 3, 7, 7);
+        using var model = b.Build();
+        var ranges = new DictionaryRanges();
+        ranges.Ranges["x"] = (-1, 1);
+
+        Assert.False(new QdqInsertionPass().Run(model, Context(ranges)).Modified);
+        Assert.Equal(0, Count(model, "DequantizeLinear"));
+    }
+
+    [Fact]
+    public void UsesInt8ActivationsAndPerTensorWeights_WhenAsked()
+    {
+        using var model = SmallMatMul(17, out var feeds);
+        var floatOutput = NumericAssert.Run(model, feeds)["y"];
+        var options = new QdqInsertionOptions { ActivationType = QdqActivationType.Int8, WeightGranularity = QdqWeightGranularity.PerTensor };
+
+        new QdqInsertionPass().Run(model, options, Context(MeasureRanges(model, feeds)));
+
+        var matMul = model.Graph.Nodes.Single(n => n.OpType == "MatMul");
+        Assert.Equal(DataType.Int8, matMul.Inputs[0]!.Producer!.Inputs[2]!.Const!.ElementType);
+        Assert.Null(matMul.Inputs[1]!.Producer!.GetAttribute("axis"));
+        Assert.Equal(0, matMul.Inputs[1]!.Producer!.Inputs[1]!.Const!.Rank);
+        NumericAssert.Close(floatOutput, NumericAssert.Run(model, feeds)["y"], 0.03, "y");
+        AuditFused(model);
     }
 
     [Fact]
