@@ -23,6 +23,7 @@ internal sealed class QdqInserter
     private readonly DataType _activationType;
     private readonly bool _symmetric;
     private readonly bool _perChannel;
+    private readonly DataType? _modelFloatType;
     private readonly Dictionary<Value, (Value Dq, ActivationParams P)> _activations = [];
     private readonly Dictionary<(Value, int), QuantizedWeight> _weights = [];
 
@@ -36,6 +37,8 @@ internal sealed class QdqInserter
         _activationType = options.ActivationType == QdqActivationType.Int8 ? DataType.Int8 : DataType.UInt8;
         _symmetric = options.SymmetricActivations;
         _perChannel = options.WeightGranularity == QdqWeightGranularity.PerChannel;
+        _modelFloatType = graph.Inputs.Select(v => v.ElementType).Concat(graph.Constants.Select(c => c.ElementType))
+            .FirstOrDefault(t => t is DataType.Float or DataType.Float16);
     }
 
     /// <summary>Quantizes the inputs (and for Conv the output) of <paramref name="node"/>; false, counted and logged, when it cannot.</summary>
@@ -92,7 +95,8 @@ internal sealed class QdqInserter
         if (node.Inputs.Count < 2 || node.Inputs[0] is not { } x || node.Inputs[1] is not { } w) return "it lacks an input";
         if (x.IsConstant) return "its first input is a constant";
         var wTensor = w.Const;
-        DataType? floatType = wTensor?.ElementType ?? x.ElementType ?? w.ElementType;
+        // Intermediate values often carry no type (no shape inference): then the model's float type decides.
+        DataType? floatType = wTensor?.ElementType ?? x.ElementType ?? w.ElementType ?? _modelFloatType;
         if (floatType is not (DataType.Float or DataType.Float16)) return $"its element type is {floatType?.OnnxName() ?? "unknown"}, not float or float16";
         if (!HasRange(x)) return $"no calibrated range for {x}";
         bool weightIsActivation = wTensor is null;
