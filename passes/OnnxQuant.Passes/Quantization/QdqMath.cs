@@ -1,4 +1,5 @@
 using OnnxQuant.Ir;
+using OnnxQuant.Passes.Calibration;
 
 namespace OnnxQuant.Passes.Quantization;
 
@@ -11,8 +12,8 @@ namespace OnnxQuant.Passes.Quantization;
 /// </summary>
 public static class QdqMath
 {
-    /// <summary>Smallest scale for float32: a constant tensor (range 0) still gets a finite, positive scale.</summary>
-    public const float MinScaleFloat = 1e-8f;
+    /// <summary>Smallest scale for float32 (as calibration floors it): a constant tensor still gets a finite, positive scale.</summary>
+    public const float MinScaleFloat = QuantParams.MinScale;
 
     /// <summary>Smallest scale for float16: its smallest normal number, so 1/s stays finite.</summary>
     public const float MinScaleFloat16 = 6.1035156e-5f;
@@ -25,20 +26,19 @@ public static class QdqMath
         _ => throw new ArgumentException($"No 8-bit quantization to {type.OnnxName()}.", nameof(type)),
     };
 
-    /// <summary>Scale and zero point of an activation with range [min, max] (scale rounded to <paramref name="scaleType"/>).</summary>
+    /// <summary>
+    /// Scale and zero point of an activation with range [min, max]: the calibration engine's
+    /// <see cref="QuantParams.FromRange"/>, so calibration reports and the model agree; for float16 scales the scale is
+    /// rounded to float16 and the zero point recomputed with it.
+    /// </summary>
     public static (float Scale, int ZeroPoint) ActivationParams(float min, float max, DataType type, bool symmetric, DataType scaleType = DataType.Float)
     {
-        double lo = Math.Min(min, 0), hi = Math.Max(max, 0);
-        var (qmin, qmax) = IntegerRange(type, symmetric);
-        if (symmetric)
-        {
-            double m = Math.Max(-lo, hi);
-            (lo, hi) = (-m, m);
-        }
-        float scale = RoundScale((hi - lo) / (qmax - qmin), scaleType);
-        // Symmetric: the midpoint of the integer range (0 for int8, 128 for uint8: 127.5 rounds to even).
-        double z = symmetric ? (qmin + qmax + (type == DataType.UInt8 ? 1 : 0)) / 2 : Math.Round(qmin - lo / scale, MidpointRounding.ToEven);
-        return (scale, (int)Math.Clamp(z, qmin, qmax));
+        var p = QuantParams.FromRange(min, max, new QuantTarget(type, symmetric));
+        if (scaleType != DataType.Float16) return (p.Scale, (int)p.ZeroPoint);
+        float scale = RoundScale(p.Scale, scaleType);
+        if (symmetric) return (scale, (int)p.ZeroPoint);
+        var (qmin, qmax) = IntegerRange(type, symmetric: false);
+        return (scale, (int)Math.Clamp(Math.Round(qmin - Math.Min(min, 0) / scale, MidpointRounding.ToEven), qmin, qmax));
     }
 
     /// <summary>The scale max|w|/127 of symmetric int8 weights, rounded to <paramref name="scaleType"/>.</summary>
