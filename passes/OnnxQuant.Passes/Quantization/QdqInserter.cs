@@ -48,6 +48,8 @@ internal sealed class QdqInserter
         if (why is not null)
         {
             _context.Count(why.StartsWith("no calibrated range", StringComparison.Ordinal) ? "no-range" : "skipped");
+            // --stats sums equal reasons, so the miss drops value names (%name); the log keeps them.
+            _context.RecordMiss("quantize", System.Text.RegularExpressions.Regex.Replace(why, @"%\S+", "%…"));
             _context.Log($"{_pass}: {node} stays float: {why}.");
             return false;
         }

@@ -284,6 +284,19 @@ public class QdqInsertionPassTests
     }
 
     [Fact]
+    public void LeavesANodeWithoutACalibratedRange_Float_AndSaysWhy()
+    {
+        using var model = SmallMatMul(17, out _);
+        var context = Context(new DictionaryRanges());
+
+        Assert.False(new QdqInsertionPass().Run(model, context).Modified);
+
+        Assert.Equal(0, Count(model, "QuantizeLinear"));
+        Assert.Equal(1, context.Counters.GetValueOrDefault("no-range"));
+        Assert.Contains("no calibrated range", Assert.Single(context.Misses["quantize"]).Key);
+    }
+
+    [Fact]
     public void RefusesAModelThatIsAlreadyQuantized()
     {
         using var model = SmallMatMul(17, out var feeds);
