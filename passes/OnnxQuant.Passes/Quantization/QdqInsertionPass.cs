@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using OnnxQuant.Ir;
+using OnnxQuant.Passes.Calibration;
 
 namespace OnnxQuant.Passes.Quantization;
 
@@ -21,8 +22,10 @@ namespace OnnxQuant.Passes.Quantization;
 /// Q/DQ when a quantized op reads them. Q/DQ is also put before MaxPool/Reshape/Transpose/Squeeze/Unsqueeze that
 /// feed a quantized op, with the same parameters on both sides, so ORT drops the pair and integer tensors flow through.</item>
 /// </list>
-/// Preconditions: opset ≥ 13 (per-axis DequantizeLinear), ≥ 19 for float16 models (float16 scales); a float model
-/// (one that already holds QDQ or integer ops is refused). Does not fire on: nodes inside If/Loop/Scan bodies (counted
+/// Preconditions: activation ranges (an <see cref="IActivationRanges"/> analysis, or the <see cref="CalibrationResult"/>
+/// of the <c>calibrate</c> pass, which a pipeline must run before this one: <c>calibrated</c>); opset ≥ 13 (per-axis
+/// DequantizeLinear), ≥ 19 for float16 models (float16 scales); a float model (one that already holds QDQ or integer
+/// ops is refused). Does not fire on: nodes inside If/Loop/Scan bodies (counted
 /// as <c>skipped-subgraph</c>), excluded op types or node names, nodes whose activation has no calibrated range
 /// (<c>no-range</c>), non-constant weights of Conv, and element types other than float and float16.
 /// </summary>
@@ -50,6 +53,7 @@ public sealed class QdqInsertionPass : Pass<QdqInsertionOptions>
 
     public override string Name => "insert-qdq";
     public override string Summary => "Insert QuantizeLinear/DequantizeLinear (static W8A8) where ONNX Runtime fuses them into integer kernels.";
+    public override IReadOnlyList<string> Requires => ["calibrated"];
     public override IReadOnlyList<string> Provides => ["qdq"];
 
     /// <summary>True for the op types of an already quantized model (QDQ, QLinear*, integer MatMul/Conv, MatMulNBits...).</summary>
@@ -65,8 +69,10 @@ public sealed class QdqInsertionPass : Pass<QdqInsertionOptions>
             throw new OnnxQuantException(
                 $"{Name}: the model has opset {opset}; per-channel QuantizeLinear/DequantizeLinear need opset >= {RequiredOpset}. " +
                 $"Run 'upgrade-opset' (target-opset: {RequiredOpset} or later) before '{Name}' in the recipe.");
-        var ranges = context.GetAnalysis<IActivationRanges>() ?? throw new OnnxQuantException(
-            $"{Name}: no activation ranges: run the calibration step (with --data) before '{Name}'.");
+        // Ranges given directly win; else those of an earlier calibrate pass.
+        var ranges = context.GetAnalysis<IActivationRanges>()
+            ?? (context.GetAnalysis<CalibrationResult>() is { } calibration ? new CalibrationRanges(calibration) : null)
+            ?? throw new OnnxQuantException($"{Name}: no activation ranges: run the calibrate pass (with --data) before '{Name}'.");
 
         var ops = new HashSet<string>(options.OpTypes.Count > 0 ? options.OpTypes : DefaultOpTypes, StringComparer.Ordinal);
         ops.ExceptWith(options.ExcludeOpTypes);

@@ -1,6 +1,9 @@
 using OnnxQuant.Ir;
 using OnnxQuant.Ir.Building;
 using OnnxQuant.Passes;
+using OnnxQuant.Passes.Calibration;
+using OnnxQuant.Passes.Calibration.Ranges;
+using OnnxQuant.Passes.Calibration.Statistics;
 using OnnxQuant.Passes.Quantization;
 using OnnxQuant.Tests.Support;
 using static OnnxQuant.Tests.Quantization.QdqTestKit;
@@ -294,6 +297,21 @@ public class QdqInsertionPassTests
         Assert.Equal(0, Count(model, "QuantizeLinear"));
         Assert.Equal(1, context.Counters.GetValueOrDefault("no-range"));
         Assert.Contains("no calibrated range", Assert.Single(context.Misses["quantize"]).Key);
+    }
+
+    [Fact]
+    public void TakesTheRangesOfTheCalibratePass_WhenNoneAreGivenDirectly()
+    {
+        using var model = SmallMatMul(17, out _);
+        var context = new PassContext();
+        context.SetAnalysis(new CalibrationResult(new CalibrationStatistics(), new RangeOptions(),
+            new Dictionary<string, TensorRange> { ["x"] = new(-1, 2) }));
+
+        Assert.True(new QdqInsertionPass().Run(model, context).Modified);
+
+        var q = model.Graph.Nodes.Single(n => n.OpType == "QuantizeLinear");
+        Assert.Equal(3f / 255f, q.Inputs[1]!.Const!.ToFloatArray()[0]);
+        Assert.Equal(85, q.Inputs[2]!.Const!.AsSpan<byte>()[0]);
     }
 
     [Fact]
