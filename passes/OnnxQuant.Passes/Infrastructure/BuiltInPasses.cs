@@ -1,5 +1,6 @@
 using OnnxQuant.Passes.Canonicalization;
 using OnnxQuant.Passes.Fusion;
+using OnnxQuant.Passes.Quantization;
 
 namespace OnnxQuant.Passes;
 
@@ -25,5 +26,6 @@ internal static class BuiltInPasses
         registry.Register<FuseHardSwishPass>();
         registry.Register<FuseMatMulAddPass>();
         registry.Register<Calibration.CalibratePass>();
+        registry.Register<QdqInsertionPass>();
     }
 }

@@ -1,0 +1,283 @@
+using OnnxQuant.Ir;
+
+namespace OnnxQuant.Passes.Quantization;
+
+/// <summary>
+/// The edits of <see cref="QdqInsertionPass"/> on one graph: one Q/DQ pair per activation tensor (cached, so a tensor
+/// read by several quantized nodes is quantized once), one int8 constant + DequantizeLinear per (weight, axis).
+/// Q and DQ are inserted right after the producer of the tensor, so the graph stays in topological order.
+/// </summary>
+internal sealed class QdqInserter
+{
+    private readonly record struct ActivationParams(float Scale, int ZeroPoint);
+    private readonly record struct QuantizedWeight(Value Dequantized, float[] Scales);
+
+    private static readonly HashSet<string> PassThroughOps = new(StringComparer.Ordinal)
+        { "MaxPool", "Reshape", "Transpose", "Squeeze", "Unsqueeze" };
+
+    private readonly Graph _graph;
+    private readonly IActivationRanges _ranges;
+    private readonly PassContext _context;
+    private readonly long _opset;
+    private readonly string _pass;
+    private readonly DataType _activationType;
+    private readonly bool _symmetric;
+    private readonly bool _perChannel;
+    private readonly DataType? _modelFloatType;
+    private readonly Dictionary<Value, (Value Dq, ActivationParams P)> _activations = [];
+    private readonly Dictionary<(Value, int), QuantizedWeight> _weights = [];
+
+    public QdqInserter(Graph graph, IActivationRanges ranges, QdqInsertionOptions options, PassContext context, long opset, string pass)
+    {
+        _graph = graph;
+        _ranges = ranges;
+        _context = context;
+        _opset = opset;
+        _pass = pass;
+        _activationType = options.ActivationType == QdqActivationType.Int8 ? DataType.Int8 : DataType.UInt8;
+        _symmetric = options.SymmetricActivations;
+        _perChannel = options.WeightGranularity == QdqWeightGranularity.PerChannel;
+        _modelFloatType = graph.Inputs.Select(v => v.ElementType).Concat(graph.Constants.Select(c => c.ElementType))
+            .FirstOrDefault(t => t is DataType.Float or DataType.Float16);
+    }
+
+    /// <summary>Quantizes the inputs (and for Conv the output) of <paramref name="node"/>; false, counted and logged, when it cannot.</summary>
+    public bool TryQuantize(Node node)
+    {
+        string? why = Plan(node, out var plan);
+        if (why is not null)
+        {
+            _context.Count(why.StartsWith("no calibrated range", StringComparison.Ordinal) ? "no-range" : "skipped");
+            // --stats sums equal reasons, so the miss drops value names (%name); the log keeps them.
+            _context.RecordMiss("quantize", System.Text.RegularExpressions.Regex.Replace(why, @"%\S+", "%…"));
+            _context.Log($"{_pass}: {node} stays float: {why}.");
+            return false;
+        }
+        var p = plan!;
+        if (p.FloatType == DataType.Float16 && _opset < QdqInsertionPass.RequiredOpsetFloat16)
+            throw new OnnxQuantException(
+                $"{_pass}: {node} is float16; float16 scales need opset >= {QdqInsertionPass.RequiredOpsetFloat16}, the model has {_opset}. " +
+                $"Run 'upgrade-opset' (target-opset: {QdqInsertionPass.RequiredOpsetFloat16} or later) before '{_pass}'.");
+
+        var x = QuantizeActivation(node.Inputs[0]!, p.FloatType)!.Value;
+        node.ReplaceInput(0, x.Dq);
+        if (p.WeightIsActivation)
+        {
+            node.ReplaceInput(1, QuantizeActivation(node.Inputs[1]!, p.FloatType)!.Value.Dq);
+        }
+        else
+        {
+            var w = QuantizeWeight(node.Inputs[1]!, p.Axis, p.FloatType);
+            var original = node.Inputs[1]!;
+            node.ReplaceInput(1, w.Dequantized);
+            RemoveIfDead(original);
+            if (p.Bias is { } bias)
+            {
+                node.ReplaceInput(2, QuantizeBias(bias, x.P.Scale, w.Scales, p.FloatType));
+                RemoveIfDead(bias);
+            }
+        }
+        if (node.OpType is "Conv" or "ConvTranspose")
+        {
+            // QLinearConv needs a Q on the output; after a lone Relu, quantize the Relu's output (ORT removes the Relu).
+            var output = node.Output;
+            if (output.Uses.Count == 1 && !output.IsAnyGraphOutput && output.Uses[0].Node is { OpType: "Relu" } relu && relu.IsDefaultDomain)
+                output = relu.Output;
+            if (QuantizeActivation(output, p.FloatType) is null) _context.Count("output-no-range");
+        }
+        return true;
+    }
+
+    private sealed record NodePlan(DataType FloatType, int Axis, bool WeightIsActivation, Value? Bias);
+
+    /// <summary>Null when <paramref name="node"/> can be quantized (with <paramref name="plan"/>), else why not.</summary>
+    private string? Plan(Node node, out NodePlan? plan)
+    {
+        plan = null;
+        if (node.Inputs.Count < 2 || node.Inputs[0] is not { } x || node.Inputs[1] is not { } w) return "it lacks an input";
+        if (x.IsConstant) return "its first input is a constant";
+        var wTensor = w.Const;
+        // Intermediate values often carry no type (no shape inference): then the model's float type decides.
+        DataType? floatType = wTensor?.ElementType ?? x.ElementType ?? w.ElementType ?? _modelFloatType;
+        if (floatType is not (DataType.Float or DataType.Float16)) return $"its element type is {floatType?.OnnxName() ?? "unknown"}, not float or float16";
+        if (!HasRange(x)) return $"no calibrated range for {x}";
+        bool weightIsActivation = wTensor is null;
+        if (weightIsActivation)
+        {
+            if (node.OpType is not ("MatMul" or "Gemm")) return $"its weight {w} is not a constant";
+            if (!HasRange(w)) return $"no calibrated range for {w}";
+            plan = new NodePlan(floatType.Value, -1, true, null);
+            return null;
+        }
+        if (wTensor!.ElementType != floatType) return $"its weight {w} is {wTensor.ElementType.OnnxName()}, the activation {floatType.Value.OnnxName()}";
+        int axis = -1;
+        Value? bias = null;
+        switch (node.OpType)
+        {
+            case "Conv":
+                if (wTensor.Rank < 3) return $"its weight {w} has rank {wTensor.Rank}";
+                axis = 0;
+                bias = node.Input(2);
+                break;
+            case "ConvTranspose":
+                if (wTensor.Rank < 3) return $"its weight {w} has rank {wTensor.Rank}";
+                // W is [C, M/group, k...]: output channels lie along axis 1 only without groups.
+                axis = node.GetInt("group", 1) == 1 ? 1 : -1;
+                bias = node.Input(2);
+                break;
+            case "MatMul":
+                axis = wTensor.Rank == 2 ? 1 : -1;
+                break;
+            case "Gemm":
+                if (wTensor.Rank != 2) return $"its weight {w} has rank {wTensor.Rank}";
+                axis = node.GetInt("transB", 0) != 0 ? 0 : 1;
+                long n = wTensor.Dims[axis];
+                // QGemm takes an int32 bias scaled by s_x·s_w: only a plain [N] bias with β = 1 (else C stays float).
+                if (node.Input(2) is { Const: { Rank: 1 } c } cv && c.Dims[0] == n && c.ElementType == floatType && node.GetFloat("beta", 1f) == 1f)
+                    bias = cv;
+                else if (node.Input(2) is not null) _context.Count("gemm-bias-float");
+                break;
+        }
+        if (bias is not null && bias.Const is not { Rank: 1 } bt) return $"its bias {bias} is not a constant vector";
+        if (bias?.Const is { } b && b.ElementType != floatType) return $"its bias {bias} is {b.ElementType.OnnxName()}";
+        if (!_perChannel) axis = -1;
+        plan = new NodePlan(floatType.Value, axis, false, bias);
+        return null;
+    }
+
+    private bool HasRange(Value v) => _activations.ContainsKey(v) || (v.Name is { } n && _ranges.TryGetRange(n, out _, out _));
+
+    /// <summary>
+    /// The DQ output that replaces <paramref name="x"/> (null when no range is known). A chain of pass-through ops
+    /// (MaxPool, Reshape...) that leads to <paramref name="x"/> gets Q/DQ on every link with one set of parameters —
+    /// those of the chain's start when calibrated, as the start's range contains what MaxPool or Reshape can output.
+    /// </summary>
+    private (Value Dq, ActivationParams P)? QuantizeActivation(Value x, DataType floatType)
+    {
+        if (_activations.TryGetValue(x, out var done)) return done;
+        var chain = new List<Value> { x };
+        for (var v = x; v.Producer is { } p && p.IsDefaultDomain && PassThroughOps.Contains(p.OpType) && p.Graph == _graph
+             && p.Inputs[0] is { IsConstant: false } src && src.Uses.Count == 1 && !src.IsAnyGraphOutput; v = src)
+        {
+            chain.Add(src);
+            if (_activations.ContainsKey(src)) break;
+        }
+        ActivationParams? param = null;
+        for (int i = chain.Count - 1; i >= 0 && param is null; i--)
+        {
+            if (_activations.TryGetValue(chain[i], out var known)) param = known.P;
+            else if (chain[i].Name is { } name && _ranges.TryGetRange(name, out float min, out float max))
+            {
+                var (s, z) = QdqMath.ActivationParams(min, max, _activationType, _symmetric, floatType);
+                param = new ActivationParams(s, z);
+            }
+        }
+        if (param is not { } pr) return null;
+        foreach (var v in chain)
+        {
+            if (_activations.ContainsKey(v)) continue;
+            var dq = Insert(v, pr, floatType);
+            // Readers of v now read dq: a node quantized later finds its input already quantized through this entry.
+            _activations[v] = _activations[dq] = (dq, pr);
+        }
+        return _activations[x];
+    }
+
+    private Value Insert(Value x, ActivationParams p, DataType floatType)
+    {
+        string hint = x.Name ?? "x";
+        var uses = x.Uses.ToList();
+        var scale = _graph.AddConstant(TensorConversions.FromFloats(floatType, [p.Scale], []), _graph.FreshName(hint + "_scale"));
+        var zero = _graph.AddConstant(_activationType == DataType.UInt8
+            ? Tensor.FromSpan(DataType.UInt8, [(byte)p.ZeroPoint], [])
+            : Tensor.FromSpan(DataType.Int8, [(sbyte)p.ZeroPoint], []), _graph.FreshName(hint + "_zero_point"));
+        var q = new Node("QuantizeLinear", [x, scale, zero], 1, "", name: _graph.FreshName(hint + "_QuantizeLinear"),
+            outputNames: [_graph.FreshName(hint + "_quantized")]);
+        var dq = new Node("DequantizeLinear", [q.Output, scale, zero], 1, "", name: _graph.FreshName(hint + "_DequantizeLinear"),
+            outputNames: [_graph.FreshName(hint + "_dequantized")]);
+        q.Output.Type = new TensorType(_activationType, x.Shape);
+        dq.Output.Type = x.Type ?? new TensorType(floatType, x.Shape);
+        if (x.Producer is { } producer && producer.Graph == _graph) _graph.InsertAfter(producer, q);
+        else _graph.InsertAfter(null, q);
+        _graph.InsertAfter(q, dq);
+        // Readers inside If/Loop/Scan bodies keep reading the float tensor: those bodies stay float.
+        foreach (var use in uses)
+            if (use.Node.Graph == _graph) use.Node.ReplaceInput(use.InputIndex, dq.Output);
+        int output = _graph.Outputs.IndexOf(x);
+        if (output >= 0)
+        {
+            // A quantized graph output (a Conv's, which QLinearConv needs): the DQ takes over its name and its place,
+            // so the op's own output has the Q as its only reader, as ORT's fusions require.
+            (x.Name, dq.Output.Name) = (dq.Output.Name, x.Name);
+            _graph.Outputs[output] = dq.Output;
+        }
+        _context.Count("activations");
+        return dq.Output;
+    }
+
+    /// <summary>An int8 symmetric copy of the constant <paramref name="w"/> with its DequantizeLinear (axis −1: per tensor).</summary>
+    private QuantizedWeight QuantizeWeight(Value w, int axis, DataType floatType)
+    {
+        if (_weights.TryGetValue((w, axis), out var done)) return done;
+        var t = w.Const!;
+        float[] data = t.ToFloatArray();
+        long channels = axis < 0 ? 1 : t.Dims[axis];
+        long inner = 1;
+        if (axis >= 0) for (int d = axis + 1; d < t.Rank; d++) inner *= t.Dims[d];
+        var maxAbs = new double[channels];
+        for (long i = 0; i < data.Length; i++)
+        {
+            long c = axis < 0 ? 0 : i / inner % channels;
+            maxAbs[c] = Math.Max(maxAbs[c], Math.Abs(data[i]));
+        }
+        var scales = maxAbs.Select(m => QdqMath.SymmetricWeightScale(m, floatType)).ToArray();
+        var q = new sbyte[data.Length];
+        for (long i = 0; i < data.Length; i++)
+            q[i] = (sbyte)QdqMath.Quantize(data[i], scales[axis < 0 ? 0 : i / inner % channels], 0, -127, 127);
+
+        string hint = w.Name ?? "w";
+        long[] scaleDims = axis < 0 ? [] : [channels];
+        var qw = _graph.AddConstant(Tensor.FromSpan(DataType.Int8, q, t.Dims.ToArray()), _graph.FreshName(hint + "_quantized"));
+        var scale = _graph.AddConstant(TensorConversions.FromFloats(floatType, scales, scaleDims), _graph.FreshName(hint + "_scale"));
+        var zero = _graph.AddConstant(Tensor.FromSpan(DataType.Int8, new sbyte[channels], scaleDims), _graph.FreshName(hint + "_zero_point"));
+        var dq = new Node("DequantizeLinear", [qw, scale, zero], 1, "", axis < 0 ? null : [Attribute.Int("axis", axis)],
+            _graph.FreshName(hint + "_DequantizeLinear"), [_graph.FreshName(hint + "_dequantized")]);
+        dq.Output.Type = new TensorType(floatType, new Shape(t.Dims.ToArray()));
+        _graph.InsertAfter(null, dq);
+        _context.Count("weights");
+        return _weights[(w, axis)] = new QuantizedWeight(dq.Output, scales);
+    }
+
+    /// <summary>The bias as int32 with scale s_x·s_w[c] and zero point 0, dequantized (what QLinearConv/QGemm read).</summary>
+    private Value QuantizeBias(Value bias, float inputScale, float[] weightScales, DataType floatType)
+    {
+        var t = bias.Const!;
+        float[] data = t.ToFloatArray();
+        bool perChannel = weightScales.Length > 1;
+        var scales = (perChannel ? weightScales : [weightScales[0]])
+            .Select(ws => QdqMath.RoundScale((double)(inputScale * ws), floatType)).ToArray();
+        var q = new int[data.Length];
+        for (int i = 0; i < data.Length; i++)
+        {
+            float s = scales[perChannel ? i : 0];
+            q[i] = (int)Math.Clamp(Math.Round((double)data[i] / s, MidpointRounding.ToEven), int.MinValue, int.MaxValue);
+        }
+        string hint = bias.Name ?? "bias";
+        long[] scaleDims = perChannel ? [scales.Length] : [];
+        var qb = _graph.AddConstant(Tensor.FromInt32s(q, data.Length), _graph.FreshName(hint + "_quantized"));
+        var scale = _graph.AddConstant(TensorConversions.FromFloats(floatType, scales, scaleDims), _graph.FreshName(hint + "_scale"));
+        var zero = _graph.AddConstant(Tensor.FromSpan(DataType.Int32, new int[scales.Length], scaleDims), _graph.FreshName(hint + "_zero_point"));
+        var dq = new Node("DequantizeLinear", [qb, scale, zero], 1, "", perChannel ? [Attribute.Int("axis", 0)] : null,
+            _graph.FreshName(hint + "_DequantizeLinear"), [_graph.FreshName(hint + "_dequantized")]);
+        dq.Output.Type = new TensorType(floatType, new Shape(t.Dims.ToArray()));
+        _graph.InsertAfter(null, dq);
+        _context.Count("biases");
+        return dq.Output;
+    }
+
+    private void RemoveIfDead(Value constant)
+    {
+        if (constant.IsConstant && constant.Uses.Count == 0 && !constant.IsAnyGraphOutput && constant.Graph == _graph)
+            _graph.RemoveConstant(constant);
+    }
+}

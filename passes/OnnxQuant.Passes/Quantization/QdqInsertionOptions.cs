@@ -1,0 +1,25 @@
+using System.ComponentModel;
+
+namespace OnnxQuant.Passes.Quantization;
+
+/// <summary>Options of <see cref="QdqInsertionPass"/>.</summary>
+public sealed class QdqInsertionOptions
+{
+    [Description("op types to quantize (MatMul, Gemm, Conv, ConvTranspose); empty: MatMul, Gemm, Conv (ORT does not fuse ConvTranspose)")]
+    public List<string> OpTypes { get; set; } = [];
+
+    [Description("op types never to quantize (wins over op-types)")]
+    public List<string> ExcludeOpTypes { get; set; } = [];
+
+    [Description("node-name globs (* and ?) whose nodes stay float")]
+    public List<string> ExcludeNodes { get; set; } = [];
+
+    [Description("integer type of activations")]
+    public QdqActivationType ActivationType { get; set; } = QdqActivationType.UInt8;
+
+    [Description("one weight scale per output channel or per tensor")]
+    public QdqWeightGranularity WeightGranularity { get; set; } = QdqWeightGranularity.PerChannel;
+
+    [Description("symmetric activation ranges (zero point 0 for int8, 128 for uint8)")]
+    public bool SymmetricActivations { get; set; }
+}

@@ -1,0 +1,108 @@
+using System.Text.RegularExpressions;
+using OnnxQuant.Ir;
+using OnnxQuant.Passes.Calibration;
+
+namespace OnnxQuant.Passes.Quantization;
+
+/// <summary>
+/// Static W8A8 quantization in QDQ form, laid out the way ONNX Runtime's CPU provider fuses it into integer kernels
+/// (ALGORITHMS.md §6): <c>DQ(x) → Conv(DQ(w), DQ(b)) → Q</c> becomes QLinearConv, <c>DQ → MatMul → Q</c>
+/// QLinearMatMul (MatMulIntegerToFloat without the Q), <c>DQ → Gemm</c> QGemm (ConvTranspose only on request, see
+/// <see cref="DefaultOpTypes"/>). Identity relied on: y = op(DQ(Q(x)), DQ(q_w)) is the
+/// float op on fake-quantized inputs, which ORT computes exactly in integers as
+/// s_x·s_w·Σ(q_x − z_x)·q_w + s_x·s_w·q_b.
+/// <list type="bullet">
+/// <item>Activations: one Q/DQ pair per tensor (uint8 asymmetric by default), parameters from the calibrated range in
+/// the <see cref="IActivationRanges"/> analysis; every reader of the tensor then reads the DQ output.</item>
+/// <item>Weights: int8 symmetric constants (per output channel or per tensor) with a DequantizeLinear, never float
+/// weights with Q→DQ on them (ORT would keep the float weight and quantize it at every run).</item>
+/// <item>Conv/ConvTranspose/Gemm bias: int32 with scale s_x·s_w[c] and zero point 0, what QLinearConv and QGemm take.</item>
+/// <item>Conv outputs always get Q/DQ (QLinearConv needs the Q); a Conv read only by a Relu is quantized after the
+/// Relu instead, with the Relu's range (zero point = qmin), which ORT folds into the Conv. Outputs of MatMul/Gemm get
+/// Q/DQ when a quantized op reads them. Q/DQ is also put before MaxPool/Reshape/Transpose/Squeeze/Unsqueeze that
+/// feed a quantized op, with the same parameters on both sides, so ORT drops the pair and integer tensors flow through.</item>
+/// </list>
+/// Preconditions: activation ranges (an <see cref="IActivationRanges"/> analysis, or the <see cref="CalibrationResult"/>
+/// of the <c>calibrate</c> pass, which a pipeline must run before this one: <c>calibrated</c>); opset ≥ 13 (per-axis
+/// DequantizeLinear), ≥ 19 for float16 models (float16 scales); a float model (one that already holds QDQ or integer
+/// ops is refused). Does not fire on: nodes inside If/Loop/Scan bodies (counted
+/// as <c>skipped-subgraph</c>), excluded op types or node names, nodes whose activation has no calibrated range
+/// (<c>no-range</c>), non-constant weights of Conv, and element types other than float and float16.
+/// </summary>
+public sealed class QdqInsertionPass : Pass<QdqInsertionOptions>
+{
+    /// <summary>The first opset with per-axis QuantizeLinear/DequantizeLinear.</summary>
+    public const long RequiredOpset = 13;
+
+    /// <summary>The first opset whose QuantizeLinear/DequantizeLinear take float16 scales.</summary>
+    public const long RequiredOpsetFloat16 = 19;
+
+    /// <summary>
+    /// The op types quantized when <see cref="QdqInsertionOptions.OpTypes"/> is empty. Not ConvTranspose: ONNX Runtime
+    /// 1.31's CPU provider has no QDQ ConvTranspose fusion, so a quantized one runs in float after dequantizing its
+    /// inputs at every run (slower than float); it is quantized only when listed explicitly.
+    /// </summary>
+    public static IReadOnlyList<string> DefaultOpTypes { get; } = ["MatMul", "Gemm", "Conv"];
+
+
+    private static readonly HashSet<string> IntegerOps = new(StringComparer.Ordinal)
+    {
+        "QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", "MatMulInteger", "ConvInteger", "MatMulNBits",
+        "MatMulIntegerToFloat", "QGemm", "QAttention", "DynamicQuantizeMatMul", "MatMulBnb4", "GatherBlockQuantized",
+    };
+
+    public override string Name => "insert-qdq";
+    public override string Summary => "Insert QuantizeLinear/DequantizeLinear (static W8A8) where ONNX Runtime fuses them into integer kernels.";
+    public override IReadOnlyList<string> Requires => ["calibrated"];
+    public override IReadOnlyList<string> Provides => ["qdq"];
+
+    /// <summary>True for the op types of an already quantized model (QDQ, QLinear*, integer MatMul/Conv, MatMulNBits...).</summary>
+    public static bool IsQuantizedOp(Node node) => IntegerOps.Contains(node.OpType) || node.OpType.StartsWith("QLinear", StringComparison.Ordinal);
+
+    public override PassResult Run(Model model, QdqInsertionOptions options, PassContext context)
+    {
+        if (model.AllGraphs().SelectMany(g => g.Nodes).FirstOrDefault(IsQuantizedOp) is { } quantized)
+            throw new OnnxQuantException(
+                $"{Name}: the model is already quantized: it holds {quantized}. Quantize the float model it was made from.");
+        long opset = model.GetOpset("") ?? 1;
+        if (opset < RequiredOpset)
+            throw new OnnxQuantException(
+                $"{Name}: the model has opset {opset}; per-channel QuantizeLinear/DequantizeLinear need opset >= {RequiredOpset}. " +
+                $"Run 'upgrade-opset' (target-opset: {RequiredOpset} or later) before '{Name}' in the recipe.");
+        // Ranges given directly win; else those of an earlier calibrate pass.
+        var ranges = context.GetAnalysis<IActivationRanges>()
+            ?? (context.GetAnalysis<CalibrationResult>() is { } calibration ? new CalibrationRanges(calibration) : null)
+            ?? throw new OnnxQuantException($"{Name}: no activation ranges: run the calibrate pass (with --data) before '{Name}'.");
+
+        var ops = new HashSet<string>(options.OpTypes.Count > 0 ? options.OpTypes : DefaultOpTypes, StringComparer.Ordinal);
+        ops.ExceptWith(options.ExcludeOpTypes);
+        var excluded = options.ExcludeNodes.Select(Glob).ToList();
+
+        int inSubgraphs = model.AllGraphs().Where(g => g != model.Graph).SelectMany(g => g.Nodes)
+            .Count(n => n.IsDefaultDomain && ops.Contains(n.OpType));
+        if (inSubgraphs > 0)
+        {
+            context.Count("skipped-subgraph", inSubgraphs);
+            context.Log($"{Name}: {inSubgraphs} node(s) inside If/Loop/Scan bodies stay float.");
+        }
+
+        var inserter = new QdqInserter(model.Graph, ranges, options, context, opset, Name);
+        int quantizedNodes = 0;
+        foreach (var node in model.Graph.Nodes.ToList())
+        {
+            context.Cancellation.ThrowIfCancellationRequested();
+            if (!node.IsDefaultDomain || !ops.Contains(node.OpType)) continue;
+            if (node.Name is { } name && excluded.Any(r => r.IsMatch(name)))
+            {
+                context.Count("excluded");
+                continue;
+            }
+            if (inserter.TryQuantize(node)) quantizedNodes++;
+        }
+        if (quantizedNodes > 0) context.Count("quantized", quantizedNodes);
+        return PassResult.From(quantizedNodes > 0);
+    }
+
+    private static Regex Glob(string pattern) =>
+        new("^" + Regex.Escape(pattern).Replace(@"\*", ".*").Replace(@"\?", ".") + "$", RegexOptions.CultureInvariant);
+}
