@@ -39,6 +39,15 @@ public static class NumericAssert
         return runner.Run(own);
     }
 
+    /// <summary>Both runs have the same outputs, each within <paramref name="relTol"/> by <see cref="Close"/>'s measure.</summary>
+    public static void SameOutputs(IReadOnlyDictionary<string, Tensor> expected, IReadOnlyDictionary<string, Tensor> actual,
+        double relTol, string what = "")
+    {
+        Assert.Equal(expected.Keys.Order(), actual.Keys.Order());
+        foreach (var (name, e) in expected)
+            Close(e, actual[name], relTol, $"{what} output '{name}'".Trim());
+    }
+
     /// <summary>
     /// Checks one tensor against another: same element type and dimensions, NaN exactly where expected has NaN, and
     /// max|a−b| / max|a| ≤ <paramref name="relTol"/> (an all-zero expected tensor needs max|a−b| ≤ relTol). Types
