@@ -168,6 +168,7 @@ internal static class QuantizeCommand
         var context = new PassContext(settings.Seed, cancellation, message => output.MarkupLine($"    [grey]{Markup.Escape(message)}[/]"));
         context.SetAnalysis(CalibrationSettingsFor(recipe, settings.Calibration));
         var result = manager.Run(model, context);
+        Provenance.Record(model, recipe, context);
 
         bool external = settings.ExternalData || OnnxWriter.TotalTensorBytes(model) > OnnxWriteOptions.Default.AutoExternalLimit;
         OnnxWriter.Write(model, outputPath, new OnnxWriteOptions { ExternalData = settings.ExternalData });

@@ -46,4 +46,23 @@ public class W8A8PresetTests
         Assert.Equal(1 + 4 * 2 + 1, weights);
         Assert.True(new FileInfo(folder.File("q.onnx")).Length < 0.5 * new FileInfo(VitTiny).Length);
     }
+
+    [Fact]
+    public void W8A8_RecordsProvenance_AndIsByteIdenticalForTheSameSeed()
+    {
+        using var folder = new ScratchFolder();
+        string[] Args(string output) => [VitTiny, output, "--recipe", "w8a8", "--data", "random", "--count", "3",
+            "--shape", "pixel_values=1,3,32,32", "--seed", "11"];
+        Assert.Equal(0, Onnxquant.Run(Args(folder.File("a.onnx"))).ExitCode);
+        Assert.Equal(0, Onnxquant.Run(Args(folder.File("b.onnx"))).ExitCode);
+        Assert.Equal(File.ReadAllBytes(folder.File("a.onnx")), File.ReadAllBytes(folder.File("b.onnx")));
+
+        using var model = OnnxReader.Read(folder.File("a.onnx"));
+        var meta = model.Metadata.ToDictionary(e => e.Key, e => e.Value);
+        Assert.Equal("w8a8", meta["onnxquant.recipe"]);
+        string recipeFile = Path.Combine(AppContext.BaseDirectory, "models", "recipes", "w8a8.yaml");
+        Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(recipeFile))), meta["onnxquant.recipe_sha256"]);
+        Assert.Equal("11", meta["onnxquant.seed"]);
+        Assert.StartsWith("3 samples of random", meta["onnxquant.calibration"]);
+    }
 }

@@ -1,0 +1,36 @@
+using System.Security.Cryptography;
+using OnnxQuant.Ir;
+using OnnxQuant.Passes.Calibration;
+using OnnxQuant.Passes.Calibration.Statistics;
+
+namespace OnnxQuant.Passes.Recipes;
+
+/// <summary>
+/// Records in the output's metadata how it was made: tool version, recipe name and SHA-256 of its text, seed, and
+/// what calibration saw. Nothing time- or machine-dependent goes in, so the same input, recipe and seed still give
+/// byte-identical output.
+/// </summary>
+public static class Provenance
+{
+    public const string Prefix = "onnxquant.";
+
+    public static void Record(Model model, Recipe recipe, PassContext context)
+    {
+        var entries = new List<KeyValuePair<string, string>>
+        {
+            new(Prefix + "version", typeof(Provenance).Assembly.GetName().Version?.ToString(3) ?? "0.0.0"),
+            new(Prefix + "recipe", recipe.Name),
+            new(Prefix + "recipe_sha256", Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(recipe.Source)))),
+            new(Prefix + "seed", context.Seed.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+        };
+        if (context.GetAnalysis<CalibrationStatistics>() is { } stats)
+        {
+            var settings = context.GetAnalysis<CalibrationSettings>();
+            string data = settings?.LoadFrom is { } loaded ? $"statistics from {Path.GetFileName(loaded)}" : Path.GetFileName(settings?.Data ?? "?");
+            entries.Add(new(Prefix + "calibration", $"{stats.Samples} samples of {data}, {stats.Count} tensors"));
+        }
+        // Replace what an earlier run recorded rather than piling up entries.
+        model.Metadata.RemoveAll(e => e.Key.StartsWith(Prefix, StringComparison.Ordinal));
+        model.Metadata.AddRange(entries);
+    }
+}
