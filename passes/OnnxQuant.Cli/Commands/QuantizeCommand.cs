@@ -1,3 +1,4 @@
+using OnnxQuant.Passes.Quantization;
 using OnnxQuant.Passes.Calibration;
 using OnnxQuant.Passes.Calibration.DataSources;
 using System.CommandLine;
@@ -31,7 +32,7 @@ internal static class QuantizeCommand
         bool Stats, int Seed, bool ExternalData, Calibration Calibration);
 
     /// <summary>Command-line calibration settings; they override the recipe's <c>calibration:</c> section.</summary>
-    private sealed record Calibration(string? Data, int? Count, string[] Shapes, string? SaveTo, string? LoadFrom);
+    private sealed record Calibration(string? Data, int? Count, string[] Shapes, string? SaveTo, string? LoadFrom, string? SaveParams);
 
     /// <summary>The arguments and options (each command needs its own instances).</summary>
     private sealed class Symbols(CliEnvironment env)
@@ -63,6 +64,11 @@ internal static class QuantizeCommand
             HelpName = "NAME=DIMS",
         };
         private readonly Option<string> _saveCalib = new("--save-calib") { Description = "Save the calibration statistics (JSON) to reuse them.", HelpName = "FILE" };
+        private readonly Option<string> _saveParams = new("--save-params")
+        {
+            Description = "Write every quantized tensor's scale, zero point, bits and granularity as JSON.",
+            HelpName = "FILE",
+        };
         private readonly Option<string> _loadCalib = new("--load-calib")
         {
             Description = "Reuse calibration statistics saved with --save-calib instead of running the model over data.",
@@ -73,12 +79,12 @@ internal static class QuantizeCommand
         {
             command.Arguments.Add(_input);
             command.Arguments.Add(_output);
-            foreach (var option in new Option[] { _recipe, _verifyEach, _printIrAfter, _stats, _seed, _externalData, _data, _count, _shape, _saveCalib, _loadCalib })
+            foreach (var option in new Option[] { _recipe, _verifyEach, _printIrAfter, _stats, _seed, _externalData, _data, _count, _shape, _saveCalib, _loadCalib, _saveParams })
                 command.Options.Add(option);
             command.SetAction((parse, cancellation) => Task.FromResult(Execute(new Settings(
                 parse.GetValue(_input)!, parse.GetValue(_output)!, parse.GetValue(_recipe), parse.GetValue(_verifyEach),
                 parse.GetValue(_printIrAfter) ?? [], parse.GetValue(_stats), parse.GetValue(_seed), parse.GetValue(_externalData),
-                new Calibration(parse.GetValue(_data), parse.GetValue(_count), parse.GetValue(_shape) ?? [], parse.GetValue(_saveCalib), parse.GetValue(_loadCalib))),
+                new Calibration(parse.GetValue(_data), parse.GetValue(_count), parse.GetValue(_shape) ?? [], parse.GetValue(_saveCalib), parse.GetValue(_loadCalib), parse.GetValue(_saveParams))),
                 env, PipelineCli.ConsoleFor(parse.InvocationConfiguration.Output), parse.InvocationConfiguration.Error, cancellation)));
         }
     }
@@ -172,6 +178,7 @@ internal static class QuantizeCommand
 
         bool external = settings.ExternalData || OnnxWriter.TotalTensorBytes(model) > OnnxWriteOptions.Default.AutoExternalLimit;
         OnnxWriter.Write(model, outputPath, new OnnxWriteOptions { ExternalData = settings.ExternalData });
+        if (settings.Calibration.SaveParams is { } paramsPath) QuantizationParametersReport.Save(model, paramsPath);
         long written = new FileInfo(outputPath).Length;
         string dataPath = outputPath + ".data";
         if (external && File.Exists(dataPath)) written += new FileInfo(dataPath).Length;

@@ -65,4 +65,30 @@ public class W8A8PresetTests
         Assert.Equal("11", meta["onnxquant.seed"]);
         Assert.StartsWith("3 samples of random", meta["onnxquant.calibration"]);
     }
+
+    [Fact]
+    public void SaveParams_ListsEveryDequantizedTensor_WithItsGranularityScalesAndZeroPoints()
+    {
+        using var folder = new ScratchFolder();
+        var run = Onnxquant.Run(VitTiny, folder.File("q.onnx"), "--recipe", "w8a8", "--data", "random", "--count", "2",
+            "--shape", "pixel_values=1,3,32,32", "--save-params", folder.File("p.json"));
+        Assert.True(run.ExitCode == 0, run.ToString());
+        using var model = OnnxReader.Read(folder.File("q.onnx"));
+        using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(folder.File("p.json")));
+        var tensors = json.RootElement.GetProperty("tensors").EnumerateArray().ToList();
+        Assert.Equal(model.Graph.Nodes.Count(n => n.OpType == "DequantizeLinear"), tensors.Count);
+
+        // Weights: int8, symmetric (zero points 0), one scale per output channel; activations: uint8, one scale.
+        var weights = tensors.Where(t => t.GetProperty("type").GetString() == "int8").ToList();
+        Assert.Equal(1 + 4 * 2 + 1, weights.Count);
+        Assert.All(weights, w =>
+        {
+            Assert.Equal("per-channel", w.GetProperty("granularity").GetString());
+            Assert.All(w.GetProperty("zeroPoint").EnumerateArray(), z => Assert.Equal(0, z.GetDouble()));
+            Assert.All(w.GetProperty("scale").EnumerateArray(), s => Assert.True(s.GetDouble() > 0));
+        });
+        var activations = tensors.Where(t => t.GetProperty("type").GetString() == "uint8").ToList();
+        Assert.NotEmpty(activations);
+        Assert.All(activations, a => Assert.Equal(1, a.GetProperty("scale").GetArrayLength()));
+    }
 }
