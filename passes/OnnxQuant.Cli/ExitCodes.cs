@@ -19,4 +19,7 @@ public static class ExitCodes
 
     /// <summary>Any other exception: a bug in onnxquant.</summary>
     public const int InternalError = 70;
+
+    /// <summary>Interrupted by the user (128 + SIGINT, as shells report it).</summary>
+    public const int Cancelled = 130;
 }

@@ -89,8 +89,6 @@ internal static class QuantizeCommand
         }
     }
 
-    /// <summary>Exit codes, as for the other commands: 2 for a problem with the user's input, 70 for a bug (EX_SOFTWARE).</summary>
-    private const int UserError = 2, InternalError = 70, Cancelled = 130;
 
     private static int Execute(Settings settings, CliEnvironment env, IAnsiConsole output, TextWriter errors, CancellationToken cancellation)
     {
@@ -101,24 +99,24 @@ internal static class QuantizeCommand
         catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
         {
             errors.WriteLine("Cancelled; nothing was written.");
-            return Cancelled;
+            return ExitCodes.Cancelled;
         }
         catch (PassFailedException e) when (!e.IsUserError && !e.VerificationFailed)
         {
             // A bug in a pass: the stack trace is what a report needs.
             errors.WriteLine($"error: {e.Message}\n{e.InnerException}\nNothing was written.");
-            return InternalError;
+            return ExitCodes.InternalError;
         }
         catch (PassFailedException e) when (e.VerificationFailed)
         {
             errors.WriteLine($"error: {e.Message}\nNothing was written.");
-            return InternalError;
+            return ExitCodes.InternalError;
         }
         catch (OnnxQuantException e)
         {
             // Written unwrapped: the message's line breaks are deliberate, and it may be copied into a report.
             errors.WriteLine($"error: {e.Message}");
-            return UserError;
+            return ExitCodes.UserError;
         }
     }
 
@@ -144,7 +142,7 @@ internal static class QuantizeCommand
     {
         string inputPath = Path.GetFullPath(settings.Input);
         string outputPath = Path.GetFullPath(settings.Output);
-        if (string.Equals(inputPath, outputPath, StringComparison.Ordinal))
+        if (FilePaths.Same(inputPath, outputPath))
             throw new OnnxQuantException(
                 $"OUT is the same file as IN ({settings.Input}). Write to another file: the input's weights are read while the output is written.");
         if (Directory.Exists(outputPath))
