@@ -9,27 +9,8 @@ namespace OnnxQuant.Passes.Calibration.DataSources;
 /// </summary>
 public static class ShapeOverrides
 {
-    public static Dictionary<string, long[]> Parse(IEnumerable<string> specs)
-    {
-        var result = new Dictionary<string, long[]>(StringComparer.Ordinal);
-        foreach (string spec in specs)
-        {
-            int eq = spec.LastIndexOf('=');
-            if (eq <= 0 || eq == spec.Length - 1)
-                throw new OnnxQuantException($"--shape '{spec}' is not NAME=D0,D1,… (for example --shape input_ids=1,64).");
-            string name = spec[..eq];
-            var dims = new List<long>();
-            foreach (string part in spec[(eq + 1)..].Split(','))
-            {
-                if (!long.TryParse(part.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out long d) || d <= 0)
-                    throw new OnnxQuantException($"--shape '{spec}': '{part}' is not a positive dimension.");
-                dims.Add(d);
-            }
-            if (!result.TryAdd(name, dims.ToArray()))
-                throw new OnnxQuantException($"--shape gives input '{name}' twice.");
-        }
-        return result;
-    }
+    /// <summary>Parses the specs (one grammar and one set of messages for every command: the benchmark's parser).</summary>
+    public static Dictionary<string, long[]> Parse(IEnumerable<string> specs) => OnnxQuant.Runtime.Benchmarking.InputShapes.Parse(specs);
 
     /// <summary>Checks that every overridden input exists and has the model's rank and fixed dimensions.</summary>
     public static void Validate(IReadOnlyDictionary<string, long[]> shapes, IReadOnlyList<ModelInput> inputs)
