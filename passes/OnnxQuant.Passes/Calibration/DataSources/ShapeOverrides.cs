@@ -1,4 +1,3 @@
-using System.Globalization;
 using OnnxQuant.Ir;
 
 namespace OnnxQuant.Passes.Calibration.DataSources;
