@@ -27,5 +27,6 @@ internal static class BuiltInPasses
         registry.Register<FuseMatMulAddPass>();
         registry.Register<Calibration.CalibratePass>();
         registry.Register<QdqInsertionPass>();
+        registry.Register<Quantization.WeightOnly.QuantizeWeightsPass>();
     }
 }

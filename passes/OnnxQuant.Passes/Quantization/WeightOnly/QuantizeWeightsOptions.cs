@@ -1,0 +1,34 @@
+using System.ComponentModel;
+
+namespace OnnxQuant.Passes.Quantization.WeightOnly;
+
+/// <summary>Options of <see cref="QuantizeWeightsPass"/>.</summary>
+public sealed class QuantizeWeightsOptions
+{
+    [Description("bits per weight, 2..8 (matmulnbits: 2, 4 or 8)")]
+    public int Bits { get; set; } = 4;
+
+    [Description("weights per scale along K: a power of two 16..256, or per-channel (one scale per output channel)")]
+    public string BlockSize { get; set; } = "32";
+
+    [Description("symmetric weights (no zero point); false: asymmetric, with a zero point per block")]
+    public bool Symmetric { get; set; } = true;
+
+    [Description("matmulnbits (com.microsoft MatMulNBits) or dq (blocked DequantizeLinear, opset 21, feeding the MatMul/Gemm)")]
+    public WeightOnlyFormat Format { get; set; } = WeightOnlyFormat.MatMulNBits;
+
+    [Description("MatMulNBits accuracy_level: 0 float activations, 4 int8 activations (W4A8); 1-3 compute in fp32/fp16/bf16")]
+    public int AccuracyLevel { get; set; }
+
+    [Description("op types to quantize (MatMul, Gemm); empty: both")]
+    public List<string> OpTypes { get; set; } = [];
+
+    [Description("node-name globs (* and ?) whose nodes stay float")]
+    public List<string> ExcludeNodes { get; set; } = [];
+
+    [Description("the last MatMul/Gemm producing the logits output: float, 8 or 4 (bits)")]
+    public string LmHead { get; set; } = "8";
+
+    [Description("Gather on a constant 2-D table (embedding): float, 8 or 4 (bits)")]
+    public string Embedding { get; set; } = "float";
+}

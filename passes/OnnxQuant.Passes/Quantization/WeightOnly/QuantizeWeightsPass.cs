@@ -1,0 +1,109 @@
+using OnnxQuant.Ir;
+
+namespace OnnxQuant.Passes.Quantization.WeightOnly;
+
+/// <summary>
+/// Weight-only round-to-nearest quantization (int2/int4/int8, per block along K or per channel, symmetric or
+/// asymmetric) of MatMul and Gemm with a constant 2-D weight, the LM head and embedding Gathers. Identity relied on:
+/// y = x·W ≈ x·Ŵ with Ŵ[k, n] = (q[k, n] − z[b, n])·s[b, n], b = k / block; ONNX Runtime computes x·Ŵ from the packed
+/// codes (ALGORITHMS.md §6). Activations stay float (accuracy level 0) or are quantized to int8 per block inside
+/// MatMulNBits (level 4, W4A8 on CPU).
+/// <list type="bullet">
+/// <item>format matmulnbits: MatMul/Gemm → com.microsoft MatMulNBits (B packed [N][⌈K/bs⌉][bs·bits/8], K padded
+/// with zeros; scales [N, blocks] in the model's float type; zero points only when asymmetric). Gemm: transB handled,
+/// alpha folded into the weight before quantization (so into the scales), a constant [N] C (× beta) becomes the
+/// bias input, any other C an Add after (beta ≠ 1 on a non-constant C is refused).</item>
+/// <item>format dq: a blocked DequantizeLinear (opset 21, int4/int8 or uint4/uint8 with zero points) feeds the
+/// unchanged MatMul/Gemm. ONNX Runtime fuses DQ(int4)→MatMul into MatMulNBits at the level of its session option
+/// <c>session.qdq_matmulnbits_accuracy_level</c> (default 4): use matmulnbits to pin the level.</item>
+/// <item>lm-head: the last MatMul/Gemm feeding the logits output (the output named like <c>logits</c>, else the first),
+/// through Reshape/Add/Cast/Identity/Squeeze/Unsqueeze; float, 8 or 4 bits (default 8).</item>
+/// <item>embedding: Gather (axis 0) on a constant 2-D table: float (default), 8 or 4 bits, as com.microsoft
+/// GatherBlockQuantized (format matmulnbits, bits 4 or 8, width a multiple of the block) else DequantizeLinear(blocked)
+/// → Gather (opset 21).</item>
+/// <item>Tied weights (one constant read by the embedding and the head, directly or through a Transpose) are
+/// quantized once per layout: see <see cref="WeightOnlyRewriter"/>.</item>
+/// </list>
+/// Preconditions: format dq needs opset ≥ 21 (blocked DequantizeLinear, int4); float or float16 weights. Does not fire
+/// on: non-constant weights (counted <c>non-constant-weight</c>), weights of rank ≠ 2, nodes inside If/Loop/Scan bodies
+/// (<c>skipped-subgraph</c>), excluded nodes (<c>excluded</c>), Gemm with transA = 1.
+/// </summary>
+public sealed class QuantizeWeightsPass : Pass<QuantizeWeightsOptions>
+{
+    /// <summary>The first opset with blocked and int4 DequantizeLinear.</summary>
+    public const long DqOpset = 21;
+
+    private static readonly HashSet<string> PassThrough = new(StringComparer.Ordinal)
+        { "Reshape", "Add", "Cast", "Identity", "Squeeze", "Unsqueeze", "Flatten" };
+
+    public override string Name => "quantize-weights";
+    public override string Summary => "Weight-only int2/int4/int8 (blocked RTN) for MatMul/Gemm, LM head and embeddings, as MatMulNBits or blocked DequantizeLinear.";
+
+    public override PassResult Run(Model model, QuantizeWeightsOptions options, PassContext context)
+    {
+        var s = WeightOnlySettings.From(options, Name);
+        long opset = model.GetOpset("") ?? 1;
+        if (s.Format == WeightOnlyFormat.Dq && opset < DqOpset)
+            throw new OnnxQuantException(
+                $"{Name}: format dq writes blocked int{(s.Bits <= 4 ? 4 : 8)} DequantizeLinear, which needs opset >= {DqOpset}; the model has {opset}. " +
+                $"Run 'upgrade-opset' (target-opset: {DqOpset}) before '{Name}' in the recipe, or use format: matmulnbits.");
+
+        int inSubgraphs = model.AllGraphs().Where(g => g != model.Graph).SelectMany(g => g.Nodes)
+            .Count(n => n.IsDefaultDomain && s.OpTypes.Contains(n.OpType));
+        if (inSubgraphs > 0)
+        {
+            context.Count("skipped-subgraph", inSubgraphs);
+            context.Log($"{Name}: {inSubgraphs} node(s) inside If/Loop/Scan bodies stay float.");
+        }
+
+        var head = FindHead(model.Graph, s.OpTypes);
+        var rewriter = new WeightOnlyRewriter(model, s, context, Name);
+        int quantized = 0;
+        foreach (var node in model.Graph.Nodes.ToList())
+        {
+            context.Cancellation.ThrowIfCancellationRequested();
+            if (!node.IsDefaultDomain) continue;
+            bool matmul = s.OpTypes.Contains(node.OpType);
+            bool gather = node.OpType == "Gather" && node.Inputs.Count > 0 && node.Inputs[0] is { IsConstant: true, Const.Rank: 2 };
+            if (!matmul && !gather) continue;
+            if (node.Name is { } name && s.ExcludeNodes.Any(r => r.IsMatch(name)))
+            {
+                context.Count("excluded");
+                continue;
+            }
+            int? bits = gather ? s.EmbeddingBits : node == head ? s.HeadBits : s.Bits;
+            if (bits is not { } b)
+            {
+                context.Count(gather ? "embedding-float" : "lm-head-float");
+                continue;
+            }
+            bool done = gather ? rewriter.TryQuantizeGather(node, b) : rewriter.TryQuantizeMatMul(node, b);
+            if (!done) continue;
+            quantized++;
+            if (node == head) context.Count("lm-head");
+        }
+        rewriter.Finish();
+        if (quantized > 0)
+        {
+            if (s.Format == WeightOnlyFormat.MatMulNBits && model.GetOpset(WeightOnlyRewriter.MsDomain) is null)
+                model.SetOpset(WeightOnlyRewriter.MsDomain, 1);
+            context.Count("quantized", quantized);
+        }
+        return PassResult.From(quantized > 0);
+    }
+
+    /// <summary>The MatMul/Gemm whose output becomes the logits (the output named like "logits", else the first), or null.</summary>
+    public static Node? FindHead(Graph graph, IReadOnlySet<string> opTypes)
+    {
+        var output = graph.Outputs.FirstOrDefault(o => o.Name?.Contains("logits", StringComparison.OrdinalIgnoreCase) == true)
+            ?? graph.Outputs.FirstOrDefault();
+        for (var v = output; v?.Producer is { } p && p.Graph == graph; )
+        {
+            if (p.IsDefaultDomain && opTypes.Contains(p.OpType)) return p;
+            if (!p.IsDefaultDomain || !PassThrough.Contains(p.OpType)) return null;
+            // Through Add, follow the non-constant operand (a bias add).
+            v = p.Inputs.FirstOrDefault(i => i is { IsConstant: false });
+        }
+        return null;
+    }
+}

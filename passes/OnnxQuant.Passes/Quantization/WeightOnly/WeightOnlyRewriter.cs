@@ -1,0 +1,337 @@
+using OnnxQuant.Ir;
+
+namespace OnnxQuant.Passes.Quantization.WeightOnly;
+
+/// <summary>
+/// The edits of <see cref="QuantizeWeightsPass"/> on the main graph. A weight is quantized once per
+/// (constant, layout, bits, folded Gemm alpha): every consumer that needs the same layout reads the same initializers
+/// (tied embedding/head weights included). Layouts: MatMulNBits and GatherBlockQuantized both want one row per output
+/// channel (table row / B column) cut into blocks along K, so a head reading <c>Transpose(E)</c> or <c>Gemm(E, transB=1)</c>
+/// shares E's row quantization, scales and zero points with the embedding Gather; the packed bytes are stored twice
+/// there (MatMulNBits needs B as [N, blocks, blob], GatherBlockQuantized as [N, K·bits/8]) and the copy is counted
+/// (<c>tied-copies</c>) and logged with its size. A head reading E itself (not transposed) needs E's columns as rows:
+/// a different layout, also counted and logged.
+/// </summary>
+internal sealed class WeightOnlyRewriter
+{
+    private readonly record struct Key(Value Source, bool Transposed, int Bits, float Alpha);
+    private readonly record struct NBitsTensors(Value? B, Value Scales, Value? ZeroPoints);
+
+    public const string MsDomain = "com.microsoft";
+
+    private readonly Model _model;
+    private readonly Graph _graph;
+    private readonly WeightOnlySettings _s;
+    private readonly PassContext _context;
+    private readonly string _pass;
+    private readonly Dictionary<Key, BlockQuantizedRows> _rows = [];
+    private readonly Dictionary<Key, NBitsTensors> _nbits = [];
+    private readonly Dictionary<Key, Value> _gatherData = [];
+    private readonly Dictionary<Key, Value> _dq = [];
+    private readonly Dictionary<Key, Value> _dqTransposed = [];
+    private readonly Dictionary<Value, List<(string Kind, long Bytes)>> _copies = [];
+    private readonly HashSet<Node> _transposes = [];
+
+    public WeightOnlyRewriter(Model model, WeightOnlySettings settings, PassContext context, string pass)
+    {
+        _model = model;
+        _graph = model.Graph;
+        _s = settings;
+        _context = context;
+        _pass = pass;
+    }
+
+    private long Opset => _model.GetOpset("") ?? 1;
+
+    /// <summary>Rewrites one MatMul or Gemm; false (counted and logged) when it stays float.</summary>
+    public bool TryQuantizeMatMul(Node node, int bits)
+    {
+        string? why = PlanMatMul(node, out var key, out int n, out int k, out var bias, out var addAfter);
+        if (why is not null) return Skip(node, why, why.Contains("not a constant", StringComparison.Ordinal) ? "non-constant-weight" : "skipped");
+        var x = node.Inputs[0]!;
+        var floatType = key.Source.Const!.ElementType;
+        key = key with { Bits = bits };
+        if (_s.Format == WeightOnlyFormat.Dq)
+        {
+            var dq = DequantizedWeight(key, floatType);
+            int slot = 1;
+            if (node.OpType == "MatMul" && node.Inputs[1]!.Producer is { OpType: "Transpose" } transpose)
+            {
+                // B = Transpose(E): keep the transpose, on the dequantized E (shared with a tied Gather).
+                _transposes.Add(transpose);
+                if (!_dqTransposed.TryGetValue(key, out var t))
+                {
+                    var tn = new Node("Transpose", [dq], 1, "", [Attribute.Ints("perm", [1, 0])], _graph.FreshName((key.Source.Name ?? "w") + "_Transpose"),
+                        [_graph.FreshName((key.Source.Name ?? "w") + "_dequantized_T")]);
+                    tn.Output.Type = new TensorType(floatType, new Shape(key.Source.Const.Dims[1], key.Source.Const.Dims[0]));
+                    _graph.InsertAfter(dq.Producer, tn);
+                    _dqTransposed[key] = t = tn.Output;
+                }
+                dq = t;
+            }
+            node.ReplaceInput(slot, dq);
+            _context.Count("dq");
+            return true;
+        }
+
+        var q = Rows(key);
+        var nb = NBits(key, q, floatType);
+        var attrs = new List<Attribute>
+        {
+            Attribute.Int("K", k), Attribute.Int("N", n), Attribute.Int("bits", bits),
+            Attribute.Int("block_size", q.BlockSize), Attribute.Int("accuracy_level", _s.AccuracyLevel),
+        };
+        var inputs = new List<Value?> { x, nb.B, nb.Scales, nb.ZeroPoints };
+        if (bias is not null) inputs.AddRange([null, bias]);
+        while (inputs[^1] is null) inputs.RemoveAt(inputs.Count - 1);
+        var mm = new Node("MatMulNBits", inputs, 1, MsDomain, attrs, _graph.FreshName((node.Name ?? "MatMul") + "_MatMulNBits"),
+            [_graph.FreshName((node.Output.Name ?? "y") + "_nbits")]);
+        mm.Output.Type = node.Output.Type;
+        _graph.InsertBefore(node, mm);
+        var result = mm.Output;
+        if (addAfter is not null)
+        {
+            var add = new Node("Add", [result, addAfter], 1, "", null, _graph.FreshName((node.Name ?? "Gemm") + "_bias"),
+                [_graph.FreshName((node.Output.Name ?? "y") + "_biased")]);
+            add.Output.Type = node.Output.Type;
+            _graph.InsertAfter(mm, add);
+            result = add.Output;
+        }
+        if (node.Inputs[1]!.Producer is { OpType: "Transpose" } tr) _transposes.Add(tr);
+        node.Output.ReplaceAllUsesWith(result);
+        _graph.Remove(node);
+        _context.Count("matmulnbits");
+        return true;
+    }
+
+    /// <summary>Rewrites an embedding Gather on a constant 2-D table; false (counted and logged) when it stays float.</summary>
+    public bool TryQuantizeGather(Node node, int bits)
+    {
+        if (node.Inputs.Count < 2 || node.Inputs[0] is not { Const: { Rank: 2 } table } t || node.Inputs[1] is null)
+            return Skip(node, "its table is not a constant 2-D tensor", "skipped");
+        if (table.ElementType is not (DataType.Float or DataType.Float16))
+            return Skip(node, $"its table is {table.ElementType.OnnxName()}", "skipped");
+        long axis = node.GetInt("axis", 0);
+        if (axis is not (0 or -2)) return Skip(node, $"it gathers along axis {axis}, not the rows of the table", "skipped");
+        var key = new Key(t, false, bits, 1f);
+        int d = (int)table.Dims[1];
+        int block = _s.BlockFor(d);
+        bool gbq = _s.Format == WeightOnlyFormat.MatMulNBits && bits is 4 or 8 && d % block == 0;
+        if (gbq)
+        {
+            var q = Rows(key);
+            var nb = NBits(key, q, table.ElementType, forGather: true);
+            var data = GatherData(key, q);
+            var inputs = new List<Value?> { data, node.Inputs[1], nb.Scales, nb.ZeroPoints };
+            if (inputs[^1] is null) inputs.RemoveAt(3);
+            var g = new Node("GatherBlockQuantized", inputs, 1, MsDomain,
+                [Attribute.Int("gather_axis", 0), Attribute.Int("quantize_axis", 1), Attribute.Int("block_size", q.BlockSize), Attribute.Int("bits", bits)],
+                _graph.FreshName((node.Name ?? "Gather") + "_quantized"), [_graph.FreshName((node.Output.Name ?? "embedded") + "_q")]);
+            g.Output.Type = node.Output.Type;
+            _graph.InsertBefore(node, g);
+            node.Output.ReplaceAllUsesWith(g.Output);
+            _graph.Remove(node);
+            _context.Count("gather-block-quantized");
+            return true;
+        }
+        if (Opset < QuantizeWeightsPass.DqOpset)
+            return Skip(node, $"GatherBlockQuantized cannot hold it ({bits} bits, width {d}, block {block}) and a blocked " +
+                $"DequantizeLinear needs opset {QuantizeWeightsPass.DqOpset} (the model has {Opset}); run upgrade-opset first", "embedding-float");
+        node.ReplaceInput(0, DequantizedWeight(key, table.ElementType));
+        _context.Count("embedding-dq");
+        return true;
+    }
+
+    /// <summary>Removes weights and Transposes nothing reads any more; counts and logs weights stored more than once.</summary>
+    public void Finish()
+    {
+        foreach (var tr in _transposes)
+            if (tr.Graph == _graph && tr.Output.Uses.Count == 0 && !tr.Output.IsAnyGraphOutput) _graph.Remove(tr);
+        foreach (var (source, copies) in _copies)
+        {
+            bool floatKept = source.Uses.Count > 0 || source.IsAnyGraphOutput;
+            long floatBytes = source.Const!.ByteLength;
+            if (!floatKept && source.Graph == _graph) _graph.RemoveConstant(source);
+            int stored = copies.Count + (floatKept ? 1 : 0);
+            if (stored <= 1) continue;
+            long extra = copies.Skip(1).Sum(c => c.Bytes) + (floatKept ? floatBytes : 0);
+            _context.Count("tied-copies", stored - 1);
+            _context.Count("tied-extra-bytes", extra);
+            string what = string.Join(", ", copies.Select(c => $"{c.Kind} {c.Bytes} B"));
+            _context.Log($"{_pass}: {source} is stored {stored} times ({what}{(floatKept ? $", float {floatBytes} B kept for float readers" : "")}): " +
+                $"its readers need different layouts or precisions; {extra} bytes more than one copy.");
+        }
+    }
+
+    private bool Skip(Node node, string why, string counter)
+    {
+        _context.Count(counter);
+        _context.RecordMiss("quantize", why);
+        _context.Log($"{_pass}: {node} stays float: {why}.");
+        return false;
+    }
+
+    private string? PlanMatMul(Node node, out Key key, out int n, out int k, out Value? bias, out Value? addAfter)
+    {
+        key = default;
+        n = k = 0;
+        bias = addAfter = null;
+        if (node.Inputs.Count < 2 || node.Inputs[0] is not { } x || node.Inputs[1] is not { } w) return "it lacks an input";
+        if (x.Shape is { Rank: < 2 } && _s.Format == WeightOnlyFormat.MatMulNBits) return "its input A has rank 1";
+        Value source;
+        bool transposed;
+        if (w.Const is { } c)
+        {
+            source = w;
+            transposed = !(node.OpType == "Gemm" && node.GetInt("transB", 0) != 0);
+        }
+        else if (node.OpType == "MatMul" && w.Producer is { OpType: "Transpose" } tr && tr.IsDefaultDomain && tr.Inputs[0] is { Const: { Rank: 2 } } e
+                 && (tr.GetInts("perm") is null || tr.GetInts("perm") is [1, 0]))
+        {
+            // B = Transpose(E): B's columns are E's rows, MatMulNBits's layout already (a tied LM head).
+            source = e;
+            transposed = false;
+        }
+        else return $"its weight {w} is not a constant";
+        var t = source.Const!;
+        if (t.Rank != 2) return $"its weight {w} has rank {t.Rank}, not 2";
+        if (t.ElementType is not (DataType.Float or DataType.Float16)) return $"its weight {w} is {t.ElementType.OnnxName()}";
+        if (x.ElementType is { } xt && xt != t.ElementType) return $"its input is {xt.OnnxName()}, its weight {t.ElementType.OnnxName()}";
+        n = (int)(transposed ? t.Dims[1] : t.Dims[0]);
+        k = (int)(transposed ? t.Dims[0] : t.Dims[1]);
+        float alpha = 1f;
+        if (node.OpType == "Gemm")
+        {
+            if (node.GetInt("transA", 0) != 0) return "it is a Gemm with transA = 1";
+            alpha = node.GetFloat("alpha", 1f);
+            float beta = node.GetFloat("beta", 1f);
+            if (_s.Format == WeightOnlyFormat.Dq) alpha = 1f; // the Gemm stays and applies alpha and C itself
+            else if (node.Input(2) is { } cv)
+            {
+                if (cv.Const is { } ct && ct.ElementType == t.ElementType && ct.ElementCount is var count && (count == n || count == 1)
+                    && ct.Dims.Take(ct.Rank - 1).All(d => d == 1))
+                {
+                    if (beta == 1f && ct.Rank == 1 && count == n) bias = cv;
+                    else
+                    {
+                        float[] values = ct.ToFloatArray();
+                        var scaled = Enumerable.Range(0, n).Select(i => beta * values[count == 1 ? 0 : i]).ToArray();
+                        bias = _graph.AddConstant(TensorConversions.FromFloats(t.ElementType, scaled, [n]), _graph.FreshName((cv.Name ?? "C") + "_bias"));
+                    }
+                }
+                else if (beta == 1f) addAfter = cv;
+                else if (cv.Const is { } full && full.ElementType == t.ElementType)
+                    addAfter = _graph.AddConstant(TensorConversions.FromFloats(t.ElementType, full.ToFloatArray().Select(v => beta * v).ToArray(),
+                        full.Dims.ToArray()), _graph.FreshName((cv.Name ?? "C") + "_scaled"));
+                else return $"it is a Gemm with beta = {beta} on a non-constant C (MatMulNBits has no beta)";
+            }
+        }
+        key = new Key(source, transposed, 0, alpha);
+        return null;
+    }
+
+    /// <summary>The row quantization of a key (rows = output channels), computed once.</summary>
+    private BlockQuantizedRows Rows(Key key)
+    {
+        if (_rows.TryGetValue(key, out var done)) return done;
+        var t = key.Source.Const!;
+        int r0 = (int)t.Dims[0], c0 = (int)t.Dims[1];
+        float[] data = t.ToFloatArray();
+        int rows = key.Transposed ? c0 : r0, cols = key.Transposed ? r0 : c0;
+        var w = new float[data.Length];
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < cols; c++)
+                w[(long)r * cols + c] = key.Alpha * (key.Transposed ? data[(long)c * c0 + r] : data[(long)r * c0 + c]);
+        // Per channel in the dq format is DequantizeLinear's per-axis form: one block of exactly K.
+        int block = _s.PerChannel && _s.Format == WeightOnlyFormat.Dq ? cols : _s.BlockFor(cols);
+        return _rows[key] = BlockQuantizer.Quantize(w, rows, cols, key.Bits, block, _s.Symmetric, t.ElementType);
+    }
+
+    private NBitsTensors NBits(Key key, BlockQuantizedRows q, DataType floatType, bool forGather = false)
+    {
+        string hint = key.Source.Name ?? "w";
+        // The scales and zero points have the same layout for MatMulNBits and GatherBlockQuantized: made once, shared.
+        if (!_nbits.TryGetValue(key, out var shared))
+        {
+            var scales = _graph.AddConstant(TensorConversions.FromFloats(floatType, q.Scales, [q.Rows, q.BlockCount]), _graph.FreshName(hint + "_scales"));
+            Value? zero = null;
+            if (!q.Symmetric)
+            {
+                var zp = MatMulNBitsPacking.PackZeroPoints(q);
+                zero = _graph.AddConstant(Tensor.FromSpan<byte>(DataType.UInt8, zp,
+                    [q.Rows, MatMulNBitsPacking.ZeroPointRowBytes(q.BlockCount, q.Bits)]), _graph.FreshName(hint + "_zero_points"));
+            }
+            _nbits[key] = shared = new NBitsTensors(null, scales, zero);
+        }
+        if (forGather || shared.B is not null) return shared;
+        int blob = MatMulNBitsPacking.BlobSize(q.BlockSize, q.Bits);
+        var bytes = MatMulNBitsPacking.PackB(q);
+        var b = _graph.AddConstant(Tensor.FromSpan<byte>(DataType.UInt8, bytes, [q.Rows, q.BlockCount, blob]), _graph.FreshName(hint + "_nbits"));
+        Record(key.Source, "MatMulNBits B", bytes.Length);
+        return _nbits[key] = shared with { B = b };
+    }
+
+    private Value GatherData(Key key, BlockQuantizedRows q)
+    {
+        if (_gatherData.TryGetValue(key, out var done)) return done;
+        var bytes = MatMulNBitsPacking.PackB(q);
+        var data = _graph.AddConstant(Tensor.FromSpan<byte>(DataType.UInt8, bytes, [q.Rows, (long)q.Columns * q.Bits / 8]),
+            _graph.FreshName((key.Source.Name ?? "table") + "_gather_quantized"));
+        Record(key.Source, "GatherBlockQuantized data", bytes.Length);
+        return _gatherData[key] = data;
+    }
+
+    /// <summary>
+    /// A blocked (or per-axis) DequantizeLinear of the source constant, in the source's own orientation: blocks along K,
+    /// which is axis 0 of a MatMul B ([K, N]) and axis 1 of a table or transB weight ([N, K]).
+    /// </summary>
+    private Value DequantizedWeight(Key key, DataType floatType)
+    {
+        if (_dq.TryGetValue(key, out var done)) return done;
+        var q = Rows(key);
+        int n = q.Rows, k = q.Columns, blocks = q.BlockCount, half = q.DefaultZeroPoint;
+        int bits = q.Bits;
+        DataType type = q.Symmetric ? (bits <= 4 ? DataType.Int4 : DataType.Int8) : (bits <= 4 ? DataType.UInt4 : DataType.UInt8);
+        bool perAxis = _s.PerChannel;
+        long[] dims = key.Transposed ? [k, n] : [n, k];
+        long[] scaleDims = perAxis ? [n] : key.Transposed ? [blocks, n] : [n, blocks];
+        var values = new int[(long)n * k];
+        for (int r = 0; r < n; r++)
+            for (int c = 0; c < k; c++)
+                values[key.Transposed ? (long)c * n + r : (long)r * k + c] = q.Codes[(long)r * k + c] - (q.Symmetric ? half : 0);
+        var scales = new float[n * (perAxis ? 1 : blocks)];
+        var zeros = new int[scales.Length];
+        for (int r = 0; r < n; r++)
+            for (int b = 0; b < (perAxis ? 1 : blocks); b++)
+            {
+                int at = perAxis ? r : key.Transposed ? b * n + r : r * blocks + b;
+                scales[at] = q.Scales[r * blocks + b];
+                zeros[at] = q.ZeroPoints[r * blocks + b];
+            }
+        string hint = key.Source.Name ?? "w";
+        var data = _graph.AddConstant(Pack(type, values, dims), _graph.FreshName(hint + "_quantized"));
+        Record(key.Source, "DequantizeLinear data", data.Const!.ByteLength);
+        var scale = _graph.AddConstant(TensorConversions.FromFloats(floatType, scales, scaleDims), _graph.FreshName(hint + "_scale"));
+        var inputs = new List<Value?> { data, scale };
+        if (!q.Symmetric) inputs.Add(_graph.AddConstant(Pack(type, zeros, scaleDims), _graph.FreshName(hint + "_zero_point")));
+        var attrs = new List<Attribute> { Attribute.Int("axis", key.Transposed ? (perAxis ? 1 : 0) : (perAxis ? 0 : 1)) };
+        if (!perAxis) attrs.Add(Attribute.Int("block_size", q.BlockSize));
+        var dq = new Node("DequantizeLinear", inputs, 1, "", attrs, _graph.FreshName(hint + "_DequantizeLinear"), [_graph.FreshName(hint + "_dequantized")]);
+        dq.Output.Type = new TensorType(floatType, new Shape(dims));
+        _graph.InsertAfter(null, dq);
+        return _dq[key] = dq.Output;
+    }
+
+    private static Tensor Pack(DataType type, int[] values, long[] dims) => type switch
+    {
+        DataType.Int4 or DataType.UInt4 => Tensor.FromRaw(type, dims, Ir.Numerics.SubBytePacking.Pack(values, 4)),
+        DataType.Int8 => Tensor.FromSpan(type, values.Select(v => (sbyte)v).ToArray(), dims),
+        _ => Tensor.FromSpan(type, values.Select(v => (byte)v).ToArray(), dims),
+    };
+
+    private void Record(Value source, string kind, long bytes)
+    {
+        if (!_copies.TryGetValue(source, out var list)) _copies[source] = list = [];
+        list.Add((kind, bytes));
+    }
+}
