@@ -166,7 +166,8 @@ internal sealed class WeightOnlyRewriter
     private bool Skip(Node node, string why, string counter)
     {
         _context.Count(counter);
-        _context.RecordMiss("quantize", why);
+        // --stats sums equal reasons, so the miss drops value names (%name); the log keeps them.
+        _context.RecordMiss("quantize", System.Text.RegularExpressions.Regex.Replace(why, @"%\S+", "%…"));
         _context.Log($"{_pass}: {node} stays float: {why}.");
         return false;
     }
