@@ -4,13 +4,16 @@ namespace OnnxQuant.Passes.Quantization.WeightOnly;
 
 /// <summary>
 /// The edits of <see cref="QuantizeWeightsPass"/> on the main graph. A weight is quantized once per
-/// (constant, layout, bits, folded Gemm alpha): every consumer that needs the same layout reads the same initializers
-/// (tied embedding/head weights included). Layouts: MatMulNBits and GatherBlockQuantized both want one row per output
-/// channel (table row / B column) cut into blocks along K, so a head reading <c>Transpose(E)</c> or <c>Gemm(E, transB=1)</c>
-/// shares E's row quantization, scales and zero points with the embedding Gather; the packed bytes are stored twice
-/// there (MatMulNBits needs B as [N, blocks, blob], GatherBlockQuantized as [N, K·bits/8]) and the copy is counted
-/// (<c>tied-copies</c>) and logged with its size. A head reading E itself (not transposed) needs E's columns as rows:
-/// a different layout, also counted and logged.
+/// (constant, layout, bits, folded Gemm alpha), and every consumer that needs the same layout reads the same
+/// initializers. Layouts: MatMulNBits and GatherBlockQuantized both want one row per output channel (table row /
+/// B column) cut into blocks along K, so a head reading <c>Transpose(E)</c> or <c>Gemm(E, transB=1)</c> and the
+/// embedding <c>Gather(E)</c> share one packed tensor [V, blocks, blob] (GatherBlockQuantized reads it with
+/// quantize_axis 2, then a Reshape); only the scales (and zero points) are stored twice, because GatherBlockQuantized
+/// wants them as [V, blocks, 1] and MatMulNBits as [V, blocks] (counted <c>tied-shared</c>, extra bytes in
+/// <c>tied-extra-bytes</c>). In the dq format one DequantizeLinear feeds both readers. Anything else that keeps two
+/// copies of one weight — a head reading E untransposed (E's columns as rows: another layout), different bits for the
+/// head and the embedding, or a float embedding kept beside a quantized head — is counted (<c>tied-copies</c>,
+/// <c>tied-extra-bytes</c>) and logged with its size, never silent.
 /// </summary>
 internal sealed class WeightOnlyRewriter
 {
@@ -27,6 +30,9 @@ internal sealed class WeightOnlyRewriter
     private readonly Dictionary<Key, BlockQuantizedRows> _rows = [];
     private readonly Dictionary<Key, NBitsTensors> _nbits = [];
     private readonly Dictionary<Key, Value> _gatherData = [];
+    private readonly Dictionary<Key, Value> _packedB = [];
+    private readonly Dictionary<Key, (Value, Value?)> _gatherScales = [];
+    private readonly Dictionary<Value, long> _scaleCopies = [];
     private readonly Dictionary<Key, Value> _dq = [];
     private readonly Dictionary<Key, Value> _dqTransposed = [];
     private readonly Dictionary<Value, List<(string Kind, long Bytes)>> _copies = [];
@@ -120,16 +126,41 @@ internal sealed class WeightOnlyRewriter
         if (gbq)
         {
             var q = Rows(key);
-            var nb = NBits(key, q, table.ElementType, forGather: true);
-            var data = GatherData(key, q);
-            var inputs = new List<Value?> { data, node.Inputs[1], nb.Scales, nb.ZeroPoints };
+            // Indices of known rank: read MatMulNBits's own B ([V, blocks, blob]) so a tied head shares the bytes, and
+            // reshape [..., blocks, bs] back to [..., D]; else a 2-D [V, D·bits/8] copy of the bytes.
+            int? indicesRank = node.Inputs[1]!.Shape?.Rank;
+            Value data;
+            Value scales;
+            Value? zero;
+            if (indicesRank is { } rank)
+            {
+                data = PackedB(key, q);
+                (scales, zero) = GatherScales(key, q);
+            }
+            else
+            {
+                data = GatherData(key, q);
+                var nb = NBits(key, q, table.ElementType, forGather: true);
+                (scales, zero) = (nb.Scales, nb.ZeroPoints);
+            }
+            var inputs = new List<Value?> { data, node.Inputs[1], scales, zero };
             if (inputs[^1] is null) inputs.RemoveAt(3);
             var g = new Node("GatherBlockQuantized", inputs, 1, MsDomain,
-                [Attribute.Int("gather_axis", 0), Attribute.Int("quantize_axis", 1), Attribute.Int("block_size", q.BlockSize), Attribute.Int("bits", bits)],
+                [Attribute.Int("gather_axis", 0), Attribute.Int("quantize_axis", data.Const!.Rank - 1), Attribute.Int("block_size", q.BlockSize), Attribute.Int("bits", bits)],
                 _graph.FreshName((node.Name ?? "Gather") + "_quantized"), [_graph.FreshName((node.Output.Name ?? "embedded") + "_q")]);
-            g.Output.Type = node.Output.Type;
             _graph.InsertBefore(node, g);
-            node.Output.ReplaceAllUsesWith(g.Output);
+            var result = g.Output;
+            if (indicesRank is { } r)
+            {
+                var shape = _graph.AddConstant(Tensor.FromInt64s([.. Enumerable.Repeat(0L, r), -1], r + 1), _graph.FreshName((key.Source.Name ?? "table") + "_rows_shape"));
+                var reshape = new Node("Reshape", [g.Output, shape], 1, "", null, _graph.FreshName((node.Name ?? "Gather") + "_rows"),
+                    [_graph.FreshName((node.Output.Name ?? "embedded") + "_rows")]);
+                _graph.InsertAfter(g, reshape);
+                result = reshape.Output;
+            }
+            else g.Output.Type = node.Output.Type;
+            result.Type = node.Output.Type;
+            node.Output.ReplaceAllUsesWith(result);
             _graph.Remove(node);
             _context.Count("gather-block-quantized");
             return true;
@@ -153,7 +184,17 @@ internal sealed class WeightOnlyRewriter
             long floatBytes = source.Const!.ByteLength;
             if (!floatKept && source.Graph == _graph) _graph.RemoveConstant(source);
             int stored = copies.Count + (floatKept ? 1 : 0);
-            if (stored <= 1) continue;
+            if (stored <= 1)
+            {
+                if (_scaleCopies.GetValueOrDefault(source) is > 0 and var scaleBytes && source.Uses.Count == 0 && HasNBitsReader(source))
+                {
+                    _context.Count("tied-shared");
+                    _context.Count("tied-extra-bytes", scaleBytes);
+                    _context.Log($"{_pass}: {source} is shared by the embedding and the head ({copies[0].Bytes} B packed once); " +
+                        $"GatherBlockQuantized needs its own [V, blocks, 1] scales: {scaleBytes} bytes more.");
+                }
+                continue;
+            }
             long extra = copies.Skip(1).Sum(c => c.Bytes) + (floatKept ? floatBytes : 0);
             _context.Count("tied-copies", stored - 1);
             _context.Count("tied-extra-bytes", extra);
@@ -162,6 +203,9 @@ internal sealed class WeightOnlyRewriter
                 $"its readers need different layouts or precisions; {extra} bytes more than one copy.");
         }
     }
+
+    private bool HasNBitsReader(Value source) =>
+        _nbits.Any(e => e.Key.Source == source && e.Value.B is { } b && b.Uses.Any(u => u.Node.OpType == "MatMulNBits"));
 
     private bool Skip(Node node, string why, string counter)
     {
@@ -265,11 +309,34 @@ internal sealed class WeightOnlyRewriter
             _nbits[key] = shared = new NBitsTensors(null, scales, zero);
         }
         if (forGather || shared.B is not null) return shared;
+        return _nbits[key] = shared with { B = PackedB(key, q) };
+    }
+
+    /// <summary>B of MatMulNBits, [N, blocks, blob]; GatherBlockQuantized reads the same tensor (quantize_axis 2).</summary>
+    private Value PackedB(Key key, BlockQuantizedRows q)
+    {
+        if (_packedB.TryGetValue(key, out var done)) return done;
         int blob = MatMulNBitsPacking.BlobSize(q.BlockSize, q.Bits);
         var bytes = MatMulNBitsPacking.PackB(q);
-        var b = _graph.AddConstant(Tensor.FromSpan<byte>(DataType.UInt8, bytes, [q.Rows, q.BlockCount, blob]), _graph.FreshName(hint + "_nbits"));
-        Record(key.Source, "MatMulNBits B", bytes.Length);
-        return _nbits[key] = shared with { B = b };
+        var b = _graph.AddConstant(Tensor.FromSpan<byte>(DataType.UInt8, bytes, [q.Rows, q.BlockCount, blob]), _graph.FreshName((key.Source.Name ?? "w") + "_nbits"));
+        Record(key.Source, "packed B [N, blocks, blob]", bytes.Length);
+        return _packedB[key] = b;
+    }
+
+    /// <summary>
+    /// Scales [V, blocks, 1] and zero points (one per byte, low bits) for GatherBlockQuantized on the 3-D B: its scales
+    /// must have the data's rank, and MatMulNBits accepts only [N, blocks] or [N·blocks], so these are a second, small copy.
+    /// </summary>
+    private (Value Scales, Value? ZeroPoints) GatherScales(Key key, BlockQuantizedRows q)
+    {
+        if (_gatherScales.TryGetValue(key, out var done)) return done;
+        string hint = key.Source.Name ?? "table";
+        var floatType = key.Source.Const!.ElementType;
+        var scales = _graph.AddConstant(TensorConversions.FromFloats(floatType, q.Scales, [q.Rows, q.BlockCount, 1]), _graph.FreshName(hint + "_gather_scales"));
+        Value? zero = q.Symmetric ? null : _graph.AddConstant(Tensor.FromSpan<byte>(DataType.UInt8, q.ZeroPoints.Select(z => (byte)z).ToArray(),
+            [q.Rows, q.BlockCount, 1]), _graph.FreshName(hint + "_gather_zero_points"));
+        _scaleCopies[key.Source] = _scaleCopies.GetValueOrDefault(key.Source) + scales.Const!.ByteLength + (zero?.Const!.ByteLength ?? 0);
+        return _gatherScales[key] = (scales, zero);
     }
 
     private Value GatherData(Key key, BlockQuantizedRows q)

@@ -115,6 +115,115 @@ public class QuantizeWeightsPassTests
         Matches(expected, NumericAssert.Run(model, new Dictionary<string, Tensor> { ["x"] = Tensor.FromFloats(xs, M, K) })["y"], FloatTolerance, "y");
     }
 
+    [Theory]
+    [InlineData(WeightOnlyFormat.MatMulNBits)]
+    [InlineData(WeightOnlyFormat.Dq)]
+    public void PerChannel_UsesOneScalePerOutputChannel_MatchingTheReference(WeightOnlyFormat format)
+    {
+        const int M = 2, K = 40, N = 6;
+        var (model, w, feeds, xs) = MatMulModel(M, K, N, seed: 60, opset: 21);
+        using var _ = model;
+
+        Run(model, new QuantizeWeightsOptions { BlockSize = "per-channel", Format = format, LmHead = "4" });
+
+        if (format == WeightOnlyFormat.MatMulNBits)
+        {
+            var nbits = model.Graph.Nodes.Single();
+            // MatMulNBits has blocks only: one block of the next power of two >= K, padded with zeros.
+            Assert.Equal(64, nbits.GetInt("block_size", 0));
+            Assert.Equal([N, 1], nbits.Inputs[2]!.Const!.Dims.ToArray());
+        }
+        else
+        {
+            var dq = model.Graph.Nodes.Single(n => n.OpType == "DequantizeLinear");
+            Assert.Null(dq.GetAttribute("block_size"));
+            Assert.Equal(1, dq.GetInt("axis", -1));
+            Assert.Equal([N], dq.Inputs[1]!.Const!.Dims.ToArray());
+        }
+        var expected = Product(xs, FakeQuantKn(w, K, N, 4, K, symmetric: true), M, K, N);
+        Matches(expected, NumericAssert.Run(model, feeds)["y"], FloatTolerance, "y");
+    }
+
+    [Fact]
+    public void Float16Model_GetsFloat16Scales_AndStaysWithinOneStepOfTheFloatProduct()
+    {
+        const int M = 2, K = 64, N = 8;
+        var b = new GraphBuilder(opset: 17);
+        var x = b.Input("x", DataType.Float16, M, K);
+        float[] w = RandomFloats(65, K * N, -1, 1).Select(v => (float)(Half)v).ToArray();
+        b.Output(b.Op("MatMul", x, b.Constant(TensorConversions.FromFloats(DataType.Float16, w, [K, N]), "w")), "y", DataType.Float16, M, N);
+        using var model = b.Build();
+        float[] xs = RandomFloats(66, M * K, -1, 1).Select(v => (float)(Half)v).ToArray();
+
+        Run(model, new QuantizeWeightsOptions { LmHead = "4" });
+
+        var nbits = model.Graph.Nodes.Single();
+        var scales = nbits.Inputs[2]!.Const!;
+        Assert.Equal(DataType.Float16, scales.ElementType);
+        double step = scales.ToFloatArray().Max(Math.Abs);
+        var y = NumericAssert.Run(model, new Dictionary<string, Tensor> { ["x"] = TensorConversions.FromFloats(DataType.Float16, xs, [M, K]) })["y"];
+        Assert.Equal(DataType.Float16, y.ElementType);
+        var exact = Product(xs, w.Select(v => (double)v).ToArray(), M, K, N);
+        var actual = y.ToFloatArray();
+        for (int i = 0; i < actual.Length; i++)
+        {
+            double bound = step * Enumerable.Range(0, K).Sum(k => Math.Abs(xs[i / N * K + k])) + 2e-3 * exact.Magnitude[i];
+            Assert.True(Math.Abs(actual[i] - exact.Y[i]) <= bound, $"y[{i}]: {actual[i]} vs {exact.Y[i]} (bound {bound:G3})");
+        }
+    }
+
+    [Fact]
+    public void Embedding_WithAWidthThatIsNotAMultipleOfTheBlock_BecomesABlockedDequantizeLinear()
+    {
+        const int V = 10, D = 40;
+        var b = new GraphBuilder(opset: 21);
+        var ids = b.Input("ids", DataType.Int64, 3);
+        float[] e = RandomFloats(67, V * D, -1, 1);
+        b.Output(b.Op("Gather", b.Constant(Tensor.FromFloats(e, V, D), "table"), ids), "h", DataType.Float, 3, D);
+        using var model = b.Build();
+
+        Run(model, new QuantizeWeightsOptions { Embedding = "4" });
+
+        var dq = model.Graph.Nodes.Single(n => n.OpType == "Gather").Inputs[0]!.Producer!;
+        Assert.Equal("DequantizeLinear", dq.OpType);
+        Assert.Equal(1, dq.GetInt("axis", -1));
+        long[] idx = [9, 0, 4];
+        var h = NumericAssert.Run(model, new Dictionary<string, Tensor> { ["ids"] = Tensor.FromInt64s(idx, 3) })["h"].ToFloatArray();
+        var eq = Transpose(FakeQuantKn(Transpose(e, V, D), D, V, 4, 32, symmetric: true), D, V);
+        for (int i = 0; i < 3; i++)
+            for (int d = 0; d < D; d++)
+                Assert.Equal(eq[idx[i] * D + d], h[i * D + d], 1e-6);
+    }
+
+    [Theory]
+    [InlineData(WeightOnlyFormat.MatMulNBits)]
+    [InlineData(WeightOnlyFormat.Dq)]
+    public void ASecondRun_ChangesNothing(WeightOnlyFormat format)
+    {
+        var (model, _, _, _) = MatMulModel(2, 32, 4, seed: 68, opset: 21);
+        using var _ = model;
+        var options = new QuantizeWeightsOptions { Format = format, LmHead = "4" };
+        Run(model, options);
+        int nodes = model.Graph.NodeCount, constants = model.Graph.Constants.Count;
+
+        var context = new Passes.PassContext();
+        Assert.False(new QuantizeWeightsPass().Run(model, options, context).Modified);
+        Assert.Equal(nodes, model.Graph.NodeCount);
+        Assert.Equal(constants, model.Graph.Constants.Count);
+    }
+
+    [Fact]
+    public void ExcludedNodes_StayFloat()
+    {
+        var (model, _, _, _) = MatMulModel(2, 32, 4, seed: 69);
+        using var _ = model;
+
+        var (context, _) = Run(model, new QuantizeWeightsOptions { ExcludeNodes = ["m?"], LmHead = "4" });
+
+        Assert.Equal("MatMul", model.Graph.Nodes.Single().OpType);
+        Assert.Equal(1, Counter(context, "excluded"));
+    }
+
     [Fact]
     public void NonConstantWeight_StaysFloat_AndIsCounted()
     {

@@ -48,15 +48,35 @@ public class TiedWeightTests
 
         var gather = model.Graph.Nodes.Single(n => n.OpType == "GatherBlockQuantized");
         var head = model.Graph.Nodes.Single(n => n.OpType == "MatMulNBits");
-        Assert.Same(gather.Inputs[2], head.Inputs[2]);
+        // One packed tensor for both readers; GatherBlockQuantized takes its own [V, blocks, 1] scales.
+        Assert.Same(gather.Inputs[0], head.Inputs[1]);
+        Assert.Equal([V, D / 32, 1], gather.Inputs[2]!.Const!.Dims.ToArray());
         Assert.Equal(0, Count(model, "Transpose"));
         Assert.DoesNotContain(model.Graph.Constants, c => c.Name == "embed");
-        // The packed bytes are the one copy MatMulNBits and GatherBlockQuantized cannot share (their shapes differ).
-        Assert.Equal(1, Counter(context, "tied-copies"));
-        Assert.Equal((long)V * D * bits / 8, Counter(context, "tied-extra-bytes"));
-        Assert.Contains(log, l => l.Contains("stored 2 times"));
+        Assert.Single(model.Graph.Constants, c => c.Const!.ElementType == DataType.UInt8);
+        Assert.Equal(0, Counter(context, "tied-copies"));
+        Assert.Equal(1, Counter(context, "tied-shared"));
+        Assert.Equal((long)V * (D / 32) * 4, Counter(context, "tied-extra-bytes"));
+        Assert.Contains(log, l => l.Contains("shared by the embedding and the head"));
 
         Matches(Reference(e, ids, bits), NumericAssert.Run(model, Feeds(ids))["logits"], 1e-4, "logits");
+    }
+
+    [Fact]
+    public void TiedWeights_WithDifferentBitsForHeadAndEmbedding_AreStoredTwice_AndCounted()
+    {
+        var (model, _, ids) = TiedModel();
+        using var _ = model;
+
+        var (context, log) = Run(model, new QuantizeWeightsOptions { LmHead = "8", Embedding = "4" });
+
+        Assert.Equal(1, Count(model, "GatherBlockQuantized"));
+        Assert.Equal(1, Count(model, "MatMulNBits"));
+        Assert.Equal(1, Counter(context, "tied-copies"));
+        // The embedding's 4-bit bytes come first; the head's 8-bit copy is the extra one.
+        Assert.Equal((long)V * D, Counter(context, "tied-extra-bytes"));
+        Assert.Contains(log, l => l.Contains("stored 2 times"));
+        Assert.Equal([1, S, V], NumericAssert.Run(model, Feeds(ids))["logits"].Dims.ToArray());
     }
 
     [Fact]
