@@ -104,8 +104,11 @@ internal sealed class WeightOnlyRewriter
             result = add.Output;
         }
         if (node.Inputs[1]!.Producer is { OpType: "Transpose" } tr) _transposes.Add(tr);
+        var oldBias = node.Input(2);
         node.Output.ReplaceAllUsesWith(result);
         _graph.Remove(node);
+        // A Gemm C replaced by a scaled copy is dead now (the weight itself is handled in Finish, with its other readers).
+        if (oldBias is { IsConstant: true, Uses.Count: 0, IsAnyGraphOutput: false } && oldBias.Graph == _graph) _graph.RemoveConstant(oldBias);
         _context.Count("matmulnbits");
         return true;
     }

@@ -225,6 +225,29 @@ public class QuantizeWeightsPassTests
     }
 
     [Fact]
+    public void Gemm_WithBetaAndAFullC_AddsBetaTimesCAfterMatMulNBits()
+    {
+        const int M = 3, K = 32, N = 4;
+        const float Beta = 2f;
+        var b = new GraphBuilder(opset: 17);
+        var x = b.Input("x", DataType.Float, M, K);
+        float[] w = RandomFloats(73, K * N, -1, 1);
+        float[] c = RandomFloats(74, M * N, -1, 1);
+        b.Output(b.Op("Gemm", [x, b.Constant(Tensor.FromFloats(w, K, N), "w"), b.Constant(Tensor.FromFloats(c, M, N), "c")],
+            [Attribute.Float("beta", Beta)]), "y", DataType.Float, M, N);
+        using var model = b.Build();
+        float[] xs = RandomFloats(75, M * K, -2, 2);
+
+        Run(model, new QuantizeWeightsOptions { LmHead = "4" });
+
+        Assert.Equal(["MatMulNBits", "Add"], model.Graph.Nodes.Select(n => n.OpType));
+        Assert.DoesNotContain(model.Graph.Constants, v => v.Name == "c");
+        var y = Product(xs, FakeQuantKn(w, K, N, 4, 32, true), M, K, N);
+        for (int i = 0; i < y.Y.Length; i++) y.Y[i] += Beta * c[i];
+        Matches(y, NumericAssert.Run(model, new Dictionary<string, Tensor> { ["x"] = Tensor.FromFloats(xs, M, K) })["y"], FloatTolerance, "y");
+    }
+
+    [Fact]
     public void NonConstantWeight_StaysFloat_AndIsCounted()
     {
         var b = new GraphBuilder(opset: 17);
