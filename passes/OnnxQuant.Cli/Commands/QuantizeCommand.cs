@@ -170,7 +170,12 @@ internal static class QuantizeCommand
         using var model = OnnxReader.Read(inputPath);
         var before = ModelSummary.Of(model, new FileInfo(inputPath).Length);
         var context = new PassContext(settings.Seed, cancellation, message => output.MarkupLine($"    [grey]{Markup.Escape(message)}[/]"));
-        context.SetAnalysis(CalibrationSettingsFor(recipe, settings.Calibration));
+        var calibration = CalibrationSettingsFor(recipe, settings.Calibration);
+        // A static recipe without data fails now, not after the passes before calibrate have run.
+        if (calibration.Data is null && calibration.LoadFrom is null &&
+            recipe.Passes.FirstOrDefault(p => p.Pass is CalibratePass) is { Options: CalibrateOptions { Data: null } })
+            throw new OnnxQuantException(MissingDataMessage.For(model, recipe.Name));
+        context.SetAnalysis(calibration);
         var result = manager.Run(model, context);
         Provenance.Record(model, recipe, context);
 

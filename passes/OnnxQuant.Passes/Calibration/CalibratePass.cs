@@ -40,8 +40,7 @@ public sealed class CalibratePass : Pass<CalibrateOptions>
         }
         else
         {
-            string data = settings.Data ?? options.Data ?? throw new OnnxQuantException(
-                "The calibrate pass needs data: give --data PATH (a .npy/.npz file, a folder of NAME.npy or images, or 'random'), or 'data:' in the recipe's calibration section.");
+            string data = settings.Data ?? options.Data ?? throw new OnnxQuantException(MissingDataMessage.For(model));
             using var source = CalibrationDataSource.Open(data, model, settings.Source);
             statistics = CalibrationCollector.Collect(model, source, targets, new CollectorOptions
             {

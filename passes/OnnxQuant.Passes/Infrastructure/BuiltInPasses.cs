@@ -28,5 +28,6 @@ internal static class BuiltInPasses
         registry.Register<Calibration.CalibratePass>();
         registry.Register<QdqInsertionPass>();
         registry.Register<Quantization.WeightOnly.QuantizeWeightsPass>();
+        registry.Register<DynamicQdqInsertionPass>();
     }
 }

@@ -8,7 +8,7 @@ namespace OnnxQuant.Passes;
 /// <summary>
 /// One option of a pass: a public settable (or init) property of its options class, named in kebab-case
 /// (<c>TargetOpset</c> ↔ <c>target-opset</c>). Supported types: bool, int, long, float, double, string, enums,
-/// their nullable forms, and lists or arrays of those. A <see cref="DescriptionAttribute"/> on the property is shown
+/// their nullable forms, lists or arrays of those, and lists of <see cref="IOptionRecord"/> classes (mappings in YAML). A <see cref="DescriptionAttribute"/> on the property is shown
 /// by <c>onnxquant passes</c>.
 /// </summary>
 public sealed class PassOptionInfo
@@ -70,7 +70,11 @@ public sealed class PassOptionInfo
     }
 
     private static bool IsSupported(Type type) =>
-        ListElementType(type) is { } element ? IsScalar(element) : IsScalar(type);
+        ListElementType(type) is { } element ? IsScalar(element) || IsRecord(element) : IsScalar(type);
+
+    /// <summary>An <see cref="IOptionRecord"/> class: recipes write a list of them as a list of mappings.</summary>
+    internal static bool IsRecord(Type type) =>
+        type.IsClass && typeof(IOptionRecord).IsAssignableFrom(type) && type.GetConstructor(Type.EmptyTypes) is not null;
 
     private static bool IsScalar(Type type)
     {
@@ -85,6 +89,7 @@ public sealed class PassOptionInfo
     internal static string Describe(Type type)
     {
         if (ListElementType(type) is { } element) return "list of " + Describe(element);
+        if (IsRecord(type)) return "{" + string.Join(", ", For(type).Select(o => o.Name)) + "}";
         var underlying = Nullable.GetUnderlyingType(type);
         if (underlying is not null) return Describe(underlying) + " or null";
         if (type.IsEnum) return $"enum ({string.Join("|", EnumNames(type))})";

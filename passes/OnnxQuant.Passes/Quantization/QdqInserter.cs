@@ -9,7 +9,7 @@ namespace OnnxQuant.Passes.Quantization;
 /// </summary>
 internal sealed class QdqInserter
 {
-    private readonly record struct ActivationParams(float Scale, int ZeroPoint);
+    private readonly record struct ActivationParams(float Scale, int ZeroPoint, DataType Type);
     private readonly record struct QuantizedWeight(Value Dequantized, float[] Scales);
 
     private static readonly HashSet<string> PassThroughOps = new(StringComparer.Ordinal)
@@ -20,23 +20,19 @@ internal sealed class QdqInserter
     private readonly PassContext _context;
     private readonly long _opset;
     private readonly string _pass;
-    private readonly DataType _activationType;
-    private readonly bool _symmetric;
-    private readonly bool _perChannel;
+    private readonly QdqParameterResolver _resolve;
     private readonly DataType? _modelFloatType;
     private readonly Dictionary<Value, (Value Dq, ActivationParams P)> _activations = [];
     private readonly Dictionary<(Value, int), QuantizedWeight> _weights = [];
 
-    public QdqInserter(Graph graph, IActivationRanges ranges, QdqInsertionOptions options, PassContext context, long opset, string pass)
+    public QdqInserter(Graph graph, IActivationRanges ranges, QdqParameterResolver resolve, PassContext context, long opset, string pass)
     {
         _graph = graph;
         _ranges = ranges;
         _context = context;
         _opset = opset;
         _pass = pass;
-        _activationType = options.ActivationType == QdqActivationType.Int8 ? DataType.Int8 : DataType.UInt8;
-        _symmetric = options.SymmetricActivations;
-        _perChannel = options.WeightGranularity == QdqWeightGranularity.PerChannel;
+        _resolve = resolve;
         _modelFloatType = graph.Inputs.Select(v => v.ElementType).Concat(graph.Constants.Select(c => c.ElementType))
             .FirstOrDefault(t => t is DataType.Float or DataType.Float16);
     }
@@ -47,7 +43,8 @@ internal sealed class QdqInserter
         string? why = Plan(node, out var plan);
         if (why is not null)
         {
-            _context.Count(why.StartsWith("no calibrated range", StringComparison.Ordinal) ? "no-range" : "skipped");
+            _context.Count(why.StartsWith("no calibrated range", StringComparison.Ordinal) ? "no-range"
+                : why.StartsWith("excluded", StringComparison.Ordinal) ? "excluded" : "skipped");
             // --stats sums equal reasons, so the miss drops value names (%name); the log keeps them.
             _context.RecordMiss("quantize", System.Text.RegularExpressions.Regex.Replace(why, @"%\S+", "%…"));
             _context.Log($"{_pass}: {node} stays float: {why}.");
@@ -58,6 +55,8 @@ internal sealed class QdqInserter
             throw new OnnxQuantException(
                 $"{_pass}: {node} is float16; float16 scales need opset >= {QdqInsertionPass.RequiredOpsetFloat16}, the model has {_opset}. " +
                 $"Run 'upgrade-opset' (target-opset: {QdqInsertionPass.RequiredOpsetFloat16} or later) before '{_pass}'.");
+        // ORT's CPU QDQ fusions take float32 only: a float16 node keeps its DequantizeLinear (smaller, not faster).
+        if (p.FloatType == DataType.Float16) _context.Count("float16-unfused");
 
         var x = QuantizeActivation(node.Inputs[0]!, p.FloatType)!.Value;
         node.ReplaceInput(0, x.Dq);
@@ -95,6 +94,7 @@ internal sealed class QdqInserter
     {
         plan = null;
         if (node.Inputs.Count < 2 || node.Inputs[0] is not { } x || node.Inputs[1] is not { } w) return "it lacks an input";
+        if (_resolve.Exclusion(node) is { } excluded) return excluded;
         if (x.IsConstant) return "its first input is a constant";
         var wTensor = w.Const;
         // Intermediate values often carry no type (no shape inference): then the model's float type decides.
@@ -140,12 +140,12 @@ internal sealed class QdqInserter
         }
         if (bias is not null && bias.Const is not { Rank: 1 } bt) return $"its bias {bias} is not a constant vector";
         if (bias?.Const is { } b && b.ElementType != floatType) return $"its bias {bias} is {b.ElementType.OnnxName()}";
-        if (!_perChannel) axis = -1;
+        if (!_resolve.PerChannel(node, w)) axis = -1;
         plan = new NodePlan(floatType.Value, axis, false, bias);
         return null;
     }
 
-    private bool HasRange(Value v) => _activations.ContainsKey(v) || (v.Name is { } n && _ranges.TryGetRange(n, out _, out _));
+    private bool HasRange(Value v) => _activations.ContainsKey(v) || _resolve.TryGetRange(v, _resolve.Activation(v), out _, out _);
 
     /// <summary>
     /// The DQ output that replaces <paramref name="x"/> (null when no range is known). A chain of pass-through ops
@@ -163,13 +163,14 @@ internal sealed class QdqInserter
             if (_activations.ContainsKey(src)) break;
         }
         ActivationParams? param = null;
+        var choice = _resolve.Activation(x);
         for (int i = chain.Count - 1; i >= 0 && param is null; i--)
         {
             if (_activations.TryGetValue(chain[i], out var known)) param = known.P;
-            else if (chain[i].Name is { } name && _ranges.TryGetRange(name, out float min, out float max))
+            else if (_resolve.TryGetRange(chain[i], choice, out float min, out float max))
             {
-                var (s, z) = QdqMath.ActivationParams(min, max, _activationType, _symmetric, floatType);
-                param = new ActivationParams(s, z);
+                var (s, z) = QdqMath.ActivationParams(min, max, choice.Type, choice.Symmetric, floatType);
+                param = new ActivationParams(s, z, choice.Type);
             }
         }
         if (param is not { } pr) return null;
@@ -188,14 +189,12 @@ internal sealed class QdqInserter
         string hint = x.Name ?? "x";
         var uses = x.Uses.ToList();
         var scale = _graph.AddConstant(TensorConversions.FromFloats(floatType, [p.Scale], []), _graph.FreshName(hint + "_scale"));
-        var zero = _graph.AddConstant(_activationType == DataType.UInt8
-            ? Tensor.FromSpan(DataType.UInt8, [(byte)p.ZeroPoint], [])
-            : Tensor.FromSpan(DataType.Int8, [(sbyte)p.ZeroPoint], []), _graph.FreshName(hint + "_zero_point"));
+        var zero = _graph.AddConstant(TensorConversions.FromDoubles(p.Type, [p.ZeroPoint], []), _graph.FreshName(hint + "_zero_point"));
         var q = new Node("QuantizeLinear", [x, scale, zero], 1, "", name: _graph.FreshName(hint + "_QuantizeLinear"),
             outputNames: [_graph.FreshName(hint + "_quantized")]);
         var dq = new Node("DequantizeLinear", [q.Output, scale, zero], 1, "", name: _graph.FreshName(hint + "_DequantizeLinear"),
             outputNames: [_graph.FreshName(hint + "_dequantized")]);
-        q.Output.Type = new TensorType(_activationType, x.Shape);
+        q.Output.Type = new TensorType(p.Type, x.Shape);
         dq.Output.Type = x.Type ?? new TensorType(floatType, x.Shape);
         if (x.Producer is { } producer && producer.Graph == _graph) _graph.InsertAfter(producer, q);
         else _graph.InsertAfter(null, q);

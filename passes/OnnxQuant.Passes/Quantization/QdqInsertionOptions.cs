@@ -14,7 +14,7 @@ public sealed class QdqInsertionOptions
     [Description("node-name globs (* and ?) whose nodes stay float")]
     public List<string> ExcludeNodes { get; set; } = [];
 
-    [Description("integer type of activations")]
+    [Description("integer type of activations (int16/uint16: opset 21, more accurate, not faster on CPU)")]
     public QdqActivationType ActivationType { get; set; } = QdqActivationType.UInt8;
 
     [Description("one weight scale per output channel or per tensor")]
@@ -22,4 +22,7 @@ public sealed class QdqInsertionOptions
 
     [Description("symmetric activation ranges (zero point 0 for int8, 128 for uint8)")]
     public bool SymmetricActivations { get; set; }
+
+    [Description("per-tensor or per-node settings: [{nodes|tensors: GLOB, exclude, activation-type, symmetric-activations, weight-granularity, method, percentile}]")]
+    public List<QdqOverride> Overrides { get; set; } = [];
 }

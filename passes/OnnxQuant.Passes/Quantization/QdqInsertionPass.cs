@@ -28,6 +28,11 @@ namespace OnnxQuant.Passes.Quantization;
 /// ops is refused). Does not fire on: nodes inside If/Loop/Scan bodies (counted
 /// as <c>skipped-subgraph</c>), excluded op types or node names, nodes whose activation has no calibrated range
 /// (<c>no-range</c>), non-constant weights of Conv, and element types other than float and float16.
+/// <para>Float16 models get float16 scales and run, but ONNX Runtime 1.31's CPU provider fuses none of their QDQ
+/// patterns (its selectors take float32 DequantizeLinear outputs only): the model is smaller, not faster; such nodes
+/// are counted as <c>float16-unfused</c>. Overrides (<see cref="QdqOverride"/>) change the activation type (int16 and
+/// uint16 need opset 21 and are not faster on CPU either: ORT has no 16-bit integer kernels), symmetry, weight
+/// granularity and range method per tensor or node, or exclude them.</para>
 /// </summary>
 public sealed class QdqInsertionPass : Pass<QdqInsertionOptions>
 {
@@ -86,7 +91,8 @@ public sealed class QdqInsertionPass : Pass<QdqInsertionOptions>
             context.Log($"{Name}: {inSubgraphs} node(s) inside If/Loop/Scan bodies stay float.");
         }
 
-        var inserter = new QdqInserter(model.Graph, ranges, options, context, opset, Name);
+        var resolver = new QdqParameterResolver(options, ranges, context.GetAnalysis<CalibrationResult>(), opset, Name);
+        var inserter = new QdqInserter(model.Graph, ranges, resolver, context, opset, Name);
         int quantizedNodes = 0;
         foreach (var node in model.Graph.Nodes.ToList())
         {

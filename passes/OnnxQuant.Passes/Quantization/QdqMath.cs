@@ -18,12 +18,14 @@ public static class QdqMath
     /// <summary>Smallest scale for float16: its smallest normal number, so 1/s stays finite.</summary>
     public const float MinScaleFloat16 = 6.1035156e-5f;
 
-    /// <summary>(qmin, qmax) of <paramref name="type"/>: int8 symmetric is [−127, 127].</summary>
+    /// <summary>(qmin, qmax) of <paramref name="type"/>: int8 symmetric is [−127, 127], int16 symmetric [−32767, 32767].</summary>
     public static (int Min, int Max) IntegerRange(DataType type, bool symmetric) => type switch
     {
         DataType.UInt8 => (0, 255),
         DataType.Int8 => symmetric ? (-127, 127) : (-128, 127),
-        _ => throw new ArgumentException($"No 8-bit quantization to {type.OnnxName()}.", nameof(type)),
+        DataType.UInt16 => (0, 65535),
+        DataType.Int16 => symmetric ? (-32767, 32767) : (-32768, 32767),
+        _ => throw new ArgumentException($"No 8- or 16-bit integer quantization to {type.OnnxName()}.", nameof(type)),
     };
 
     /// <summary>

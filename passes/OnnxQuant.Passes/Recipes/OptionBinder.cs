@@ -56,6 +56,7 @@ internal static class OptionBinder
             list.CopyTo(array, 0);
             return array;
         }
+        if (PassOptionInfo.IsRecord(type)) return BindRecord(node, type, file, what);
         var t = Nullable.GetUnderlyingType(type) ?? type;
         if (node is not YamlScalarNode scalar) throw Mismatch(node, type, file, what, Describe(node));
         string text = scalar.Value ?? "";
@@ -99,6 +100,27 @@ internal static class OptionBinder
             if (d is { } number) return t == typeof(float) ? (float)number : number;
         }
         throw Mismatch(node, type, file, what, $"'{text}'");
+    }
+
+    /// <summary>A mapping bound to a fresh <paramref name="type"/> (an <see cref="IOptionRecord"/>), checked as a whole.</summary>
+    private static object BindRecord(YamlNode node, Type type, string file, string what)
+    {
+        var fields = PassOptionInfo.For(type);
+        string valid = string.Join(", ", fields.Select(f => $"{f.Name} ({f.TypeName})"));
+        if (node is not YamlMappingNode mapping)
+            throw new RecipeException(RecipeLoader.At(node, file), $"{what} is a mapping with the keys {valid}; found {Describe(node)}.");
+        object record = Activator.CreateInstance(type)!;
+        foreach (var (keyNode, valueNode) in mapping.Children)
+        {
+            string key = RecipeLoader.ScalarKey(keyNode, file, "a key of " + what);
+            var field = fields.FirstOrDefault(f => f.Name == key)
+                ?? throw new RecipeException(RecipeLoader.At(keyNode, file),
+                    $"{what} has no key '{key}'.{NameSuggestions.DidYouMean(key, fields.Select(f => f.Name))} Keys: {valid}.");
+            bool nullable = Nullability.Create(field.Property).WriteState == NullabilityState.Nullable;
+            field.Property.SetValue(record, Convert(valueNode, field.Type, nullable, file, $"'{key}' of {what}"));
+        }
+        if (((IOptionRecord)record).Problem() is { } problem) throw new RecipeException(RecipeLoader.At(node, file), $"{what}: {problem}");
+        return record;
     }
 
     private static bool IsNull(YamlNode node) =>

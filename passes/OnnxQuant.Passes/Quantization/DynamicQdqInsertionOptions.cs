@@ -1,0 +1,16 @@
+using System.ComponentModel;
+
+namespace OnnxQuant.Passes.Quantization;
+
+/// <summary>Options of <see cref="DynamicQdqInsertionPass"/>.</summary>
+public sealed class DynamicQdqInsertionOptions
+{
+    [Description("op types to quantize (MatMul, Gemm); empty: both. Conv stays float: ORT's ConvInteger is unfused and slower than float")]
+    public List<string> OpTypes { get; set; } = [];
+
+    [Description("node-name globs (* and ?) whose nodes stay float")]
+    public List<string> ExcludeNodes { get; set; } = [];
+
+    [Description("one weight scale per output column or per tensor")]
+    public QdqWeightGranularity WeightGranularity { get; set; } = QdqWeightGranularity.PerChannel;
+}

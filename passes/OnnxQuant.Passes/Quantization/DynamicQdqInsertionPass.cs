@@ -1,0 +1,84 @@
+using System.Text.RegularExpressions;
+using OnnxQuant.Ir;
+
+namespace OnnxQuant.Passes.Quantization;
+
+/// <summary>
+/// Dynamic W8A8: int8 weights stored in the model, activation ranges measured at run time, in the exact form ONNX
+/// Runtime's CPU provider fuses (its own dynamic quantizer emits the same):
+/// <code>
+/// x → DynamicQuantizeLinear → (x_q, s_x, z_x)
+/// y = Mul(Cast&lt;float&gt;(MatMulInteger(x_q, W_q, z_x, 0)), Mul(s_x, s_w)) [+ bias]
+/// </code>
+/// ORT's MatMulIntegerToFloatFusion turns MatMulInteger → Cast → Mul (+ a constant [N] bias Add) into
+/// com.microsoft MatMulIntegerToFloat, and DynamicQuantizeMatMulFusion folds the DynamicQuantizeLinear in as
+/// DynamicQuantizeMatMul. Identity relied on: with DynamicQuantizeLinear's s_x = (max(x,0) − min(x,0))/255 and
+/// z_x = round(−min(x,0)/s_x), x ≈ s_x·(x_q − z_x) and W ≈ s_w·W_q, so x·W ≈ s_x·s_w[n]·Σ_k (x_q − z_x)·W_q[k,n].
+/// <list type="bullet">
+/// <item>Weights: int8 symmetric (zero point 0, [−127, 127]) per output column (a [N] scale, which
+/// MatMulIntegerToFloat takes) or per tensor. Gemm weights with transB are stored transposed, as [K, N].</item>
+/// <item>Activations: uint8 per tensor, one DynamicQuantizeLinear per tensor however many MatMuls read it.</item>
+/// </list>
+/// No calibration data is needed. Conv stays float: ORT has no fusion for ConvInteger, which ran 1.2–1.3× slower than
+/// float on a U-Net on this machine (ALGORITHMS.md §6). Preconditions: opset ≥ 11 (DynamicQuantizeLinear); a float
+/// model (one that already holds QDQ or integer ops is refused). Does not fire on (counted): nodes inside If/Loop/Scan
+/// bodies (<c>skipped-subgraph</c>), float16 nodes (<c>skipped-float16</c>: DynamicQuantizeLinear takes float32 only),
+/// non-constant or rank ≠ 2 weights, Gemm with transA or alpha ≠ 1 or a non-constant C (<c>skipped</c>).
+/// </summary>
+public sealed class DynamicQdqInsertionPass : Pass<DynamicQdqInsertionOptions>
+{
+    /// <summary>DynamicQuantizeLinear appeared in opset 11.</summary>
+    public const long RequiredOpset = 11;
+
+    public static IReadOnlyList<string> DefaultOpTypes { get; } = ["MatMul", "Gemm"];
+
+    public override string Name => "insert-dynamic-qdq";
+    public override string Summary => "Dynamic W8A8: int8 weights, runtime activation ranges (DynamicQuantizeLinear + MatMulInteger, fused by ORT).";
+    public override IReadOnlyList<string> Provides => ["qdq"];
+
+    public override PassResult Run(Model model, DynamicQdqInsertionOptions options, PassContext context)
+    {
+        if (model.AllGraphs().SelectMany(g => g.Nodes).FirstOrDefault(QdqInsertionPass.IsQuantizedOp) is { } quantized)
+            throw new OnnxQuantException(
+                $"{Name}: the model is already quantized: it holds {quantized}. Quantize the float model it was made from.");
+        long opset = model.GetOpset("") ?? 1;
+        if (opset < RequiredOpset)
+            throw new OnnxQuantException(
+                $"{Name}: the model has opset {opset}; DynamicQuantizeLinear needs opset >= {RequiredOpset}. " +
+                $"Run 'upgrade-opset' (target-opset: {RequiredOpset} or later) before '{Name}' in the recipe.");
+        var unknown = options.OpTypes.Except(DefaultOpTypes).ToList();
+        if (unknown.Count > 0)
+            throw new OnnxQuantException(
+                $"{Name}: cannot quantize {string.Join(", ", unknown)} dynamically; op-types takes MatMul and Gemm " +
+                "(Conv would become ConvInteger, which ONNX Runtime does not fuse and runs slower than float).");
+        var ops = new HashSet<string>(options.OpTypes.Count > 0 ? options.OpTypes : DefaultOpTypes, StringComparer.Ordinal);
+        var excluded = options.ExcludeNodes.Select(Glob).ToList();
+
+        int inSubgraphs = model.AllGraphs().Where(g => g != model.Graph).SelectMany(g => g.Nodes)
+            .Count(n => n.IsDefaultDomain && ops.Contains(n.OpType));
+        if (inSubgraphs > 0)
+        {
+            context.Count("skipped-subgraph", inSubgraphs);
+            context.Log($"{Name}: {inSubgraphs} node(s) inside If/Loop/Scan bodies stay float.");
+        }
+
+        var rewriter = new DynamicQdqRewriter(model.Graph, options.WeightGranularity == QdqWeightGranularity.PerChannel, context, Name);
+        int done = 0;
+        foreach (var node in model.Graph.Nodes.ToList())
+        {
+            context.Cancellation.ThrowIfCancellationRequested();
+            if (!node.IsDefaultDomain || !ops.Contains(node.OpType)) continue;
+            if (node.Name is { } name && excluded.Any(r => r.IsMatch(name)))
+            {
+                context.Count("excluded");
+                continue;
+            }
+            if (rewriter.TryQuantize(node)) done++;
+        }
+        if (done > 0) context.Count("quantized", done);
+        return PassResult.From(done > 0);
+    }
+
+    private static Regex Glob(string pattern) =>
+        new("^" + Regex.Escape(pattern).Replace(@"\*", ".*").Replace(@"\?", ".") + "$", RegexOptions.CultureInvariant);
+}
