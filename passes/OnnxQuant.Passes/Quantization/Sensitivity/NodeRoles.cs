@@ -8,7 +8,8 @@ namespace OnnxQuant.Passes.Quantization.Sensitivity;
 /// <c>attention-scores</c> (Q·Kᵀ: both inputs are activations), <c>attention-values</c> (reads a Softmax),
 /// <c>after-norm</c> (reads a LayerNorm/RMSNorm/BatchNorm/GroupNorm output), <c>after-activation</c> (reads
 /// Gelu/Relu/Sigmoid/...: MLP down projections), <c>residual</c> (an Add of two activations), else <c>other</c>.
-/// Reshape/Transpose/Squeeze/Unsqueeze between a node and its producer are looked through.
+/// Convs are split further by kind (depthwise, 1x1, kxk). Reshape/Transpose/Squeeze/Unsqueeze between a node and its
+/// producer are looked through.
 /// </summary>
 public static class NodeRoles
 {
@@ -56,9 +57,17 @@ public static class NodeRoles
                 !hasCandidateBefore.Contains(node) ? "first"
                 : !hasCandidateAfter.Contains(node) ? "last"
                 : Role(node);
-            groups[node] = $"{node.OpType} {role}";
+            groups[node] = $"{node.OpType}{ConvKind(node)} {role}";
         }
         return groups;
+    }
+
+    /// <summary>Convs differ by kind in what quantization costs them: " depthwise" (group &gt; 1), " 1x1", or " kxk".</summary>
+    private static string ConvKind(Node node)
+    {
+        if (node.OpType is not ("Conv" or "ConvTranspose")) return "";
+        if (node.GetInt("group", 1) > 1) return " depthwise";
+        return node.Inputs[1]?.Const is { Rank: > 2 } w && w.Dims.Skip(2).All(d => d == 1) ? " 1x1" : " kxk";
     }
 
     private static string Role(Node node)
