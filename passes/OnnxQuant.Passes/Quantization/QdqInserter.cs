@@ -43,8 +43,7 @@ internal sealed class QdqInserter
         string? why = Plan(node, out var plan);
         if (why is not null)
         {
-            _context.Count(why.StartsWith("no calibrated range", StringComparison.Ordinal) ? "no-range"
-                : why.StartsWith("excluded", StringComparison.Ordinal) ? "excluded" : "skipped");
+            _context.Count(why.StartsWith("no calibrated range", StringComparison.Ordinal) ? "no-range" : "skipped");
             // --stats sums equal reasons, so the miss drops value names (%name); the log keeps them.
             _context.RecordMiss("quantize", System.Text.RegularExpressions.Regex.Replace(why, @"%\S+", "%…"));
             _context.Log($"{_pass}: {node} stays float: {why}.");
@@ -94,7 +93,6 @@ internal sealed class QdqInserter
     {
         plan = null;
         if (node.Inputs.Count < 2 || node.Inputs[0] is not { } x || node.Inputs[1] is not { } w) return "it lacks an input";
-        if (_resolve.Exclusion(node) is { } excluded) return excluded;
         if (x.IsConstant) return "its first input is a constant";
         var wTensor = w.Const;
         // Intermediate values often carry no type (no shape inference): then the model's float type decides.

@@ -103,6 +103,12 @@ public sealed class QdqInsertionPass : Pass<QdqInsertionOptions>
                 context.Count("excluded");
                 continue;
             }
+            if (resolver.Exclusion(node) is { } why)
+            {
+                context.Count("excluded");
+                context.Log($"{Name}: {node} stays float: {why}.");
+                continue;
+            }
             if (inserter.TryQuantize(node)) quantizedNodes++;
         }
         if (quantizedNodes > 0) context.Count("quantized", quantizedNodes);
