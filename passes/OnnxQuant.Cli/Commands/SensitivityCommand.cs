@@ -85,7 +85,7 @@ public static class SensitivityCommand
         var report = SensitivityAnalysis.Run(model, calibration, qdqOptions, samples, Path.GetFileName(modelPath), recipe.Name, Log, cancellation);
         if (json)
         {
-            output.WriteLine(JsonSerializer.Serialize(report, InspectCommand.JsonOptions));
+            output.WriteLine(JsonSerializer.Serialize(report, EvalCommand.JsonOptions));
             return 0;
         }
         console.MarkupLine($"[bold]{Markup.Escape(report.Model)}[/], recipe {Markup.Escape(report.Recipe)}: {report.Candidates} quantizable nodes, " +
