@@ -20,7 +20,8 @@ namespace OnnxQuant.Passes.Quantization;
 /// <item>Activations: uint8 per tensor, one DynamicQuantizeLinear per tensor however many MatMuls read it.</item>
 /// </list>
 /// No calibration data is needed. Conv stays float: ORT has no fusion for ConvInteger, which ran 1.2–1.3× slower than
-/// float on a U-Net on this machine (ALGORITHMS.md §6). Preconditions: opset ≥ 11 (DynamicQuantizeLinear); a float
+/// float on a U-Net on this machine (ALGORITHMS.md §6), and its CPU kernel takes uint8 weights only (no symmetric
+/// int8 per-channel weights), so it would cost accuracy as well. Preconditions: opset ≥ 11 (DynamicQuantizeLinear); a float
 /// model (one that already holds QDQ or integer ops is refused). Does not fire on (counted): nodes inside If/Loop/Scan
 /// bodies (<c>skipped-subgraph</c>), float16 nodes (<c>skipped-float16</c>: DynamicQuantizeLinear takes float32 only),
 /// non-constant or rank ≠ 2 weights, Gemm with transA or alpha ≠ 1 or a non-constant C (<c>skipped</c>).
