@@ -6,40 +6,78 @@ using OnnxQuant.Passes.DemoModels;
 namespace OnnxQuant.Cli.Commands;
 
 /// <summary>
-/// <c>onnxquant generate vit-tiny|vit-b16 OUT [--seed S]</c>: writes a demo model built by our own code with seeded
-/// weights. For structure and speed measurements only; accuracy is always measured on real models.
+/// <c>onnxquant generate vit-tiny|vit-b16|llama OUT [--seed S] [--width W --layers L --heads H --kv-heads K --ffn F
+/// --vocab V --tie-embeddings]</c>: writes a demo model built by our own code with seeded weights. For structure and
+/// speed measurements only; accuracy is always measured on real models. The shape options are llama's; a model of
+/// more than 2 GB of weights is written with external data (ONNX's protobuf limit).
 /// </summary>
 public static class GenerateCommand
 {
-    private static readonly Dictionary<string, VitConfig> Models = new(StringComparer.Ordinal)
+    private static readonly Dictionary<string, VitConfig> Vits = new(StringComparer.Ordinal)
     {
         ["vit-tiny"] = VitConfig.Tiny,
         ["vit-b16"] = VitConfig.B16,
     };
 
+    private const string Llama = "llama";
+
     public static Command Create()
     {
-        var kind = new Argument<string>("MODEL") { Description = "Which model: " + string.Join(", ", Models.Keys) + "." };
-        kind.AcceptOnlyFromAmong([.. Models.Keys]);
+        string[] names = [.. Vits.Keys, Llama];
+        var kind = new Argument<string>("MODEL") { Description = "Which model: " + string.Join(", ", names) + "." };
+        kind.AcceptOnlyFromAmong(names);
         var output = new Argument<string>("OUT") { Description = "Where to write the model." };
         var seed = new Option<int>("--seed") { Description = "Seed of the random weights.", DefaultValueFactory = _ => 0 };
+        var d = LlamaConfig.Default;
+        Option<int?> Shape(string name, string what, int fallback) =>
+            new(name) { HelpName = "N", Description = $"llama: {what} (default {fallback})." };
+        var width = Shape("--width", "hidden width", d.Width);
+        var layers = Shape("--layers", "decoder layers", d.Layers);
+        var heads = Shape("--heads", "query heads; must divide the width", d.Heads);
+        var kvHeads = Shape("--kv-heads", "key/value heads, each shared by heads / kv-heads query heads; must divide the heads", d.KvHeads);
+        var ffn = Shape("--ffn", "SwiGLU hidden width", d.Ffn);
+        var vocab = Shape("--vocab", "vocabulary size", d.Vocab);
+        var tie = new Option<bool>("--tie-embeddings") { Description = "llama: the LM head reuses the embedding table (Gemm, transB = 1) instead of its own weight." };
+        Option[] llamaOptions = [width, layers, heads, kvHeads, ffn, vocab, tie];
         var command = new Command("generate", "Write a demo model built by OnnxQuant (seeded weights; for speed and structure, not accuracy).")
         {
             kind,
             output,
             seed,
         };
+        foreach (var option in llamaOptions) command.Options.Add(option);
         command.SetAction(parse =>
         {
             string name = parse.GetRequiredValue(kind);
             string path = parse.GetRequiredValue(output);
             if (Directory.Exists(path))
                 throw new OnnxQuantException($"generate: the output {path} is a folder. Give a file name, e.g. {Path.Combine(path, name + ".onnx")}.");
-            using var model = VitGenerator.Generate(Models[name], parse.GetValue(seed));
-            OnnxWriter.Write(model, path);
-            long parameters = model.Graph.Constants.Sum(c => c.Const!.ElementCount);
-            parse.InvocationConfiguration.Output.WriteLine(
-                $"Wrote {path}: {name}, {parameters:N0} parameters, {new FileInfo(path).Length:N0} bytes.");
+            Model model;
+            if (name == Llama)
+            {
+                var config = new LlamaConfig(
+                    parse.GetValue(width) ?? d.Width, parse.GetValue(layers) ?? d.Layers, parse.GetValue(heads) ?? d.Heads,
+                    parse.GetValue(kvHeads) ?? d.KvHeads, parse.GetValue(ffn) ?? d.Ffn, parse.GetValue(vocab) ?? d.Vocab)
+                { TiedEmbeddings = parse.GetValue(tie) };
+                model = LlamaGenerator.Generate(config, parse.GetValue(seed));
+            }
+            else
+            {
+                var given = llamaOptions.Where(o => parse.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToList();
+                if (given.Count > 0)
+                    throw new OnnxQuantException($"generate {name}: {string.Join(", ", given)} only shape(s) the llama model; {name} has a fixed shape. Drop them, or generate llama.");
+                model = VitGenerator.Generate(Vits[name], parse.GetValue(seed));
+            }
+            using (model)
+            {
+                // Above ONNX's 2 GB protobuf limit the writer switches to external data by itself (OUT.data beside OUT).
+                OnnxWriter.Write(model, path);
+                long parameters = model.Graph.Constants.Sum(c => c.Const!.ElementCount);
+                string external = OnnxWriter.TotalTensorBytes(model) > OnnxWriteOptions.Default.AutoExternalLimit
+                    ? $" + {new FileInfo(path + ".data").Length:N0} bytes of external data in {path}.data" : "";
+                parse.InvocationConfiguration.Output.WriteLine(
+                    $"Wrote {path}: {name}, {parameters:N0} parameters, {new FileInfo(path).Length:N0} bytes{external}.");
+            }
             return ExitCodes.Success;
         });
         return command;

@@ -1,0 +1,129 @@
+using OnnxQuant.Ir;
+
+namespace OnnxQuant.Passes.DemoModels;
+
+/// <summary>
+/// Builds a Llama-architecture decoder (Touvron et al. 2023) without KV cache, as one graph over a whole sequence:
+/// <code>
+/// x = Gather(embed, input_ids)
+/// per layer: x += Wo · attn(rope(Wq · n), rope(Wk · n), Wv · n) with n = RMSNorm(x), causal, grouped KV heads
+///            x += Wdown · (SiLU(Wgate · n) ⊙ Wup · n) with n = RMSNorm(x)
+/// logits = Whead · RMSNorm(x)
+/// </code>
+/// RMS norm is ONNX's RMSNormalization (opset 23, which ONNX Runtime's CPU provider runs). The rotary embedding is
+/// Hugging Face's "rotate half" form: channel i of a head is paired with channel i + d/2 and rotated by
+/// position · θ^(−2i/d); cos and sin are computed in the graph from Range(0, seq), so any sequence length runs. The
+/// causal mask is Trilu(−1e9, upper, k = 1), added to the scores: finite, so a row of it never makes NaN. Query head
+/// h uses key/value head h / (heads / kv-heads), written as a 5-D MatMul broadcast over the group axis rather than
+/// a copy of K and V. Every projection is a MatMul with a constant 2-D [in, out] weight and the embedding a Gather
+/// on [vocab, width], the forms the quantization passes recognise; the head is a MatMul with its own weight unless
+/// <see cref="LlamaConfig.TiedEmbeddings"/> (then Gemm(transB = 1) on the embedding table).
+/// <para>
+/// Weights are seeded N(0, 1/in) per projection (the embedding N(0, 1/width)), so every projection keeps unit variance and the logits are finite
+/// and spread (not one token everywhere); norm scales are N(1, 0.05). Like the ViT, these models are for speed and
+/// structure only, never for accuracy figures.
+/// </para>
+/// </summary>
+public static class LlamaGenerator
+{
+    public const int Opset = 23;
+
+    /// <summary>Added to the scores above the diagonal: exp underflows to exactly 0 for any score a unit-variance model makes.</summary>
+    public const float MaskValue = -1e9f;
+
+    public static Model Generate(LlamaConfig c, int seed)
+    {
+        c.Validate();
+        var w = new SeededWeights(seed);
+        var g = new Graph { Name = "llama" };
+        var b = new GraphOps(g);
+        int d = c.HeadDim;
+        var ids = g.AddInput("input_ids", new TensorType(DataType.Int64, new Shape([Dim.Symbolic("batch"), Dim.Symbolic("sequence")])));
+
+        // N(0, 1/width): the RMS norms rescale it anyway, and a tied head then gives unit-variance logits too.
+        var embed = b.Const(w.Normal(0, 1 / Math.Sqrt(c.Width), c.Vocab, c.Width), "model.embed_tokens.weight");
+        var x = b.Op("Gather", [embed, ids], Attribute.Int("axis", 0));
+
+        // Rotary angles [seq, d/2] = positions ⊗ θ^(−2i/d), and the causal mask [seq, seq], from the sequence length.
+        var seq = b.Op("Gather", [b.Op("Shape", [ids]), b.Scalar(1)], Attribute.Int("axis", 0));
+        var positions = b.Op("Cast", [b.Op("Range", [b.Scalar(0), seq, b.Scalar(1)])], Attribute.Int("to", (long)DataType.Float));
+        var inverseFrequencies = new float[d / 2];
+        for (int i = 0; i < d / 2; i++) inverseFrequencies[i] = (float)Math.Pow(c.RopeTheta, -2.0 * i / d);
+        var angles = b.Op("Mul", [b.Op("Unsqueeze", [positions, b.Ints(1)]), b.Const(Tensor.FromFloats(inverseFrequencies, d / 2), "rope.inv_freq")]);
+        var cos = b.Op("Cos", [angles]);
+        var sin = b.Op("Sin", [angles]);
+        var seq1 = b.Op("Unsqueeze", [seq, b.Ints(0)]);
+        var filled = b.Op("ConstantOfShape", [b.Op("Concat", [seq1, seq1], Attribute.Int("axis", 0))],
+            Attribute.FromTensor("value", Tensor.FromFloats([MaskValue], 1)));
+        var mask = b.Op("Trilu", [filled, b.Scalar(1)], Attribute.Int("upper", 1));
+        var scale = b.Const(Tensor.Scalar((float)(1 / Math.Sqrt(d))));
+
+        for (int l = 0; l < c.Layers; l++)
+        {
+            string p = $"model.layers.{l}.";
+            var n = RmsNorm(b, w, x, c, p + "input_layernorm");
+            var q = Heads(b, Linear(b, w, n, c.Width, c.Width, p + "self_attn.q_proj"), c.Heads, d);
+            var k = Heads(b, Linear(b, w, n, c.Width, c.KvWidth, p + "self_attn.k_proj"), c.KvHeads, d);
+            var v = Heads(b, Linear(b, w, n, c.Width, c.KvWidth, p + "self_attn.v_proj"), c.KvHeads, d);
+            q = Rotate(b, q, cos, sin, d);
+            k = Rotate(b, k, cos, sin, d);
+
+            // [b, H, s, d] → [b, K, H/K, s, d] against [b, K, 1, s, d]: head h meets KV head h / (H/K).
+            var q5 = b.Op("Reshape", [q, b.Ints(0, c.KvHeads, c.Group, -1, d)]);
+            var kT = b.Op("Transpose", [b.Op("Unsqueeze", [k, b.Ints(2)])], Attribute.Ints("perm", 0, 1, 2, 4, 3));
+            var v5 = b.Op("Unsqueeze", [v, b.Ints(2)]);
+            var scores = b.Op("Add", [b.Op("Mul", [b.Op("MatMul", [q5, kT]), scale]), mask]);
+            var probabilities = b.Op("Softmax", [scores], Attribute.Int("axis", -1));
+            var context = b.Op("Reshape", [b.Op("MatMul", [probabilities, v5]), b.Ints(0, c.Heads, -1, d)]);
+            context = b.Op("Reshape", [b.Op("Transpose", [context], Attribute.Ints("perm", 0, 2, 1, 3)), b.Ints(0, 0, c.Width)]);
+            x = b.Op("Add", [x, Linear(b, w, context, c.Width, c.Width, p + "self_attn.o_proj")]);
+
+            n = RmsNorm(b, w, x, c, p + "post_attention_layernorm");
+            var gate = Linear(b, w, n, c.Width, c.Ffn, p + "mlp.gate_proj");
+            var up = Linear(b, w, n, c.Width, c.Ffn, p + "mlp.up_proj");
+            var swiglu = b.Op("Mul", [b.Op("Mul", [gate, b.Op("Sigmoid", [gate])]), up]);
+            x = b.Op("Add", [x, Linear(b, w, swiglu, c.Ffn, c.Width, p + "mlp.down_proj")]);
+        }
+        x = RmsNorm(b, w, x, c, "model.norm");
+        var logits = c.TiedEmbeddings ? TiedHead(b, x, embed, c) : Linear(b, w, x, c.Width, c.Vocab, "lm_head");
+        logits.Name = "logits";
+        logits.Type = new TensorType(DataType.Float, new Shape([Dim.Symbolic("batch"), Dim.Symbolic("sequence"), c.Vocab]));
+        g.Outputs.Add(logits);
+
+        var model = new Model(g) { IrVersion = 10, ProducerName = "onnxquant generate", ProducerVersion = "0.1.0" };
+        model.OpsetImports.Add(new OpsetImport("", Opset));
+        return model;
+    }
+
+    /// <summary>x·W with W as [in, out] (ONNX MatMul layout), entries N(0, 1/in).</summary>
+    private static Value Linear(GraphOps b, SeededWeights w, Value x, int inputs, int outputs, string name) =>
+        b.Op("MatMul", [x, b.Const(w.Normal(0, 1 / Math.Sqrt(inputs), inputs, outputs), name + ".weight")]);
+
+    private static Value RmsNorm(GraphOps b, SeededWeights w, Value x, LlamaConfig c, string name) =>
+        b.Op("RMSNormalization", [x, b.Const(w.Normal(1.0, 0.05, c.Width), name + ".weight")],
+            Attribute.Int("axis", -1), Attribute.Float("epsilon", c.NormEpsilon));
+
+    /// <summary>[b, s, heads·d] → [b, heads, s, d].</summary>
+    private static Value Heads(GraphOps b, Value x, int heads, int d) =>
+        b.Op("Transpose", [b.Op("Reshape", [x, b.Ints(0, 0, heads, d)])], Attribute.Ints("perm", 0, 2, 1, 3));
+
+    /// <summary>Rotary embedding, rotate-half form: [x1, x2] → [x1·cos − x2·sin, x2·cos + x1·sin], cos/sin [s, d/2].</summary>
+    private static Value Rotate(GraphOps b, Value x, Value cos, Value sin, int d)
+    {
+        var halves = b.Graph.Append(new Node("Split", [x, b.Ints(d / 2, d / 2)], 2, attributes: [Attribute.Int("axis", -1)],
+            name: b.Graph.FreshName("Split")));
+        var (x1, x2) = (halves.Outputs[0]!, halves.Outputs[1]!);
+        var first = b.Op("Sub", [b.Op("Mul", [x1, cos]), b.Op("Mul", [x2, sin])]);
+        var second = b.Op("Add", [b.Op("Mul", [x2, cos]), b.Op("Mul", [x1, sin])]);
+        return b.Op("Concat", [first, second], Attribute.Int("axis", -1));
+    }
+
+    /// <summary>logits = x · embedᵀ as Gemm(transB = 1) on [b·s, width], reshaped back to [b, s, vocab].</summary>
+    private static Value TiedHead(GraphOps b, Value x, Value embed, LlamaConfig c)
+    {
+        var rows = b.Op("Reshape", [x, b.Ints(-1, c.Width)]);
+        var product = b.Op("Gemm", [rows, embed], Attribute.Int("transB", 1));
+        var leading = b.Op("Slice", [b.Op("Shape", [x]), b.Ints(0), b.Ints(2)]);
+        return b.Op("Reshape", [product, b.Op("Concat", [leading, b.Ints(c.Vocab)], Attribute.Int("axis", 0))]);
+    }
+}
