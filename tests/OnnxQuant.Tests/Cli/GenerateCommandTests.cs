@@ -31,4 +31,39 @@ public class GenerateCommandTests
         Assert.Equal(1, result.ExitCode);
         Assert.False(File.Exists(folder.File("a.onnx")));
     }
+
+    [Fact]
+    public void GenerateLlama_WritesTheGeneratorsModel_ForTheOptions()
+    {
+        using var folder = new ScratchFolder();
+        var result = Onnxquant.Run("generate", "llama", folder.File("l.onnx"), "--width", "16", "--layers", "2", "--heads", "4",
+            "--kv-heads", "2", "--ffn", "24", "--vocab", "32", "--seed", "4");
+        Assert.True(result.ExitCode == 0, result.ToString());
+        var expected = LlamaGenerator.Generate(new LlamaConfig(16, 2, 4, 2, 24, 32), 4);
+        Assert.Equal(OnnxWriter.ToBytes(expected), File.ReadAllBytes(folder.File("l.onnx")));
+        Assert.Contains($"{expected.Graph.Constants.Sum(c => c.Const!.ElementCount):N0} parameters", result.Stdout);
+    }
+
+    [Theory]
+    [InlineData("--width", "18", "--heads 16 does not divide --width 18")]
+    [InlineData("--kv-heads", "3", "--kv-heads 3 does not divide --heads 16")]
+    [InlineData("--vocab", "0", "--vocab must be at least 1")]
+    public void GenerateLlama_WithAnImpossibleShape_SaysWhichOption(string option, string value, string message)
+    {
+        using var folder = new ScratchFolder();
+        var result = Onnxquant.Run("generate", "llama", folder.File("l.onnx"), option, value);
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains(message, result.Stderr);
+        Assert.False(File.Exists(folder.File("l.onnx")));
+    }
+
+    [Fact]
+    public void LlamaShapeOptions_OnAViT_AreAUserError()
+    {
+        using var folder = new ScratchFolder();
+        var result = Onnxquant.Run("generate", "vit-tiny", folder.File("a.onnx"), "--layers", "3");
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("--layers", result.Stderr);
+        Assert.False(File.Exists(folder.File("a.onnx")));
+    }
 }
