@@ -10,9 +10,10 @@ namespace OnnxQuant.Cli.Commands;
 
 /// <summary>
 /// <c>onnxquant eval FLOAT QUANT --data X [--labels Y] [--task classify|compare|ctc] [--keys FILE] [--count N]
-/// [--per-tensor] [--json] [--min-top1 V] [--max-drop D]</c>: how far a quantized model is from its float original
-/// (<see cref="ModelEvaluator"/>). Exit code 3 (<see cref="ExitCodes.GateFailed"/>) when a <c>--min-top1</c> or
-/// <c>--max-drop</c> gate fails, after printing the report. JSON format: passes/OnnxQuant.Cli/docs/eval-json.md.
+/// [--per-tensor] [--json] [--min-top1 V] [--max-drop D] [--min-agreement A] [--max-kl K]</c>: how far a quantized
+/// model is from its float original (<see cref="ModelEvaluator"/>); language models (token-id inputs, logits output)
+/// also by next-token agreement and KL. Exit code 3 (<see cref="ExitCodes.GateFailed"/>) when a gate fails, after
+/// printing the report. JSON format: passes/OnnxQuant.Cli/docs/eval-json.md.
 /// </summary>
 public static class EvalCommand
 {
@@ -43,7 +44,7 @@ public static class EvalCommand
         var task = new Option<string>("--task")
         {
             HelpName = "TASK",
-            Description = "compare: output errors only; classify: also top-1 accuracy and agreement of the first output ([1, C]); ctc: also greedy CTC exact match of the first output ([1, T, C]).",
+            Description = "compare: output errors only (language models, i.e. token-id inputs and a logits output: also next-token agreement and KL); classify: also top-1 accuracy and agreement of the first output ([1, C]); ctc: also greedy CTC exact match of the first output ([1, T, C]).",
             DefaultValueFactory = _ => "compare",
         };
         task.AcceptOnlyFromAmong("compare", "classify", "ctc");
@@ -60,6 +61,16 @@ public static class EvalCommand
             HelpName = "POINTS",
             Description = "Gate: exit 3 if float accuracy minus quantized accuracy exceeds POINTS percentage points (e.g. 0.5). Needs --labels.",
         };
+        var minAgreement = new Option<double?>("--min-agreement")
+        {
+            HelpName = "PERCENT",
+            Description = "Gate (language models): exit 3 unless next-token top-1 agreement with the float model is at least PERCENT (e.g. 90).",
+        };
+        var maxKl = new Option<double?>("--max-kl")
+        {
+            HelpName = "NATS",
+            Description = "Gate (language models): exit 3 if the mean KL(float||quant) of the next-token distributions exceeds NATS (e.g. 0.05).",
+        };
         var defaults = new EvalOptions();
         var optimization = new Option<string>("--optimization")
         {
@@ -72,7 +83,7 @@ public static class EvalCommand
         var json = new Option<bool>("--json") { Description = "Print JSON (stable; documented in passes/OnnxQuant.Cli/docs/eval-json.md) instead of tables." };
         var command = new Command("eval", "Measure a quantized model against its float original: output SQNR, cosine and max error, task accuracy, CI gates.")
         {
-            floatModel, quantModel, data, labels, task, keys, count, perTensor, minTop1, maxDrop, optimization, threads, json,
+            floatModel, quantModel, data, labels, task, keys, count, perTensor, minTop1, maxDrop, minAgreement, maxKl, optimization, threads, json,
         };
         command.SetAction(parse =>
         {
@@ -85,6 +96,8 @@ public static class EvalCommand
                 PerTensor = parse.GetValue(perTensor),
                 MinTop1 = parse.GetValue(minTop1),
                 MaxDrop = parse.GetValue(maxDrop),
+                MinAgreement = parse.GetValue(minAgreement),
+                MaxKl = parse.GetValue(maxKl),
                 Optimization = Enum.Parse<OptimizationLevel>(parse.GetRequiredValue(optimization), ignoreCase: true),
                 Threads = parse.GetValue(threads),
             };
@@ -118,6 +131,17 @@ public static class EvalCommand
             console.Write(table);
         }
 
+        if (r.NextToken is { } n)
+        {
+            var table = new Table().Border(TableBorder.Rounded);
+            table.AddColumn(new TableColumn(new Text($"Next token ({n.Output}, vocab {n.Vocab})")));
+            table.AddColumn(new TableColumn(new Text("")).RightAligned());
+            table.AddRow(new Text("top-1 agreement"), new Text(Fmt($"{Pct(n.AgreementRate)} ({n.Agreements}/{n.Positions} positions)")));
+            table.AddRow(new Text("mean KL(float||quant)"), new Text(Fmt($"{n.MeanKl:G4} nats")));
+            table.AddRow(new Text("max KL at a position"), new Text(Fmt($"{n.MaxKl:G4} nats")));
+            console.Write(table);
+        }
+
         if (r.Tensors is { } tensors)
         {
             console.Write(new Text($"Intermediate tensors compared: {tensors.Count} (skipped {r.TensorsSkipped}: not floating-point, or shapes differ); the {Math.Min(WorstTensorRows, tensors.Count)} worst by SQNR:\n"));
@@ -126,7 +150,13 @@ public static class EvalCommand
 
         foreach (var g in r.Gates)
         {
-            string rule = g.Gate == "min-top1" ? Fmt($"quantized {g.Value:0.00}% >= {g.Threshold:0.00}%") : Fmt($"drop {g.Value:0.00} <= {g.Threshold:0.00} points");
+            string rule = g.Gate switch
+            {
+                "min-top1" => Fmt($"quantized {g.Value:0.00}% >= {g.Threshold:0.00}%"),
+                "min-agreement" => Fmt($"agreement {g.Value:0.00}% >= {g.Threshold:0.00}%"),
+                "max-kl" => Fmt($"mean KL {g.Value:G4} <= {g.Threshold:G4} nats"),
+                _ => Fmt($"drop {g.Value:0.00} <= {g.Threshold:0.00} points"),
+            };
             console.Write(new Text($"gate {g.Gate}: {(g.Passed ? "passed" : "FAILED")} ({rule})\n"));
         }
     }

@@ -4,7 +4,9 @@ namespace OnnxQuant.Passes.Evaluation;
 
 /// <summary>
 /// CI gates on task accuracy: <c>min-top1</c> (quantized rate ≥ V percent) and <c>max-drop</c> (float rate −
-/// quantized rate ≤ D percentage points). A gate without labelled accuracy to check is a usage error, not a pass.
+/// quantized rate ≤ D percentage points); on a language model's next-token predictions: <c>min-agreement</c>
+/// (agreement ≥ A percent) and <c>max-kl</c> (mean KL ≤ K nats). A gate without the measurement it checks is a
+/// usage error, not a pass.
 /// </summary>
 public static class EvalGates
 {
@@ -20,6 +22,19 @@ public static class EvalGates
             double drop = floatRate - quant;
             gates.Add(new GateResult("max-drop", d, drop, drop <= d));
         }
+        return gates;
+    }
+
+    public static IReadOnlyList<GateResult> CheckNextToken(NextTokenAgreement? nextToken, double? minAgreement, double? maxKl)
+    {
+        var gates = new List<GateResult>();
+        if (minAgreement is null && maxKl is null) return gates;
+        if (nextToken is null)
+            throw new OnnxQuantException("--min-agreement and --max-kl check next-token predictions, but the float model has no logits output "
+                + "(floating point, [batch, seq, vocab] or [seq, vocab]) to score.");
+        if (minAgreement is double a) gates.Add(new GateResult("min-agreement", a, nextToken.AgreementRate, nextToken.AgreementRate >= a));
+        // NaN (an output holding NaN) fails the gate: the comparison is false.
+        if (maxKl is double k) gates.Add(new GateResult("max-kl", k, nextToken.MeanKl, nextToken.MeanKl <= k));
         return gates;
     }
 }

@@ -33,4 +33,10 @@ public sealed record EvalOptions
 
     /// <summary>Gate: float rate − quantized rate, in percentage points, must be at most this.</summary>
     public double? MaxDrop { get; init; }
+
+    /// <summary>Gate (language models): next-token agreement with the float model, in percent, must be at least this.</summary>
+    public double? MinAgreement { get; init; }
+
+    /// <summary>Gate (language models): mean KL(float‖quant) per position, in nats, must be at most this.</summary>
+    public double? MaxKl { get; init; }
 }

@@ -14,6 +14,7 @@ public sealed record EvalReport(
     string Optimization,
     IReadOnlyList<ErrorSummary> Outputs,
     TaskAccuracy? Accuracy,
+    NextTokenAgreement? NextToken,
     IReadOnlyList<ErrorSummary>? Tensors,
     int? TensorsSkipped,
     IReadOnlyList<GateResult> Gates,

@@ -10,6 +10,8 @@ namespace OnnxQuant.Passes.Evaluation;
 /// output SQNR, cosine similarity and max abs error (<see cref="ErrorStatistics"/>), the task accuracy of both
 /// (<see cref="EvalTask"/>), and with <see cref="EvalOptions.PerTensor"/> the error of every intermediate tensor
 /// the two models share by name and shape. Nothing is kept per sample, so memory does not grow with the count.
+/// A language model (every input integer token ids, an output of logits [b, seq, vocab] or [seq, vocab]) is also
+/// scored by next-token agreement and KL(float‖quant) over all positions (<see cref="NextTokenStatistics"/>).
 /// </summary>
 /// <remarks>
 /// Samples come from <see cref="CalibrationDataSource"/> (the same .npy/.npz/folder formats as calibration, axis 0
@@ -53,6 +55,14 @@ public static class ModelEvaluator
         var outputStats = outputs.ToDictionary(n => n, _ => new ErrorStatistics(), StringComparer.Ordinal);
         var tensorStats = new Dictionary<string, ErrorStatistics>(StringComparer.Ordinal);
         var skipped = new HashSet<string>(StringComparer.Ordinal);
+        bool tokenInputs = HasTokenInputs(floatModel);
+        if (!tokenInputs && (options.MinAgreement is not null || options.MaxKl is not null))
+            throw new OnnxQuantException($"--min-agreement and --max-kl check a language model's next-token predictions, but {floatPath} does not take token ids: "
+                + "its inputs must all be integer (int64 or int32), with an output of logits [batch, seq, vocab].");
+        string? logitsName = null;
+        int vocab = 0;
+        bool logitsChosen = false;
+        var nextToken = new NextTokenStatistics();
         var task = TaskScorer.Create(options, source.Count);
         try
         {
@@ -83,6 +93,12 @@ public static class ModelEvaluator
                     s.Add(FloatValues.Of(a), FloatValues.Of(b));
                 }
                 task?.Add(source.Order[batch.FirstSample], f[outputs[0]], q[outputs[0]]);
+                if (tokenInputs && !logitsChosen)
+                {
+                    (logitsName, vocab) = LogitsOutput(outputs, f);
+                    logitsChosen = true;
+                }
+                if (logitsName is not null) nextToken.Add(FloatValues.Of(f[logitsName]), FloatValues.Of(q[logitsName]), vocab);
             }
         }
         finally
@@ -91,7 +107,9 @@ public static class ModelEvaluator
         }
 
         var accuracy = task?.Result();
-        var gates = EvalGates.Check(accuracy, options.MinTop1, options.MaxDrop);
+        var nextTokenAgreement = logitsName is null ? null : NextTokenAgreement.From(logitsName, vocab, nextToken);
+        var gates = EvalGates.Check(accuracy, options.MinTop1, options.MaxDrop)
+            .Concat(EvalGates.CheckNextToken(nextTokenAgreement, options.MinAgreement, options.MaxKl)).ToList();
         return new EvalReport(
             EvalReport.CurrentSchemaVersion,
             options.Task.ToString().ToLowerInvariant(),
@@ -102,6 +120,7 @@ public static class ModelEvaluator
             options.Optimization.ToString().ToLowerInvariant(),
             outputs.Select(n => ErrorSummary.From(n, outputStats[n])).ToList(),
             accuracy,
+            nextTokenAgreement,
             options.PerTensor
                 ? tensorStats.Select(kv => ErrorSummary.From(kv.Key, kv.Value)).OrderBy(ErrorSummary.WorstFirst).ThenBy(e => e.Name, StringComparer.Ordinal).ToList()
                 : null,
@@ -132,8 +151,31 @@ public static class ModelEvaluator
             .ToList();
     }
 
+    /// <summary>Every input the model is fed (initializers aside) is integer: token ids (and masks), as language models take.</summary>
+    public static bool HasTokenInputs(Model model)
+    {
+        var fed = model.Graph.Inputs.Where(v => v.Const is null).ToList();
+        return fed.Count > 0 && fed.All(v => v.Type is TensorType { ElementType: DataType.Int64 or DataType.Int32 });
+    }
+
+    /// <summary>
+    /// The output to score as next-token logits, from the first sample's tensors: the one named "logits" if it has the
+    /// shape, else the first floating-point output of rank 3 [b, seq, vocab] or 2 [seq, vocab]; none otherwise.
+    /// </summary>
+    private static (string?, int) LogitsOutput(List<string> outputs, IReadOnlyDictionary<string, Tensor> values)
+    {
+        foreach (string name in outputs.OrderBy(n => n == "logits" ? 0 : 1))
+        {
+            var t = values[name];
+            if (FloatValues.IsComparable(t.ElementType) && t.Rank is 2 or 3 && t.Dims[^1] > 0)
+                return (name, checked((int)t.Dims[^1]));
+        }
+        return (null, 0);
+    }
+
     private static void CheckOptions(EvalOptions o)
     {
+        if (o.MaxKl is < 0) throw new OnnxQuantException($"--max-kl is a KL divergence, at least 0 (got {o.MaxKl}).");
         if (o.Count is < 1) throw new OnnxQuantException($"--count must be at least 1 (got {o.Count}).");
         if (o.Task == EvalTask.Ctc && o.Keys is null)
             throw new OnnxQuantException("--task ctc needs --keys FILE (the recogniser's character list, one per line).");
