@@ -16,7 +16,7 @@ public static class VitGenerator
     {
         var w = new SeededWeights(seed);
         var g = new Graph { Name = "vit" };
-        var b = new Ops(g);
+        var b = new GraphOps(g);
         var x0 = g.AddInput("pixel_values", new TensorType(DataType.Float,
             new Shape([Dim.Symbolic("batch"), c.Channels, c.ImageSize, c.ImageSize])));
 
@@ -68,12 +68,12 @@ public static class VitGenerator
     }
 
     /// <summary>y = x·W + b with W as [in, out] (ONNX MatMul layout).</summary>
-    private static Value Linear(Ops b, SeededWeights w, Value x, int inputs, int outputs, string name) =>
+    private static Value Linear(GraphOps b, SeededWeights w, Value x, int inputs, int outputs, string name) =>
         b.Op("Add", [b.Op("MatMul", [x, b.Const(w.Normal(0.02, inputs, outputs), name + ".weight")]),
             b.Const(w.Normal(0.02, outputs), name + ".bias")]);
 
     /// <summary>LayerNorm over the last axis, decomposed as opset-14 exporters write it.</summary>
-    private static Value LayerNorm(Ops b, SeededWeights w, Value x, int width, string name)
+    private static Value LayerNorm(GraphOps b, SeededWeights w, Value x, int width, string name)
     {
         var mean = b.Op("ReduceMean", [x], Attribute.Ints("axes", -1), Attribute.Int("keepdims", 1));
         var centered = b.Op("Sub", [x, mean]);
@@ -86,20 +86,9 @@ public static class VitGenerator
     }
 
     /// <summary>GELU in erf form: x·0.5·(1 + erf(x/√2)).</summary>
-    private static Value Gelu(Ops b, Value x)
+    private static Value Gelu(GraphOps b, Value x)
     {
         var erf = b.Op("Erf", [b.Op("Div", [x, b.Const(Tensor.Scalar((float)Math.Sqrt(2)))])]);
         return b.Op("Mul", [b.Op("Mul", [x, b.Op("Add", [erf, b.Const(Tensor.Scalar(1f))])]), b.Const(Tensor.Scalar(0.5f))]);
-    }
-
-    /// <summary>Appends single-output nodes and constants to a graph.</summary>
-    private sealed class Ops(Graph g)
-    {
-        public Value Op(string opType, Value[] inputs, params Attribute[] attributes) =>
-            g.Append(new Node(opType, inputs, 1, attributes: attributes, name: g.FreshName(opType))).Output;
-
-        public Value Const(Tensor t, string? name = null) => g.AddConstant(t, name);
-        public Value Ints(params long[] values) => g.AddConstant(Tensor.FromInt64s(values, values.Length));
-        public Value Scalar(long value) => g.AddConstant(Tensor.Scalar(value));
     }
 }

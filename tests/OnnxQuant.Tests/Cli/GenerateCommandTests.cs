@@ -66,4 +66,16 @@ public class GenerateCommandTests
         Assert.Contains("--layers", result.Stderr);
         Assert.False(File.Exists(folder.File("a.onnx")));
     }
+
+    [Fact]
+    public void GeneratedLlama_BenchesOneToken()
+    {
+        using var folder = new ScratchFolder();
+        string model = folder.File("l.onnx");
+        Assert.Equal(0, Onnxquant.Run("generate", "llama", model, "--width", "16", "--layers", "1", "--heads", "4", "--kv-heads", "2",
+            "--ffn", "24", "--vocab", "32").ExitCode);
+        var result = Onnxquant.Run("bench", model, "--shape", "input_ids=1,1", "--runs", "2", "--warmup", "1", "--json");
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Contains("input_ids", result.Stdout);
+    }
 }
