@@ -1,4 +1,5 @@
 using OnnxQuant.Ir;
+using OnnxQuant.Passes.Canonicalization.OpsetUpgrade;
 
 namespace OnnxQuant.Passes.DemoModels;
 
@@ -90,7 +91,8 @@ public static class LlamaGenerator
         logits.Type = new TensorType(DataType.Float, new Shape([Dim.Symbolic("batch"), Dim.Symbolic("sequence"), c.Vocab]));
         g.Outputs.Add(logits);
 
-        var model = new Model(g) { IrVersion = 10, ProducerName = "onnxquant generate", ProducerVersion = "0.1.0" };
+        // Opset 23 came with IR version 11; an older IR version with it is an invalid model for the ONNX checker.
+        var model = new Model(g) { IrVersion = OpsetHistory.MinimumIrVersion(Opset), ProducerName = "onnxquant generate", ProducerVersion = "0.1.0" };
         model.OpsetImports.Add(new OpsetImport("", Opset));
         return model;
     }
