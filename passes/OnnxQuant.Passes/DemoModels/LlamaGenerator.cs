@@ -20,9 +20,10 @@ namespace OnnxQuant.Passes.DemoModels;
 /// on [vocab, width], the forms the quantization passes recognise; the head is a MatMul with its own weight unless
 /// <see cref="LlamaConfig.TiedEmbeddings"/> (then Gemm(transB = 1) on the embedding table).
 /// <para>
-/// Weights are seeded N(0, 1/in) per projection (the embedding N(0, 1/width)), so every projection keeps unit variance and the logits are finite
-/// and spread (not one token everywhere); norm scales are N(1, 0.05). Like the ViT, these models are for speed and
-/// structure only, never for accuracy figures.
+/// Weights are seeded N(0, 1/in) per projection (the embedding N(0, 1/width)), so every projection keeps unit
+/// variance and the logits are finite and spread (not one token everywhere); norm scales are N(1, 0.05). Like the
+/// ViT, these models are for speed and structure only, never for accuracy figures. The default shape (≈ 1.25 GB)
+/// is generated in memory, weights plus one copy while writing; above 2 GB the writer switches to external data.
 /// </para>
 /// </summary>
 public static class LlamaGenerator
