@@ -75,10 +75,8 @@ public sealed class ModelRunner : IDisposable
     {
         var names = outputNames ?? _session.OutputNames;
         var output = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-        RunSession(feeds, names, values =>
-        {
-            for (int i = 0; i < values.Count; i++) output[names[i]] = OrtTensors.FromOrtValue(values[i]);
-        });
+        using var outputs = RunAndKeep(feeds, names);
+        for (int i = 0; i < outputs.Values.Count; i++) output[names[i]] = OrtTensors.FromOrtValue(outputs.Values[i]);
         return output;
     }
 
@@ -90,27 +88,16 @@ public sealed class ModelRunner : IDisposable
     /// </summary>
     public void Run(IReadOnlyDictionary<string, Tensor> feeds, IReadOnlyList<string> outputNames, OutputVisitor visit, int parallelism = 1)
     {
-        RunSession(feeds, outputNames, values =>
-        {
-            void Visit(int i)
-            {
-                var value = values[i];
-                string name = outputNames[i];
-                if (!value.IsTensor) throw new NotSupportedException($"Output '{name}' is not a tensor (sequences and maps cannot be visited).");
-                var info = value.GetTensorTypeAndShape();
-                var type = (DataType)(int)info.ElementDataType;
-                if (type == DataType.String) throw new NotSupportedException($"Output '{name}' is a string tensor.");
-                visit(name, type, info.Shape, value.GetTensorMutableRawData());
-            }
-            if (parallelism <= 1 || values.Count < 2)
-                for (int i = 0; i < values.Count; i++) Visit(i);
-            else
-                Parallel.For(0, values.Count, new ParallelOptions { MaxDegreeOfParallelism = parallelism }, Visit);
-        });
+        using var outputs = RunAndKeep(feeds, outputNames);
+        outputs.Visit(visit, parallelism);
     }
 
-    /// <summary>Copies the feeds into ORT, runs, lets <paramref name="use"/> read the outputs, and frees everything.</summary>
-    private void RunSession(IReadOnlyDictionary<string, Tensor> feeds, IReadOnlyList<string> outputNames, Action<IReadOnlyList<OrtValue>> use)
+    /// <summary>
+    /// Copies the feeds into ORT, runs once and keeps the requested outputs in ORT's buffers until the result is
+    /// disposed (calibration observes one batch's outputs on another thread while the next batch runs); the one
+    /// session-run helper behind the Run overloads. The feeds are released at once.
+    /// </summary>
+    public RunOutputs RunAndKeep(IReadOnlyDictionary<string, Tensor> feeds, IReadOnlyList<string> outputNames)
     {
         var inputNames = new List<string>(feeds.Count);
         var inputs = new List<OrtValue>(feeds.Count);
@@ -122,8 +109,7 @@ public sealed class ModelRunner : IDisposable
                 inputs.Add(OrtTensors.ToOrtValue(tensor));
             }
             using var runOptions = new RunOptions();
-            using var results = _session.Run(runOptions, inputNames, inputs, outputNames);
-            use(results.ToArray());
+            return new RunOutputs(_session.Run(runOptions, inputNames, inputs, outputNames), outputNames.ToArray());
         }
         catch (OnnxRuntimeException e)
         {

@@ -19,7 +19,9 @@ namespace OnnxQuant.Cli.Commands;
 /// recipe's passes before its <c>calibrate</c> step (so tensor names match what the recipe will quantize), collects
 /// every floating-point activation's statistics over the data with a progress bar, saves them (JSON, see
 /// StatisticsJson) and prints the widest and most clipped tensors. <c>--benchmark</c> also times plain inference on
-/// the same batches and reports the peak resident memory.
+/// the same batches and reports the peak resident memory. By default only the tensors insert-qdq reads ranges of are
+/// observed (the recipe's <c>tensors</c>, see <see cref="CalibrationScope"/>): the saved file then serves
+/// <c>--load-calib</c> for such recipes; <c>--all-tensors</c> keeps every activation's statistics.
 /// </summary>
 public static class CalibrateCommand
 {
@@ -38,16 +40,17 @@ public static class CalibrateCommand
         var seed = new Option<int?>("--seed") { Description = "Seed for --shuffle and random data." };
         var shapes = new Option<string[]>("--shape") { Description = "Shape of one sample of an input as fed, NAME=D0,D1,… (repeatable).", HelpName = "NAME=DIMS" };
         var budget = new Option<double?>("--memory-budget") { Description = "MB of observed tensors per run; above it tensors are split into several passes over the data.", HelpName = "MB" };
+        var allTensors = new Option<bool>("--all-tensors") { Description = "Observe every floating-point activation, not only those insert-qdq reads ranges of (the recipe's 'tensors')." };
         var benchmark = new Option<bool>("--benchmark") { Description = "Also time plain inference on the same samples and print the ratio and peak memory." };
         var command = new Command("calibrate", "Collect activation statistics over calibration data and save them.")
         {
-            model, data, output, recipe, count, method, symmetric, percentile, batch, shuffle, seed, shapes, budget, benchmark,
+            model, data, output, recipe, count, method, symmetric, percentile, batch, shuffle, seed, shapes, budget, allTensors, benchmark,
         };
         command.SetAction((parse, cancellation) =>
         {
             var args = new Arguments(parse.GetRequiredValue(model), parse.GetValue(data), parse.GetRequiredValue(output), parse.GetValue(recipe),
                 parse.GetValue(count), parse.GetValue(method), parse.GetValue(symmetric), parse.GetValue(percentile), parse.GetValue(batch),
-                parse.GetValue(shuffle), parse.GetValue(seed), parse.GetValue(shapes) ?? [], parse.GetValue(budget), parse.GetValue(benchmark));
+                parse.GetValue(shuffle), parse.GetValue(seed), parse.GetValue(shapes) ?? [], parse.GetValue(budget), parse.GetValue(allTensors), parse.GetValue(benchmark));
             Run(args, registry ?? PassRegistry.BuiltIn, presetDirectory ?? RecipePresets.DefaultDirectory,
                 PipelineCli.ConsoleFor(parse.InvocationConfiguration.Output), cancellation);
             return Task.FromResult(ExitCodes.Success);
@@ -56,7 +59,7 @@ public static class CalibrateCommand
     }
 
     private sealed record Arguments(string Model, string? Data, string Output, string? Recipe, int? Count, CalibrationMethod? Method,
-        bool Symmetric, double? Percentile, int? BatchSize, bool Shuffle, int? Seed, string[] Shapes, double? BudgetMb, bool Benchmark);
+        bool Symmetric, double? Percentile, int? BatchSize, bool Shuffle, int? Seed, string[] Shapes, double? BudgetMb, bool AllTensors, bool Benchmark);
 
     private static void Run(Arguments a, PassRegistry registry, string presets, IAnsiConsole console, CancellationToken cancellation)
     {
@@ -100,9 +103,10 @@ public static class CalibrateCommand
         long? budget = a.BudgetMb is double mb ? (long)(mb * 1024 * 1024) : settings.MemoryBudgetBytes;
 
         using var dataSource = CalibrationDataSource.Open(data, model, source);
-        var targets = CalibrationCollector.ActivationTargets(model, rangeOptions.ObserverSpec());
+        var targets = CalibrationCollector.ActivationTargets(model, rangeOptions.ObserverSpec(), a.AllTensors ? CalibrationScope.All : options.Tensors);
         console.MarkupLine($"Calibrating [bold]{targets.Count}[/] tensors of {Markup.Escape(Path.GetFileName(a.Model))} on "
             + $"{dataSource.Count} samples of {Markup.Escape(dataSource.Description)} (batches of {dataSource.BatchSize}, method {rangeOptions.Method.ToString().ToLowerInvariant()})");
+        double plainBefore = a.Benchmark ? PlainInferenceSeconds(model, dataSource) : 0;
         var clock = Stopwatch.StartNew();
         CalibrationProgress last = default;
         var logs = new List<string>();
@@ -142,6 +146,7 @@ public static class CalibrateCommand
             });
         }
         clock.Stop();
+        double plainAfter = a.Benchmark ? PlainInferenceSeconds(model, dataSource) : 0;
         foreach (string line in logs) console.MarkupLine($"  [grey]{Markup.Escape(line)}[/]");
         try { statistics.Save(a.Output); }
         catch (OnnxQuantException e) { throw CliErrors.WriteFailed(a.Output, e.InnerException ?? e); }
@@ -149,7 +154,7 @@ public static class CalibrateCommand
         PrintSummary(console, statistics, rangeOptions);
         console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"Calibrated {statistics.Count} tensors on {statistics.Samples} samples in {clock.Elapsed.TotalSeconds:F2} s ({last.Passes} pass(es), {statistics.Samples / clock.Elapsed.TotalSeconds:F1} samples/s)."));
-        if (a.Benchmark) Benchmark(console, model, dataSource, statistics.Samples / clock.Elapsed.TotalSeconds);
+        if (a.Benchmark) Benchmark(console, dataSource, plainBefore, plainAfter, statistics.Samples / clock.Elapsed.TotalSeconds);
         console.MarkupLine($"Wrote [bold]{Markup.Escape(a.Output)}[/].");
     }
 
@@ -184,18 +189,32 @@ public static class CalibrateCommand
 
     private static string Format(double v) => v.ToString("G5", CultureInfo.InvariantCulture);
 
-    /// <summary>Times plain inference (no tensors exposed) on the same batches; prints the ratio and VmHWM.</summary>
-    private static void Benchmark(IAnsiConsole console, Model model, CalibrationDataSource data, double calibrationRate)
+    /// <summary>Seconds of plain inference (no tensors exposed) over the same batches as calibration, timed the same
+    /// way (session creation included).</summary>
+    private static double PlainInferenceSeconds(Model model, CalibrationDataSource data)
     {
+        var clock = Stopwatch.StartNew();
         using var runner = ModelRunner.FromModel(model);
         var outputs = runner.OutputNames.ToList();
-        var clock = Stopwatch.StartNew();
         foreach (var batch in data.Batches()) runner.Run(batch.Feeds, outputs, (_, _, _, _) => { });
-        double plain = data.Count / clock.Elapsed.TotalSeconds;
+        return clock.Elapsed.TotalSeconds;
+    }
+
+    /// <summary>
+    /// Prints calibration's rate as a ratio to plain inference's, the latter timed once before and once after
+    /// calibration (so both see the machine's load alike) and taken over both runs, and VmHWM.
+    /// </summary>
+    private static void Benchmark(IAnsiConsole console, CalibrationDataSource data, double plainBefore, double plainAfter, double calibrationRate)
+    {
+        double plain = 2 * data.Count / (plainBefore + plainAfter);
         string hwm = File.Exists("/proc/self/status")
             ? File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal))?.Split(':')[1].Trim() ?? "?"
             : "?";
+        // Short lines: the console wraps long ones.
         console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"Plain inference: {plain:F1} samples/s; calibration: {calibrationRate:F1} samples/s ({calibrationRate / plain:F2}x). Peak resident memory (VmHWM): {hwm}."));
+            $"Plain inference: {plain:F1} samples/s ({data.Count / plainBefore:F1} before, {data.Count / plainAfter:F1} after)."));
+        console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"Calibration: {calibrationRate:F1} samples/s, {calibrationRate / plain:F2}x plain (batches of {data.BatchSize})."));
+        console.WriteLine($"Peak resident memory (VmHWM): {hwm}.");
     }
 }

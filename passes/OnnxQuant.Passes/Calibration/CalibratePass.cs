@@ -6,8 +6,9 @@ using OnnxQuant.Passes.Calibration.Statistics;
 namespace OnnxQuant.Passes.Calibration;
 
 /// <summary>
-/// Runs the model over calibration data and records every floating-point activation's statistics and range
-/// (<see cref="CalibrationResult"/>, in the context's analyses) for the quantization passes after it. The model is
+/// Runs the model over calibration data and records the statistics and range of the activations insert-qdq reads
+/// (of every floating-point activation with <c>tensors: all</c>), as a <see cref="CalibrationResult"/> in the
+/// context's analyses for the quantization passes after it. The model is
 /// not changed. Data and run settings come from <see cref="CalibrationSettings"/> in the context (the recipe's
 /// <c>calibration:</c> section and the command line); statistics saved earlier (<c>--load-calib</c>) are reused
 /// instead of running the model, provided they cover the model's activations.
@@ -25,7 +26,7 @@ public sealed class CalibratePass : Pass<CalibrateOptions>
         var settings = context.GetAnalysis<CalibrationSettings>() ?? new CalibrationSettings();
         var rangeOptions = options.ToRangeOptions();
         var spec = rangeOptions.ObserverSpec();
-        var targets = CalibrationCollector.ActivationTargets(model, spec);
+        var targets = CalibrationCollector.ActivationTargets(model, spec, options.Tensors);
         CalibrationStatistics statistics;
         if (settings.LoadFrom is { } load)
         {

@@ -9,8 +9,10 @@ namespace OnnxQuant.Passes.Calibration;
 
 /// <summary>
 /// Runs a model in ONNX Runtime over calibration data with the observed tensors exposed as outputs, and updates
-/// each tensor's statistics batch by batch straight from ORT's buffers; a batch's feeds and outputs are released
-/// before the next is read, so memory does not grow with the number of samples. Under a memory budget the tensors
+/// each tensor's statistics batch by batch straight from ORT's buffers. Observing batch n overlaps with running batch
+/// n + 1 (<see cref="CollectorOptions.Overlap"/>); at most those two batches' outputs are held, so memory does not
+/// grow with the number of samples, and each tensor still sees its batches one at a time and in order, so the
+/// statistics are the same as without overlap. Under a memory budget the tensors
 /// are split into chunks, one pass over the data each (see <see cref="CollectorOptions.MemoryBudgetBytes"/>).
 /// </summary>
 public static class CalibrationCollector
@@ -43,6 +45,10 @@ public static class CalibrationCollector
         var skipped = new HashSet<string>(StringComparer.Ordinal);
         int passes = Math.Max(1, chunks.Count);
         long totalWork = (long)passes * data.Count, totalDone = 0;
+        // Overlapped, ORT runs on this thread while the observers take the other cores; under a memory budget the
+        // second batch of outputs it would hold is not worth it.
+        bool overlap = options.Overlap && options.MemoryBudgetBytes is null;
+        int observerThreads = overlap ? Math.Max(1, options.ObserverThreads - 1) : options.ObserverThreads;
         var clock = Stopwatch.StartNew();
         TimeSpan? lastReport = null;
         for (int pass = 0; pass < passes; pass++)
@@ -50,29 +56,58 @@ public static class CalibrationCollector
             var chunk = chunks.Count == 0 ? [] : chunks[pass];
             chunk = chunk.Where(n => !skipped.Contains(n)).ToList();
             using var runner = chunk.Count == 0 ? null : ModelRunner.FromModel(model, options.Runner, chunk);
-            long passDone = 0;
-            foreach (var batch in data.Batches())
+            long passDone = 0, inFlight = 0;
+            Task? observing = null;
+            void ObserveOutputs(RunOutputs outputs)
             {
-                options.Cancellation.ThrowIfCancellationRequested();
-                if (pass == 0)
-                    foreach (string name in fromFeeds)
-                        Observe(statistics[name], batch.Feeds[name], skipped);
-                int skippedBefore = skipped.Count;
-                if (chunk.Count > 0) runner?.Run(batch.Feeds, chunk, (name, type, dims, bytes) =>
-                {
-                    // Each tensor's statistics are touched by one thread; only the skip list is shared.
-                    if (!TensorStatistics.CanObserve(type)) lock (skipped) skipped.Add(name);
-                    else statistics[name].Observe(type, dims, bytes);
-                }, options.ObserverThreads);
-                // Tensors of unrecorded type that turn out not to be floating-point are not fetched again.
-                if (skipped.Count != skippedBefore) chunk = chunk.Where(n => !skipped.Contains(n)).ToList();
-                passDone += batch.SampleCount;
-                totalDone += batch.SampleCount;
+                using (outputs)
+                    outputs.Visit((name, type, dims, bytes) =>
+                    {
+                        // Each tensor's statistics are touched by one thread; only the skip list is shared.
+                        if (!TensorStatistics.CanObserve(type)) lock (skipped) skipped.Add(name);
+                        else statistics[name].Observe(type, dims, bytes);
+                    }, observerThreads);
+            }
+            // Completes the batch in flight (rethrowing what its observers threw) and reports progress.
+            void Complete()
+            {
+                var task = observing;
+                observing = null;
+                task?.GetAwaiter().GetResult();
+                passDone += inFlight;
+                totalDone += inFlight;
+                inFlight = 0;
                 if (options.Progress is not null && (lastReport is null || clock.Elapsed - lastReport >= options.ProgressInterval || passDone == data.Count))
                 {
                     lastReport = clock.Elapsed;
                     options.Progress(Progress(pass, passes, passDone, data.Count, totalDone, totalWork, clock.Elapsed));
                 }
+            }
+            try
+            {
+                foreach (var batch in data.Batches())
+                {
+                    options.Cancellation.ThrowIfCancellationRequested();
+                    if (pass == 0)
+                        foreach (string name in fromFeeds)
+                            Observe(statistics[name], batch.Feeds[name], skipped);
+                    // At most one batch is observed while the next runs, so memory stays bounded.
+                    var outputs = chunk.Count > 0 ? runner!.RunAndKeep(batch.Feeds, chunk) : null;
+                    Complete();
+                    // Tensors of unrecorded type that turn out not to be floating-point are not fetched again.
+                    if (chunk.Any(skipped.Contains)) chunk = chunk.Where(n => !skipped.Contains(n)).ToList();
+                    inFlight = batch.SampleCount;
+                    if (outputs is null) continue;
+                    if (overlap) observing = Task.Run(() => ObserveOutputs(outputs));
+                    else ObserveOutputs(outputs);
+                }
+                Complete();
+            }
+            finally
+            {
+                // On failure, let the observers finish with ORT's buffers before the session goes.
+                try { observing?.Wait(); }
+                catch (AggregateException) { }
             }
         }
         foreach (string name in skipped) statistics.Remove(name);
@@ -85,12 +120,21 @@ public static class CalibrationCollector
     }
 
     /// <summary>
-    /// Every floating-point activation of the main graph worth calibrating: the graph's inputs and every node output
-    /// whose type is floating-point or not recorded (checked when it is observed), in graph order.
+    /// The activations of the main graph to calibrate, in graph order: with <see cref="CalibrationScope.All"/> the
+    /// graph's inputs and every node output whose type is floating-point or not recorded (checked when it is
+    /// observed); with <see cref="CalibrationScope.Quantizer"/> those of them whose ranges insert-qdq reads.
     /// </summary>
-    public static List<KeyValuePair<string, ObserverSpec>> ActivationTargets(Model model, ObserverSpec spec)
+    public static List<KeyValuePair<string, ObserverSpec>> ActivationTargets(Model model, ObserverSpec spec, CalibrationScope scope = CalibrationScope.All)
     {
         var list = new List<KeyValuePair<string, ObserverSpec>>();
+        if (scope == CalibrationScope.Quantizer)
+        {
+            var byName = MainGraphValues(model);
+            foreach (string name in Quantization.QdqInsertionPass.CalibrationTargets(model))
+                if (byName[name].ElementType is not { } t || TensorStatistics.CanObserve(t))
+                    list.Add(new(name, spec));
+            return list;
+        }
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var v in model.Graph.Inputs)
             if (!v.IsConstant && v.ElementType is { } t && TensorStatistics.CanObserve(t) && seen.Add(v.Name!))
@@ -166,7 +210,7 @@ public static class CalibrationCollector
     private static void Observe(TensorStatistics statistics, Ir.Tensor tensor, HashSet<string> skipped)
     {
         if (TensorStatistics.CanObserve(tensor.ElementType)) statistics.Observe(tensor);
-        else skipped.Add(statistics.Name);
+        else lock (skipped) skipped.Add(statistics.Name); // the observers of the batch in flight may add too
     }
 
     private static Dictionary<string, Value> MainGraphValues(Model model)

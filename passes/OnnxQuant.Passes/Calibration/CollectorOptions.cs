@@ -23,8 +23,15 @@ public sealed record CollectorOptions
 
     public Action<string>? Log { get; init; }
 
-    /// <summary>Threads updating statistics of a batch's tensors at once (each tensor on one thread); all cores by default.</summary>
+    /// <summary>Threads updating statistics of a batch's tensors at once (each tensor on one thread); all cores by default,
+    /// one less while overlapping with ONNX Runtime.</summary>
     public int ObserverThreads { get; init; } = Environment.ProcessorCount;
+
+    /// <summary>
+    /// Observe one batch's outputs on other threads while ONNX Runtime runs the next (statistics are identical either
+    /// way). Off under a <see cref="MemoryBudgetBytes"/>, which then bounds what one run exposes.
+    /// </summary>
+    public bool Overlap { get; init; } = true;
 
     public CancellationToken Cancellation { get; init; }
 }

@@ -98,12 +98,12 @@ internal sealed class QdqInserter
         // Intermediate values often carry no type (no shape inference): then the model's float type decides.
         DataType? floatType = wTensor?.ElementType ?? x.ElementType ?? w.ElementType ?? _modelFloatType;
         if (floatType is not (DataType.Float or DataType.Float16)) return $"its element type is {floatType?.OnnxName() ?? "unknown"}, not float or float16";
-        if (!HasRange(x)) return $"no calibrated range for {x}";
+        if (!HasChainRange(x)) return $"no calibrated range for {x}";
         bool weightIsActivation = wTensor is null;
         if (weightIsActivation)
         {
             if (node.OpType is not ("MatMul" or "Gemm")) return $"its weight {w} is not a constant";
-            if (!HasRange(w)) return $"no calibrated range for {w}";
+            if (!HasChainRange(w)) return $"no calibrated range for {w}";
             plan = new NodePlan(floatType.Value, -1, true, null);
             return null;
         }
@@ -145,6 +145,15 @@ internal sealed class QdqInserter
 
     private bool HasRange(Value v) => _activations.ContainsKey(v) || _resolve.TryGetRange(v, _resolve.Activation(v), out _, out _);
 
+    /// <summary>True when <see cref="QuantizeActivation"/> finds parameters for <paramref name="v"/>: a range for it or
+    /// for a link up its chain of pass-through ops (calibration observes only the chain's start).</summary>
+    private bool HasChainRange(Value v)
+    {
+        for (Value? link = v; link is not null; link = PassThroughSource(link, _graph))
+            if (HasRange(link)) return true;
+        return false;
+    }
+
     /// <summary>
     /// The DQ output that replaces <paramref name="x"/> (null when no range is known). A chain of pass-through ops
     /// (MaxPool, Reshape...) that leads to <paramref name="x"/> gets Q/DQ on every link with one set of parameters —
@@ -154,8 +163,7 @@ internal sealed class QdqInserter
     {
         if (_activations.TryGetValue(x, out var done)) return done;
         var chain = new List<Value> { x };
-        for (var v = x; v.Producer is { } p && p.IsDefaultDomain && PassThroughOps.Contains(p.OpType) && p.Graph == _graph
-             && p.Inputs[0] is { IsConstant: false } src && src.Uses.Count == 1 && !src.IsAnyGraphOutput; v = src)
+        for (var v = x; PassThroughSource(v, _graph) is { } src; v = src)
         {
             chain.Add(src);
             if (_activations.ContainsKey(src)) break;
@@ -180,6 +188,46 @@ internal sealed class QdqInserter
             _activations[v] = _activations[dq] = (dq, pr);
         }
         return _activations[x];
+    }
+
+    /// <summary>The input of the pass-through op (MaxPool, Reshape...) producing <paramref name="v"/>, when a chain
+    /// of Q/DQ may extend through it: a non-constant input read by that op alone and not a graph output.</summary>
+    private static Value? PassThroughSource(Value v, Graph graph) =>
+        v.Producer is { } p && p.IsDefaultDomain && PassThroughOps.Contains(p.OpType) && p.Graph == graph
+        && p.Inputs[0] is { IsConstant: false } src && src.Uses.Count == 1 && !src.IsAnyGraphOutput ? src : null;
+
+    /// <summary>
+    /// The activations whose calibrated ranges <see cref="TryQuantize"/> reads when it quantizes the nodes of
+    /// <paramref name="opTypes"/> in <paramref name="graph"/> (before any edit), in graph order: each node's first
+    /// input, its second when not a constant (MatMul, Gemm), a Conv's or ConvTranspose's output (or that of the lone
+    /// Relu after it). Each is traced back through its chain of pass-through ops to the chain's start, the only link
+    /// whose range <see cref="QuantizeActivation"/> uses when the start has one (the links are big: q, k and v of
+    /// attention). Calibrating these tensors alone gives the same Q/DQ as calibrating every tensor; keep this in step
+    /// with <see cref="Plan"/> and <see cref="TryQuantize"/> when they learn new op types or tensors.
+    /// </summary>
+    internal static List<Value> ActivationsToCalibrate(Graph graph, IReadOnlySet<string> opTypes)
+    {
+        var result = new List<Value>();
+        var seen = new HashSet<Value>();
+        void Add(Value? v)
+        {
+            if (v is null || v.IsConstant) return;
+            while (PassThroughSource(v, graph) is { } src) v = src;
+            if (seen.Add(v)) result.Add(v);
+        }
+        foreach (var node in graph.Nodes)
+        {
+            if (!node.IsDefaultDomain || !opTypes.Contains(node.OpType) || node.Inputs.Count < 2) continue;
+            Add(node.Inputs[0]);
+            if (node.OpType is "MatMul" or "Gemm") Add(node.Inputs[1]);
+            if (node.OpType is "Conv" or "ConvTranspose" && node.Outputs.Count > 0 && node.Outputs[0] is { } output)
+            {
+                if (output.Uses.Count == 1 && !output.IsAnyGraphOutput && output.Uses[0].Node is { OpType: "Relu" } relu && relu.IsDefaultDomain)
+                    output = relu.Output;
+                Add(output);
+            }
+        }
+        return result;
     }
 
     private Value Insert(Value x, ActivationParams p, DataType floatType)

@@ -49,6 +49,21 @@ public sealed class QdqInsertionPass : Pass<QdqInsertionOptions>
     /// </summary>
     public static IReadOnlyList<string> DefaultOpTypes { get; } = ["MatMul", "Gemm", "Conv"];
 
+    /// <summary>Every op type this pass can quantize (when listed in <see cref="QdqInsertionOptions.OpTypes"/>).</summary>
+    public static IReadOnlyList<string> SupportedOpTypes { get; } = ["MatMul", "Gemm", "Conv", "ConvTranspose"];
+
+    /// <summary>
+    /// Names of the activations of <paramref name="model"/>'s main graph whose ranges this pass reads when it
+    /// quantizes <paramref name="opTypes"/> (default: <see cref="SupportedOpTypes"/>, so whatever a recipe's
+    /// <c>op-types</c> say, no range is missing), in graph order: what the <c>calibrate</c> pass observes by default
+    /// (<see cref="CalibrationScope.Quantizer"/>). Calibrating only these gives the same Q/DQ as calibrating all.
+    /// </summary>
+    public static IReadOnlyList<string> CalibrationTargets(Model model, IEnumerable<string>? opTypes = null)
+    {
+        var ops = new HashSet<string>(opTypes ?? SupportedOpTypes, StringComparer.Ordinal);
+        return QdqInserter.ActivationsToCalibrate(model.Graph, ops).Where(v => v.Name is not null).Select(v => v.Name!).ToList();
+    }
+
 
     private static readonly HashSet<string> IntegerOps = new(StringComparer.Ordinal)
     {

@@ -5,6 +5,7 @@ using OnnxQuant.Passes.Calibration;
 using OnnxQuant.Passes.Calibration.DataSources;
 using OnnxQuant.Passes.Calibration.Ranges;
 using OnnxQuant.Passes.Calibration.Statistics;
+using OnnxQuant.Passes.Quantization;
 using OnnxQuant.Passes.Recipes;
 using OnnxQuant.Tests.Cli;
 
@@ -14,6 +15,9 @@ public sealed class CalibrateCommandTests : IDisposable
 {
     private static readonly string Vit = SharedPaths.Model("vit_mnist.onnx");
     private static readonly string Calib256 = Path.Combine(SharedPaths.Data, "mnist", "calib_256.npy");
+
+    /// <summary>An activation insert-qdq reads (attention probabilities into a MatMul), [1, 4, 50, 50] per sample.</summary>
+    private const string Softmax = "/transformer/layers.0.0/fn/attend/Softmax_output_0";
     private readonly string _dir = Directory.CreateTempSubdirectory("calibrate-command-tests-").FullName;
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
@@ -32,10 +36,23 @@ public sealed class CalibrateCommandTests : IDisposable
         Assert.Contains("Widest tensors", r.Stdout);
         var loaded = CalibrationStatistics.Load(stats);
         Assert.Equal(8, loaded.Samples);
+        // By default, the tensors insert-qdq reads ranges of (all of them floating-point here).
+        using (var model = OnnxReader.Read(Vit))
+            Assert.Equal(QdqInsertionPass.CalibrationTargets(model).Order(StringComparer.Ordinal), loaded.Tensors.Keys.Order(StringComparer.Ordinal));
+        var softmax = loaded[Softmax];
+        Assert.Equal(8 * 4 * 50 * 50, softmax.MinMax.Count);
+        Assert.Equal(method != "minmax", softmax.Histogram is not null);
+    }
+
+    [Fact]
+    public void AllTensorsKeepsEveryFloatingPointActivation()
+    {
+        string stats = Path.Combine(_dir, "all.json");
+        var r = Onnxquant.Run("calibrate", Vit, "--data", Calib256, "--count", "2", "--all-tensors", "--out", stats);
+        Assert.True(r.ExitCode == 0, r.Stderr + r.Stdout);
+        var loaded = CalibrationStatistics.Load(stats);
         Assert.True(loaded.Count > 100, $"{loaded.Count} tensors");
-        var logits = loaded["logits"];
-        Assert.Equal(8 * 10, logits.MinMax.Count);
-        Assert.Equal(method != "minmax", logits.Histogram is not null);
+        Assert.Equal(2 * 10, loaded["logits"].MinMax.Count);
     }
 
     [Fact]
@@ -67,7 +84,7 @@ public sealed class CalibrateCommandTests : IDisposable
         Assert.Contains("Range (entropy)", r.Stdout);
         var loaded = CalibrationStatistics.Load(stats);
         Assert.Equal(8, loaded.Samples);
-        Assert.Equal(HistogramKind.Signed, loaded["logits"].Spec.Histogram);
+        Assert.Equal(HistogramKind.Signed, loaded[Softmax].Spec.Histogram);
     }
 
     [Fact]
@@ -82,9 +99,9 @@ public sealed class CalibrateCommandTests : IDisposable
         Assert.Equal(nodes, model.Graph.NodeCount);
         var calibration = context.GetAnalysis<CalibrationResult>()!;
         Assert.Equal(6, calibration.Statistics.Samples);
-        var logits = calibration.Statistics["logits"];
-        Assert.Equal(RangeCalculator.Compute(logits, calibration.Options), calibration.Ranges["logits"]);
-        Assert.InRange(calibration.Ranges["logits"].Max, logits.MinMax.Min, logits.MinMax.Max);
+        var softmax = calibration.Statistics[Softmax];
+        Assert.Equal(RangeCalculator.Compute(softmax, calibration.Options), calibration.Ranges[Softmax]);
+        Assert.InRange(calibration.Ranges[Softmax].Max, softmax.MinMax.Min, softmax.MinMax.Max);
     }
 
     [Fact]

@@ -43,6 +43,21 @@ public class CalibrationCollectorTests
     }
 
     [Fact]
+    public void ObservingABatchWhileTheNextRunsGivesIdenticalStatistics()
+    {
+        var (model, data) = Open(count: 12, batch: 1);
+        using (model)
+        using (data)
+        {
+            var targets = CalibrationCollector.ActivationTargets(model, Spec);
+            var overlapped = CalibrationCollector.Collect(model, data, targets, new CollectorOptions { Overlap = true, ObserverThreads = 3 });
+            var serial = CalibrationCollector.Collect(model, data, targets, new CollectorOptions { Overlap = false, ObserverThreads = 1 });
+            Assert.Equal(serial.ToJson(), overlapped.ToJson());
+            Assert.Equal(12, serial[targets[^1].Key].Batches);
+        }
+    }
+
+    [Fact]
     public void OutputAndInputStatisticsMatchAPlainRunAndTheFile()
     {
         var (model, data) = Open(count: 8, batch: 3);

@@ -59,6 +59,56 @@ public class HistogramTests
         }
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void FastBinningEqualsAReferenceBinning_WithValuesOnBinEdgesAndNonFiniteValues(bool absolute)
+    {
+        // The first batch spans [-1, 1], so the grid starts at width 2^-10 and then doubles as later batches widen it;
+        // many values lie exactly on edges of 2^-11 and 2^-10 (and at -0 and tiny negatives, which round to -0 when
+        // scaled), and batch lengths cross the binning's blocks of 8 and 256 values.
+        var random = new Random(11);
+        float Edge(int k, int exponent) => (float)Math.ScaleB(k, exponent);
+        var batches = new List<float[]>();
+        foreach (int length in new[] { 1000, 7, 257, 4099, 256, 8, 3001 })
+        {
+            var batch = new float[length];
+            for (int i = 0; i < length; i++)
+                batch[i] = random.Next(6) switch
+                {
+                    0 => Edge(random.Next(-2048, 2049), -11),
+                    1 => Edge(random.Next(-4096, 4097), -10),
+                    2 => (float)(random.NextDouble() * 2 - 1) * (batches.Count + 1),
+                    3 => random.Next(2) == 0 ? -0f : -float.Epsilon * random.Next(1, 100),
+                    4 => Edge(random.Next(-8, 9), -1),
+                    _ => (float)random.NextDouble(),
+                };
+            if (batches.Count == 0) { batch[0] = -1; batch[1] = 1; }
+            if (batches.Count is 0 or 3)
+                for (int i = 3; i < length; i += 37) batch[i] = (i / 97 % 3) switch { 0 => float.NaN, 1 => float.PositiveInfinity, _ => float.NegativeInfinity };
+            batches.Add(batch);
+        }
+        var h = new Histogram(absolute: absolute);
+        foreach (var batch in batches) h.Add(batch);
+
+        // Reference: a plain loop, division in double at the final width, NaN and ±∞ only counted.
+        var finite = batches.SelectMany(b => b).Where(float.IsFinite).Select(v => absolute ? Math.Abs(v) : v).ToList();
+        long nonFinite = batches.Sum(b => b.Count(v => !float.IsFinite(v)));
+        var expected = new Dictionary<long, long>();
+        foreach (float v in finite)
+        {
+            long g = (long)Math.Floor(v / h.Width);
+            expected[g] = expected.GetValueOrDefault(g) + 1;
+        }
+        Assert.True(nonFinite > 50 && h.WidthExponent > -10, "the data must hold non-finite values and widen the grid");
+        for (int j = 0; j < h.Capacity; j++)
+            Assert.True(expected.GetValueOrDefault(h.Offset + j) == h.Counts[j], $"bin {h.Offset + j}: {h.Counts[j]}, expected {expected.GetValueOrDefault(h.Offset + j)}");
+        Assert.Equal(finite.Count, h.Total);
+        Assert.Equal(nonFinite, h.NonFinite);
+        Assert.Equal(finite.Min(), h.Min);
+        Assert.Equal(finite.Max(), h.Max);
+    }
+
     [Fact]
     public void CountsNonFiniteValuesApartAndBinsTheRest()
     {

@@ -29,6 +29,9 @@ public sealed class Histogram
     /// <summary>Smallest width exponent: the spacing of float32 subnormals (2^−149).</summary>
     private const int MinExponent = -149;
 
+    /// <summary>Bin indexes are computed this many at a time (vectorized) into a stack buffer, then counted.</summary>
+    private const int BlockLength = 256;
+
     private long[] _counts;
 
     public Histogram(int resolution = DefaultResolution, bool absolute = false)
@@ -83,6 +86,16 @@ public sealed class Histogram
     {
         if (values.IsEmpty) return;
         bool allFinite = FloatScan.Scan(values, Absolute, out float lo, out float hi, out _);
+        Add(values, allFinite, lo, hi);
+    }
+
+    /// <summary>
+    /// <see cref="Add(ReadOnlySpan{float})"/> with the batch's scan already done (by <see cref="FloatScan.Scan"/> with
+    /// this histogram's <see cref="Absolute"/>): a signed histogram reuses the min/max scan of the same batch.
+    /// </summary>
+    internal void Add(ReadOnlySpan<float> values, bool allFinite, float lo, float hi)
+    {
+        if (values.IsEmpty) return;
         long finite = values.Length;
         if (!allFinite)
         {
@@ -126,32 +139,33 @@ public sealed class Histogram
     /// Bins whole groups of 8 finite values (returns how many): the bin index ⌊x·2^−e⌋ − offset computed 8 at a time in
     /// float, which is exact here: 2^−e is a float (the caller checks e), |x|·2^−e stays below 2^24 (the grid is never
     /// finer than float spacing at the largest magnitude), and the only rounding, an underflow of a tiny negative x
-    /// to −0, is corrected to bin −1.
+    /// to −0, is corrected to bin −1. Grow made every index valid, so there is no range check. Indexes are computed a
+    /// block at a time into a stack buffer and then counted: cheaper than extracting them lane by lane.
     /// </summary>
     private static int BinVectorized(ReadOnlySpan<float> values, ref long counts, float inverse, long offset, bool absolute)
     {
-        var scale = Vector256.Create(inverse);
-        var origin = Vector256.Create((float)offset);
-        var one = Vector256.Create(1f);
         ref float source = ref MemoryMarshal.GetReference(values);
+        Span<int> block = stackalloc int[BlockLength];
+        ref int k = ref MemoryMarshal.GetReference(block);
         int i = 0;
-        for (; i <= values.Length - 8; i += 8)
+        while (i <= values.Length - 8)
         {
-            var v = Vector256.LoadUnsafe(ref source, (nuint)i);
-            if (absolute) v = Vector256.Abs(v);
-            var f = Vector256.Floor(v * scale);
-            f -= Vector256.LessThan(v, Vector256<float>.Zero) & Vector256.Equals(f, Vector256<float>.Zero) & one;
-            var k = Vector256.ConvertToInt32(f - origin);
-            Unsafe.Add(ref counts, k.GetElement(0))++;
-            Unsafe.Add(ref counts, k.GetElement(1))++;
-            Unsafe.Add(ref counts, k.GetElement(2))++;
-            Unsafe.Add(ref counts, k.GetElement(3))++;
-            Unsafe.Add(ref counts, k.GetElement(4))++;
-            Unsafe.Add(ref counts, k.GetElement(5))++;
-            Unsafe.Add(ref counts, k.GetElement(6))++;
-            Unsafe.Add(ref counts, k.GetElement(7))++;
+            int n = Math.Min(BlockLength, (values.Length - i) & ~7);
+            for (int j = 0; j < n; j += 8)
+                BinIndexes(Vector256.LoadUnsafe(ref source, (nuint)(i + j)), inverse, offset, absolute).StoreUnsafe(ref k, (nuint)j);
+            for (int j = 0; j < n; j++) Unsafe.Add(ref counts, Unsafe.Add(ref k, j))++;
+            i += n;
         }
         return i;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> BinIndexes(Vector256<float> v, float inverse, long offset, bool absolute)
+    {
+        if (absolute) v = Vector256.Abs(v);
+        var f = Vector256.Floor(v * Vector256.Create(inverse));
+        f -= Vector256.LessThan(v, Vector256<float>.Zero) & Vector256.Equals(f, Vector256<float>.Zero) & Vector256.Create(1f);
+        return Vector256.ConvertToInt32(f - Vector256.Create((float)offset));
     }
 
     /// <summary>Adds the counts of <paramref name="other"/> (same resolution and kind): the result equals one

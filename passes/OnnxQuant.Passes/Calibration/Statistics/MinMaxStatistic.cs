@@ -51,8 +51,17 @@ public sealed class MinMaxStatistic
     public void Add(ReadOnlySpan<float> values)
     {
         if (values.IsEmpty) return;
+        bool allFinite = FloatScan.Scan(values, absolute: false, out float lo, out float hi, out double sumAbs);
+        Add(values, allFinite, lo, hi, sumAbs);
+    }
+
+    /// <summary><see cref="Add(ReadOnlySpan{float})"/> with the batch's signed <see cref="FloatScan.Scan"/> already done
+    /// (shared with a signed histogram of the same tensor).</summary>
+    internal void Add(ReadOnlySpan<float> values, bool allFinite, float lo, float hi, double sumAbs)
+    {
+        if (values.IsEmpty) return;
         long finite = values.Length;
-        if (!FloatScan.Scan(values, absolute: false, out float lo, out float hi, out double sumAbs))
+        if (!allFinite)
         {
             lo = float.PositiveInfinity;
             hi = float.NegativeInfinity;

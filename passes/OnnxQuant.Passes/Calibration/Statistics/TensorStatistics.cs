@@ -95,8 +95,11 @@ public sealed class TensorStatistics
     public void Observe(ReadOnlySpan<float> values, ReadOnlySpan<long> dims)
     {
         if (ElementType == DataType.Undefined) ElementType = DataType.Float;
-        MinMax.Add(values);
-        Histogram?.Add(values);
+        // One scan of the batch serves min/max and a signed histogram (an |x| histogram scans magnitudes itself).
+        bool allFinite = FloatScan.Scan(values, absolute: false, out float lo, out float hi, out double sumAbs);
+        MinMax.Add(values, allFinite, lo, hi, sumAbs);
+        if (Histogram is { Absolute: false } signed) signed.Add(values, allFinite, lo, hi);
+        else Histogram?.Add(values);
         if (Spec.ChannelAxis is int requested)
         {
             int axis = requested < 0 ? requested + dims.Length : requested;

@@ -1,0 +1,59 @@
+using System.Diagnostics;
+using OnnxQuant.Ir;
+using OnnxQuant.Ir.Serialization;
+using OnnxQuant.Passes.Calibration;
+using OnnxQuant.Passes.Calibration.DataSources;
+using OnnxQuant.Passes.Calibration.Ranges;
+using OnnxQuant.Runtime;
+
+namespace OnnxQuant.Benchmarks;
+
+/// <summary>
+/// Times calibration (<see cref="CalibrationCollector.Collect"/>, as <c>onnxquant calibrate</c> runs it) against plain
+/// inference (graph outputs only) over the same batches, each from session creation to the last batch, in one
+/// process and back to back, so that both see the same machine load.
+/// </summary>
+public sealed class CalibrationThroughput
+{
+    private readonly string _model;
+    private readonly string _data;
+    private readonly int? _count;
+    private readonly CalibrationScope _scope;
+
+    public CalibrationThroughput(string model, string data, int batchSize, int? count, CalibrationScope scope)
+    {
+        _model = model;
+        _data = data;
+        _count = count;
+        _scope = scope;
+        BatchSize = batchSize;
+        using var m = OnnxReader.Read(model);
+        using var source = Open(m);
+        Samples = source.Count;
+    }
+
+    public int BatchSize { get; }
+    public int Samples { get; }
+
+    /// <summary>One round: samples per second of plain inference, then of calibration with <paramref name="method"/>.</summary>
+    public (double Plain, double Calibration) Round(CalibrationMethod method)
+    {
+        using var model = OnnxReader.Read(_model);
+        using var source = Open(model);
+        var clock = Stopwatch.StartNew();
+        using (var runner = ModelRunner.FromModel(model))
+        {
+            var outputs = runner.OutputNames.ToList();
+            foreach (var batch in source.Batches()) runner.Run(batch.Feeds, outputs, (_, _, _, _) => { });
+        }
+        double plain = source.Count / clock.Elapsed.TotalSeconds;
+        var targets = CalibrationCollector.ActivationTargets(model, new RangeOptions { Method = method }.ObserverSpec(), _scope);
+        clock.Restart();
+        CalibrationCollector.Collect(model, source, targets);
+        double calibration = source.Count / clock.Elapsed.TotalSeconds;
+        return (plain, calibration);
+    }
+
+    private CalibrationDataSource Open(Model model) =>
+        CalibrationDataSource.Open(_data, model, new DataSourceOptions { BatchSize = BatchSize, Count = _count });
+}

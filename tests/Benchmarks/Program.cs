@@ -1,0 +1,59 @@
+using System.Globalization;
+using OnnxQuant.Benchmarks;
+using OnnxQuant.Passes.Calibration;
+using OnnxQuant.Passes.Calibration.Ranges;
+
+// Calibration throughput as a ratio to plain inference on the same samples (issue 4's goal: >= 0.5x), run by hand:
+//   dotnet run -c Release --project tests/Benchmarks -- [--model PATH] [--data PATH] [--method minmax|percentile|entropy|mse|all]
+//       [--batch-size N] [--count N] [--rounds N] [--all-tensors]
+// Defaults: ../shared/models/vit_mnist.onnx, ../shared/data/mnist/calib_256.npy, every method, batches of 1, 3 rounds.
+var options = new Dictionary<string, string>(StringComparer.Ordinal);
+var flags = new HashSet<string>(StringComparer.Ordinal);
+for (int i = 0; i < args.Length; i++)
+{
+    if (args[i] is "-h" or "--help")
+    {
+        Console.WriteLine("Options: --model PATH --data PATH --method minmax|percentile|entropy|mse|all --batch-size N --count N --rounds N --all-tensors");
+        return 0;
+    }
+    if (args[i] == "--all-tensors") flags.Add(args[i]);
+    else if (args[i].StartsWith("--", StringComparison.Ordinal) && i + 1 < args.Length) options[args[i]] = args[++i];
+    else
+    {
+        Console.Error.WriteLine($"Unknown argument '{args[i]}' (see --help).");
+        return 2;
+    }
+}
+string shared = Path.Combine(RepoRoot(), "..", "shared");
+string model = options.GetValueOrDefault("--model") ?? Path.Combine(shared, "models", "vit_mnist.onnx");
+string data = options.GetValueOrDefault("--data") ?? Path.Combine(shared, "data", "mnist", "calib_256.npy");
+string method = options.GetValueOrDefault("--method") ?? "all";
+var methods = method == "all" ? Enum.GetValues<CalibrationMethod>() : [Enum.Parse<CalibrationMethod>(method, ignoreCase: true)];
+int Int(string name, int fallback) => options.TryGetValue(name, out var v) ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
+var benchmark = new CalibrationThroughput(model, data, Int("--batch-size", 1), options.ContainsKey("--count") ? Int("--count", 0) : null,
+    flags.Contains("--all-tensors") ? CalibrationScope.All : CalibrationScope.Quantizer);
+int rounds = Int("--rounds", 3);
+Console.WriteLine($"{Path.GetFileName(model)} on {benchmark.Samples} samples of {Path.GetFileName(data)}, batches of {benchmark.BatchSize}, {rounds} rounds; "
+    + $"each round times plain inference, then calibration (session creation included in both).");
+foreach (var m in methods)
+{
+    var ratios = new List<double>();
+    for (int r = 0; r < rounds; r++)
+    {
+        var (plain, calibration) = benchmark.Round(m);
+        ratios.Add(calibration / plain);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"  {m.ToString().ToLowerInvariant(),-10} round {r + 1}: plain {plain:F1} samples/s, calibration {calibration:F1} samples/s, {calibration / plain:F2}x"));
+    }
+    ratios.Sort();
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"{m.ToString().ToLowerInvariant(),-10} ratio: median {ratios[ratios.Count / 2]:F2}x, range {ratios[0]:F2}-{ratios[^1]:F2}x"));
+}
+return 0;
+
+static string RepoRoot()
+{
+    for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        if (File.Exists(Path.Combine(dir.FullName, "OnnxQuant.sln"))) return dir.FullName;
+    throw new InvalidOperationException("Cannot find OnnxQuant.sln above the benchmark's binaries.");
+}
