@@ -28,18 +28,19 @@ public sealed class CalibrationThroughput
         _scope = scope;
         BatchSize = batchSize;
         using var m = OnnxReader.Read(model);
-        using var source = Open(m);
+        using var source = Open(m, count);
         Samples = source.Count;
     }
 
     public int BatchSize { get; }
     public int Samples { get; }
 
-    /// <summary>One round: samples per second of plain inference, then of calibration with <paramref name="method"/>.</summary>
-    public (double Plain, double Calibration) Round(CalibrationMethod method)
+    /// <summary>One round: samples per second of plain inference, then of calibration with <paramref name="method"/>;
+    /// a warm-up round (JIT, reading the data) runs a few batches only.</summary>
+    public (double Plain, double Calibration) Round(CalibrationMethod method, bool warmUp = false)
     {
         using var model = OnnxReader.Read(_model);
-        using var source = Open(model);
+        using var source = Open(model, warmUp ? Math.Min(8 * BatchSize, Samples) : _count);
         var clock = Stopwatch.StartNew();
         using (var runner = ModelRunner.FromModel(model))
         {
@@ -54,6 +55,6 @@ public sealed class CalibrationThroughput
         return (plain, calibration);
     }
 
-    private CalibrationDataSource Open(Model model) =>
-        CalibrationDataSource.Open(_data, model, new DataSourceOptions { BatchSize = BatchSize, Count = _count });
+    private CalibrationDataSource Open(Model model, int? count = null) =>
+        CalibrationDataSource.Open(_data, model, new DataSourceOptions { BatchSize = BatchSize, Count = count ?? _count });
 }

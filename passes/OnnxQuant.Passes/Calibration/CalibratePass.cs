@@ -36,7 +36,8 @@ public sealed class CalibratePass : Pass<CalibrateOptions>
             missing.RemoveAll(n => model.Graph.Nodes.SelectMany(x => x.Outputs).FirstOrDefault(v => v?.Name == n)?.ElementType is null);
             if (missing.Count > 0)
                 throw new OnnxQuantException($"{load} has no statistics for {missing.Count} of the model's activations (first: '{missing[0]}'). "
-                    + "They were collected on a different model or recipe; calibrate again.");
+                    + "They were collected on a different model or recipe, or for fewer tensors (a calibrate step with 'tensors: all' needs "
+                    + "statistics saved by 'onnxquant calibrate --all-tensors'); calibrate again.");
             context.Log($"calibrate: reusing {statistics.Count} tensors' statistics from {load} ({statistics.Samples} samples).");
         }
         else

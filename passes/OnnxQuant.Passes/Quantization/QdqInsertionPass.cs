@@ -26,8 +26,8 @@ namespace OnnxQuant.Passes.Quantization;
 /// of the <c>calibrate</c> pass, which a pipeline must run before this one: <c>calibrated</c>); opset ≥ 13 (per-axis
 /// DequantizeLinear), ≥ 19 for float16 models (float16 scales); a float model (one that already holds QDQ or integer
 /// ops is refused). Does not fire on: nodes inside If/Loop/Scan bodies (counted
-/// as <c>skipped-subgraph</c>), excluded op types or node names, nodes whose activation has no calibrated range
-/// (<c>no-range</c>), non-constant weights of Conv, and element types other than float and float16.
+/// as <c>skipped-subgraph</c>), excluded op types or node names, nodes whose activation has no calibrated range,
+/// neither itself nor up its chain of pass-through ops (<c>no-range</c>), non-constant weights of Conv, and element types other than float and float16.
 /// <para>Float16 models get float16 scales and run, but ONNX Runtime 1.31's CPU provider fuses none of their QDQ
 /// patterns (its selectors take float32 DequantizeLinear outputs only): the model is smaller, not faster; such nodes
 /// are counted as <c>float16-unfused</c>. Overrides (<see cref="QdqOverride"/>) change the activation type (int16 and
