@@ -19,9 +19,11 @@ public sealed class CalibrationThroughput
     private readonly string _data;
     private readonly int? _count;
     private readonly CalibrationScope _scope;
+    private readonly bool? _overlap;
 
-    public CalibrationThroughput(string model, string data, int batchSize, int? count, CalibrationScope scope)
+    public CalibrationThroughput(string model, string data, int batchSize, int? count, CalibrationScope scope, bool? overlap = null)
     {
+        _overlap = overlap;
         _model = model;
         _data = data;
         _count = count;
@@ -35,25 +37,32 @@ public sealed class CalibrationThroughput
     public int BatchSize { get; }
     public int Samples { get; }
 
-    /// <summary>One round: samples per second of plain inference, then of calibration with <paramref name="method"/>;
-    /// a warm-up round (JIT, reading the data) runs a few batches only.</summary>
-    public (double Plain, double Calibration) Round(CalibrationMethod method, bool warmUp = false)
+    /// <summary>
+    /// One round: samples per second of plain inference, then of calibration with <paramref name="method"/>, in wall
+    /// time and per CPU second of the process (steadier on a shared machine); a warm-up round (JIT, reading the data)
+    /// runs a few batches only.
+    /// </summary>
+    public (double Plain, double Calibration, double PlainPerCpu, double CalibrationPerCpu) Round(CalibrationMethod method, bool warmUp = false)
     {
         using var model = OnnxReader.Read(_model);
         using var source = Open(model, warmUp ? Math.Min(8 * BatchSize, Samples) : _count);
         var clock = Stopwatch.StartNew();
+        var cpu = Cpu();
         using (var runner = ModelRunner.FromModel(model))
         {
             var outputs = runner.OutputNames.ToList();
             foreach (var batch in source.Batches()) runner.Run(batch.Feeds, outputs, (_, _, _, _) => { });
         }
-        double plain = source.Count / clock.Elapsed.TotalSeconds;
+        double plain = source.Count / clock.Elapsed.TotalSeconds, plainCpu = source.Count / (Cpu() - cpu);
         var targets = CalibrationCollector.ActivationTargets(model, new RangeOptions { Method = method }.ObserverSpec(), _scope);
         clock.Restart();
-        CalibrationCollector.Collect(model, source, targets);
-        double calibration = source.Count / clock.Elapsed.TotalSeconds;
-        return (plain, calibration);
+        cpu = Cpu();
+        var options = new CollectorOptions();
+        CalibrationCollector.Collect(model, source, targets, _overlap is bool overlap ? options with { Overlap = overlap } : options);
+        return (plain, source.Count / clock.Elapsed.TotalSeconds, plainCpu, source.Count / (Cpu() - cpu));
     }
+
+    private static double Cpu() => Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
 
     private CalibrationDataSource Open(Model model, int? count = null) =>
         CalibrationDataSource.Open(_data, model, new DataSourceOptions { BatchSize = BatchSize, Count = count ?? _count });

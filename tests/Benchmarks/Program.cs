@@ -5,7 +5,7 @@ using OnnxQuant.Passes.Calibration.Ranges;
 
 // Calibration throughput as a ratio to plain inference on the same samples (issue 4's goal: >= 0.5x), run by hand:
 //   dotnet run -c Release --project tests/Benchmarks -- [--model PATH] [--data PATH] [--method minmax|percentile|entropy|mse|all]
-//       [--batch-size N] [--count N] [--rounds N] [--all-tensors]
+//       [--batch-size N] [--count N] [--rounds N] [--all-tensors] [--overlap|--no-overlap]
 // Defaults: ../shared/models/vit_mnist.onnx, ../shared/data/mnist/calib_256.npy, every method, batches of 1, 3 rounds.
 var options = new Dictionary<string, string>(StringComparer.Ordinal);
 var flags = new HashSet<string>(StringComparer.Ordinal);
@@ -13,10 +13,10 @@ for (int i = 0; i < args.Length; i++)
 {
     if (args[i] is "-h" or "--help")
     {
-        Console.WriteLine("Options: --model PATH --data PATH --method minmax|percentile|entropy|mse|all --batch-size N --count N --rounds N --all-tensors");
+        Console.WriteLine("Options: --model PATH --data PATH --method minmax|percentile|entropy|mse|all --batch-size N --count N --rounds N --all-tensors --overlap|--no-overlap");
         return 0;
     }
-    if (args[i] == "--all-tensors") flags.Add(args[i]);
+    if (args[i] is "--all-tensors" or "--no-overlap" or "--overlap") flags.Add(args[i]);
     else if (args[i].StartsWith("--", StringComparison.Ordinal) && i + 1 < args.Length) options[args[i]] = args[++i];
     else
     {
@@ -31,7 +31,8 @@ string method = options.GetValueOrDefault("--method") ?? "all";
 var methods = method == "all" ? Enum.GetValues<CalibrationMethod>() : [Enum.Parse<CalibrationMethod>(method, ignoreCase: true)];
 int Int(string name, int fallback) => options.TryGetValue(name, out var v) ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
 var benchmark = new CalibrationThroughput(model, data, Int("--batch-size", 1), options.ContainsKey("--count") ? Int("--count", 0) : null,
-    flags.Contains("--all-tensors") ? CalibrationScope.All : CalibrationScope.Quantizer);
+    flags.Contains("--all-tensors") ? CalibrationScope.All : CalibrationScope.Quantizer,
+    flags.Contains("--overlap") ? true : flags.Contains("--no-overlap") ? false : null);
 int rounds = Int("--rounds", 3);
 Console.WriteLine($"{Path.GetFileName(model)} on {benchmark.Samples} samples of {Path.GetFileName(data)}, batches of {benchmark.BatchSize}, {rounds} rounds; "
     + $"after a warm-up, each round times plain inference, then calibration (session creation included in both).");
@@ -39,18 +40,26 @@ benchmark.Round(methods[0], warmUp: true);
 foreach (var m in methods)
 {
     var ratios = new List<double>();
+    var cpuRatios = new List<double>();
     for (int r = 0; r < rounds; r++)
     {
-        var (plain, calibration) = benchmark.Round(m);
+        var (plain, calibration, plainCpu, calibrationCpu) = benchmark.Round(m);
         ratios.Add(calibration / plain);
+        cpuRatios.Add(calibrationCpu / plainCpu);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"  {m.ToString().ToLowerInvariant(),-10} round {r + 1}: plain {plain:F1} samples/s, calibration {calibration:F1} samples/s, {calibration / plain:F2}x"));
+            $"  {m.ToString().ToLowerInvariant(),-10} round {r + 1}: plain {plain:F1} samples/s, calibration {calibration:F1} samples/s, {calibration / plain:F2}x; per CPU second {calibrationCpu / plainCpu:F2}x"));
     }
-    ratios.Sort();
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"{m.ToString().ToLowerInvariant(),-10} ratio: median {ratios[(ratios.Count - 1) / 2]:F2}x, range {ratios[0]:F2}-{ratios[^1]:F2}x"));
+        $"{m.ToString().ToLowerInvariant(),-10} ratio: {Summary(ratios)}; per CPU second {Summary(cpuRatios)}"));
 }
 return 0;
+
+// Lower median (conservative with an even count) and range.
+static string Summary(List<double> ratios)
+{
+    ratios.Sort();
+    return string.Create(CultureInfo.InvariantCulture, $"median {ratios[(ratios.Count - 1) / 2]:F2}x, range {ratios[0]:F2}-{ratios[^1]:F2}x");
+}
 
 static string RepoRoot()
 {

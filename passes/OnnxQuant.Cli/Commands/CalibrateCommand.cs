@@ -108,8 +108,9 @@ public static class CalibrateCommand
             + $"{dataSource.Count} samples of {Markup.Escape(dataSource.Description)} (batches of {dataSource.BatchSize}, method {rangeOptions.Method.ToString().ToLowerInvariant()})");
         // Warm up first (JIT, reading the data), so that the first timed run does not pay for what the others reuse.
         if (a.Benchmark) PlainInferenceSeconds(model, dataSource, batches: 8);
-        double plainBefore = a.Benchmark ? PlainInferenceSeconds(model, dataSource) : 0;
+        var plainBefore = a.Benchmark ? PlainInferenceSeconds(model, dataSource) : default;
         var clock = Stopwatch.StartNew();
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
         CalibrationProgress last = default;
         var logs = new List<string>();
         CalibrationStatistics Collect(Action<CalibrationProgress> progress) =>
@@ -148,7 +149,8 @@ public static class CalibrateCommand
             });
         }
         clock.Stop();
-        double plainAfter = a.Benchmark ? PlainInferenceSeconds(model, dataSource) : 0;
+        double calibrationCpu = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
+        var plainAfter = a.Benchmark ? PlainInferenceSeconds(model, dataSource) : default;
         foreach (string line in logs) console.MarkupLine($"  [grey]{Markup.Escape(line)}[/]");
         try { statistics.Save(a.Output); }
         catch (OnnxQuantException e) { throw CliErrors.WriteFailed(a.Output, e.InnerException ?? e); }
@@ -156,7 +158,7 @@ public static class CalibrateCommand
         PrintSummary(console, statistics, rangeOptions);
         console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"Calibrated {statistics.Count} tensors on {statistics.Samples} samples in {clock.Elapsed.TotalSeconds:F2} s ({last.Passes} pass(es), {statistics.Samples / clock.Elapsed.TotalSeconds:F1} samples/s)."));
-        if (a.Benchmark) Benchmark(console, dataSource, plainBefore, plainAfter, statistics.Samples / clock.Elapsed.TotalSeconds);
+        if (a.Benchmark) Benchmark(console, dataSource, plainBefore, plainAfter, clock.Elapsed.TotalSeconds, calibrationCpu);
         console.MarkupLine($"Wrote [bold]{Markup.Escape(a.Output)}[/].");
     }
 
@@ -193,30 +195,38 @@ public static class CalibrateCommand
 
     /// <summary>Seconds of plain inference (no tensors exposed) over the same batches as calibration, timed the same
     /// way (session creation included).</summary>
-    private static double PlainInferenceSeconds(Model model, CalibrationDataSource data, int batches = int.MaxValue)
+    private static (double Wall, double Cpu) PlainInferenceSeconds(Model model, CalibrationDataSource data, int batches = int.MaxValue)
     {
         var clock = Stopwatch.StartNew();
-        using var runner = ModelRunner.FromModel(model);
-        var outputs = runner.OutputNames.ToList();
-        foreach (var batch in data.Batches().Take(batches)) runner.Run(batch.Feeds, outputs, (_, _, _, _) => { });
-        return clock.Elapsed.TotalSeconds;
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+        using (var runner = ModelRunner.FromModel(model))
+        {
+            var outputs = runner.OutputNames.ToList();
+            foreach (var batch in data.Batches().Take(batches)) runner.Run(batch.Feeds, outputs, (_, _, _, _) => { });
+        }
+        return (clock.Elapsed.TotalSeconds, (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds);
     }
 
     /// <summary>
     /// Prints calibration's rate as a ratio to plain inference's, the latter timed once before and once after
-    /// calibration (so both see the machine's load alike) and taken over both runs, and VmHWM.
+    /// calibration (so both see the machine's load alike) and taken over both runs; the same ratio in CPU time
+    /// (steadier than wall time on a shared machine, and what an idle one would show for single-threaded runs); VmHWM.
     /// </summary>
-    private static void Benchmark(IAnsiConsole console, CalibrationDataSource data, double plainBefore, double plainAfter, double calibrationRate)
+    private static void Benchmark(IAnsiConsole console, CalibrationDataSource data, (double Wall, double Cpu) before, (double Wall, double Cpu) after,
+        double calibrationWall, double calibrationCpu)
     {
-        double plain = 2 * data.Count / (plainBefore + plainAfter);
+        double plain = 2 * data.Count / (before.Wall + after.Wall), calibration = data.Count / calibrationWall;
+        double plainCpu = 2 * data.Count / (before.Cpu + after.Cpu), calibrationPerCpu = data.Count / calibrationCpu;
         string hwm = File.Exists("/proc/self/status")
             ? File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal))?.Split(':')[1].Trim() ?? "?"
             : "?";
         // Short lines: the console wraps long ones.
         console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"Plain inference: {plain:F1} samples/s ({data.Count / plainBefore:F1} before, {data.Count / plainAfter:F1} after)."));
+            $"Plain inference: {plain:F1} samples/s ({data.Count / before.Wall:F1} before, {data.Count / after.Wall:F1} after)."));
         console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"Calibration: {calibrationRate:F1} samples/s, {calibrationRate / plain:F2}x plain (batches of {data.BatchSize})."));
+            $"Calibration: {calibration:F1} samples/s, {calibration / plain:F2}x plain (batches of {data.BatchSize})."));
+        console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"Per CPU second: plain {plainCpu:F1}, calibration {calibrationPerCpu:F1} samples ({calibrationPerCpu / plainCpu:F2}x)."));
         console.WriteLine($"Peak resident memory (VmHWM): {hwm}.");
     }
 }

@@ -29,9 +29,11 @@ public sealed record CollectorOptions
 
     /// <summary>
     /// Observe one batch's outputs on other threads while ONNX Runtime runs the next (statistics are identical either
-    /// way). Off under a <see cref="MemoryBudgetBytes"/>, which then bounds what one run exposes.
+    /// way). Off under a <see cref="MemoryBudgetBytes"/>, which then bounds what one run exposes. On by default with
+    /// four cores or more: it pays only when a core is free, and on a busy two-core machine the hand-offs between
+    /// threads cost more than they save (measured: about 10 % more wall time and 20 % more CPU time).
     /// </summary>
-    public bool Overlap { get; init; } = true;
+    public bool Overlap { get; init; } = Environment.ProcessorCount >= 4;
 
     public CancellationToken Cancellation { get; init; }
 }
