@@ -308,6 +308,26 @@ public class QuantizeWeightsPassTests
     }
 
     [Theory]
+    [InlineData(8, 0, true)]
+    [InlineData(2, 0, true)]
+    [InlineData(8, 4, false)]
+    [InlineData(4, 0, false)]
+    public void WarnsOnce_WhenItWritesAKernelOrtRunsSlowlyOnCpu(int bitWidth, int level, bool warns)
+    {
+        var b = new GraphBuilder(opset: 17);
+        var x = b.Input("x", DataType.Float, 2, 32);
+        var h = b.Op("MatMul", [x, b.Constant(Tensor.FromFloats(RandomFloats(82, 32 * 32, -1, 1), 32, 32), "w1")], name: "body");
+        b.Output(b.Op("MatMul", [h, b.Constant(Tensor.FromFloats(RandomFloats(83, 32 * 32, -1, 1), 32, 32), "w2")], name: "body2"),
+            "y", DataType.Float, 2, 32);
+        using var model = b.Build();
+
+        var (context, log) = Run(model, new QuantizeWeightsOptions { Bits = bitWidth, AccuracyLevel = level, LmHead = bitWidth.ToString() });
+
+        Assert.Equal(warns ? 2 : 0, Counter(context, $"slow-on-cpu-{bitWidth}bit-level{level}"));
+        Assert.Equal(warns ? 1 : 0, log.Count(l => l.Contains("no fast kernel")));
+    }
+
+    [Theory]
     [InlineData(0)]
     [InlineData(4)]
     public void AccuracyLevel_IsTheLevelOrtRuns_InItsOptimizedGraph(int level)
