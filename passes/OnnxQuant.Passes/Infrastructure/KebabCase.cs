@@ -5,7 +5,7 @@ namespace OnnxQuant.Passes;
 /// <summary>Converts C# member names to the kebab-case used in recipes and on the command line.</summary>
 public static class KebabCase
 {
-    /// <summary><c>TargetOpset</c> → <c>target-opset</c>, <c>MaxIRVersion</c> → <c>max-ir-version</c>, <c>Int4</c> → <c>int4</c>.</summary>
+    /// <summary><c>TargetOpset</c> → <c>target-opset</c>, <c>MaxIRVersion</c> → <c>max-ir-version</c>, <c>Int4</c> → <c>int4</c>, <c>UInt8</c> → <c>uint8</c>.</summary>
     public static string From(string pascal)
     {
         var sb = new StringBuilder(pascal.Length + 4);
@@ -29,7 +29,8 @@ public static class KebabCase
                 sb.Append(c);
             }
         }
-        return sb.ToString();
+        // "UInt8" is one word (uint8, as ONNX spells the type), not the acronym "U" and "Int8".
+        return System.Text.RegularExpressions.Regex.Replace(sb.ToString(), "(^|-)u-int", "$1uint");
     }
 
     /// <summary>True for names such as <c>fold-constants</c>: lower-case words and digits joined by single hyphens.</summary>

@@ -55,6 +55,9 @@ public class PassRegistryTests
     [InlineData("MaxIRVersion", "max-ir-version")]
     [InlineData("Int4", "int4")]
     [InlineData("PerChannel", "per-channel")]
+    [InlineData("UInt8", "uint8")]
+    [InlineData("ActivationUInt16", "activation-uint16")]
+    [InlineData("UserInput", "user-input")]
     public void KebabCase_ConvertsPropertyNames(string pascal, string kebab) => Assert.Equal(kebab, KebabCase.From(pascal));
 
     private sealed class BadNamePass : Pass<NoOptions>
