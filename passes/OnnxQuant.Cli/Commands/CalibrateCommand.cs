@@ -32,6 +32,8 @@ public static class CalibrateCommand
         var output = new Option<string>("--out", "-o") { Description = "Where to write the statistics (JSON).", Required = true, HelpName = "STATS" };
         var recipe = new Option<string>("--recipe", "-r") { Description = "A recipe: its passes before 'calibrate' run first; its calibration section gives data and preprocessing." };
         var count = new Option<int?>("--count") { Description = "Samples to use (default: all; 256 for random).", HelpName = "N" };
+        var skip = new Option<int?>("--skip") { Description = "Pass over the first N samples (file order; sorted names for images).", HelpName = "N" };
+        var image = new Option<string[]>("--image") { Description = "Image preprocessing, KEY=VALUE (repeatable; keys of the recipe's calibration.images), e.g. resize-shorter-side=256 crop=256.", HelpName = "KEY=VALUE" };
         var method = new Option<CalibrationMethod?>("--method") { Description = "Range method for the summary and the recipe: MinMax, Percentile, Entropy or Mse (default: the recipe's, else minmax)." };
         var symmetric = new Option<bool>("--symmetric") { Description = "Symmetric ranges (histograms of |x|)." };
         var percentile = new Option<double?>("--percentile") { Description = "Percent of values the percentile method keeps (default 99.999)." };
@@ -44,12 +46,12 @@ public static class CalibrateCommand
         var benchmark = new Option<bool>("--benchmark") { Description = "Also time plain inference on the same samples and print the ratio and peak memory." };
         var command = new Command("calibrate", "Collect activation statistics over calibration data and save them.")
         {
-            model, data, output, recipe, count, method, symmetric, percentile, batch, shuffle, seed, shapes, budget, allTensors, benchmark,
+            model, data, output, recipe, count, skip, image, method, symmetric, percentile, batch, shuffle, seed, shapes, budget, allTensors, benchmark,
         };
         command.SetAction((parse, cancellation) =>
         {
             var args = new Arguments(parse.GetRequiredValue(model), parse.GetValue(data), parse.GetRequiredValue(output), parse.GetValue(recipe),
-                parse.GetValue(count), parse.GetValue(method), parse.GetValue(symmetric), parse.GetValue(percentile), parse.GetValue(batch),
+                parse.GetValue(count), parse.GetValue(skip), parse.GetValue(image) ?? [], parse.GetValue(method), parse.GetValue(symmetric), parse.GetValue(percentile), parse.GetValue(batch),
                 parse.GetValue(shuffle), parse.GetValue(seed), parse.GetValue(shapes) ?? [], parse.GetValue(budget), parse.GetValue(allTensors), parse.GetValue(benchmark));
             Run(args, registry ?? PassRegistry.BuiltIn, presetDirectory ?? RecipePresets.DefaultDirectory,
                 PipelineCli.ConsoleFor(parse.InvocationConfiguration.Output), cancellation);
@@ -58,7 +60,7 @@ public static class CalibrateCommand
         return command;
     }
 
-    private sealed record Arguments(string Model, string? Data, string Output, string? Recipe, int? Count, CalibrationMethod? Method,
+    private sealed record Arguments(string Model, string? Data, string Output, string? Recipe, int? Count, int? Skip, string[] Images, CalibrationMethod? Method,
         bool Symmetric, double? Percentile, int? BatchSize, bool Shuffle, int? Seed, string[] Shapes, double? BudgetMb, bool AllTensors, bool Benchmark);
 
     private static void Run(Arguments a, PassRegistry registry, string presets, IAnsiConsole console, CancellationToken cancellation)
@@ -89,6 +91,8 @@ public static class CalibrateCommand
         source = source with
         {
             Count = a.Count ?? source.Count,
+            Skip = a.Skip ?? source.Skip,
+            Images = CalibrationSection.ParseImageOptions(a.Images, source.Images),
             BatchSize = a.BatchSize ?? source.BatchSize,
             Shuffle = a.Shuffle || source.Shuffle,
             Seed = a.Seed ?? source.Seed,

@@ -32,7 +32,7 @@ internal static class QuantizeCommand
         bool Stats, int Seed, bool ExternalData, Calibration Calibration);
 
     /// <summary>Command-line calibration settings; they override the recipe's <c>calibration:</c> section.</summary>
-    private sealed record Calibration(string? Data, int? Count, string[] Shapes, string? SaveTo, string? LoadFrom, string? SaveParams);
+    private sealed record Calibration(string? Data, int? Count, int? Skip, string[] Images, string[] Shapes, string? SaveTo, string? LoadFrom, string? SaveParams);
 
     /// <summary>The arguments and options (each command needs its own instances).</summary>
     private sealed class Symbols(CliEnvironment env)
@@ -58,6 +58,12 @@ internal static class QuantizeCommand
             HelpName = "PATH",
         };
         private readonly Option<int?> _count = new("--count") { Description = "Use at most this many calibration samples." };
+        private readonly Option<int?> _skip = new("--skip") { Description = "Pass over the first N samples (file order; sorted names for images), e.g. to hold out the rest for eval.", HelpName = "N" };
+        private readonly Option<string[]> _image = new("--image")
+        {
+            Description = "Image preprocessing for a folder of images, KEY=VALUE (repeatable; keys of the recipe's calibration.images), e.g. resize-shorter-side=256 crop=256.",
+            HelpName = "KEY=VALUE",
+        };
         private readonly Option<string[]> _shape = new("--shape")
         {
             Description = "Fix an input's free dimensions for calibration, NAME=D0,D1,... (repeatable).",
@@ -79,12 +85,12 @@ internal static class QuantizeCommand
         {
             command.Arguments.Add(_input);
             command.Arguments.Add(_output);
-            foreach (var option in new Option[] { _recipe, _verifyEach, _printIrAfter, _stats, _seed, _externalData, _data, _count, _shape, _saveCalib, _loadCalib, _saveParams })
+            foreach (var option in new Option[] { _recipe, _verifyEach, _printIrAfter, _stats, _seed, _externalData, _data, _count, _skip, _image, _shape, _saveCalib, _loadCalib, _saveParams })
                 command.Options.Add(option);
             command.SetAction((parse, cancellation) => Task.FromResult(Execute(new Settings(
                 parse.GetValue(_input)!, parse.GetValue(_output)!, parse.GetValue(_recipe), parse.GetValue(_verifyEach),
                 parse.GetValue(_printIrAfter) ?? [], parse.GetValue(_stats), parse.GetValue(_seed), parse.GetValue(_externalData),
-                new Calibration(parse.GetValue(_data), parse.GetValue(_count), parse.GetValue(_shape) ?? [], parse.GetValue(_saveCalib), parse.GetValue(_loadCalib), parse.GetValue(_saveParams))),
+                new Calibration(parse.GetValue(_data), parse.GetValue(_count), parse.GetValue(_skip), parse.GetValue(_image) ?? [], parse.GetValue(_shape) ?? [], parse.GetValue(_saveCalib), parse.GetValue(_loadCalib), parse.GetValue(_saveParams))),
                 env, PipelineCli.ConsoleFor(parse.InvocationConfiguration.Output), parse.InvocationConfiguration.Error, cancellation)));
         }
     }
@@ -133,6 +139,8 @@ internal static class QuantizeCommand
             Source = settings.Source with
             {
                 Count = cli.Count ?? settings.Source.Count,
+                Skip = cli.Skip ?? settings.Source.Skip,
+                Images = CalibrationSection.ParseImageOptions(cli.Images, settings.Source.Images),
                 Shapes = shapes.Count > 0 ? shapes : settings.Source.Shapes,
             },
         };

@@ -12,6 +12,7 @@ namespace OnnxQuant.Passes.Calibration;
 /// calibration:
 ///   data: ../shared/data/images        # .npy, .npz, a folder of NAME.npy or images, or random
 ///   count: 32                          # default: all (256 for random)
+///   skip: 0                            # pass over the first N samples (a held-out split: skip: 32 = the rest)
 ///   batch-size: 1
 ///   shuffle: false
 ///   seed: 0
@@ -25,7 +26,7 @@ namespace OnnxQuant.Passes.Calibration;
 /// </summary>
 public static class CalibrationSection
 {
-    private static readonly string[] Keys = ["data", "count", "batch-size", "shuffle", "seed", "memory-budget-mb", "shapes", "images", "random"];
+    private static readonly string[] Keys = ["data", "count", "skip", "batch-size", "shuffle", "seed", "memory-budget-mb", "shapes", "images", "random"];
     private static readonly string[] ImageKeys = ["resize-shorter-side", "resize", "crop", "scale", "mean", "std", "channels", "layout", "dtype", "input"];
 
     public static CalibrationSettings Parse(YamlMappingNode? section, string file)
@@ -40,6 +41,7 @@ public static class CalibrationSection
             {
                 case "data": settings = settings with { Data = Text(value, file, key) }; break;
                 case "count": source = source with { Count = Int(value, file, key) }; break;
+                case "skip": source = source with { Skip = Int(value, file, key) }; break;
                 case "batch-size": source = source with { BatchSize = Int(value, file, key) }; break;
                 case "shuffle": source = source with { Shuffle = Bool(value, file, key) }; break;
                 case "seed": source = source with { Seed = Int(value, file, key) }; break;
@@ -62,9 +64,31 @@ public static class CalibrationSection
         return settings with { Source = source };
     }
 
-    private static ImagePreprocessing Images(YamlNode node, string file)
+    /// <summary>
+    /// Image preprocessing from the command line: <c>KEY=VALUE</c> entries (repeatable <c>--image</c>) with the keys
+    /// and meanings of the section's <c>images:</c> mapping; a value with commas is a list (<c>crop=224,192</c>,
+    /// <c>mean=0.485,0.456,0.406</c>). Entries override <paramref name="basis"/> (the recipe's) key by key.
+    /// </summary>
+    public static ImagePreprocessing ParseImageOptions(IReadOnlyList<string> entries, ImagePreprocessing? basis = null)
     {
-        var o = new ImagePreprocessing();
+        var o = basis ?? new ImagePreprocessing();
+        foreach (string entry in entries)
+        {
+            int eq = entry.IndexOf('=');
+            if (eq <= 0 || eq == entry.Length - 1)
+                throw new OnnxQuantException($"--image {entry}: expected KEY=VALUE (e.g. resize-shorter-side=256, crop=224, mean=0.485,0.456,0.406). Keys: {string.Join(", ", ImageKeys)}.");
+            string key = entry[..eq].Trim();
+            string[] parts = entry[(eq + 1)..].Split(',', StringSplitOptions.TrimEntries);
+            YamlNode value = parts.Length == 1 ? new YamlScalarNode(parts[0]) : new YamlSequenceNode(parts.Select(v => (YamlNode)new YamlScalarNode(v)));
+            try { o = Images(new YamlMappingNode(new YamlScalarNode(key), value), "--image", o); }
+            catch (RecipeException e) { throw new OnnxQuantException($"--image {entry}: {e.Detail}", e); }
+        }
+        return o;
+    }
+
+    private static ImagePreprocessing Images(YamlNode node, string file, ImagePreprocessing? basis = null)
+    {
+        var o = basis ?? new ImagePreprocessing();
         foreach (var (keyNode, value) in Mapping(node, file, "images").Children)
         {
             string key = Key(keyNode, file, ImageKeys, "calibration.images");

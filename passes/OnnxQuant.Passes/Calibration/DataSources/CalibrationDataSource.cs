@@ -33,13 +33,19 @@ public sealed class CalibrationDataSource : IDisposable
         foreach (var input in inputs) _plan[input.Name] = Check(input, options.Shapes);
 
         int available = provider.Count;
-        int count = options.Count ?? defaultCount ?? available;
+        int skip = options.Skip;
+        if (skip < 0) throw new OnnxQuantException($"--skip must be 0 or more (got {skip}).");
+        if (skip >= available)
+            throw new OnnxQuantException($"{provider.Description} holds {available} samples; --skip {skip} leaves none. Skip fewer than {available}.");
+        int count = options.Count ?? defaultCount ?? available - skip;
         if (count < 1) throw new OnnxQuantException($"The calibration count must be at least 1 (got {count}).");
-        if (count > available)
-            throw new OnnxQuantException($"{provider.Description} holds {available} samples; cannot use {count}. Lower --count, or omit it to use all.");
+        if (skip + count > available)
+            throw new OnnxQuantException(skip == 0
+                ? $"{provider.Description} holds {available} samples; cannot use {count}. Lower --count, or omit it to use all."
+                : $"{provider.Description} holds {available} samples; after skipping {skip}, {available - skip} are left, not {count}. Lower --count, or omit it to use the rest.");
         var all = Enumerable.Range(0, available).ToArray();
         if (options.Shuffle) new Random(options.Seed).Shuffle(all);
-        _order = all[..count];
+        _order = all[skip..(skip + count)];
         if (FixedBatch() is (string name, long fixedBatch) && count % BatchSize != 0)
             throw new OnnxQuantException($"Input '{name}' has a fixed batch dimension ({fixedBatch}); {count} samples do not fill batches of {BatchSize}. Use a count that is a multiple of {BatchSize}.");
     }
@@ -47,7 +53,7 @@ public sealed class CalibrationDataSource : IDisposable
     /// <summary>Where the data comes from (a file, folder or "random data").</summary>
     public string Description => _provider.Description;
 
-    /// <summary>Samples used (after --count).</summary>
+    /// <summary>Samples used (after --skip and --count).</summary>
     public int Count => _order.Length;
 
     public int BatchSize { get; }
@@ -69,7 +75,8 @@ public sealed class CalibrationDataSource : IDisposable
         int? defaultCount = null;
         if (data == "random")
         {
-            provider = new RandomSamples(inputs, options.Shapes, options.Random, options.Count ?? RandomInputOptions.DefaultCount, options.Seed);
+            // Skipped random samples are generated and passed over, so --skip gives the seeded stream's later samples.
+            provider = new RandomSamples(inputs, options.Shapes, options.Random, options.Skip + (options.Count ?? RandomInputOptions.DefaultCount), options.Seed);
             defaultCount = RandomInputOptions.DefaultCount;
         }
         else if (Directory.Exists(data)) provider = OpenFolder(data, inputs, options);

@@ -6,6 +6,12 @@ public sealed record DataSourceOptions
     /// <summary>Samples to use: all by default (256 for random data).</summary>
     public int? Count { get; init; }
 
+    /// <summary>
+    /// Samples passed over before <see cref="Count"/> are taken (after <see cref="Shuffle"/>): <c>Skip = 32</c> uses
+    /// samples 32, 33… — a held-out split of one file or folder (calibrate on the first 32, evaluate on the rest).
+    /// </summary>
+    public int Skip { get; init; }
+
     /// <summary>Take a seeded random subset/order instead of the first <see cref="Count"/> samples in file order.</summary>
     public bool Shuffle { get; init; }
 
