@@ -9,11 +9,12 @@ using Spectre.Console.Rendering;
 namespace OnnxQuant.Cli.Commands;
 
 /// <summary>
-/// <c>onnxquant eval FLOAT QUANT --data X [--labels Y] [--task classify|compare|ctc] [--keys FILE] [--count N]
-/// [--per-tensor] [--json] [--min-top1 V] [--max-drop D] [--min-agreement A] [--max-kl K]</c>: how far a quantized
-/// model is from its float original (<see cref="ModelEvaluator"/>); language models (token-id inputs, logits output)
-/// also by next-token agreement and KL. Exit code 3 (<see cref="ExitCodes.GateFailed"/>) when a gate fails, after
-/// printing the report. JSON format: passes/OnnxQuant.Cli/docs/eval-json.md.
+/// <c>onnxquant eval FLOAT QUANT --data X [--labels Y] [--task classify|compare|ctc|psnr] [--keys FILE] [--count N]
+/// [--skip N] [--image KEY=VALUE] [--then FLOAT2 QUANT2] [--per-tensor] [--json] [--min-top1 V] [--max-drop D]
+/// [--min-agreement A] [--max-kl K]</c>: how far a quantized model is from its float original
+/// (<see cref="ModelEvaluator"/>); language models (token-id inputs, logits output) also by next-token agreement and
+/// KL; autoencoders (<c>--then</c> chains encoder and decoder) by PSNR. Exit code 3 (<see cref="ExitCodes.GateFailed"/>)
+/// when a gate fails, after printing the report. JSON format: passes/OnnxQuant.Cli/docs/eval-json.md.
 /// </summary>
 public static class EvalCommand
 {
@@ -44,12 +45,25 @@ public static class EvalCommand
         var task = new Option<string>("--task")
         {
             HelpName = "TASK",
-            Description = "compare: output errors only (language models, i.e. token-id inputs and a logits output: also next-token agreement and KL); classify: also top-1 accuracy and agreement of the first output ([1, C]); ctc: also greedy CTC exact match of the first output ([1, T, C]).",
+            Description = "compare: output errors only (language models, i.e. token-id inputs and a logits output: also next-token agreement and KL); classify: also top-1 accuracy and agreement of the first output ([1, C]); ctc: also greedy CTC exact match of the first output ([1, T, C]); psnr: also the mean per-sample PSNR of the (last model's) first output against the first input, clipped to [0, 1].",
             DefaultValueFactory = _ => "compare",
         };
-        task.AcceptOnlyFromAmong("compare", "classify", "ctc");
+        task.AcceptOnlyFromAmong("compare", "classify", "ctc", "psnr");
         var keys = new Option<string?>("--keys") { HelpName = "FILE", Description = "ctc: the character list, one per line (class i > 0 is line i; the class after the last key is a space)." };
         var count = new Option<int?>("--count") { HelpName = "N", Description = "Use the first N samples (default: all)." };
+        var skip = new Option<int>("--skip") { HelpName = "N", Description = "Pass over the first N samples (file order; sorted names for images), e.g. those used for calibration." };
+        var image = new Option<string[]>("--image")
+        {
+            HelpName = "KEY=VALUE",
+            Description = "Image preprocessing for a folder of images (repeatable; keys of a recipe's calibration.images), e.g. resize-shorter-side=256 crop=256.",
+        };
+        var then = new Option<string[]>("--then")
+        {
+            HelpName = "FLOAT2 QUANT2",
+            Description = "Chain a second pair: FLOAT's outputs feed FLOAT2, QUANT's feed QUANT2 (e.g. an encoder then its decoder); FLOAT2's and QUANT2's outputs are compared.",
+            Arity = new ArgumentArity(2, 2),
+            AllowMultipleArgumentsPerToken = true,
+        };
         var perTensor = new Option<bool>("--per-tensor") { Description = "Also compare every intermediate tensor both models have (same name and shape) and list the worst by SQNR." };
         var minTop1 = new Option<double?>("--min-top1")
         {
@@ -59,7 +73,7 @@ public static class EvalCommand
         var maxDrop = new Option<double?>("--max-drop")
         {
             HelpName = "POINTS",
-            Description = "Gate: exit 3 if float accuracy minus quantized accuracy exceeds POINTS percentage points (e.g. 0.5). Needs --labels.",
+            Description = "Gate: exit 3 if float accuracy minus quantized accuracy exceeds POINTS percentage points (e.g. 0.5; needs --labels), or with --task psnr if the PSNR drop exceeds POINTS dB.",
         };
         var minAgreement = new Option<double?>("--min-agreement")
         {
@@ -83,7 +97,7 @@ public static class EvalCommand
         var json = new Option<bool>("--json") { Description = "Print JSON (stable; documented in passes/OnnxQuant.Cli/docs/eval-json.md) instead of tables." };
         var command = new Command("eval", "Measure a quantized model against its float original: output SQNR, cosine and max error, task accuracy, CI gates.")
         {
-            floatModel, quantModel, data, labels, task, keys, count, perTensor, minTop1, maxDrop, minAgreement, maxKl, optimization, threads, json,
+            floatModel, quantModel, data, labels, task, keys, count, skip, image, then, perTensor, minTop1, maxDrop, minAgreement, maxKl, optimization, threads, json,
         };
         command.SetAction(parse =>
         {
@@ -93,6 +107,9 @@ public static class EvalCommand
                 Labels = parse.GetValue(labels),
                 Keys = parse.GetValue(keys),
                 Count = parse.GetValue(count),
+                Skip = parse.GetValue(skip),
+                Images = OnnxQuant.Passes.Calibration.CalibrationSection.ParseImageOptions(parse.GetValue(image) ?? []),
+                Then = parse.GetValue(then) is [var thenFloat, var thenQuant] ? (thenFloat, thenQuant) : null,
                 PerTensor = parse.GetValue(perTensor),
                 MinTop1 = parse.GetValue(minTop1),
                 MaxDrop = parse.GetValue(maxDrop),
@@ -112,8 +129,20 @@ public static class EvalCommand
 
     private static void Write(EvalReport r, IAnsiConsole console)
     {
-        console.Write(new Text($"{r.QuantModel} against {r.FloatModel}: {r.Samples} samples of {r.Data}, ONNX Runtime CPU, optimizations {r.Optimization}.\n"));
+        string then = r.ThenQuantModel is null ? "" : $", then {r.ThenQuantModel} against {r.ThenFloatModel}";
+        console.Write(new Text($"{r.QuantModel} against {r.FloatModel}{then}: {r.Samples} samples of {r.Data}, ONNX Runtime CPU, optimizations {r.Optimization}.\n"));
         console.Write(ErrorTable("Output", r.Outputs));
+
+        if (r.Psnr is { } p)
+        {
+            var table = new Table().Border(TableBorder.Rounded);
+            table.AddColumn(new TableColumn(new Text("")));
+            table.AddColumn(new TableColumn(new Text("PSNR vs input (mean of per-sample)")).RightAligned());
+            table.AddRow(new Text("float"), new Text(Fmt($"{p.FloatDb:0.00} dB")));
+            table.AddRow(new Text("quantized"), new Text(Fmt($"{p.QuantDb:0.00} dB (worst sample {p.QuantMinDb:0.00} dB)")));
+            table.AddRow(new Text("drop"), new Text(Fmt($"{p.DropDb:0.00} dB")));
+            console.Write(table);
+        }
 
         if (r.Accuracy is { } a)
         {
@@ -155,7 +184,7 @@ public static class EvalCommand
                 "min-top1" => Fmt($"quantized {g.Value:0.00}% >= {g.Threshold:0.00}%"),
                 "min-agreement" => Fmt($"agreement {g.Value:0.00}% >= {g.Threshold:0.00}%"),
                 "max-kl" => Fmt($"mean KL {g.Value:G4} <= {g.Threshold:G4} nats"),
-                _ => Fmt($"drop {g.Value:0.00} <= {g.Threshold:0.00} points"),
+                _ => Fmt($"drop {g.Value:0.00} <= {g.Threshold:0.00} {(r.Psnr is null ? "points" : "dB")}"),
             };
             console.Write(new Text($"gate {g.Gate}: {(g.Passed ? "passed" : "FAILED")} ({rule})\n"));
         }

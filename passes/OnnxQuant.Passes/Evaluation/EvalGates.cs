@@ -10,10 +10,17 @@ namespace OnnxQuant.Passes.Evaluation;
 /// </summary>
 public static class EvalGates
 {
-    public static IReadOnlyList<GateResult> Check(TaskAccuracy? accuracy, double? minTop1, double? maxDrop)
+    public static IReadOnlyList<GateResult> Check(TaskAccuracy? accuracy, double? minTop1, double? maxDrop, PsnrResult? psnr = null)
     {
         var gates = new List<GateResult>();
         if (minTop1 is null && maxDrop is null) return gates;
+        if (psnr is not null)
+        {
+            // Reconstruction: the drop is in dB of PSNR; there is no top-1 to bound.
+            if (minTop1 is not null) throw new OnnxQuantException("--min-top1 checks classification or CTC accuracy; with --task psnr use --max-drop DB.");
+            gates.Add(new GateResult("max-drop", maxDrop!.Value, psnr.DropDb, psnr.DropDb <= maxDrop.Value));
+            return gates;
+        }
         if (accuracy is not { Labeled: true, QuantRate: double quant, FloatRate: double floatRate })
             throw new OnnxQuantException("--min-top1 and --max-drop check task accuracy: use --task classify or --task ctc with --labels.");
         if (minTop1 is double v) gates.Add(new GateResult("min-top1", v, quant, quant >= v));

@@ -1,3 +1,4 @@
+using OnnxQuant.Passes.Calibration.DataSources;
 using OnnxQuant.Runtime;
 
 namespace OnnxQuant.Passes.Evaluation;
@@ -15,6 +16,19 @@ public sealed record EvalOptions
 
     /// <summary>Use the first N samples (all by default).</summary>
     public int? Count { get; init; }
+
+    /// <summary>Pass over the first N samples first (a held-out split: calibrate on the first N, evaluate on the rest).</summary>
+    public int Skip { get; init; }
+
+    /// <summary>How a folder of images becomes input tensors.</summary>
+    public ImagePreprocessing Images { get; init; } = new();
+
+    /// <summary>
+    /// A second stage: the float model's outputs feed <c>Then.Float</c>, the quantized model's feed <c>Then.Quant</c>
+    /// (by name, or the only output to the only input), and the second stage's outputs are what is compared — an
+    /// encoder then its decoder.
+    /// </summary>
+    public (string Float, string Quant)? Then { get; init; }
 
     /// <summary>Also compare every intermediate tensor the two models share (by name and shape).</summary>
     public bool PerTensor { get; init; }

@@ -15,10 +15,13 @@ public sealed record EvalReport(
     IReadOnlyList<ErrorSummary> Outputs,
     TaskAccuracy? Accuracy,
     NextTokenAgreement? NextToken,
+    PsnrResult? Psnr,
     IReadOnlyList<ErrorSummary>? Tensors,
     int? TensorsSkipped,
     IReadOnlyList<GateResult> Gates,
-    bool Passed)
+    bool Passed,
+    string? ThenFloatModel = null,
+    string? ThenQuantModel = null)
 {
     public const int CurrentSchemaVersion = 1;
 }

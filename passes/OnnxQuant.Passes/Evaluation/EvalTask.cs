@@ -11,4 +11,10 @@ public enum EvalTask
 
     /// <summary>Greedy CTC decoding of the first output ([1, T, C]) and exact match against one label per line.</summary>
     Ctc,
+
+    /// <summary>
+    /// Reconstruction: PSNR of the first output (of the last model, with <see cref="EvalOptions.Then"/>) against the
+    /// first input, images clipped to [0, 1], mean over samples of the per-sample PSNR.
+    /// </summary>
+    Psnr,
 }

@@ -16,18 +16,23 @@ namespace OnnxQuant.Passes.Evaluation;
 /// <remarks>
 /// Samples come from <see cref="CalibrationDataSource"/> (the same .npy/.npz/folder formats as calibration, axis 0
 /// = samples), fed with batch size 1. Outputs are paired by name; the quantized model must have every output of
-/// the float model.
+/// the float model. With <see cref="EvalOptions.Then"/> each model's outputs feed a second model (an encoder's latent
+/// feeds its decoder), and the second models' outputs are compared; the float chain never sees a quantized tensor.
 /// </remarks>
 public static class ModelEvaluator
 {
     public static EvalReport Run(string floatPath, string quantPath, string data, EvalOptions options)
     {
         CheckOptions(options);
-        foreach (string path in new[] { floatPath, quantPath })
+        string[] paths = options.Then is var (thenFloat, thenQuant) ? [floatPath, quantPath, thenFloat, thenQuant] : [floatPath, quantPath];
+        foreach (string path in paths)
             if (!File.Exists(path)) throw new OnnxQuantException($"Model {path} does not exist.");
         using var floatModel = OnnxReader.Read(floatPath);
-        using var source = CalibrationDataSource.Open(data, floatModel, new DataSourceOptions { Count = options.Count, BatchSize = 1 });
+        using var source = CalibrationDataSource.Open(data, floatModel,
+            new DataSourceOptions { Count = options.Count, Skip = options.Skip, Images = options.Images, BatchSize = 1 });
         var runnerOptions = new RunnerOptions { Optimization = options.Optimization, IntraOpThreads = options.Threads };
+        using var floatThen = options.Then is var (f2, _) ? ModelRunner.FromFile(f2, runnerOptions) : null;
+        using var quantThen = options.Then is var (_, q2) ? ModelRunner.FromFile(q2, runnerOptions) : null;
 
         List<string> tensorNames = [];
         ModelRunner floatRunner, quantRunner;
@@ -46,11 +51,13 @@ public static class ModelEvaluator
         using var _f = floatRunner;
         using var _q = quantRunner;
 
-        var outputs = floatRunner.OutputNames.Where(n => !tensorNames.Contains(n)).ToList();
-        var missing = outputs.Where(n => !quantRunner.OutputNames.Contains(n)).ToList();
+        var outputs = (floatThen ?? floatRunner).OutputNames.Where(n => !tensorNames.Contains(n)).ToList();
+        var (lastFloatPath, lastQuantPath) = options.Then ?? (floatPath, quantPath);
+        var missing = outputs.Where(n => !(quantThen ?? quantRunner).OutputNames.Contains(n)).ToList();
         if (missing.Count > 0)
-            throw new OnnxQuantException($"{quantPath} lacks output(s) {string.Join(", ", missing.Select(n => $"'{n}'"))} of {floatPath}; "
+            throw new OnnxQuantException($"{lastQuantPath} lacks output(s) {string.Join(", ", missing.Select(n => $"'{n}'"))} of {lastFloatPath}; "
                 + "the quantized model must keep the float model's output names.");
+        var psnr = options.Task == EvalTask.Psnr ? new PsnrScorer() : null;
 
         var outputStats = outputs.ToDictionary(n => n, _ => new ErrorStatistics(), StringComparer.Ordinal);
         var tensorStats = new Dictionary<string, ErrorStatistics>(StringComparer.Ordinal);
@@ -70,11 +77,16 @@ public static class ModelEvaluator
             {
                 var f = floatRunner.Run(batch.Feeds);
                 var q = quantRunner.Run(batch.Feeds);
+                if (floatThen is not null && quantThen is not null)
+                {
+                    f = floatThen.Run(Feeds(floatThen, f, floatPath));
+                    q = quantThen.Run(Feeds(quantThen, q, quantPath));
+                }
                 foreach (string name in outputs)
                 {
                     var (a, b) = (f[name], q[name]);
                     if (!a.Dims.SequenceEqual(b.Dims))
-                        throw new OnnxQuantException($"Output '{name}' has shape [{string.Join(",", a.Dims)}] in {floatPath} but [{string.Join(",", b.Dims)}] in {quantPath} (sample {source.Order[batch.FirstSample]}).");
+                        throw new OnnxQuantException($"Output '{name}' has shape [{string.Join(",", a.Dims)}] in {lastFloatPath} but [{string.Join(",", b.Dims)}] in {lastQuantPath} (sample {source.Order[batch.FirstSample]}).");
                     if (!FloatValues.IsComparable(a.ElementType) || !FloatValues.IsComparable(b.ElementType))
                         throw new OnnxQuantException($"Output '{name}' is {a.ElementType.OnnxName()} / {b.ElementType.OnnxName()}; eval compares floating-point outputs.");
                     outputStats[name].Add(FloatValues.Of(a), FloatValues.Of(b));
@@ -99,6 +111,7 @@ public static class ModelEvaluator
                     logitsChosen = true;
                 }
                 if (logitsName is not null) nextToken.Add(FloatValues.Of(f[logitsName]), FloatValues.Of(q[logitsName]), vocab);
+                psnr?.Add(batch.Feeds[floatRunner.InputNames[0]], f[outputs[0]], q[outputs[0]]);
             }
         }
         finally
@@ -107,8 +120,9 @@ public static class ModelEvaluator
         }
 
         var accuracy = task?.Result();
+        var psnrResult = psnr?.Result();
         var nextTokenAgreement = logitsName is null ? null : NextTokenAgreement.From(logitsName, vocab, nextToken);
-        var gates = EvalGates.Check(accuracy, options.MinTop1, options.MaxDrop)
+        var gates = EvalGates.Check(accuracy, options.MinTop1, options.MaxDrop, psnrResult)
             .Concat(EvalGates.CheckNextToken(nextTokenAgreement, options.MinAgreement, options.MaxKl)).ToList();
         return new EvalReport(
             EvalReport.CurrentSchemaVersion,
@@ -121,12 +135,15 @@ public static class ModelEvaluator
             outputs.Select(n => ErrorSummary.From(n, outputStats[n])).ToList(),
             accuracy,
             nextTokenAgreement,
+            psnrResult,
             options.PerTensor
                 ? tensorStats.Select(kv => ErrorSummary.From(kv.Key, kv.Value)).OrderBy(ErrorSummary.WorstFirst).ThenBy(e => e.Name, StringComparer.Ordinal).ToList()
                 : null,
             options.PerTensor ? skipped.Count : null,
             gates,
-            gates.All(g => g.Passed));
+            gates.All(g => g.Passed),
+            options.Then?.Float,
+            options.Then?.Quant);
     }
 
     /// <summary>
@@ -173,15 +190,36 @@ public static class ModelEvaluator
         return (null, 0);
     }
 
+    /// <summary>
+    /// The second stage's feeds from the first stage's outputs: by name when every input has an output of that name,
+    /// else the first stage's only output to the second's only input.
+    /// </summary>
+    private static Dictionary<string, Tensor> Feeds(ModelRunner then, IReadOnlyDictionary<string, Tensor> first, string firstPath)
+    {
+        if (then.InputNames.All(first.ContainsKey))
+            return then.InputNames.ToDictionary(n => n, n => first[n], StringComparer.Ordinal);
+        if (then.InputNames.Count == 1 && first.Count == 1)
+            return new Dictionary<string, Tensor>(StringComparer.Ordinal) { [then.InputNames[0]] = first.Values.First() };
+        throw new OnnxQuantException($"--then: the second model's inputs ({string.Join(", ", then.InputNames)}) are not all outputs of {firstPath} "
+            + $"({string.Join(", ", first.Keys)}), and they are not one input fed by one output.");
+    }
+
     private static void CheckOptions(EvalOptions o)
     {
         if (o.MaxKl is < 0) throw new OnnxQuantException($"--max-kl is a KL divergence, at least 0 (got {o.MaxKl}).");
+        if (o.Skip < 0) throw new OnnxQuantException($"--skip must be 0 or more (got {o.Skip}).");
+        if (o.Then is not null && o.PerTensor)
+            throw new OnnxQuantException("--per-tensor compares one model pair: evaluate each stage of a --then chain on its own (e.g. the decoders on latents in a .npy).");
+        if (o.Task == EvalTask.Psnr && o.Labels is not null)
+            throw new OnnxQuantException("--task psnr compares the reconstruction with the input; it takes no --labels.");
         if (o.Count is < 1) throw new OnnxQuantException($"--count must be at least 1 (got {o.Count}).");
         if (o.Task == EvalTask.Ctc && o.Keys is null)
             throw new OnnxQuantException("--task ctc needs --keys FILE (the recogniser's character list, one per line).");
+        if (o.Task == EvalTask.Psnr && o.MinTop1 is not null)
+            throw new OnnxQuantException("--min-top1 checks classification or CTC accuracy; with --task psnr use --max-drop DB.");
         if (o.Task == EvalTask.Compare && (o.MinTop1 is not null || o.MaxDrop is not null))
             throw new OnnxQuantException("--min-top1 and --max-drop check task accuracy: use --task classify or --task ctc with --labels.");
-        if ((o.MinTop1 is not null || o.MaxDrop is not null) && o.Labels is null)
+        if ((o.MinTop1 is not null || o.MaxDrop is not null) && o.Labels is null && o.Task != EvalTask.Psnr)
             throw new OnnxQuantException("--min-top1 and --max-drop need --labels (accuracy cannot be measured without them).");
         if (o.Task == EvalTask.Compare && o.Labels is not null)
             throw new OnnxQuantException("--labels is used by --task classify or --task ctc; add one of them.");
