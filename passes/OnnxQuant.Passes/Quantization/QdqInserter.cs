@@ -9,11 +9,13 @@ namespace OnnxQuant.Passes.Quantization;
 /// </summary>
 internal sealed class QdqInserter
 {
-    private readonly record struct ActivationParams(float Scale, int ZeroPoint, DataType Type);
+    internal readonly record struct ActivationParams(float Scale, int ZeroPoint, DataType Type);
     private readonly record struct QuantizedWeight(Value Dequantized, float[] Scales);
 
+    // Ops whose output values are among their (first) input's: the same scale on both sides is exact, and ORT drops
+    // the Q/DQ pair around them (Gather/Resize since ORT 1.1x's DropQDQNodes rules; Resize checked by FusionAudit tests).
     private static readonly HashSet<string> PassThroughOps = new(StringComparer.Ordinal)
-        { "MaxPool", "Reshape", "Transpose", "Squeeze", "Unsqueeze" };
+        { "MaxPool", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Gather", "Resize" };
 
     private readonly Graph _graph;
     private readonly IActivationRanges _ranges;
@@ -75,16 +77,28 @@ internal sealed class QdqInserter
                 RemoveIfDead(bias);
             }
         }
-        if (node.OpType is "Conv" or "ConvTranspose")
-        {
-            // QLinearConv needs a Q on the output; after a lone Relu, quantize the Relu's output (ORT removes the Relu).
-            var output = node.Output;
-            if (output.Uses.Count == 1 && !output.IsAnyGraphOutput && output.Uses[0].Node is { OpType: "Relu" } relu && relu.IsDefaultDomain)
-                output = relu.Output;
-            if (QuantizeActivation(output, p.FloatType) is null) _context.Count("output-no-range");
-        }
+        // QLinearConv needs a Q on the output.
+        if (node.OpType is "Conv" or "ConvTranspose") QuantizeOutput(node, p.FloatType);
         return true;
     }
+
+    /// <summary>
+    /// Q/DQ on the output of <paramref name="node"/>, or after a lone Relu that reads it, with the Relu's range (zero
+    /// point = qmin), so that ORT removes the Relu (ReluQuantFusion) and the Q follows the op, as QLinear* needs.
+    /// False (counted as output-no-range) when the tensor has no calibrated range.
+    /// </summary>
+    internal bool QuantizeOutput(Node node, DataType floatType)
+    {
+        var output = node.Output;
+        if (output.Uses.Count == 1 && !output.IsAnyGraphOutput && output.Uses[0].Node is { OpType: "Relu" } relu && relu.IsDefaultDomain)
+            output = relu.Output;
+        if (QuantizeActivation(output, floatType) is not null) return true;
+        _context.Count("output-no-range");
+        return false;
+    }
+
+    /// <summary>The float type of activation <paramref name="x"/>: its own, else the model's (values often carry no type).</summary>
+    internal DataType? FloatTypeOf(Value x) => x.ElementType ?? _modelFloatType;
 
     private sealed record NodePlan(DataType FloatType, int Axis, bool WeightIsActivation, Value? Bias);
 
@@ -143,7 +157,7 @@ internal sealed class QdqInserter
         return null;
     }
 
-    private bool HasRange(Value v) => _activations.ContainsKey(v) || _resolve.TryGetRange(v, _resolve.Activation(v), out _, out _);
+    internal bool HasRange(Value v) => _activations.ContainsKey(v) || _resolve.TryGetRange(v, _resolve.Activation(v), out _, out _);
 
     /// <summary>True when <see cref="QuantizeActivation"/> finds parameters for <paramref name="v"/>: a range for it or
     /// for a link up its chain of pass-through ops (calibration observes only the chain's start).</summary>
@@ -159,7 +173,7 @@ internal sealed class QdqInserter
     /// (MaxPool, Reshape...) that leads to <paramref name="x"/> gets Q/DQ on every link with one set of parameters —
     /// those of the chain's start when calibrated, as the start's range contains what MaxPool or Reshape can output.
     /// </summary>
-    private (Value Dq, ActivationParams P)? QuantizeActivation(Value x, DataType floatType)
+    internal (Value Dq, ActivationParams P)? QuantizeActivation(Value x, DataType floatType)
     {
         if (_activations.TryGetValue(x, out var done)) return done;
         var chain = new List<Value> { x };

@@ -108,6 +108,7 @@ public sealed class QdqInsertionPass : Pass<QdqInsertionOptions>
 
         var resolver = new QdqParameterResolver(options, ranges, context.GetAnalysis<CalibrationResult>(), opset, Name);
         var inserter = new QdqInserter(model.Graph, ranges, resolver, context, opset, Name);
+        var activationOps = new QdqActivationOpInserter(inserter, context, opset, Name);
         int quantizedNodes = 0;
         foreach (var node in model.Graph.Nodes.ToList())
         {
@@ -124,7 +125,7 @@ public sealed class QdqInsertionPass : Pass<QdqInsertionOptions>
                 context.Log($"{Name}: {node} stays float: {why}.");
                 continue;
             }
-            if (inserter.TryQuantize(node)) quantizedNodes++;
+            if (QdqActivationOpInserter.Handles(node.OpType) ? activationOps.TryQuantize(node) : inserter.TryQuantize(node)) quantizedNodes++;
         }
         if (quantizedNodes > 0) context.Count("quantized", quantizedNodes);
         return PassResult.From(quantizedNodes > 0);
