@@ -59,15 +59,16 @@ internal sealed class QdqActivationOpInserter(QdqInserter inserter, PassContext 
         floatType = DataType.Undefined;
         if (inputs.Any(i => i >= node.Inputs.Count || node.Inputs[i] is null) || node.Outputs.Count == 0) return "it lacks an input";
         if (node.Outputs.Count > 1 && node.Outputs.Skip(1).Any(o => o is { Uses.Count: > 0 })) return "it has more than one output in use";
+        // The type first: shape arithmetic (int64 Concat/Mul) is never calibrated, and "no range" would mislead.
+        var type = inserter.FloatTypeOf(node.Inputs[inputs[0]]!);
+        if (type is not (DataType.Float or DataType.Float16)) return $"its element type is {type?.OnnxName() ?? "unknown"}, not float or float16";
+        if (type == DataType.Float16 && opset < QdqInsertionPass.RequiredOpsetFloat16) return $"float16 scales need opset >= {QdqInsertionPass.RequiredOpsetFloat16}";
         foreach (int i in inputs)
         {
             var x = node.Inputs[i]!;
             if (x.IsConstant) return $"its input {i} ({x}) is a constant";
             if (!inserter.HasRange(x)) return $"no calibrated range for {x}";
         }
-        var type = inserter.FloatTypeOf(node.Inputs[inputs[0]]!);
-        if (type is not (DataType.Float or DataType.Float16)) return $"its element type is {type?.OnnxName() ?? "unknown"}, not float or float16";
-        if (type == DataType.Float16 && opset < QdqInsertionPass.RequiredOpsetFloat16) return $"float16 scales need opset >= {QdqInsertionPass.RequiredOpsetFloat16}";
         var output = node.Output;
         if (output.Uses.Count == 1 && !output.IsAnyGraphOutput && output.Uses[0].Node is { OpType: "Relu" } relu && relu.IsDefaultDomain)
             output = relu.Output;

@@ -5,7 +5,7 @@ namespace OnnxQuant.Passes.Quantization;
 /// <summary>Options of <see cref="QdqInsertionPass"/>.</summary>
 public sealed class QdqInsertionOptions
 {
-    [Description("op types to quantize (MatMul, Gemm, Conv, ConvTranspose); empty: MatMul, Gemm, Conv (ORT does not fuse ConvTranspose)")]
+    [Description("op types to quantize (MatMul, Gemm, Conv, ConvTranspose, Add, Mul, Concat, AveragePool, GlobalAveragePool, Sigmoid, LeakyRelu, Softmax); empty: MatMul, Gemm, Conv (ORT does not fuse ConvTranspose; the weightless ops are opt-in)")]
     public List<string> OpTypes { get; set; } = [];
 
     [Description("op types never to quantize (wins over op-types)")]

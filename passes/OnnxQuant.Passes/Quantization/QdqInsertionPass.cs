@@ -19,8 +19,13 @@ namespace OnnxQuant.Passes.Quantization;
 /// <item>Conv/ConvTranspose/Gemm bias: int32 with scale s_x·s_w[c] and zero point 0, what QLinearConv and QGemm take.</item>
 /// <item>Conv outputs always get Q/DQ (QLinearConv needs the Q); a Conv read only by a Relu is quantized after the
 /// Relu instead, with the Relu's range (zero point = qmin), which ORT folds into the Conv. Outputs of MatMul/Gemm get
-/// Q/DQ when a quantized op reads them. Q/DQ is also put before MaxPool/Reshape/Transpose/Squeeze/Unsqueeze that
-/// feed a quantized op, with the same parameters on both sides, so ORT drops the pair and integer tensors flow through.</item>
+/// Q/DQ when a quantized op reads them. Q/DQ is also put before MaxPool/Reshape/Transpose/Squeeze/Unsqueeze/Gather/
+/// Resize that feed a quantized op, with the same parameters on both sides, so ORT drops the pair and integer tensors
+/// flow through.</item>
+/// <item>Weightless ops, when listed in <see cref="QdqInsertionOptions.OpTypes"/> (<see cref="QdqActivationOpInserter"/>):
+/// Add, Mul, Concat, AveragePool, GlobalAveragePool, Sigmoid, LeakyRelu, Softmax get DQ on their data inputs and Q on
+/// their output, each with its own range, which ORT runs as QLinearAdd/QLinearMul/QLinearConcat/QLinear*Pool/
+/// QLinearSigmoid/QLinearLeakyRelu/QLinearSoftmax.</item>
 /// </list>
 /// Preconditions: activation ranges (an <see cref="IActivationRanges"/> analysis, or the <see cref="CalibrationResult"/>
 /// of the <c>calibrate</c> pass, which a pipeline must run before this one: <c>calibrated</c>); opset ≥ 13 (per-axis
