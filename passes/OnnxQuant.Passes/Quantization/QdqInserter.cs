@@ -12,8 +12,9 @@ internal sealed class QdqInserter
     internal readonly record struct ActivationParams(float Scale, int ZeroPoint, DataType Type);
     private readonly record struct QuantizedWeight(Value Dequantized, float[] Scales);
 
-    // Ops whose output values are among their (first) input's: the same scale on both sides is exact, and ORT drops
-    // the Q/DQ pair around them (Gather/Resize since ORT 1.1x's DropQDQNodes rules; Resize checked by FusionAudit tests).
+    // Ops whose outputs lie within their first input's range (they select, move or, for Resize, interpolate values):
+    // one scale on both sides loses nothing, and ORT then drops the Q/DQ pair (its DropQDQNodes rules; Gather and
+    // Resize are checked by the fusion audit in QdqActivationOpTests).
     private static readonly HashSet<string> PassThroughOps = new(StringComparer.Ordinal)
         { "MaxPool", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Gather", "Resize" };
 
