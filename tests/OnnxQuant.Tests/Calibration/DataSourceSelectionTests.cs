@@ -2,6 +2,8 @@ using OnnxQuant.Ir;
 using OnnxQuant.Ir.Serialization;
 using OnnxQuant.Passes.Calibration;
 using OnnxQuant.Passes.Calibration.DataSources;
+using OnnxQuant.Passes.Calibration.Statistics;
+using OnnxQuant.Tests.Cli;
 
 namespace OnnxQuant.Tests.Calibration;
 
@@ -66,5 +68,21 @@ public sealed class DataSourceSelectionTests
         var e = Assert.Throws<OnnxQuantException>(() => CalibrationSection.ParseImageOptions([entry]));
         Assert.Contains("--image " + entry, e.Message);
         Assert.Contains(hint, e.Message);
+    }
+
+    [Fact]
+    public void CalibrateCommand_TakesSkipAndImageOptions_FromTheCommandLine()
+    {
+        using var folder = new ScratchFolder("skip-image");
+        // Three photos of different sizes: only a resize on the command line makes them one shape.
+        foreach (var (name, w, h) in new[] { ("a.png", 10, 12), ("b.png", 12, 10), ("c.png", 9, 9) })
+            PngFiles.Write(folder.File(name), w, h, rgb: true, Enumerable.Range(0, w * h * 3).Select(i => (byte)(i * 7)).ToArray());
+        using (var model = CalibrationTestModels.Image(3, 8, 8)) OnnxWriter.Write(model, folder.File("m.onnx"));
+        string stats = folder.File("s.json");
+
+        var r = Onnxquant.Run("calibrate", folder.File("m.onnx"), "--data", folder.Path, "--skip", "1", "--image", "resize=8,8", "--out", stats);
+
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal(2, CalibrationStatistics.Load(stats).Samples);
     }
 }
