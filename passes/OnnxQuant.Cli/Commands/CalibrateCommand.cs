@@ -33,7 +33,7 @@ public static class CalibrateCommand
         var recipe = new Option<string>("--recipe", "-r") { Description = "A recipe: its passes before 'calibrate' run first; its calibration section gives data and preprocessing." };
         var count = new Option<int?>("--count") { Description = "Samples to use (default: all; 256 for random).", HelpName = "N" };
         var skip = new Option<int?>("--skip") { Description = "Pass over the first N samples (file order; sorted names for images).", HelpName = "N" };
-        var image = new Option<string[]>("--image") { Description = "Image preprocessing, KEY=VALUE (repeatable; keys of the recipe's calibration.images), e.g. resize-shorter-side=256 crop=256.", HelpName = "KEY=VALUE" };
+        var image = new Option<string[]>("--image") { Description = "Image preprocessing, KEY=VALUE (repeatable; keys of the recipe's calibration.images), e.g. --image resize-shorter-side=256 --image crop=256.", HelpName = "KEY=VALUE" };
         var method = new Option<CalibrationMethod?>("--method") { Description = "Range method for the summary and the recipe: MinMax, Percentile, Entropy or Mse (default: the recipe's, else minmax)." };
         var symmetric = new Option<bool>("--symmetric") { Description = "Symmetric ranges (histograms of |x|)." };
         var percentile = new Option<double?>("--percentile") { Description = "Percent of values the percentile method keeps (default 99.999)." };

@@ -55,7 +55,7 @@ public static class EvalCommand
         var image = new Option<string[]>("--image")
         {
             HelpName = "KEY=VALUE",
-            Description = "Image preprocessing for a folder of images (repeatable; keys of a recipe's calibration.images), e.g. resize-shorter-side=256 crop=256.",
+            Description = "Image preprocessing for a folder of images (repeatable; keys of a recipe's calibration.images), e.g. --image resize-shorter-side=256 --image crop=256.",
         };
         var then = new Option<string[]>("--then")
         {

@@ -61,7 +61,7 @@ internal static class QuantizeCommand
         private readonly Option<int?> _skip = new("--skip") { Description = "Pass over the first N samples (file order; sorted names for images), e.g. to hold out the rest for eval.", HelpName = "N" };
         private readonly Option<string[]> _image = new("--image")
         {
-            Description = "Image preprocessing for a folder of images, KEY=VALUE (repeatable; keys of the recipe's calibration.images), e.g. resize-shorter-side=256 crop=256.",
+            Description = "Image preprocessing for a folder of images, KEY=VALUE (repeatable; keys of the recipe's calibration.images), e.g. --image resize-shorter-side=256 --image crop=256.",
             HelpName = "KEY=VALUE",
         };
         private readonly Option<string[]> _shape = new("--shape")
