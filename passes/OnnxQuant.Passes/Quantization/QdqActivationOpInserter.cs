@@ -47,6 +47,21 @@ internal sealed class QdqActivationOpInserter(QdqInserter inserter, PassContext 
         return true;
     }
 
+    /// <summary>The values whose ranges <see cref="TryQuantize"/> reads: the data inputs and the quantized output.</summary>
+    public static IEnumerable<Value?> RangedValues(Node node)
+    {
+        // Shape arithmetic (int64 Concat, Mul) is never quantized: nothing to observe.
+        if (node.Inputs.Count == 0 || node.Inputs[0] is { ElementType: { } t } && t is not (DataType.Float or DataType.Float16)) yield break;
+        foreach (int i in DataInputs(node))
+            if (i < node.Inputs.Count) yield return node.Inputs[i];
+        if (node.Outputs.Count > 0 && node.Outputs[0] is { } output) yield return QuantizedOutput(output);
+    }
+
+    // The output is quantized after a lone Relu that reads it (ORT then removes the Relu), as QdqInserter.QuantizeOutput does.
+    private static Value QuantizedOutput(Value output) =>
+        output.Uses.Count == 1 && !output.IsAnyGraphOutput && output.Uses[0].Node is { OpType: "Relu" } relu && relu.IsDefaultDomain
+            ? relu.Output : output;
+
     private static int[] DataInputs(Node node) => node.OpType switch
     {
         "Add" or "Mul" => [0, 1],
@@ -67,12 +82,10 @@ internal sealed class QdqActivationOpInserter(QdqInserter inserter, PassContext 
         {
             var x = node.Inputs[i]!;
             if (x.IsConstant) return $"its input {i} ({x}) is a constant";
-            if (!inserter.HasRange(x)) return $"no calibrated range for {x}";
+            if (!inserter.HasChainRange(x)) return $"no calibrated range for {x} (weightless ops need 'calibrate: {{tensors: all}}')";
         }
-        var output = node.Output;
-        if (output.Uses.Count == 1 && !output.IsAnyGraphOutput && output.Uses[0].Node is { OpType: "Relu" } relu && relu.IsDefaultDomain)
-            output = relu.Output;
-        if (!inserter.HasRange(output)) return $"no calibrated range for {output}";
+        var output = QuantizedOutput(node.Output);
+        if (!inserter.HasRange(output)) return $"no calibrated range for {output} (weightless ops need 'calibrate: {{tensors: all}}')";
         floatType = type.Value;
         return null;
     }

@@ -162,7 +162,7 @@ internal sealed class QdqInserter
 
     /// <summary>True when <see cref="QuantizeActivation"/> finds parameters for <paramref name="v"/>: a range for it or
     /// for a link up its chain of pass-through ops (calibration observes only the chain's start).</summary>
-    private bool HasChainRange(Value v)
+    internal bool HasChainRange(Value v)
     {
         for (Value? link = v; link is not null; link = PassThroughSource(link, _graph))
             if (HasRange(link)) return true;
@@ -232,7 +232,14 @@ internal sealed class QdqInserter
         }
         foreach (var node in graph.Nodes)
         {
-            if (!node.IsDefaultDomain || !opTypes.Contains(node.OpType) || node.Inputs.Count < 2) continue;
+            if (!node.IsDefaultDomain || !opTypes.Contains(node.OpType)) continue;
+            if (QdqActivationOpInserter.Handles(node.OpType))
+            {
+                // Weightless ops: every data input and the output (or the lone Relu's after it) keep their own range.
+                foreach (var input in QdqActivationOpInserter.RangedValues(node)) Add(input);
+                continue;
+            }
+            if (node.Inputs.Count < 2) continue;
             Add(node.Inputs[0]);
             if (node.OpType is "MatMul" or "Gemm") Add(node.Inputs[1]);
             if (node.OpType is "Conv" or "ConvTranspose" && node.Outputs.Count > 0 && node.Outputs[0] is { } output)

@@ -60,7 +60,10 @@ public sealed class QdqInsertionPass : Pass<QdqInsertionOptions>
     /// </summary>
     public static IReadOnlyList<string> DefaultOpTypes { get; } = ["MatMul", "Gemm", "Conv"];
 
-    /// <summary>Every op type this pass can quantize (when listed in <see cref="QdqInsertionOptions.OpTypes"/>).</summary>
+    /// <summary>Every op type this pass can quantize (when listed in <see cref="QdqInsertionOptions.OpTypes"/>) with the
+    /// default calibration scope. The weightless ops (<see cref="QdqActivationOpInserter"/>) are not among them: calibration by default observes
+    /// only what the compute ops read, so a recipe that lists Add, Softmax... calibrates with <c>tensors: all</c>.
+    /// </summary>
     public static IReadOnlyList<string> SupportedOpTypes { get; } = ["MatMul", "Gemm", "Conv", "ConvTranspose"];
 
     /// <summary>
