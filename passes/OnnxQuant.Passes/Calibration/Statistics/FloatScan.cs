@@ -16,8 +16,23 @@ internal static class FloatScan
     /// <summary>False when some value is NaN or ±∞ (the outputs are then meaningless).</summary>
     public static bool Scan(ReadOnlySpan<float> values, bool absolute, out float min, out float max, out double sumAbs)
     {
-        min = float.PositiveInfinity;
-        max = float.NegativeInfinity;
+        bool finite = Scan(values, out min, out max, out float absMin, out float absMax, out sumAbs);
+        if (absolute)
+        {
+            min = absMin;
+            max = absMax;
+        }
+        return finite;
+    }
+
+    /// <summary>
+    /// The signed range and the range of magnitudes in the same pass: a tensor observed for min/max and an |x|
+    /// histogram reads its batch once (memory traffic, not arithmetic, is what the scan costs).
+    /// </summary>
+    public static bool Scan(ReadOnlySpan<float> values, out float min, out float max, out float absMin, out float absMax, out double sumAbs)
+    {
+        min = absMin = float.PositiveInfinity;
+        max = absMax = float.NegativeInfinity;
         sumAbs = 0;
         int i = 0;
         bool finite = true;
@@ -26,6 +41,8 @@ internal static class FloatScan
             ref float source = ref MemoryMarshal.GetReference(values);
             var lo = Vector256.Create(float.PositiveInfinity);
             var hi = Vector256.Create(float.NegativeInfinity);
+            var absLo = lo;
+            var absHi = hi;
             var bad = Vector256<float>.Zero;
             var sum = Vector256<float>.Zero;
             int block = 0;
@@ -33,9 +50,10 @@ internal static class FloatScan
             {
                 var v = Vector256.LoadUnsafe(ref source, (nuint)i);
                 var magnitude = Vector256.Abs(v);
-                if (absolute) v = magnitude;
                 lo = Vector256.MinNative(lo, v);
                 hi = Vector256.MaxNative(hi, v);
+                absLo = Vector256.MinNative(absLo, magnitude);
+                absHi = Vector256.MaxNative(absHi, magnitude);
                 bad |= ~Vector256.Equals(v - v, Vector256<float>.Zero);
                 sum += magnitude;
                 if (++block == SumBlock)
@@ -51,15 +69,18 @@ internal static class FloatScan
             {
                 min = Math.Min(min, lo.GetElement(k));
                 max = Math.Max(max, hi.GetElement(k));
+                absMin = Math.Min(absMin, absLo.GetElement(k));
+                absMax = Math.Max(absMax, absHi.GetElement(k));
             }
         }
         for (; i < values.Length; i++)
         {
             float v = values[i], magnitude = Math.Abs(v);
-            if (absolute) v = magnitude;
             if (!float.IsFinite(v)) finite = false;
             min = Math.Min(min, v);
             max = Math.Max(max, v);
+            absMin = Math.Min(absMin, magnitude);
+            absMax = Math.Max(absMax, magnitude);
             sumAbs += magnitude;
         }
         return finite;

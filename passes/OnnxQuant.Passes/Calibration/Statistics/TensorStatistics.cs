@@ -95,11 +95,14 @@ public sealed class TensorStatistics
     public void Observe(ReadOnlySpan<float> values, ReadOnlySpan<long> dims)
     {
         if (ElementType == DataType.Undefined) ElementType = DataType.Float;
-        // One scan of the batch serves min/max and a signed histogram (an |x| histogram scans magnitudes itself).
-        bool allFinite = FloatScan.Scan(values, absolute: false, out float lo, out float hi, out double sumAbs);
+        // One scan of the batch serves min/max and the histogram (signed, or of magnitudes).
+        bool allFinite = FloatScan.Scan(values, out float lo, out float hi, out float absLo, out float absHi, out double sumAbs);
         MinMax.Add(values, allFinite, lo, hi, sumAbs);
-        if (Histogram is { Absolute: false } signed) signed.Add(values, allFinite, lo, hi);
-        else Histogram?.Add(values);
+        if (Histogram is { } histogram)
+        {
+            if (histogram.Absolute) histogram.Add(values, allFinite, absLo, absHi);
+            else histogram.Add(values, allFinite, lo, hi);
+        }
         if (Spec.ChannelAxis is int requested)
         {
             int axis = requested < 0 ? requested + dims.Length : requested;
