@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using OnnxQuant.Ir;
 
 namespace OnnxQuant.Passes.Quantization;
@@ -53,15 +52,9 @@ public sealed class DynamicQdqInsertionPass : Pass<DynamicQdqInsertionOptions>
                 $"{Name}: cannot quantize {string.Join(", ", unknown)} dynamically; op-types takes MatMul and Gemm " +
                 "(Conv would become ConvInteger, which ONNX Runtime does not fuse and runs slower than float).");
         var ops = new HashSet<string>(options.OpTypes.Count > 0 ? options.OpTypes : DefaultOpTypes, StringComparer.Ordinal);
-        var excluded = options.ExcludeNodes.Select(Glob).ToList();
+        var excluded = options.ExcludeNodes.Select(NameGlob.Compile).ToList();
 
-        int inSubgraphs = model.AllGraphs().Where(g => g != model.Graph).SelectMany(g => g.Nodes)
-            .Count(n => n.IsDefaultDomain && ops.Contains(n.OpType));
-        if (inSubgraphs > 0)
-        {
-            context.Count("skipped-subgraph", inSubgraphs);
-            context.Log($"{Name}: {inSubgraphs} node(s) inside If/Loop/Scan bodies stay float.");
-        }
+        SubgraphNodes.ReportSkipped(model, ops, context, Name);
 
         var rewriter = new DynamicQdqRewriter(model.Graph, options.WeightGranularity == QdqWeightGranularity.PerChannel, context, Name);
         int done = 0;
@@ -69,7 +62,7 @@ public sealed class DynamicQdqInsertionPass : Pass<DynamicQdqInsertionOptions>
         {
             context.Cancellation.ThrowIfCancellationRequested();
             if (!node.IsDefaultDomain || !ops.Contains(node.OpType)) continue;
-            if (node.Name is { } name && excluded.Any(r => r.IsMatch(name)))
+            if (NameGlob.AnyMatches(excluded, node))
             {
                 context.Count("excluded");
                 continue;
@@ -80,6 +73,4 @@ public sealed class DynamicQdqInsertionPass : Pass<DynamicQdqInsertionOptions>
         return PassResult.From(done > 0);
     }
 
-    private static Regex Glob(string pattern) =>
-        new("^" + Regex.Escape(pattern).Replace(@"\*", ".*").Replace(@"\?", ".") + "$", RegexOptions.CultureInvariant);
 }

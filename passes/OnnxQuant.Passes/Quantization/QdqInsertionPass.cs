@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using OnnxQuant.Ir;
 using OnnxQuant.Passes.Calibration;
 
@@ -110,15 +109,9 @@ public sealed class QdqInsertionPass : Pass<QdqInsertionOptions>
 
         var ops = new HashSet<string>(options.OpTypes.Count > 0 ? options.OpTypes : DefaultOpTypes, StringComparer.Ordinal);
         ops.ExceptWith(options.ExcludeOpTypes);
-        var excluded = options.ExcludeNodes.Select(Glob).ToList();
+        var excluded = options.ExcludeNodes.Select(NameGlob.Compile).ToList();
 
-        int inSubgraphs = model.AllGraphs().Where(g => g != model.Graph).SelectMany(g => g.Nodes)
-            .Count(n => n.IsDefaultDomain && ops.Contains(n.OpType));
-        if (inSubgraphs > 0)
-        {
-            context.Count("skipped-subgraph", inSubgraphs);
-            context.Log($"{Name}: {inSubgraphs} node(s) inside If/Loop/Scan bodies stay float.");
-        }
+        SubgraphNodes.ReportSkipped(model, ops, context, Name);
 
         var resolver = new QdqParameterResolver(options, ranges, context.GetAnalysis<CalibrationResult>(), opset, Name);
         var inserter = new QdqInserter(model.Graph, ranges, resolver, context, opset, Name);
@@ -128,7 +121,7 @@ public sealed class QdqInsertionPass : Pass<QdqInsertionOptions>
         {
             context.Cancellation.ThrowIfCancellationRequested();
             if (!node.IsDefaultDomain || !ops.Contains(node.OpType)) continue;
-            if (node.Name is { } name && excluded.Any(r => r.IsMatch(name)))
+            if (NameGlob.AnyMatches(excluded, node))
             {
                 context.Count("excluded");
                 continue;
@@ -145,6 +138,4 @@ public sealed class QdqInsertionPass : Pass<QdqInsertionOptions>
         return PassResult.From(quantizedNodes > 0);
     }
 
-    private static Regex Glob(string pattern) =>
-        new("^" + Regex.Escape(pattern).Replace(@"\*", ".*").Replace(@"\?", ".") + "$", RegexOptions.CultureInvariant);
 }

@@ -39,7 +39,7 @@ internal sealed class QdqParameterResolver
         foreach (var o in options.Overrides)
         {
             if (o.Problem() is { } problem) throw new OnnxQuantException($"{pass}: overrides: {problem}");
-            _entries.Add(new Entry(o, Glob(o.Nodes ?? o.Tensors!)));
+            _entries.Add(new Entry(o, NameGlob.Compile(o.Nodes ?? o.Tensors!)));
         }
         if (options.Overrides.Any(o => o.Method is not null) && calibration is null)
             throw new OnnxQuantException($"{pass}: an override sets 'method', which needs the statistics of the calibrate pass; run 'calibrate' before '{pass}'.");

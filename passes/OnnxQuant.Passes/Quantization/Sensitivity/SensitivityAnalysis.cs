@@ -27,7 +27,7 @@ public static class SensitivityAnalysis
             if (string.IsNullOrEmpty(node.Name)) node.Name = graph.FreshName(node.OpType);
         var ops = new HashSet<string>(options.OpTypes.Count > 0 ? options.OpTypes : QdqInsertionPass.DefaultOpTypes, StringComparer.Ordinal);
         ops.ExceptWith(options.ExcludeOpTypes);
-        var excluded = options.ExcludeNodes.Select(QdqParameterResolver.Glob).ToList();
+        var excluded = options.ExcludeNodes.Select(NameGlob.Compile).ToList();
         var candidates = graph.Nodes.Where(n => n.IsDefaultDomain && ops.Contains(n.OpType) && !excluded.Any(r => r.IsMatch(n.Name!))).ToList();
         if (candidates.Count == 0) throw new OnnxQuantException($"sensitivity: the model has no node that insert-qdq would quantize ({string.Join(", ", ops)}).");
         var groups = NodeRoles.Classify(graph, candidates).GroupBy(g => g.Value, g => g.Key.Name!)

@@ -48,13 +48,7 @@ public sealed class QuantizeWeightsPass : Pass<QuantizeWeightsOptions>
                 $"{Name}: format dq writes blocked int{(s.Bits <= 4 ? 4 : 8)} DequantizeLinear, which needs opset >= {DqOpset}; the model has {opset}. " +
                 $"Run 'upgrade-opset' (target-opset: {DqOpset}) before '{Name}' in the recipe, or use format: matmulnbits.");
 
-        int inSubgraphs = model.AllGraphs().Where(g => g != model.Graph).SelectMany(g => g.Nodes)
-            .Count(n => n.IsDefaultDomain && s.OpTypes.Contains(n.OpType));
-        if (inSubgraphs > 0)
-        {
-            context.Count("skipped-subgraph", inSubgraphs);
-            context.Log($"{Name}: {inSubgraphs} node(s) inside If/Loop/Scan bodies stay float.");
-        }
+        SubgraphNodes.ReportSkipped(model, s.OpTypes, context, Name);
 
         var head = FindHead(model.Graph, s.OpTypes);
         var rewriter = new WeightOnlyRewriter(model, s, context, Name);
@@ -66,7 +60,7 @@ public sealed class QuantizeWeightsPass : Pass<QuantizeWeightsOptions>
             bool matmul = s.OpTypes.Contains(node.OpType);
             bool gather = node.OpType == "Gather" && node.Inputs.Count > 0 && node.Inputs[0] is { IsConstant: true, Const.Rank: 2 };
             if (!matmul && !gather) continue;
-            if (node.Name is { } name && s.ExcludeNodes.Any(r => r.IsMatch(name)))
+            if (NameGlob.AnyMatches(s.ExcludeNodes, node))
             {
                 context.Count("excluded");
                 continue;

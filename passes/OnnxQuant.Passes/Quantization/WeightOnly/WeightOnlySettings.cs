@@ -40,8 +40,7 @@ internal sealed record WeightOnlySettings(
                 "(embeddings: the 'embedding' option; convolutions: insert-qdq).");
         var head = WeightPrecision.Parse(o.LmHead, "lm-head", pass, supported, supportedText);
         var embedding = WeightPrecision.Parse(o.Embedding, "embedding", pass, supported, supportedText);
-        var excluded = o.ExcludeNodes.Select(p => new Regex("^" + Regex.Escape(p).Replace(@"\*", ".*").Replace(@"\?", ".") + "$",
-            RegexOptions.CultureInvariant)).ToList();
+        var excluded = o.ExcludeNodes.Select(NameGlob.Compile).ToList();
         return new WeightOnlySettings(o.Bits, blockSize, o.Symmetric, o.Format, o.AccuracyLevel, ops, excluded, head, embedding);
     }
 
