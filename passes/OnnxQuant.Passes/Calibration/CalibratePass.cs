@@ -2,6 +2,7 @@ using OnnxQuant.Ir;
 using OnnxQuant.Passes.Calibration.DataSources;
 using OnnxQuant.Passes.Calibration.Ranges;
 using OnnxQuant.Passes.Calibration.Statistics;
+using OnnxQuant.Passes.Quantization;
 
 namespace OnnxQuant.Passes.Calibration;
 
@@ -26,7 +27,7 @@ public sealed class CalibratePass : Pass<CalibrateOptions>
         var settings = context.GetAnalysis<CalibrationSettings>() ?? new CalibrationSettings();
         var rangeOptions = options.ToRangeOptions();
         var spec = rangeOptions.ObserverSpec();
-        var targets = CalibrationCollector.ActivationTargets(model, spec, options.Tensors);
+        var targets = CalibrationCollector.ActivationTargets(model, spec, options.Tensors, QuantizedOpTypes(context));
         CalibrationStatistics statistics;
         if (settings.LoadFrom is { } load)
         {
@@ -60,5 +61,16 @@ public sealed class CalibratePass : Pass<CalibrateOptions>
         context.SetAnalysis(statistics);
         context.SetAnalysis(new CalibrationResult(statistics, rangeOptions, ranges));
         return PassResult.Unchanged;
+    }
+
+    /// <summary>
+    /// The op types the pipeline's <c>insert-qdq</c> steps quantize beyond the compute ops (Add, Concat, Softmax...
+    /// listed in their <c>op-types</c>), so that the default scope calibrates what they will read; null outside a
+    /// pipeline (the compute ops only).
+    /// </summary>
+    private static IEnumerable<string>? QuantizedOpTypes(PassContext context)
+    {
+        var listed = context.GetAnalysis<PipelinePlan>()?.OptionsOf<QdqInsertionPass, QdqInsertionOptions>().SelectMany(o => o.OpTypes).ToList();
+        return listed is null || listed.Count == 0 ? null : listed.Concat(QdqInsertionPass.SupportedOpTypes).Distinct(StringComparer.Ordinal).ToList();
     }
 }

@@ -122,15 +122,17 @@ public static class CalibrationCollector
     /// <summary>
     /// The activations of the main graph to calibrate, in graph order: with <see cref="CalibrationScope.All"/> the
     /// graph's inputs and every node output whose type is floating-point or not recorded (checked when it is
-    /// observed); with <see cref="CalibrationScope.Quantizer"/> those of them whose ranges insert-qdq reads.
+    /// observed); with <see cref="CalibrationScope.Quantizer"/> those of them whose ranges insert-qdq reads when it quantizes
+    /// <paramref name="quantizedOpTypes"/> (default: the compute ops).
     /// </summary>
-    public static List<KeyValuePair<string, ObserverSpec>> ActivationTargets(Model model, ObserverSpec spec, CalibrationScope scope = CalibrationScope.All)
+    public static List<KeyValuePair<string, ObserverSpec>> ActivationTargets(Model model, ObserverSpec spec, CalibrationScope scope = CalibrationScope.All,
+        IEnumerable<string>? quantizedOpTypes = null)
     {
         var list = new List<KeyValuePair<string, ObserverSpec>>();
         if (scope == CalibrationScope.Quantizer)
         {
             var byName = MainGraphValues(model);
-            foreach (string name in Quantization.QdqInsertionPass.CalibrationTargets(model))
+            foreach (string name in Quantization.QdqInsertionPass.CalibrationTargets(model, quantizedOpTypes))
                 if (byName[name].ElementType is not { } t || TensorStatistics.CanObserve(t))
                     list.Add(new(name, spec));
             return list;

@@ -76,6 +76,7 @@ public sealed class PassManager
     {
         var total = Stopwatch.StartNew();
         var state = new RunState(model, context);
+        if (context.GetAnalysis<PipelinePlan>() is null) context.SetAnalysis(new PipelinePlan(Steps.SelectMany(s => s.Passes).ToList()));
         if (VerifyEach)
         {
             try

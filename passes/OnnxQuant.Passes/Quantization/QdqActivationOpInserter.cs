@@ -82,10 +82,10 @@ internal sealed class QdqActivationOpInserter(QdqInserter inserter, PassContext 
         {
             var x = node.Inputs[i]!;
             if (x.IsConstant) return $"its input {i} ({x}) is a constant";
-            if (!inserter.HasChainRange(x)) return $"no calibrated range for {x} (weightless ops need 'calibrate: {{tensors: all}}')";
+            if (!inserter.HasChainRange(x)) return $"no calibrated range for {x} (calibrate in the same recipe as insert-qdq, or with 'tensors: all')";
         }
         var output = QuantizedOutput(node.Output);
-        if (!inserter.HasRange(output)) return $"no calibrated range for {output} (weightless ops need 'calibrate: {{tensors: all}}')";
+        if (!inserter.HasRange(output)) return $"no calibrated range for {output} (calibrate in the same recipe as insert-qdq, or with 'tensors: all')";
         floatType = type.Value;
         return null;
     }

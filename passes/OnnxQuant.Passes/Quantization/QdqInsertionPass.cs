@@ -60,8 +60,9 @@ public sealed class QdqInsertionPass : Pass<QdqInsertionOptions>
     public static IReadOnlyList<string> DefaultOpTypes { get; } = ["MatMul", "Gemm", "Conv"];
 
     /// <summary>Every op type this pass can quantize (when listed in <see cref="QdqInsertionOptions.OpTypes"/>) with the
-    /// default calibration scope. The weightless ops (<see cref="QdqActivationOpInserter"/>) are not among them: calibration by default observes
-    /// only what the compute ops read, so a recipe that lists Add, Softmax... calibrates with <c>tensors: all</c>.
+    /// default calibration scope outside a pipeline. The weightless ops (<see cref="QdqActivationOpInserter"/>) are not
+    /// among them: a <c>calibrate</c> step in the same recipe also observes what the op types listed by its
+    /// <c>insert-qdq</c> steps read (<see cref="PipelinePlan"/>); elsewhere calibrate with <c>tensors: all</c>.
     /// </summary>
     public static IReadOnlyList<string> SupportedOpTypes { get; } = ["MatMul", "Gemm", "Conv", "ConvTranspose"];
 

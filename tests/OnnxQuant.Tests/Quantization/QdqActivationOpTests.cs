@@ -119,6 +119,38 @@ public class QdqActivationOpTests
     }
 
     [Fact]
+    public void ARecipeListingAdd_CalibratesWhatTheAddReads_WithoutObservingEveryTensor()
+    {
+        var b = new GraphBuilder(opset: 17);
+        var x0 = b.Input("x0", DataType.Float, 1, C, H, W);
+        var x1 = b.Input("x1", DataType.Float, 1, C, H, W);
+        b.Output(b.Op("Add", b.Op("Sigmoid", x0), b.Op("Tanh", x1)), "y", DataType.Float, 1, C, H, W);
+        using var model = b.Build();
+        using var folder = new ScratchFolder();
+        // A folder with one NAME.npy per input, batch along axis 0.
+        string data = folder.File("calib");
+        Directory.CreateDirectory(data);
+        Calibration.NpyFiles.WriteFloats(Path.Combine(data, "x0.npy"), [3, C, H, W], RandomFloats(55, 3 * N, -2, 2));
+        Calibration.NpyFiles.WriteFloats(Path.Combine(data, "x1.npy"), [3, C, H, W], RandomFloats(56, 3 * N, -2, 2));
+        var recipe = Passes.Recipes.RecipeLoader.Parse("""
+            name: t
+            passes:
+              - calibrate: {method: minmax}
+              - insert-qdq: {op-types: [Add]}
+            """, "t.yaml");
+        var context = new Passes.PassContext();
+        context.SetAnalysis(new Passes.Calibration.CalibrationSettings { Data = data });
+
+        new Passes.PassManager(recipe.Steps).Run(model, context);
+
+        // The calibrate step saw the insert-qdq step's op types: both Add inputs and its output got ranges.
+        var add = model.Graph.Nodes.Single(n => n.OpType == "Add");
+        Assert.All(add.Inputs, v => Assert.Equal("DequantizeLinear", v!.Producer!.OpType));
+        Assert.Equal("QuantizeLinear", add.Output.Uses.Single().Node.OpType);
+        Assert.Equal(1, FusionAudit.Run(model).Kernels("QLinearAdd"));
+    }
+
+    [Fact]
     public void LeavesAMulByAConstant_Float_AndSaysWhy()
     {
         var b = new GraphBuilder(opset: 17);
