@@ -54,21 +54,10 @@ public sealed class DynamicQdqInsertionPass : Pass<DynamicQdqInsertionOptions>
         var ops = new HashSet<string>(options.OpTypes.Count > 0 ? options.OpTypes : DefaultOpTypes, StringComparer.Ordinal);
         var excluded = options.ExcludeNodes.Select(NameGlob.Compile).ToList();
 
-        SubgraphNodes.ReportSkipped(model, ops, context, Name);
-
         var rewriter = new DynamicQdqRewriter(model.Graph, options.WeightGranularity == QdqWeightGranularity.PerChannel, context, Name);
         int done = 0;
-        foreach (var node in model.Graph.Nodes.ToList())
-        {
-            context.Cancellation.ThrowIfCancellationRequested();
-            if (!node.IsDefaultDomain || !ops.Contains(node.OpType)) continue;
-            if (NameGlob.AnyMatches(excluded, node))
-            {
-                context.Count("excluded");
-                continue;
-            }
+        foreach (var node in QuantizationCandidates.Of(model, ops, excluded, context, Name))
             if (rewriter.TryQuantize(node)) done++;
-        }
         if (done > 0) context.Count("quantized", done);
         return PassResult.From(done > 0);
     }

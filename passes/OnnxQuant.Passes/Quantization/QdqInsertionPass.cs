@@ -112,21 +112,12 @@ public sealed class QdqInsertionPass : Pass<QdqInsertionOptions>
         ops.ExceptWith(options.ExcludeOpTypes);
         var excluded = options.ExcludeNodes.Select(NameGlob.Compile).ToList();
 
-        SubgraphNodes.ReportSkipped(model, ops, context, Name);
-
         var resolver = new QdqParameterResolver(options, ranges, context.GetAnalysis<CalibrationResult>(), opset, Name);
         var inserter = new QdqInserter(model.Graph, ranges, resolver, context, opset, Name);
         var activationOps = new QdqActivationOpInserter(inserter, context, opset, Name);
         int quantizedNodes = 0;
-        foreach (var node in model.Graph.Nodes.ToList())
+        foreach (var node in QuantizationCandidates.Of(model, ops, excluded, context, Name))
         {
-            context.Cancellation.ThrowIfCancellationRequested();
-            if (!node.IsDefaultDomain || !ops.Contains(node.OpType)) continue;
-            if (NameGlob.AnyMatches(excluded, node))
-            {
-                context.Count("excluded");
-                continue;
-            }
             if (resolver.Exclusion(node) is { } why)
             {
                 context.Count("excluded");
