@@ -113,6 +113,18 @@ public sealed class Graph
         constant.Graph = null;
     }
 
+    /// <summary>
+    /// Removes <paramref name="value"/> when it is a constant of this graph that nothing reads any more (rewrites
+    /// call it on the constants they replaced); false, and nothing changes, otherwise.
+    /// </summary>
+    public bool RemoveConstantIfUnused(Value value)
+    {
+        if (value.Graph != this || !_constants.Contains(value) || value.Uses.Count > 0 || value.IsAnyGraphOutput || Inputs.Contains(value))
+            return false;
+        RemoveConstant(value);
+        return true;
+    }
+
     public Node Append(Node node) => InsertAfter(_last, node);
 
     public Node InsertBefore(Node anchor, Node node)

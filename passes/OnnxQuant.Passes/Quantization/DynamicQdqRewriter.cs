@@ -20,9 +20,7 @@ internal sealed class DynamicQdqRewriter(Graph graph, bool perChannel, PassConte
         string? why = Check(node, out bool transB, out Value? bias);
         if (why is not null)
         {
-            context.Count(why.Contains("float16", StringComparison.Ordinal) ? "skipped-float16" : "skipped");
-            context.RecordMiss("quantize-dynamic", System.Text.RegularExpressions.Regex.Replace(why, @"%\S+", "%…"));
-            context.Log($"{pass}: {node} stays float: {why}.");
+            StaysFloat.Report(context, pass, "quantize-dynamic", node, why, why.Contains("float16", StringComparison.Ordinal) ? "skipped-float16" : "skipped");
             return false;
         }
         var x = QuantizeActivation(node.Inputs[0]!);
@@ -55,7 +53,7 @@ internal sealed class DynamicQdqRewriter(Graph graph, bool perChannel, PassConte
         original.ReplaceAllUsesWith(last.Output);
         var oldInputs = node.Inputs.Where(v => v is not null).Select(v => v!).ToList();
         graph.Remove(node);
-        foreach (var v in oldInputs) RemoveIfDead(v);
+        foreach (var v in oldInputs) graph.RemoveConstantIfUnused(v);
         return true;
     }
 
@@ -119,17 +117,8 @@ internal sealed class DynamicQdqRewriter(Graph graph, bool perChannel, PassConte
             data = tr;
             (rows, cols) = (cols, rows);
         }
-        long channels = perChannel ? cols : 1;
-        var maxAbs = new double[channels];
-        for (long i = 0; i < data.Length; i++)
-        {
-            long c = perChannel ? i % cols : 0;
-            maxAbs[c] = Math.Max(maxAbs[c], Math.Abs(data[i]));
-        }
-        var scales = maxAbs.Select(m => QdqMath.SymmetricWeightScale(m)).ToArray();
-        var q = new sbyte[data.Length];
-        for (long i = 0; i < data.Length; i++)
-            q[i] = (sbyte)QdqMath.Quantize(data[i], scales[perChannel ? i % cols : 0], 0, -127, 127);
+        var (q, scales) = QdqMath.SymmetricInt8(data, [rows, cols], perChannel ? 1 : -1);
+        long channels = scales.Length;
         string hint = w.Name ?? "w";
         long[] scaleDims = perChannel ? [channels] : [];
         var weight = new Weight(
@@ -138,11 +127,5 @@ internal sealed class DynamicQdqRewriter(Graph graph, bool perChannel, PassConte
             graph.AddConstant(Tensor.FromSpan(DataType.Int8, new sbyte[channels], scaleDims), graph.FreshName(hint + "_zero_point")));
         context.Count("weights");
         return _weights[(w, transposed)] = weight;
-    }
-
-    private void RemoveIfDead(Value constant)
-    {
-        if (constant.IsConstant && constant.Uses.Count == 0 && !constant.IsAnyGraphOutput && constant.Graph == graph)
-            graph.RemoveConstant(constant);
     }
 }

@@ -36,9 +36,7 @@ internal sealed class QdqActivationOpInserter(QdqInserter inserter, PassContext 
         string? why = Check(node, inputs, out var floatType);
         if (why is not null)
         {
-            context.Count(why.StartsWith("no calibrated range", StringComparison.Ordinal) ? "no-range" : "skipped");
-            context.RecordMiss("quantize", System.Text.RegularExpressions.Regex.Replace(why, @"%\S+", "%…"));
-            context.Log($"{pass}: {node} stays float: {why}.");
+            StaysFloat.Report(context, pass, "quantize", node, why, StaysFloat.CounterFor(why));
             return false;
         }
         foreach (int i in inputs)

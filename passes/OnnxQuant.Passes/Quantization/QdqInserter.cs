@@ -46,10 +46,7 @@ internal sealed class QdqInserter
         string? why = Plan(node, out var plan);
         if (why is not null)
         {
-            _context.Count(why.StartsWith("no calibrated range", StringComparison.Ordinal) ? "no-range" : "skipped");
-            // --stats sums equal reasons, so the miss drops value names (%name); the log keeps them.
-            _context.RecordMiss("quantize", System.Text.RegularExpressions.Regex.Replace(why, @"%\S+", "%…"));
-            _context.Log($"{_pass}: {node} stays float: {why}.");
+            StaysFloat.Report(_context, _pass, "quantize", node, why, StaysFloat.CounterFor(why));
             return false;
         }
         var p = plan!;
@@ -71,11 +68,11 @@ internal sealed class QdqInserter
             var w = QuantizeWeight(node.Inputs[1]!, p.Axis, p.FloatType);
             var original = node.Inputs[1]!;
             node.ReplaceInput(1, w.Dequantized);
-            RemoveIfDead(original);
+            _graph.RemoveConstantIfUnused(original);
             if (p.Bias is { } bias)
             {
                 node.ReplaceInput(2, QuantizeBias(bias, x.P.Scale, w.Scales, p.FloatType));
-                RemoveIfDead(bias);
+                _graph.RemoveConstantIfUnused(bias);
             }
         }
         // QLinearConv needs a Q on the output.
@@ -287,20 +284,8 @@ internal sealed class QdqInserter
     {
         if (_weights.TryGetValue((w, axis), out var done)) return done;
         var t = w.Const!;
-        float[] data = t.ToFloatArray();
-        long channels = axis < 0 ? 1 : t.Dims[axis];
-        long inner = 1;
-        if (axis >= 0) for (int d = axis + 1; d < t.Rank; d++) inner *= t.Dims[d];
-        var maxAbs = new double[channels];
-        for (long i = 0; i < data.Length; i++)
-        {
-            long c = axis < 0 ? 0 : i / inner % channels;
-            maxAbs[c] = Math.Max(maxAbs[c], Math.Abs(data[i]));
-        }
-        var scales = maxAbs.Select(m => QdqMath.SymmetricWeightScale(m, floatType)).ToArray();
-        var q = new sbyte[data.Length];
-        for (long i = 0; i < data.Length; i++)
-            q[i] = (sbyte)QdqMath.Quantize(data[i], scales[axis < 0 ? 0 : i / inner % channels], 0, -127, 127);
+        var (q, scales) = QdqMath.SymmetricInt8(t.ToFloatArray(), t.Dims.ToArray(), axis, floatType);
+        long channels = scales.Length;
 
         string hint = w.Name ?? "w";
         long[] scaleDims = axis < 0 ? [] : [channels];
@@ -340,11 +325,5 @@ internal sealed class QdqInserter
         _graph.InsertAfter(null, dq);
         _context.Count("biases");
         return dq.Output;
-    }
-
-    private void RemoveIfDead(Value constant)
-    {
-        if (constant.IsConstant && constant.Uses.Count == 0 && !constant.IsAnyGraphOutput && constant.Graph == _graph)
-            _graph.RemoveConstant(constant);
     }
 }

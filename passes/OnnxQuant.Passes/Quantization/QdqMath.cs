@@ -60,4 +60,26 @@ public static class QdqMath
         double q = Math.Round((double)(x / scale), MidpointRounding.ToEven) + zeroPoint;
         return (int)Math.Clamp(q, qmin, qmax);
     }
+
+    /// <summary>
+    /// Symmetric int8 weight codes in [−127, 127] (zero point 0), one scale per index along <paramref name="axis"/> of
+    /// <paramref name="dims"/> (one for the whole tensor when axis &lt; 0): s = max|w| / 127, q = round(w / s).
+    /// </summary>
+    public static (sbyte[] Codes, float[] Scales) SymmetricInt8(ReadOnlySpan<float> data, ReadOnlySpan<long> dims, int axis, DataType scaleType = DataType.Float)
+    {
+        long channels = axis < 0 ? 1 : dims[axis];
+        long inner = 1;
+        if (axis >= 0) for (int d = axis + 1; d < dims.Length; d++) inner *= dims[d];
+        var maxAbs = new double[channels];
+        for (int i = 0; i < data.Length; i++)
+        {
+            long c = axis < 0 ? 0 : i / inner % channels;
+            maxAbs[c] = Math.Max(maxAbs[c], Math.Abs(data[i]));
+        }
+        var scales = maxAbs.Select(m => SymmetricWeightScale(m, scaleType)).ToArray();
+        var codes = new sbyte[data.Length];
+        for (int i = 0; i < data.Length; i++)
+            codes[i] = (sbyte)Quantize(data[i], scales[axis < 0 ? 0 : i / inner % channels], 0, -127, 127);
+        return (codes, scales);
+    }
 }

@@ -108,7 +108,7 @@ internal sealed class WeightOnlyRewriter
         node.Output.ReplaceAllUsesWith(result);
         _graph.Remove(node);
         // A Gemm C replaced by a scaled copy is dead now (the weight itself is handled in Finish, with its other readers).
-        if (oldBias is { IsConstant: true, Uses.Count: 0, IsAnyGraphOutput: false } && oldBias.Graph == _graph) _graph.RemoveConstant(oldBias);
+        if (oldBias is not null) _graph.RemoveConstantIfUnused(oldBias);
         _context.Count("matmulnbits");
         if (bits != 4 && _s.AccuracyLevel < 4) WarnSlowKernel(bits);
         return true;
@@ -231,10 +231,7 @@ internal sealed class WeightOnlyRewriter
 
     private bool Skip(Node node, string why, string counter)
     {
-        _context.Count(counter);
-        // --stats sums equal reasons, so the miss drops value names (%name); the log keeps them.
-        _context.RecordMiss("quantize", System.Text.RegularExpressions.Regex.Replace(why, @"%\S+", "%…"));
-        _context.Log($"{_pass}: {node} stays float: {why}.");
+        StaysFloat.Report(_context, _pass, "quantize", node, why, counter);
         return false;
     }
 
