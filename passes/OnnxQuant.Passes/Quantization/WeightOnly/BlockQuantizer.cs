@@ -53,10 +53,7 @@ public static class BlockQuantizer
                 scales[r * blocks + b] = scale;
                 zeros[r * blocks + b] = zero;
                 for (int k = 0; k < block.Length; k++)
-                {
-                    double q = Math.Round((double)(block[k] / scale), MidpointRounding.ToEven) + zero;
-                    codes[r * columns + start + k] = (byte)Math.Clamp(q, 0, qmax);
-                }
+                    codes[r * columns + start + k] = (byte)QdqMath.Quantize(block[k], scale, zero, 0, qmax);
             }
         }
         return new BlockQuantizedRows(rows, columns, bits, blockSize, symmetric, codes, scales, zeros);
