@@ -155,6 +155,7 @@ public static class CalibrateCommand
         clock.Stop();
         double calibrationCpu = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
         var plainAfter = a.Benchmark ? PlainInferenceSeconds(model, dataSource) : default;
+        dataSource.NonFinite.Report(dataSource.Description, logs.Add);
         foreach (string line in logs) console.MarkupLine($"  [grey]{Markup.Escape(line)}[/]");
         try { statistics.Save(a.Output); }
         catch (OnnxQuantException e) { throw CliErrors.WriteFailed(a.Output, e.InnerException ?? e); }

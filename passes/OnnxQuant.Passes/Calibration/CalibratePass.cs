@@ -53,6 +53,7 @@ public sealed class CalibratePass : Pass<CalibrateOptions>
                 Log = context.Log,
                 Cancellation = context.Cancellation,
             });
+            source.NonFinite.Report(source.Description, context.Log);
             context.Log($"calibrate: {statistics.Count} tensors over {statistics.Samples} samples of {source.Description}.");
         }
         if (settings.SaveTo is { } save) statistics.Save(save);

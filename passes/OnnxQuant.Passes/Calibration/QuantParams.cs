@@ -11,15 +11,29 @@ namespace OnnxQuant.Passes.Calibration;
 /// From a range [rmin, rmax]: the range is first widened to include 0 (so 0 is exactly representable: zero padding
 /// and ReLU outputs stay exact); symmetric targets use ±max(|rmin|, |rmax|). Then s = (rmax − rmin)/(qmax − qmin),
 /// rounded to float32, and z = round(qmin − rmin/s) clamped to [qmin, qmax]; symmetric signed targets have z = 0 and
-/// symmetric unsigned ones z = (qmin + qmax + 1)/2 (uint8: 128), as that formula gives. The scale is never below
-/// <see cref="MinScale"/> (the smallest normal float32, 2^−126): an all-zero range would otherwise give s = 0 and
-/// 1/s = ∞, and subnormal scales are flushed to zero by some kernels. 8-bit float targets: s = max|x| / (largest
-/// finite value), z = 0.
+/// symmetric unsigned ones z = (qmin + qmax + 1)/2 (uint8: 128), as that formula gives. A scale that would fall below
+/// <see cref="MinScale"/> (the smallest normal float32, 2^−126) — a tensor that was 0 on every calibration sample —
+/// becomes <see cref="DegenerateScale"/> (1.0), as ORT's <c>compute_scale_zp</c> does: s = 0 would give 1/s = ∞, and
+/// a floor of 2^−126 would saturate every non-zero value seen at run time (see <see cref="IsDegenerate"/>).
+/// 8-bit float targets: s = max|x| / (largest finite value), z = 0.
 /// </remarks>
 public readonly record struct QuantParams(float Scale, long ZeroPoint, QuantTarget Target)
 {
     /// <summary>The floor of every scale: float32's smallest normal number.</summary>
     public const float MinScale = 1.17549435e-38f;
+
+    /// <summary>The scale of a range narrower than <see cref="MinScale"/> per code (in practice {0}): 1.0, as ORT's tool uses.</summary>
+    public const float DegenerateScale = 1f;
+
+    /// <summary>True when [min, max] (widened to include 0) is too narrow for a normal scale: it gets <see cref="DegenerateScale"/>.</summary>
+    public static bool IsDegenerate(double min, double max, QuantTarget target)
+    {
+        if (double.IsNaN(min) || double.IsNaN(max) || min > max) return false;
+        double rmin = Math.Min(min, 0), rmax = Math.Max(max, 0);
+        double width = target.Symmetric || target.IsFloat8 ? 2 * Math.Max(-rmin, rmax) : rmax - rmin;
+        double codes = target.IsFloat8 ? 2 * QuantTarget.Float8Max(target.Type) : target.CodeRange.Max - target.CodeRange.Min;
+        return (float)(width / codes) < MinScale;
+    }
 
     public static QuantParams FromRange(double min, double max, QuantTarget target)
     {
@@ -106,7 +120,7 @@ public readonly record struct QuantParams(float Scale, long ZeroPoint, QuantTarg
     private static float FloorScale(double scale)
     {
         float s = (float)scale;
-        return float.IsFinite(s) ? Math.Max(s, MinScale) : throw new ArgumentException($"The range gives scale {scale}, which float32 cannot hold.");
+        return float.IsFinite(s) ? s < MinScale ? DegenerateScale : s : throw new ArgumentException($"The range gives scale {scale}, which float32 cannot hold.");
     }
 
     public override string ToString() => $"scale {Scale:R}, zero point {ZeroPoint} ({Target})";

@@ -13,4 +13,7 @@ public sealed class DynamicQdqInsertionOptions
 
     [Description("one weight scale per output column or per tensor")]
     public QdqWeightGranularity WeightGranularity { get; set; } = QdqWeightGranularity.PerChannel;
+
+    [Description(NonFiniteWeights.OptionDescription)]
+    public NonFiniteWeightsPolicy NonFinite { get; set; } = NonFiniteWeightsPolicy.Error;
 }

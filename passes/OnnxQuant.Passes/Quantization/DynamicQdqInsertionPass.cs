@@ -57,7 +57,7 @@ public sealed class DynamicQdqInsertionPass : Pass<DynamicQdqInsertionOptions>
         var rewriter = new DynamicQdqRewriter(model.Graph, options.WeightGranularity == QdqWeightGranularity.PerChannel, context, Name);
         int done = 0;
         foreach (var node in QuantizationCandidates.Of(model, ops, excluded, context, Name))
-            if (rewriter.TryQuantize(node)) done++;
+            if (NonFiniteWeights.Allows(node, options.NonFinite, context, Name) && rewriter.TryQuantize(node)) done++;
         if (done > 0) context.Count("quantized", done);
         return PassResult.From(done > 0);
     }

@@ -1,4 +1,5 @@
 using OnnxQuant.Ir;
+using OnnxQuant.Passes.Calibration;
 
 namespace OnnxQuant.Passes.Quantization;
 
@@ -65,13 +66,15 @@ internal sealed class QdqInserter
         }
         else
         {
-            var w = QuantizeWeight(node.Inputs[1]!, p.Axis, p.FloatType);
+            float[] biasData = p.Bias?.Const!.ToFloatArray() ?? [];
+            var w = QuantizeWeight(node.Inputs[1]!, p.Axis, p.FloatType,
+                p.Bias is null ? null : scales => WidenForBias(node, biasData, x.P.Scale, scales, p.FloatType));
             var original = node.Inputs[1]!;
             node.ReplaceInput(1, w.Dequantized);
             _graph.RemoveConstantIfUnused(original);
             if (p.Bias is { } bias)
             {
-                node.ReplaceInput(2, QuantizeBias(bias, x.P.Scale, w.Scales, p.FloatType));
+                node.ReplaceInput(2, QuantizeBias(node, bias, biasData, x.P.Scale, w.Scales, p.FloatType));
                 _graph.RemoveConstantIfUnused(bias);
             }
         }
@@ -189,6 +192,12 @@ internal sealed class QdqInserter
             {
                 var (s, z) = QdqMath.ActivationParams(min, max, choice.Type, choice.Symmetric, floatType);
                 param = new ActivationParams(s, z, choice.Type);
+                if (QuantParams.IsDegenerate(min, max, new QuantTarget(choice.Type, choice.Symmetric)))
+                {
+                    _context.Count("zero-range");
+                    _context.Log($"{_pass}: warning: {chain[i]} was 0 on every calibration sample; it gets scale {s} (as ONNX Runtime's tool does), " +
+                        "so values it takes at run time are rounded to that step. Calibrate on data that exercises it, or exclude its reader.");
+                }
             }
         }
         if (param is not { } pr) return null;
@@ -279,40 +288,64 @@ internal sealed class QdqInserter
         return dq.Output;
     }
 
-    /// <summary>An int8 symmetric copy of the constant <paramref name="w"/> with its DequantizeLinear (axis −1: per tensor).</summary>
-    private QuantizedWeight QuantizeWeight(Value w, int axis, DataType floatType)
+    /// <summary>
+    /// An int8 symmetric copy of the constant <paramref name="w"/> with its DequantizeLinear (axis −1: per tensor).
+    /// <paramref name="adjustScales"/> may widen scales (for the bias, <see cref="BiasQuantization"/>); a widened copy
+    /// is this node's own, as the weight's other readers need no widening.
+    /// </summary>
+    private QuantizedWeight QuantizeWeight(Value w, int axis, DataType floatType, Func<float[], float[]>? adjustScales = null)
     {
-        if (_weights.TryGetValue((w, axis), out var done)) return done;
+        if (adjustScales is null && _weights.TryGetValue((w, axis), out var done)) return done;
         var t = w.Const!;
-        var (q, scales) = QdqMath.SymmetricInt8(t.ToFloatArray(), t.Dims.ToArray(), axis, floatType);
+        float[] data = t.ToFloatArray();
+        long[] dims = t.Dims.ToArray();
+        var natural = QdqMath.SymmetricInt8Scales(data, dims, axis, floatType);
+        var scales = adjustScales?.Invoke(natural) ?? natural;
+        bool own = !ReferenceEquals(scales, natural);
+        if (!own && _weights.TryGetValue((w, axis), out done)) return done;
+        var q = QdqMath.SymmetricInt8(data, dims, axis, scales);
         long channels = scales.Length;
 
         string hint = w.Name ?? "w";
         long[] scaleDims = axis < 0 ? [] : [channels];
-        var qw = _graph.AddConstant(Tensor.FromSpan(DataType.Int8, q, t.Dims.ToArray()), _graph.FreshName(hint + "_quantized"));
+        var qw = _graph.AddConstant(Tensor.FromSpan(DataType.Int8, q, dims), _graph.FreshName(hint + "_quantized"));
         var scale = _graph.AddConstant(TensorConversions.FromFloats(floatType, scales, scaleDims), _graph.FreshName(hint + "_scale"));
         var zero = _graph.AddConstant(Tensor.FromSpan(DataType.Int8, new sbyte[channels], scaleDims), _graph.FreshName(hint + "_zero_point"));
         var dq = new Node("DequantizeLinear", [qw, scale, zero], 1, "", axis < 0 ? null : [Attribute.Int("axis", axis)],
             _graph.FreshName(hint + "_DequantizeLinear"), [_graph.FreshName(hint + "_dequantized")]);
-        dq.Output.Type = new TensorType(floatType, new Shape(t.Dims.ToArray()));
+        dq.Output.Type = new TensorType(floatType, new Shape(dims));
         _graph.InsertAfter(null, dq);
         _context.Count("weights");
-        return _weights[(w, axis)] = new QuantizedWeight(dq.Output, scales);
+        var result = new QuantizedWeight(dq.Output, scales);
+        if (!own) _weights[(w, axis)] = result;
+        return result;
+    }
+
+    /// <summary>The weight scales of <paramref name="node"/> widened where its bias would not fit int32, counted and logged.</summary>
+    private float[] WidenForBias(Node node, float[] bias, float inputScale, float[] scales, DataType floatType)
+    {
+        var widened = BiasQuantization.WidenWeightScales(inputScale, scales, bias, floatType, out int count);
+        if (count == 0) return scales;
+        _context.Count("bias-widened-channels", count);
+        _context.RecordMiss("bias", "int32 bias too large for s_x·s_w: weight scale widened");
+        _context.Log($"{_pass}: warning: {node}: the bias of {count} of {scales.Length} channel(s) does not fit int32 at scale " +
+            "input scale × weight scale (tiny or all-zero weights); their weight scales were widened until it fits, as ONNX Runtime's tool does.");
+        return widened;
     }
 
     /// <summary>The bias as int32 with scale s_x·s_w[c] and zero point 0, dequantized (what QLinearConv/QGemm read).</summary>
-    private Value QuantizeBias(Value bias, float inputScale, float[] weightScales, DataType floatType)
+    private Value QuantizeBias(Node node, Value bias, float[] data, float inputScale, float[] weightScales, DataType floatType)
     {
         var t = bias.Const!;
-        float[] data = t.ToFloatArray();
         bool perChannel = weightScales.Length > 1;
-        var scales = (perChannel ? weightScales : [weightScales[0]])
-            .Select(ws => QdqMath.RoundScale((double)(inputScale * ws), floatType)).ToArray();
-        var q = new int[data.Length];
-        for (int i = 0; i < data.Length; i++)
+        var (q, scales, saturated) = BiasQuantization.Quantize(data, inputScale, weightScales, floatType);
+        if (saturated > 0)
         {
-            float s = scales[perChannel ? i : 0];
-            q[i] = (int)Math.Clamp(Math.Round((double)data[i] / s, MidpointRounding.ToEven), int.MinValue, int.MaxValue);
+            // Only when widening cannot help (a float16 scale at its largest value): never clip without telling.
+            _context.Count("bias-saturated", saturated);
+            _context.RecordMiss("bias", "int32 bias saturated");
+            _context.Log($"{_pass}: warning: {node}: {saturated} bias value(s) of {bias} saturate int32 even with widened weight scales; " +
+                "its output will be wrong. Exclude the node (exclude-nodes) to keep it float.");
         }
         string hint = bias.Name ?? "bias";
         long[] scaleDims = perChannel ? [scales.Length] : [];

@@ -25,4 +25,7 @@ public sealed class QdqInsertionOptions
 
     [Description("per-tensor or per-node settings: [{nodes|tensors: GLOB, exclude, activation-type, symmetric-activations, weight-granularity, method, percentile}]")]
     public List<QdqOverride> Overrides { get; set; } = [];
+
+    [Description(NonFiniteWeights.OptionDescription)]
+    public NonFiniteWeightsPolicy NonFinite { get; set; } = NonFiniteWeightsPolicy.Error;
 }

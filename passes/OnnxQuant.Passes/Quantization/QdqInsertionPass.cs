@@ -124,6 +124,7 @@ public sealed class QdqInsertionPass : Pass<QdqInsertionOptions>
                 context.Log($"{Name}: {node} stays float: {why}.");
                 continue;
             }
+            if (!NonFiniteWeights.Allows(node, options.NonFinite, context, Name)) continue;
             if (QdqActivationOpInserter.Handles(node.OpType) ? activationOps.TryQuantize(node) : inserter.TryQuantize(node)) quantizedNodes++;
         }
         if (quantizedNodes > 0) context.Count("quantized", quantizedNodes);

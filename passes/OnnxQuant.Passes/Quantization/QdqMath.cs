@@ -67,19 +67,39 @@ public static class QdqMath
     /// </summary>
     public static (sbyte[] Codes, float[] Scales) SymmetricInt8(ReadOnlySpan<float> data, ReadOnlySpan<long> dims, int axis, DataType scaleType = DataType.Float)
     {
-        long channels = axis < 0 ? 1 : dims[axis];
-        long inner = 1;
-        if (axis >= 0) for (int d = axis + 1; d < dims.Length; d++) inner *= dims[d];
+        var scales = SymmetricInt8Scales(data, dims, axis, scaleType);
+        return (SymmetricInt8(data, dims, axis, scales), scales);
+    }
+
+    /// <summary>The scales max|w| / 127 of <see cref="SymmetricInt8(ReadOnlySpan{float}, ReadOnlySpan{long}, int, DataType)"/>, one per index along <paramref name="axis"/>.</summary>
+    public static float[] SymmetricInt8Scales(ReadOnlySpan<float> data, ReadOnlySpan<long> dims, int axis, DataType scaleType = DataType.Float)
+    {
+        var (channels, inner) = Channels(dims, axis);
         var maxAbs = new double[channels];
         for (int i = 0; i < data.Length; i++)
         {
             long c = axis < 0 ? 0 : i / inner % channels;
             maxAbs[c] = Math.Max(maxAbs[c], Math.Abs(data[i]));
         }
-        var scales = maxAbs.Select(m => SymmetricWeightScale(m, scaleType)).ToArray();
+        return maxAbs.Select(m => SymmetricWeightScale(m, scaleType)).ToArray();
+    }
+
+    /// <summary>Symmetric int8 codes round(w / s) in [−127, 127] with given <paramref name="scales"/> (widened ones
+    /// included: <see cref="BiasQuantization.WidenWeightScales"/>), one per index along <paramref name="axis"/>.</summary>
+    public static sbyte[] SymmetricInt8(ReadOnlySpan<float> data, ReadOnlySpan<long> dims, int axis, float[] scales)
+    {
+        var (channels, inner) = Channels(dims, axis);
         var codes = new sbyte[data.Length];
         for (int i = 0; i < data.Length; i++)
             codes[i] = (sbyte)Quantize(data[i], scales[axis < 0 ? 0 : i / inner % channels], 0, -127, 127);
-        return (codes, scales);
+        return codes;
+    }
+
+    private static (long Channels, long Inner) Channels(ReadOnlySpan<long> dims, int axis)
+    {
+        long channels = axis < 0 ? 1 : dims[axis];
+        long inner = 1;
+        if (axis >= 0) for (int d = axis + 1; d < dims.Length; d++) inner *= dims[d];
+        return (channels, inner);
     }
 }

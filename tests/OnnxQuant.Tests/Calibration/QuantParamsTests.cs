@@ -93,14 +93,18 @@ public class QuantParamsTests
     }
 
     [Fact]
-    public void AZeroRangeGetsTheSmallestNormalScale()
+    public void AZeroRangeGetsScaleOneAsOrtDoes()
     {
-        var p = QuantParams.FromRange(0, 0, new QuantTarget(DataType.UInt8));
-        Assert.Equal(QuantParams.MinScale, MathF.Pow(2, -126));
-        Assert.Equal(QuantParams.MinScale, p.Scale);
+        var target = new QuantTarget(DataType.UInt8);
+        var p = QuantParams.FromRange(0, 0, target);
+        Assert.True(QuantParams.IsDegenerate(0, 0, target));
+        Assert.Equal(1f, p.Scale);
         Assert.Equal(0, p.ZeroPoint);
         Assert.Equal(0.0, p.FakeQuantize(0));
-        Assert.True(float.IsFinite(1 / p.Scale));
+        // A value seen only at run time still quantizes to itself (to the nearest integer) instead of saturating.
+        Assert.Equal(3.0, p.FakeQuantize(3.2));
+        Assert.False(QuantParams.IsDegenerate(0, 1e-3, target));
+        Assert.Equal(QuantParams.MinScale, MathF.Pow(2, -126));
     }
 
     [Fact]

@@ -22,6 +22,8 @@ public sealed class CalibrationDataSource : IDisposable
     private readonly IReadOnlyList<ModelInput> _inputs;
     private readonly Dictionary<string, (SampleLayout Layout, bool AddBatchAxis)> _plan = new(StringComparer.Ordinal);
     private readonly int[] _order;
+    private readonly NonFiniteInputValues _nonFinite = new();
+    private readonly bool[] _scanned;
 
     private CalibrationDataSource(ISampleProvider provider, IReadOnlyList<ModelInput> inputs, DataSourceOptions options, int? defaultCount)
     {
@@ -35,6 +37,8 @@ public sealed class CalibrationDataSource : IDisposable
         int available = provider.Count;
         int skip = options.Skip;
         if (skip < 0) throw new OnnxQuantException($"--skip must be 0 or more (got {skip}).");
+        if (available == 0)
+            throw new OnnxQuantException($"{provider.Description} holds no samples (its axis 0 has size 0). Give data with at least one sample.");
         if (skip >= available)
             throw new OnnxQuantException($"{provider.Description} holds {available} samples; --skip {skip} leaves none. Skip fewer than {available}.");
         int count = options.Count ?? defaultCount ?? available - skip;
@@ -46,9 +50,13 @@ public sealed class CalibrationDataSource : IDisposable
         var all = Enumerable.Range(0, available).ToArray();
         if (options.Shuffle) new Random(options.Seed).Shuffle(all);
         _order = all[skip..(skip + count)];
+        _scanned = new bool[BatchCount];
         if (FixedBatch() is (string name, long fixedBatch) && count % BatchSize != 0)
             throw new OnnxQuantException($"Input '{name}' has a fixed batch dimension ({fixedBatch}); {count} samples do not fill batches of {BatchSize}. Use a count that is a multiple of {BatchSize}.");
     }
+
+    /// <summary>NaN and ±∞ among the float values of each input, over the batches made so far (each counted once).</summary>
+    public NonFiniteInputValues NonFinite => _nonFinite;
 
     /// <summary>Where the data comes from (a file, folder or "random data").</summary>
     public string Description => _provider.Description;
@@ -116,7 +124,9 @@ public sealed class CalibrationDataSource : IDisposable
                 _provider.Read(input.Name, indices.Span, bytes);
                 long[] dims = addBatchAxis ? [n, .. layout.SampleDims] : [layout.SampleDims[0] * n, .. layout.SampleDims[1..]];
                 feeds[input.Name] = Ir.Tensor.FromRaw(layout.ElementType, dims, bytes);
+                if (!_scanned[b]) _nonFinite.Add(input.Name, feeds[input.Name]);
             }
+            _scanned[b] = true;
             yield return new CalibrationBatch(b, first, n, feeds);
         }
     }
@@ -136,6 +146,8 @@ public sealed class CalibrationDataSource : IDisposable
             throw new OnnxQuantException($"Model input '{input.Name}' is {input.ElementType.OnnxName()}, but {layout.Origin} holds {layout.ElementType.OnnxName()} ({layout.TypeDetail}). "
                 + $"Convert the data to {input.ElementType.OnnxName()}.");
         var sample = layout.SampleDims;
+        if (sample.Contains(0))
+            throw ShapeError(input, layout, $"a sample has shape [{string.Join(",", sample)}], which holds no values; every dimension of a sample must be at least 1");
         bool addBatchAxis;
         if (sample.Length == input.Rank - 1) addBatchAxis = true;
         else if (sample.Length == input.Rank && input.Rank > 0) addBatchAxis = false;

@@ -31,4 +31,7 @@ public sealed class QuantizeWeightsOptions
 
     [Description("Gather on a constant 2-D table (embedding): float, 8 or 4 (bits)")]
     public string Embedding { get; set; } = "float";
+
+    [Description(NonFiniteWeights.OptionDescription)]
+    public NonFiniteWeightsPolicy NonFinite { get; set; } = NonFiniteWeightsPolicy.Error;
 }

@@ -69,8 +69,13 @@ public sealed class QuantizeWeightsPass : Pass<QuantizeWeightsOptions>
             if (bits is not { } b)
             {
                 context.Count(gather ? "embedding-float" : "lm-head-float");
+                // Said in the normal output: on a model with one MatMul, that MatMul is the head and nothing is quantized.
+                if (!gather)
+                    context.Log($"{Name}: {node} produces the model's logits output, so it is taken as the LM head and stays float " +
+                        "(lm-head: float); set lm-head: 8 or 4 to quantize it.");
                 continue;
             }
+            if (!NonFiniteWeights.Allows(node, options.NonFinite, context, Name)) continue;
             bool done = gather ? rewriter.TryQuantizeGather(node, b) : rewriter.TryQuantizeMatMul(node, b);
             if (!done) continue;
             quantized++;
