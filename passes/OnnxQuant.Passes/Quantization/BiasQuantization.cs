@@ -38,11 +38,13 @@ public static class BiasQuantization
             if (perChannel) maxAbs = Math.Abs((double)bias[c]);
             else foreach (float b in bias) maxAbs = Math.Max(maxAbs, Math.Abs((double)b));
             if (!double.IsFinite(maxAbs) || Fits(maxAbs, BiasScale(inputScale, weightScales[c], scaleType))) continue;
-            float ws = QdqMath.RoundScale(Margin * maxAbs / MaxCode / inputScale, scaleType);
+            float ws = RoundUp(Margin * maxAbs / MaxCode / inputScale, scaleType);
             // Float rounding of s_w and of s_x·s_w may still leave the bias a hair too big: step up until it fits
             // (bounded: a float16 scale has a largest value, and that case is reported as saturated).
-            for (int step = 0; step < 64 && !Fits(maxAbs, BiasScale(inputScale, ws, scaleType)); step++)
-                ws = QdqMath.RoundScale(ws * Margin, scaleType);
+            for (int step = 0; step < 64 && float.IsFinite(ws) && !Fits(maxAbs, BiasScale(inputScale, ws, scaleType)); step++)
+                ws = RoundUp(ws * Margin, scaleType);
+            // No finite weight scale is wide enough (absurd ranges): keep it; the saturated codes are then reported.
+            if (!float.IsFinite(ws)) continue;
             result ??= (float[])weightScales.Clone();
             result[c] = ws;
             widened++;
@@ -69,6 +71,13 @@ public static class BiasQuantization
     /// <summary>s_x·s_w (in float32, as the kernels compute it), floored and rounded to the scale type.</summary>
     public static float BiasScale(float inputScale, float weightScale, DataType scaleType) =>
         QdqMath.RoundScale((double)(inputScale * weightScale), scaleType);
+
+    /// <summary>The scale rounded to its type, +∞ when the type cannot hold it (never the floor, which would shrink it).</summary>
+    private static float RoundUp(double scale, DataType scaleType)
+    {
+        float s = QdqMath.RoundScale(scale, scaleType);
+        return s < scale * 0.5 ? float.PositiveInfinity : s;
+    }
 
     private static bool Fits(double maxAbs, float scale) => Math.Round(maxAbs / scale, MidpointRounding.ToEven) <= MaxCode;
 }
