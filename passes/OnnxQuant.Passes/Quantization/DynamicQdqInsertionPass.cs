@@ -23,7 +23,8 @@ namespace OnnxQuant.Passes.Quantization;
 /// int8 per-channel weights), so it would cost accuracy as well. Preconditions: opset ≥ 11 (DynamicQuantizeLinear); a float
 /// model (one that already holds QDQ or integer ops is refused). Does not fire on (counted): nodes inside If/Loop/Scan
 /// bodies (<c>skipped-subgraph</c>), float16 nodes (<c>skipped-float16</c>: DynamicQuantizeLinear takes float32 only),
-/// non-constant or rank ≠ 2 weights, Gemm with transA or alpha ≠ 1 or a non-constant C (<c>skipped</c>).
+/// non-constant or rank ≠ 2 weights, Gemm with transA or alpha ≠ 1 or a non-constant C (<c>skipped</c>). A constant
+/// weight or C holding NaN/±∞ is refused, or with <c>non-finite: float</c> left float (<see cref="NonFiniteWeights"/>).
 /// </summary>
 public sealed class DynamicQdqInsertionPass : Pass<DynamicQdqInsertionOptions>
 {

@@ -15,7 +15,8 @@ namespace OnnxQuant.Passes.Quantization;
 /// the <see cref="IActivationRanges"/> analysis; every reader of the tensor then reads the DQ output.</item>
 /// <item>Weights: int8 symmetric constants (per output channel or per tensor) with a DequantizeLinear, never float
 /// weights with Q→DQ on them (ORT would keep the float weight and quantize it at every run).</item>
-/// <item>Conv/ConvTranspose/Gemm bias: int32 with scale s_x·s_w[c] and zero point 0, what QLinearConv and QGemm take.</item>
+/// <item>Conv/ConvTranspose/Gemm bias: int32 with scale s_x·s_w[c] and zero point 0, what QLinearConv and QGemm take;
+/// where the bias would not fit int32 the channel's weight scale is widened (<see cref="BiasQuantization"/>), with a warning.</item>
 /// <item>Conv outputs always get Q/DQ (QLinearConv needs the Q); a Conv read only by a Relu is quantized after the
 /// Relu instead, with the Relu's range (zero point = qmin), which ORT folds into the Conv. Outputs of MatMul/Gemm get
 /// Q/DQ when a quantized op reads them. Q/DQ is also put before MaxPool/Reshape/Transpose/Squeeze/Unsqueeze/Gather/
@@ -32,6 +33,7 @@ namespace OnnxQuant.Passes.Quantization;
 /// ops is refused). Does not fire on: nodes inside If/Loop/Scan bodies (counted
 /// as <c>skipped-subgraph</c>), excluded op types or node names, nodes whose activation has no calibrated range,
 /// neither itself nor up its chain of pass-through ops (<c>no-range</c>), non-constant weights of Conv, and element types other than float and float16.
+/// A constant weight or bias holding NaN/±∞ is refused, or with <c>non-finite: float</c> left float (<see cref="NonFiniteWeights"/>).
 /// <para>Float16 models get float16 scales and run, but ONNX Runtime 1.31's CPU provider fuses none of their QDQ
 /// patterns (its selectors take float32 DequantizeLinear outputs only): the model is smaller, not faster; such nodes
 /// are counted as <c>float16-unfused</c>. Overrides (<see cref="QdqOverride"/>) change the activation type (int16 and

@@ -26,7 +26,8 @@ namespace OnnxQuant.Passes.Quantization.WeightOnly;
 /// </list>
 /// Preconditions: format dq needs opset ≥ 21 (blocked DequantizeLinear, int4); float or float16 weights. Does not fire
 /// on: non-constant weights (counted <c>non-constant-weight</c>), weights of rank ≠ 2, nodes inside If/Loop/Scan bodies
-/// (<c>skipped-subgraph</c>), excluded nodes (<c>excluded</c>), Gemm with transA = 1.
+/// (<c>skipped-subgraph</c>), excluded nodes (<c>excluded</c>), Gemm with transA = 1. A constant weight, bias or
+/// table holding NaN/±∞ is refused, or with <c>non-finite: float</c> left float (<see cref="NonFiniteWeights"/>).
 /// </summary>
 public sealed class QuantizeWeightsPass : Pass<QuantizeWeightsOptions>
 {
