@@ -175,7 +175,15 @@ public class NumericalEdgeCaseTests
         var (path, data, _) = Write(model, folder);
         var result = Onnxquant.Run("eval", path, path, "--data", data);
         Assert.True(result.ExitCode == 0, result.ToString());
-        Assert.Contains("identical", result.Stdout);
+        Assert.Contains("inf (identical)", result.Stdout);
         Assert.DoesNotContain("nan", result.Stdout, StringComparison.OrdinalIgnoreCase);
+
+        // Identical all-zero outputs: signal and error are both 0, so the SQNR is 0/0; still "identical", not "NaN dB".
+        string zero = Evaluation.EvalTestModels.Scale(folder.File("zero.onnx"), [0, 0, 0, 0]);
+        NpyFiles.WriteFloats(folder.File("rows.npy"), [3, 4], QdqTestKit.RandomFloats(7, 12, -1, 1));
+        var zeros = Onnxquant.Run("eval", zero, zero, "--data", folder.File("rows.npy"));
+        Assert.True(zeros.ExitCode == 0, zeros.ToString());
+        Assert.Contains("inf (identical)", zeros.Stdout);
+        Assert.DoesNotContain("nan", zeros.Stdout, StringComparison.OrdinalIgnoreCase);
     }
 }
