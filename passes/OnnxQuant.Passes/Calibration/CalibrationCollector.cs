@@ -92,7 +92,7 @@ public static class CalibrationCollector
                         foreach (string name in fromFeeds)
                             Observe(statistics[name], batch.Feeds[name], skipped);
                     // At most one batch is observed while the next runs, so memory stays bounded.
-                    var outputs = chunk.Count > 0 ? runner!.RunAndKeep(batch.Feeds, chunk) : null;
+                    var outputs = chunk.Count > 0 ? RunAndKeep(runner!, batch, chunk) : null;
                     Complete();
                     // Tensors of unrecorded type that turn out not to be floating-point are not fetched again.
                     if (chunk.Any(skipped.Contains)) chunk = chunk.Where(n => !skipped.Contains(n)).ToList();
@@ -179,6 +179,21 @@ public static class CalibrationCollector
         }
         if (current.Count > 0) chunks.Add(current);
         return chunks;
+    }
+
+    /// <summary>
+    /// Runs one batch. A sample fed at its own size (<see cref="CalibrationBatch.Origin"/>) may be a size the model
+    /// cannot take (an encoder whose height and width must be multiples of 8): that is the data's fault, reported as such.
+    /// </summary>
+    private static RunOutputs RunAndKeep(ModelRunner runner, CalibrationBatch batch, IReadOnlyList<string> names)
+    {
+        try { return runner.RunAndKeep(batch.Feeds, names); }
+        catch (Exception e) when (batch.Origin is not null && e is not OperationCanceledException and not OutOfMemoryException)
+        {
+            throw new OnnxQuantException($"The model cannot run on {batch.Origin}: {e.Message.Trim()} "
+                + "It may take only some sizes: add --image multiple-of=8 (or 16, 32: what the model divides by) to crop each image to such a size, "
+                + "or resize and crop every image to one size (--image resize-shorter-side=256 --image crop=256).", e);
+        }
     }
 
     private static Dictionary<string, long> ProbeBytes(Model model, CalibrationDataSource data, IReadOnlyList<string> names, RunnerOptions runnerOptions)

@@ -27,7 +27,7 @@ namespace OnnxQuant.Passes.Calibration;
 public static class CalibrationSection
 {
     private static readonly string[] Keys = ["data", "count", "skip", "batch-size", "shuffle", "seed", "memory-budget-mb", "shapes", "images", "random"];
-    private static readonly string[] ImageKeys = ["resize-shorter-side", "resize", "crop", "scale", "mean", "std", "channels", "layout", "dtype", "input"];
+    private static readonly string[] ImageKeys = ["resize-shorter-side", "resize", "crop", "multiple-of", "scale", "mean", "std", "channels", "layout", "dtype", "input"];
 
     public static CalibrationSettings Parse(YamlMappingNode? section, string file)
     {
@@ -105,6 +105,13 @@ public static class CalibrationSection
                 {
                     var (h, w) = Pair(value, file, key);
                     o = o with { CropHeight = h, CropWidth = w };
+                    break;
+                }
+                case "multiple-of":
+                {
+                    int m = Int(value, file, key);
+                    if (m < 1) throw Error(value, file, $"'multiple-of' is a positive size (e.g. 8); {m} is not.");
+                    o = o with { MultipleOf = m };
                     break;
                 }
                 case "scale": o = o with { Scale = Number(value, file, key) }; break;

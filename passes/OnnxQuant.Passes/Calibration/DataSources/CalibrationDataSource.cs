@@ -15,6 +15,9 @@ namespace OnnxQuant.Passes.Calibration.DataSources;
 /// (a batch of b samples is [b, …]); a sample of the input's full rank (random data, or an array of rank r + 1) is
 /// fed as it is, b samples concatenated along axis 0. Fixed dimensions must match; free ones take the data's size;
 /// <c>--shape</c> fixes the shape of one sample as fed (batch size 1).</para>
+/// <para>Images of different sizes: at batch size 1, an image input whose model dimensions (besides the batch) are
+/// partly free and not fixed by <c>--shape</c> takes each image at its own size; the fixed dimensions (channels) are
+/// checked per image. Otherwise every image must preprocess to the first one's size.</para>
 /// </remarks>
 public sealed class CalibrationDataSource : IDisposable
 {
@@ -24,6 +27,7 @@ public sealed class CalibrationDataSource : IDisposable
     private readonly int[] _order;
     private readonly NonFiniteInputValues _nonFinite = new();
     private readonly bool[] _scanned;
+    private readonly HashSet<string> _variable = new(StringComparer.Ordinal);
 
     private CalibrationDataSource(ISampleProvider provider, IReadOnlyList<ModelInput> inputs, DataSourceOptions options, int? defaultCount)
     {
@@ -32,7 +36,13 @@ public sealed class CalibrationDataSource : IDisposable
         BatchSize = options.BatchSize;
         if (BatchSize < 1) throw new OnnxQuantException($"The batch size must be at least 1 (got {BatchSize}).");
         ShapeOverrides.Validate(options.Shapes, inputs);
-        foreach (var input in inputs) _plan[input.Name] = Check(input, options.Shapes);
+        foreach (var input in inputs)
+        {
+            _plan[input.Name] = Check(input, options.Shapes);
+            // Images of different sizes, one per run, where the model leaves the sizes free and --shape does not fix them.
+            if (provider is IVariableSizeSamples && BatchSize == 1 && !options.Shapes.ContainsKey(input.Name) && input.Dims.Skip(1).Any(d => d.Value is null))
+                _variable.Add(input.Name);
+        }
 
         int available = provider.Count;
         int skip = options.Skip;
@@ -117,9 +127,23 @@ public sealed class CalibrationDataSource : IDisposable
             int first = b * BatchSize, n = Math.Min(BatchSize, Count - first);
             var indices = _order.AsMemory(first, n);
             var feeds = new Dictionary<string, Ir.Tensor>(StringComparer.Ordinal);
+            string? origin = null;
             foreach (var input in _inputs)
             {
                 var (layout, addBatchAxis) = _plan[input.Name];
+                if (_variable.Contains(input.Name))
+                {
+                    var (sample, sampleDims, from) = ((IVariableSizeSamples)_provider).ReadOne(input.Name, indices.Span[0]);
+                    long[] shape = addBatchAxis ? [1, .. sampleDims] : sampleDims;
+                    origin = $"{from} (fed as [{string.Join(",", shape)}])";
+                    for (int k = 1; k < input.Rank; k++)
+                        if (input.Dims[k].Value is long d && d != shape[k])
+                            throw new OnnxQuantException($"Model input '{input.Name}' is {input.ElementType.OnnxName()}{input.DescribeShape()}, but {origin} does not fit: "
+                                + $"dimension {k} is {shape[k]}, not {d}.");
+                    feeds[input.Name] = Ir.Tensor.FromRaw(layout.ElementType, shape, sample);
+                    if (!_scanned[b]) _nonFinite.Add(input.Name, feeds[input.Name]);
+                    continue;
+                }
                 var bytes = new byte[layout.SampleBytes * n];
                 _provider.Read(input.Name, indices.Span, bytes);
                 long[] dims = addBatchAxis ? [n, .. layout.SampleDims] : [layout.SampleDims[0] * n, .. layout.SampleDims[1..]];
@@ -127,7 +151,7 @@ public sealed class CalibrationDataSource : IDisposable
                 if (!_scanned[b]) _nonFinite.Add(input.Name, feeds[input.Name]);
             }
             _scanned[b] = true;
-            yield return new CalibrationBatch(b, first, n, feeds);
+            yield return new CalibrationBatch(b, first, n, feeds, origin);
         }
     }
 

@@ -8,6 +8,16 @@ internal static class ImagePipeline
 {
     public static readonly string[] Extensions = [".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tga"];
 
+    /// <summary>The centre <paramref name="ch"/> × <paramref name="cw"/> of an interleaved h × w image (odd margins split half to even).</summary>
+    private static float[] CentreCrop(float[] pixels, int h, int w, int channels, int ch, int cw)
+    {
+        int top = (int)Math.Round((h - ch) / 2.0, MidpointRounding.ToEven), left = (int)Math.Round((w - cw) / 2.0, MidpointRounding.ToEven);
+        var cropped = new float[ch * cw * channels];
+        for (int y = 0; y < ch; y++)
+            pixels.AsSpan(((top + y) * w + left) * channels, cw * channels).CopyTo(cropped.AsSpan(y * cw * channels));
+        return cropped;
+    }
+
     public static bool IsImage(string path) => Extensions.Contains(Path.GetExtension(path).ToLowerInvariant());
 
     /// <summary>The preprocessed image as raw bytes of the target type, and its dims ([C,H,W] or [H,W,C]).</summary>
@@ -49,12 +59,16 @@ internal static class ImagePipeline
             int ch = o.CropHeight ?? o.CropWidth!.Value, cw = o.CropWidth ?? o.CropHeight!.Value;
             if (ch > h || cw > w)
                 throw new OnnxQuantException($"Image {path} is {w}×{h} after resizing, smaller than the {cw}×{ch} centre crop; resize it larger first.");
-            int top = (int)Math.Round((h - ch) / 2.0, MidpointRounding.ToEven), left = (int)Math.Round((w - cw) / 2.0, MidpointRounding.ToEven);
-            var cropped = new float[ch * cw * channels];
-            for (int y = 0; y < ch; y++)
-                pixels.AsSpan(((top + y) * w + left) * channels, cw * channels).CopyTo(cropped.AsSpan(y * cw * channels));
-            pixels = cropped;
+            pixels = CentreCrop(pixels, h, w, channels, ch, cw);
             (h, w) = (ch, cw);
+        }
+        if (o.MultipleOf is int m && (h % m != 0 || w % m != 0))
+        {
+            int mh = h - h % m, mw = w - w % m;
+            if (mh == 0 || mw == 0)
+                throw new OnnxQuantException($"Image {path} is {w}×{h} after resizing and cropping, smaller than multiple-of {m}; resize it larger first.");
+            pixels = CentreCrop(pixels, h, w, channels, mh, mw);
+            (h, w) = (mh, mw);
         }
 
         var mean = PerChannel(o.Mean, channels, "mean");

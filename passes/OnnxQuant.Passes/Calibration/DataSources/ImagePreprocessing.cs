@@ -6,7 +6,8 @@ namespace OnnxQuant.Passes.Calibration.DataSources;
 /// How images become model inputs, in this order: decode (RGB, or gray), resize the shorter side to
 /// <see cref="ResizeShorterSide"/> keeping the aspect ratio, or resize to exactly <see cref="ResizeHeight"/> ×
 /// <see cref="ResizeWidth"/> (bilinear; antialiased when shrinking, as PIL's BILINEAR), centre-crop to
-/// <see cref="CropHeight"/> × <see cref="CropWidth"/>, then value = (pixel·<see cref="Scale"/> − mean[c]) / std[c],
+/// <see cref="CropHeight"/> × <see cref="CropWidth"/>, centre-crop height and width down to a multiple of
+/// <see cref="MultipleOf"/>, then value = (pixel·<see cref="Scale"/> − mean[c]) / std[c],
 /// channel order, layout, element type (integer types round half to even and saturate).
 /// </summary>
 public sealed record ImagePreprocessing
@@ -16,6 +17,12 @@ public sealed record ImagePreprocessing
     public int? ResizeWidth { get; init; }
     public int? CropHeight { get; init; }
     public int? CropWidth { get; init; }
+
+    /// <summary>
+    /// Centre-crop height and width down to a multiple of this (e.g. 8), for models with free height and width that
+    /// take only such sizes (an encoder that halves the size three times); images then keep their own sizes otherwise.
+    /// </summary>
+    public int? MultipleOf { get; init; }
 
     /// <summary>Multiplies the 0–255 pixel values first (1/255 maps them to [0, 1]).</summary>
     public double Scale { get; init; } = 1.0 / 255;

@@ -2,8 +2,11 @@ using OnnxQuant.Ir;
 
 namespace OnnxQuant.Passes.Calibration.DataSources;
 
-/// <summary>A folder of images (sorted by file name) feeding one input; each sample is decoded and preprocessed when read.</summary>
-internal sealed class ImageSamples : ISampleProvider
+/// <summary>
+/// A folder of images (sorted by file name) feeding one input; each sample is decoded and preprocessed when read.
+/// Batches need every image at one size; one image at a time (<see cref="IVariableSizeSamples"/>) may have its own.
+/// </summary>
+internal sealed class ImageSamples : ISampleProvider, IVariableSizeSamples
 {
     private readonly string[] _files;
     private readonly ImagePreprocessing _options;
@@ -38,9 +41,16 @@ internal sealed class ImageSamples : ISampleProvider
             if (!dims.AsSpan().SequenceEqual(_layout.SampleDims))
                 throw new OnnxQuantException(
                     $"Image {file} preprocesses to [{string.Join(",", dims)}], but {Path.GetFileName(_files[0])} gave [{string.Join(",", _layout.SampleDims)}]; "
-                    + "declare a resize and centre crop so that every image has the model's size.");
+                    + "declare a resize and centre crop so that every image has the model's size (at batch size 1, a model whose height and width are free takes each image at its own size).");
             bytes.CopyTo(destination.Slice(i * size, size));
         }
+    }
+
+    public (byte[] Bytes, long[] Dims, string Origin) ReadOne(string input, int index)
+    {
+        string file = _files[index];
+        var (bytes, dims) = ImagePipeline.Load(file, _options);
+        return (bytes, dims, $"image {Path.GetFileName(file)}");
     }
 
     public void Dispose() { }
