@@ -34,7 +34,7 @@ public static class CalibrateCommand
         var count = new Option<int?>("--count") { Description = "Samples to use (default: all; 256 for random).", HelpName = "N" };
         var skip = new Option<int?>("--skip") { Description = "Pass over the first N samples (file order; sorted names for images).", HelpName = "N" };
         var image = new Option<string[]>("--image") { Description = "Image preprocessing, KEY=VALUE (repeatable; keys of the recipe's calibration.images), e.g. --image resize-shorter-side=256 --image crop=256.", HelpName = "KEY=VALUE" };
-        var method = new Option<CalibrationMethod?>("--method") { Description = "Range method for the summary and the recipe: MinMax, Percentile, Entropy or Mse (default: the recipe's, else minmax)." };
+        var method = EnumOption.Create<CalibrationMethod>("--method", "Range method for the summary and the recipe (default: the recipe's, else min-max; minmax is accepted too).");
         var symmetric = new Option<bool>("--symmetric") { Description = "Symmetric ranges (histograms of |x|)." };
         var percentile = new Option<double?>("--percentile") { Description = "Percent of values the percentile method keeps (default 99.999)." };
         var batch = new Option<int?>("--batch-size") { Description = "Samples per model run (default 1).", HelpName = "N" };
@@ -109,7 +109,7 @@ public static class CalibrateCommand
         using var dataSource = CalibrationDataSource.Open(data, model, source);
         var targets = CalibrationCollector.ActivationTargets(model, rangeOptions.ObserverSpec(), a.AllTensors ? CalibrationScope.All : options.Tensors);
         console.MarkupLine($"Calibrating [bold]{targets.Count}[/] tensors of {Markup.Escape(Path.GetFileName(a.Model))} on "
-            + $"{dataSource.Count} samples of {Markup.Escape(dataSource.Description)} (batches of {dataSource.BatchSize}, method {rangeOptions.Method.ToString().ToLowerInvariant()})");
+            + $"{dataSource.Count} samples of {Markup.Escape(dataSource.Description)} (batches of {dataSource.BatchSize}, method {EnumSpelling.Of(rangeOptions.Method)})");
         // Warm up first (JIT, reading the data), so that the first timed run does not pay for what the others reuse.
         if (a.Benchmark) PlainInferenceSeconds(model, dataSource, batches: 8);
         var plainBefore = a.Benchmark ? PlainInferenceSeconds(model, dataSource) : default;
@@ -187,7 +187,7 @@ public static class CalibrateCommand
 
     private static Table Table(string title, RangeOptions options) => new Table().Border(TableBorder.Simple).Title(title)
         .AddColumn("Tensor").AddColumn("Shape").AddColumn(new TableColumn("Min").RightAligned()).AddColumn(new TableColumn("Max").RightAligned())
-        .AddColumn(new TableColumn($"Range ({options.Method.ToString().ToLowerInvariant()})").RightAligned())
+        .AddColumn(new TableColumn($"Range ({EnumSpelling.Of(options.Method)})").RightAligned())
         .AddColumn(new TableColumn("Clipped").RightAligned());
 
     private static void AddRow(Table table, (string Name, TensorStatistics T, TensorRange Range, double Clipped) r) =>

@@ -6,7 +6,7 @@ namespace OnnxQuant.Passes.Calibration;
 /// <summary>Options of the <c>calibrate</c> pass (a recipe's <c>- calibrate: { method: percentile }</c>).</summary>
 public sealed class CalibrateOptions
 {
-    [Description("How ranges are chosen: minmax, percentile, entropy or mse.")]
+    [Description("How ranges are chosen: min-max, percentile, entropy or mse.")]
     public CalibrationMethod Method { get; set; } = CalibrationMethod.MinMax;
 
     [Description("Symmetric ranges ±T (histograms of |x|) instead of [min, max].")]
@@ -15,7 +15,7 @@ public sealed class CalibrateOptions
     [Description("Percent of values the percentile method keeps.")]
     public double Percentile { get; set; } = 99.999;
 
-    [Description("minmax: ORT's moving average of per-batch min/max (order-dependent).")]
+    [Description("min-max: ORT's moving average of per-batch min/max (order-dependent).")]
     public bool MovingAverage { get; set; }
 
     [Description("Histogram bins across each tensor's range.")]

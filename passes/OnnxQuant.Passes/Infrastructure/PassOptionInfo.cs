@@ -84,7 +84,7 @@ public sealed class PassOptionInfo
     }
 
     /// <summary>Valid kebab-case spellings of an enum's members.</summary>
-    public static IReadOnlyList<string> EnumNames(Type enumType) => Enum.GetNames(enumType).Select(KebabCase.From).ToList();
+    public static IReadOnlyList<string> EnumNames(Type enumType) => EnumSpelling.Names(enumType);
 
     internal static string Describe(Type type)
     {
@@ -105,7 +105,7 @@ public sealed class PassOptionInfo
         null => "null",
         bool b => b ? "true" : "false",
         string s => s,
-        Enum e => KebabCase.From(e.ToString()),
+        Enum e => EnumSpelling.Of(e),
         float f => f.ToString("R", CultureInfo.InvariantCulture),
         double d => d.ToString("R", CultureInfo.InvariantCulture),
         IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),

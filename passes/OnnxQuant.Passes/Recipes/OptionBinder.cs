@@ -64,10 +64,7 @@ internal static class OptionBinder
         if (t == typeof(string)) return text;
         if (t.IsEnum)
         {
-            foreach (string member in Enum.GetNames(t))
-                if (string.Equals(KebabCase.From(member), text, StringComparison.OrdinalIgnoreCase) ||
-                    string.Equals(member, text, StringComparison.OrdinalIgnoreCase))
-                    return Enum.Parse(t, member);
+            if (EnumSpelling.TryParse(t, text, out object? member)) return member!;
             var names = PassOptionInfo.EnumNames(t);
             throw new RecipeException(RecipeLoader.At(node, file),
                 $"{what} is one of {string.Join(", ", names)}; '{text}' is not.{NameSuggestions.DidYouMean(text, names)}");

@@ -101,8 +101,8 @@ public static class RangeCalculator
     }
 
     private static OnnxQuantException MissingHistogram(string name, RangeOptions options) =>
-        new($"Tensor '{name}' has no histogram, which the {Describe(options)} method needs; calibrate with --method {options.Method.ToString().ToLowerInvariant()}.");
+        new($"Tensor '{name}' has no histogram, which the {Describe(options)} method needs; calibrate with --method {EnumSpelling.Of(options.Method)}.");
 
     private static string Describe(RangeOptions options) =>
-        (options.Symmetric ? "symmetric " : "asymmetric ") + options.Method.ToString().ToLowerInvariant();
+        (options.Symmetric ? "symmetric " : "asymmetric ") + EnumSpelling.Of(options.Method);
 }
