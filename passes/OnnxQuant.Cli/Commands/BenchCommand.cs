@@ -8,8 +8,8 @@ using Spectre.Console.Rendering;
 namespace OnnxQuant.Cli.Commands;
 
 /// <summary>
-/// <c>onnxquant bench MODEL [MODEL2] [--threads N] [--runs N] [--warmup N] [--min-seconds S] [--shape NAME=DIMS]
-/// [--seed S] [--json]</c>: latency (median, p90, mean, min), throughput and file sizes of a model in ONNX Runtime;
+/// <c>onnxquant bench MODEL [MODEL2] [--threads N] [--runs N] [--warmup N] [--min-seconds S] [--data PATH|random]
+/// [--shape NAME=DIMS] [--image KEY=VALUE] [--seed S] [--json]</c>: latency (median, p90, mean, min), throughput and file sizes of a model in ONNX Runtime;
 /// with two models, both timed interleaved in one process and compared as MODEL2 / MODEL (<see cref="LatencyBenchmark"/>).
 /// JSON format: passes/OnnxQuant.Cli/docs/bench-json.md.
 /// </summary>
@@ -38,17 +38,13 @@ public static class BenchCommand
             Description = "Keep timing until this many seconds have passed, as well as --runs runs.",
             DefaultValueFactory = _ => defaults.MinSeconds,
         };
-        var shapes = new Option<string[]>("--shape")
-        {
-            HelpName = "NAME=D0,D1,...",
-            Description = "Sizes of an input, NAME=D0,D1,... (repeatable); needed for inputs with free dimensions such as a batch size.",
-        };
-        var seed = new Option<int>("--seed") { HelpName = "S", Description = "Seed of the random inputs.", DefaultValueFactory = _ => defaults.Seed };
+        var inputs = new ModelInputOptions(dataRequired: false, "What to feed (one sample: the first)");
         var json = new Option<bool>("--json") { Description = "Print JSON (stable; documented in passes/OnnxQuant.Cli/docs/bench-json.md) instead of a table." };
         var command = new Command("bench", "Time a model in ONNX Runtime (graph optimizations on), or compare two models' latency and size.")
         {
-            modelA, modelB, threads, runs, warmup, minSeconds, shapes, seed, json,
+            modelA, modelB, threads, runs, warmup, minSeconds, json,
         };
+        foreach (var option in inputs.All) command.Options.Add(option);
         command.SetAction(parse =>
         {
             var paths = new List<string> { parse.GetRequiredValue(modelA) };
@@ -59,8 +55,9 @@ public static class BenchCommand
                 Runs = parse.GetValue(runs),
                 Warmup = parse.GetValue(warmup),
                 MinSeconds = parse.GetValue(minSeconds),
-                Seed = parse.GetValue(seed),
-                Shapes = InputShapes.Parse(parse.GetValue(shapes) ?? []),
+                Seed = parse.GetValue(inputs.Seed),
+                Shapes = inputs.Shapes(parse),
+                Feeds = inputs.FirstSample(parse, paths[0]),
             };
             var report = LatencyBenchmark.Run(paths, options);
             var output = parse.InvocationConfiguration.Output;

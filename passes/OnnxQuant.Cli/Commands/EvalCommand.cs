@@ -9,7 +9,7 @@ using Spectre.Console.Rendering;
 namespace OnnxQuant.Cli.Commands;
 
 /// <summary>
-/// <c>onnxquant eval FLOAT QUANT --data X [--labels Y] [--task classify|compare|ctc|psnr] [--keys FILE] [--count N]
+/// <c>onnxquant eval FLOAT QUANT --data PATH|random [--shape NAME=DIMS] [--seed S] [--labels Y] [--task classify|compare|ctc|psnr] [--keys FILE] [--count N]
 /// [--skip N] [--image KEY=VALUE] [--then FLOAT2 QUANT2] [--per-tensor] [--json] [--min-top1 V] [--max-drop D]
 /// [--min-agreement A] [--max-kl K]</c>: how far a quantized model is from its float original
 /// (<see cref="ModelEvaluator"/>); language models (token-id inputs, logits output) also by next-token agreement and
@@ -31,12 +31,7 @@ public static class EvalCommand
     {
         var floatModel = new Argument<string>("FLOAT") { Description = "The float (reference) .onnx model." };
         var quantModel = new Argument<string>("QUANT") { Description = "The quantized .onnx model, with the same inputs and output names." };
-        var data = new Option<string>("--data")
-        {
-            HelpName = "PATH",
-            Description = "Samples along axis 0: a .npy (single-input models), a .npz (keys = input names), or a folder of NAME.npy or images.",
-            Required = true,
-        };
+        var inputs = new ModelInputOptions(dataRequired: true, "Samples along axis 0");
         var labels = new Option<string?>("--labels")
         {
             HelpName = "FILE",
@@ -52,11 +47,6 @@ public static class EvalCommand
         var keys = new Option<string?>("--keys") { HelpName = "FILE", Description = "ctc: the character list, one per line (class i > 0 is line i; the class after the last key is a space)." };
         var count = new Option<int?>("--count") { HelpName = "N", Description = "Use the first N samples (default: all)." };
         var skip = new Option<int>("--skip") { HelpName = "N", Description = "Pass over the first N samples (file order; sorted names for images), e.g. those used for calibration." };
-        var image = new Option<string[]>("--image")
-        {
-            HelpName = "KEY=VALUE",
-            Description = "Image preprocessing for a folder of images (repeatable; keys of a recipe's calibration.images), e.g. --image resize-shorter-side=256 --image crop=256.",
-        };
         var then = new Option<string[]>("--then")
         {
             HelpName = "FLOAT2 QUANT2",
@@ -97,8 +87,9 @@ public static class EvalCommand
         var json = new Option<bool>("--json") { Description = "Print JSON (stable; documented in passes/OnnxQuant.Cli/docs/eval-json.md) instead of tables." };
         var command = new Command("eval", "Measure a quantized model against its float original: output SQNR, cosine and max error, task accuracy, CI gates.")
         {
-            floatModel, quantModel, data, labels, task, keys, count, skip, image, then, perTensor, minTop1, maxDrop, minAgreement, maxKl, optimization, threads, json,
+            floatModel, quantModel, labels, task, keys, count, skip, then, perTensor, minTop1, maxDrop, minAgreement, maxKl, optimization, threads, json,
         };
+        foreach (var option in inputs.All) command.Options.Add(option);
         command.SetAction(parse =>
         {
             var options = new EvalOptions
@@ -108,7 +99,9 @@ public static class EvalCommand
                 Keys = parse.GetValue(keys),
                 Count = parse.GetValue(count),
                 Skip = parse.GetValue(skip),
-                Images = OnnxQuant.Passes.Calibration.CalibrationSection.ParseImageOptions(parse.GetValue(image) ?? []),
+                Images = inputs.Images(parse),
+                Shapes = inputs.Shapes(parse),
+                Seed = parse.GetValue(inputs.Seed),
                 Then = parse.GetValue(then) is [var thenFloat, var thenQuant] ? (thenFloat, thenQuant) : null,
                 PerTensor = parse.GetValue(perTensor),
                 MinTop1 = parse.GetValue(minTop1),
@@ -118,7 +111,7 @@ public static class EvalCommand
                 Optimization = Enum.Parse<OptimizationLevel>(parse.GetRequiredValue(optimization), ignoreCase: true),
                 Threads = parse.GetValue(threads),
             };
-            var report = ModelEvaluator.Run(parse.GetRequiredValue(floatModel), parse.GetRequiredValue(quantModel), parse.GetRequiredValue(data), options);
+            var report = ModelEvaluator.Run(parse.GetRequiredValue(floatModel), parse.GetRequiredValue(quantModel), parse.GetRequiredValue(inputs.Data), options);
             var output = parse.InvocationConfiguration.Output;
             if (parse.GetValue(json)) output.WriteLine(JsonSerializer.Serialize(report, JsonOptions));
             else Write(report, PipelineCli.ConsoleFor(output));

@@ -23,6 +23,12 @@ public sealed record EvalOptions
     /// <summary>How a folder of images becomes input tensors.</summary>
     public ImagePreprocessing Images { get; init; } = new();
 
+    /// <summary>Shapes of one sample per input (<c>--shape</c>), fixing free dimensions (random data needs them).</summary>
+    public IReadOnlyDictionary<string, long[]> Shapes { get; init; } = new Dictionary<string, long[]>();
+
+    /// <summary>Seed of <c>random</c> data.</summary>
+    public int Seed { get; init; }
+
     /// <summary>
     /// A second stage: the float model's outputs feed <c>Then.Float</c>, the quantized model's feed <c>Then.Quant</c>
     /// (by name, or the only output to the only input), and the second stage's outputs are what is compared — an

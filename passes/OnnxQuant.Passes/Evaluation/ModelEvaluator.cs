@@ -29,7 +29,7 @@ public static class ModelEvaluator
             if (!File.Exists(path)) throw new OnnxQuantException($"Model {path} does not exist.");
         using var floatModel = OnnxReader.Read(floatPath);
         using var source = CalibrationDataSource.Open(data, floatModel,
-            new DataSourceOptions { Count = options.Count, Skip = options.Skip, Images = options.Images, BatchSize = 1 });
+            new DataSourceOptions { Count = options.Count, Skip = options.Skip, Images = options.Images, BatchSize = 1, Shapes = options.Shapes, Seed = options.Seed });
         var runnerOptions = new RunnerOptions { Optimization = options.Optimization, IntraOpThreads = options.Threads };
         using var floatThen = options.Then is var (f2, _) ? ModelRunner.FromFile(f2, runnerOptions) : null;
         using var quantThen = options.Then is var (_, q2) ? ModelRunner.FromFile(q2, runnerOptions) : null;

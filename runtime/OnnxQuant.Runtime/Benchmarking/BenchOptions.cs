@@ -1,3 +1,5 @@
+using OnnxQuant.Ir;
+
 namespace OnnxQuant.Runtime.Benchmarking;
 
 /// <summary>How <see cref="LatencyBenchmark"/> measures.</summary>
@@ -20,6 +22,12 @@ public sealed record BenchOptions
 
     /// <summary>Sizes of inputs by name (<see cref="InputShapes.Parse"/>); required for inputs with free dimensions.</summary>
     public IReadOnlyDictionary<string, long[]> Shapes { get; init; } = new Dictionary<string, long[]>();
+
+    /// <summary>
+    /// Tensors to feed instead of seeded random ones (e.g. one sample of the user's data); they fix the inputs' sizes,
+    /// so <see cref="Shapes"/> is not consulted.
+    /// </summary>
+    public IReadOnlyDictionary<string, Tensor>? Feeds { get; init; }
 
     /// <summary>The time source; a fake in tests.</summary>
     public IBenchmarkClock Clock { get; init; } = StopwatchClock.Instance;

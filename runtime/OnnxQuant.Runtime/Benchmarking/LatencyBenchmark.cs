@@ -30,13 +30,16 @@ public static class LatencyBenchmark
             sizes.Add((new FileInfo(path).Length, ExternalDataFiles(model).Sum(f => new FileInfo(f).Length)));
             if (inputs is null)
             {
-                var shapes = InputShapes.Resolve(model, options.Shapes, path);
-                feeds = SampleInputs.ForModel(model, options.Seed, shapes);
+                var shapes = options.Feeds is { } given
+                    ? given.ToDictionary(f => f.Key, f => f.Value.Dims.ToArray(), StringComparer.Ordinal)
+                    : InputShapes.Resolve(model, options.Shapes, path);
+                feeds = options.Feeds?.ToDictionary(f => f.Key, f => f.Value, StringComparer.Ordinal) ?? SampleInputs.ForModel(model, options.Seed, shapes);
                 inputs = InputShapes.FedInputs(model)
                     .Select(i => new BenchReport.InputEntry(i.Name!, feeds[i.Name!].ElementType.OnnxName(), shapes[i.Name!]))
                     .ToList();
             }
-            else CheckSameInputs(paths[0], inputs, path, model, options.Shapes);
+            else CheckSameInputs(paths[0], inputs, path, model,
+                options.Feeds is null ? options.Shapes : inputs.ToDictionary(i => i.Name, i => i.Shape.ToArray(), StringComparer.Ordinal));
         }
 
         var runnerOptions = new RunnerOptions
