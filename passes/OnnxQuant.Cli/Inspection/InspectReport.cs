@@ -48,6 +48,14 @@ internal sealed record InspectReport
 
     public required VerifierSummary Verifier { get; init; }
 
+    /// <summary>
+    /// The model's metadata_props in file order, including how onnxquant made it (<c>onnxquant.version</c>,
+    /// <c>onnxquant.recipe</c>, <c>onnxquant.recipe_sha256</c>, <c>onnxquant.seed</c>, <c>onnxquant.calibration</c>).
+    /// </summary>
+    public IReadOnlyList<MetadataEntry> Metadata { get; init; } = [];
+
+    internal sealed record MetadataEntry(string Key, string Value);
+
     internal sealed record OpsetEntry(string Domain, long Version);
 
     /// <summary>

@@ -1,4 +1,5 @@
 using System.Globalization;
+using OnnxQuant.Passes.Recipes;
 using Spectre.Console;
 using Spectre.Console.Rendering;
 
@@ -31,7 +32,22 @@ internal static class InspectTables
             "failed" => $"FAILED ({r.Verifier.Problems.Count} problems)",
             _ => "not available in this build",
         });
+        // How onnxquant made it (tool version, recipe, seed, calibration data), first: it is what one inspects a result for.
+        var provenance = r.Metadata.Where(e => e.Key.StartsWith(Provenance.Prefix, StringComparison.Ordinal)).ToList();
+        foreach (var e in provenance) Row(e.Key[Provenance.Prefix.Length..] switch
+        {
+            "version" => "Made by", "recipe" => "Recipe", "recipe_sha256" => "Recipe SHA-256", "seed" => "Seed", "calibration" => "Calibration",
+            var other => other,
+        }, e.Key == Provenance.Prefix + "version" ? "onnxquant " + e.Value : e.Value);
         console.WriteLine();
+
+        var others = r.Metadata.Except(provenance).ToList();
+        if (others.Count > 0)
+        {
+            var meta = NewTable("Metadata", numeric: false, "Key", "Value");
+            foreach (var e in others) meta.AddRow(Cells(e.Key, e.Value));
+            console.Write(meta);
+        }
 
         console.Write(Values("Inputs", r.Inputs, r.ConstantInputs > 0 ? $"(+{r.ConstantInputs} inputs that are initializers, not listed)" : null));
         console.Write(Values("Outputs", r.Outputs, null));

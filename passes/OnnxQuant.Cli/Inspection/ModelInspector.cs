@@ -1,4 +1,5 @@
 using OnnxQuant.Ir;
+using OnnxQuant.Ir.Serialization;
 
 namespace OnnxQuant.Cli.Inspection;
 
@@ -29,6 +30,7 @@ internal static class ModelInspector
             Parameters = SummarizeParameters(model),
             ExternalData = SummarizeExternalData(model),
             Verifier = VerifierHook.Run(model),
+            Metadata = model.Metadata.Select(e => new InspectReport.MetadataEntry(e.Key, e.Value)).ToList(),
         };
     }
 
