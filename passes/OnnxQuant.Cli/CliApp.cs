@@ -34,14 +34,23 @@ public static class CliApp
             Description = "Print stack traces with errors.",
             Recursive = true,
         };
-        var root = new RootCommand("OnnxQuant: post-training quantization compiler for ONNX models.") { verbose };
+        var root = new RootCommand(
+            "OnnxQuant: post-training quantization compiler for ONNX models. `onnxquant IN OUT --recipe NAME` is short for " +
+            "`onnxquant quantize IN OUT --recipe NAME`; `onnxquant COMMAND --help` shows a command's usage.") { verbose };
         AddCommands(root);
 
-        var parse = root.Parse(args);
-        bool isVerbose = parse.Errors.Count == 0 && parse.GetValue(verbose);
+        if (args.Length == 0)
+        {
+            stderr.WriteLine(UsageErrors.NoArguments);
+            return ExitCodes.Usage;
+        }
+        var parse = root.Parse(PipelineCli.WithImplicitQuantize(root, args));
+        // With --help the parser still reports missing arguments; help is what was asked for.
+        if (parse.Errors.Count > 0 && parse.Action is not System.CommandLine.Help.HelpAction)
+            return UsageErrors.Report(parse, stderr);
+        bool isVerbose = parse.GetValue(verbose);
         try
         {
-            // Usage errors (unknown option, missing argument) are printed by System.CommandLine and give exit code 1.
             return parse.Invoke(new InvocationConfiguration
             {
                 Output = stdout,

@@ -8,7 +8,7 @@ public static class ExitCodes
 {
     public const int Success = 0;
 
-    /// <summary>Unknown command or option, missing argument (reported by System.CommandLine).</summary>
+    /// <summary>No arguments, unknown command or option, missing argument, a value that does not parse (<see cref="UsageErrors"/>).</summary>
     public const int Usage = 1;
 
     /// <summary>An <see cref="Ir.OnnxQuantException"/>: a bad model, path, recipe or option value.</summary>

@@ -3,7 +3,7 @@ using Spectre.Console;
 
 namespace OnnxQuant.Cli.Commands;
 
-/// <summary><c>onnxquant passes</c>: every pass a recipe can name, its summary, options and conditions.</summary>
+/// <summary><c>onnxquant passes</c>: every pass a recipe can name, its summary, options and conditions, wrapped to the terminal.</summary>
 internal static class PassesCommand
 {
     public static Command Create(CliEnvironment env)
@@ -18,17 +18,21 @@ internal static class PassesCommand
                 output.MarkupLine("No passes are registered.");
                 return 0;
             }
+            // Wrapped here with hanging indents, at the terminal's width (160 in files and pipes).
+            int width = output.Profile.Width;
+            void Write(string text, int indent, int hang)
+            {
+                foreach (string line in TextWrap.Lines(text, width, indent, hang)) output.Profile.Out.Writer.WriteLine(line);
+            }
             foreach (var pass in passes)
             {
-                output.MarkupLine($"[bold]{Markup.Escape(pass.Name)}[/]  {Markup.Escape(pass.Summary)}");
+                Write($"{pass.Name}  {pass.Summary}", 0, 4);
                 foreach (var o in pass.Options)
-                {
-                    string description = o.Description is null ? "" : "  " + o.Description;
-                    output.MarkupLine(Markup.Escape($"    {o.Name}: {o.TypeName} = {o.DefaultText}{description}"));
-                }
-                if (pass.Requires.Count > 0) output.MarkupLine(Markup.Escape($"    requires: {string.Join(", ", pass.Requires)}"));
-                if (pass.Provides.Count > 0) output.MarkupLine(Markup.Escape($"    provides: {string.Join(", ", pass.Provides)}"));
+                    Write($"{o.Name}: {o.TypeName} = {o.DefaultText}{(o.Description is null ? "" : "  " + o.Description)}", 4, 8);
+                if (pass.Requires.Count > 0) Write($"requires: {string.Join(", ", pass.Requires)}", 4, 8);
+                if (pass.Provides.Count > 0) Write($"provides: {string.Join(", ", pass.Provides)}", 4, 8);
             }
+            output.Profile.Out.Writer.Flush();
             return 0;
         });
         return command;

@@ -12,16 +12,31 @@ namespace OnnxQuant.Cli.Commands;
 /// </summary>
 public static class PipelineCli
 {
-    /// <param name="root">The root command; it gets the IN OUT --recipe arguments and the subcommands.</param>
+    /// <param name="root">The root command; it gets the subcommands (see <see cref="WithImplicitQuantize"/> for <c>onnxquant IN OUT</c>).</param>
     /// <param name="registry">The passes recipes may name; defaults to the built-in ones.</param>
     /// <param name="presetDirectory">Where presets are; defaults to <c>models/recipes</c> beside the program.</param>
     public static void AddCommands(RootCommand root, PassRegistry? registry = null, string? presetDirectory = null)
     {
         var environment = new CliEnvironment(registry ?? PassRegistry.BuiltIn, presetDirectory ?? RecipePresets.DefaultDirectory);
-        QuantizeCommand.ConfigureRoot(root, environment);
         root.Subcommands.Add(QuantizeCommand.Create(environment));
         root.Subcommands.Add(RecipesCommand.Create(environment));
         root.Subcommands.Add(PassesCommand.Create(environment));
+    }
+
+    /// <summary>
+    /// <c>onnxquant IN OUT --recipe X</c> is <c>onnxquant quantize IN OUT --recipe X</c>: when the first argument
+    /// (after <c>--verbose</c>) is neither a command nor the root's <c>--help</c>/<c>--version</c>, <c>quantize</c> is
+    /// put in front. Done on the arguments rather than by giving the root IN and OUT, because System.CommandLine
+    /// prints a parent's arguments in every subcommand's usage (<c>onnxquant &lt;IN&gt; &lt;OUT&gt; eval …</c>).
+    /// </summary>
+    public static string[] WithImplicitQuantize(RootCommand root, string[] args)
+    {
+        string[] verbose = ["--verbose", "-v"];
+        string? first = args.FirstOrDefault(a => !verbose.Contains(a));
+        if (first is null) return args;
+        bool isCommand = root.Subcommands.Any(c => c.Name == first || c.Aliases.Contains(first));
+        bool isRootOption = root.Options.Any(o => o.Name == first || o.Aliases.Contains(first)) || first.StartsWith('[');
+        return isCommand || isRootOption ? args : ["quantize", .. args];
     }
 
     /// <summary>Width used when the output is not a terminal, so piped tables are not squeezed to 80 columns.</summary>

@@ -11,15 +11,12 @@ using Spectre.Console;
 namespace OnnxQuant.Cli.Commands;
 
 /// <summary>
-/// <c>onnxquant IN OUT --recipe NAME|FILE</c> (also <c>onnxquant quantize …</c>): loads the model, runs the recipe
+/// <c>onnxquant quantize IN OUT --recipe NAME|FILE</c> (also <c>onnxquant IN OUT …</c>, see <see cref="PipelineCli.WithImplicitQuantize"/>): loads the model, runs the recipe
 /// with a line per pass, writes the result atomically (a failure leaves no output file) and prints a summary.
 /// </summary>
 internal static class QuantizeCommand
 {
     private const string Description = "Run a recipe on a model: onnxquant IN OUT --recipe NAME|FILE.";
-
-    /// <summary>Makes the root command itself run a recipe when given IN and OUT.</summary>
-    public static void ConfigureRoot(RootCommand root, CliEnvironment env) => new Symbols(env).AttachTo(root);
 
     public static Command Create(CliEnvironment env)
     {
@@ -91,12 +88,14 @@ internal static class QuantizeCommand
                 parse.GetValue(_input)!, parse.GetValue(_output)!, parse.GetValue(_recipe), parse.GetValue(_verifyEach),
                 parse.GetValue(_printIrAfter) ?? [], parse.GetValue(_stats), parse.GetValue(_seed), parse.GetValue(_externalData),
                 new Calibration(parse.GetValue(_data), parse.GetValue(_count), parse.GetValue(_skip), parse.GetValue(_image) ?? [], parse.GetValue(_shape) ?? [], parse.GetValue(_saveCalib), parse.GetValue(_loadCalib), parse.GetValue(_saveParams))),
-                env, PipelineCli.ConsoleFor(parse.InvocationConfiguration.Output), parse.InvocationConfiguration.Error, cancellation)));
+                env, PipelineCli.ConsoleFor(parse.InvocationConfiguration.Output), parse.InvocationConfiguration.Error,
+                // --verbose is the root's (recursive) option; the command may also be built under another root in tests.
+                parse.Tokens.Any(t => t.Value is "--verbose" or "-v"), cancellation)));
         }
     }
 
 
-    private static int Execute(Settings settings, CliEnvironment env, IAnsiConsole output, TextWriter errors, CancellationToken cancellation)
+    private static int Execute(Settings settings, CliEnvironment env, IAnsiConsole output, TextWriter errors, bool verbose, CancellationToken cancellation)
     {
         try
         {
@@ -107,16 +106,9 @@ internal static class QuantizeCommand
             errors.WriteLine("Cancelled; nothing was written.");
             return ExitCodes.Cancelled;
         }
-        catch (PassFailedException e) when (!e.IsUserError && !e.VerificationFailed)
+        catch (PassFailedException e)
         {
-            // A bug in a pass: the stack trace is what a report needs.
-            errors.WriteLine($"error: {e.Message}\n{e.InnerException}\nNothing was written.");
-            return ExitCodes.InternalError;
-        }
-        catch (PassFailedException e) when (e.VerificationFailed)
-        {
-            errors.WriteLine($"error: {e.Message}\nNothing was written.");
-            return ExitCodes.InternalError;
+            return PassErrorReport.Write(e, env.PresetDirectory, verbose, errors);
         }
         catch (OnnxQuantException e)
         {
@@ -150,11 +142,9 @@ internal static class QuantizeCommand
     {
         string inputPath = Path.GetFullPath(settings.Input);
         string outputPath = Path.GetFullPath(settings.Output);
-        if (FilePaths.Same(inputPath, outputPath))
-            throw new OnnxQuantException(
-                $"OUT is the same file as IN ({settings.Input}). Write to another file: the input's weights are read while the output is written.");
-        if (Directory.Exists(outputPath))
-            throw new OnnxQuantException($"OUT ({settings.Output}) is a folder; give a file name, e.g. {Path.Combine(settings.Output, "model.onnx")}.");
+        OutputPath.Check(settings.Output, "OUT", inputPath);
+        if (settings.Calibration.SaveTo is { } saveCalib) OutputPath.Check(saveCalib, "--save-calib", inputPath);
+        if (settings.Calibration.SaveParams is { } saveParams) OutputPath.Check(saveParams, "--save-params", inputPath);
         if (settings.Recipe is null)
             throw new OnnxQuantException("Which recipe? Add --recipe NAME (a built-in recipe: `onnxquant recipes`) or --recipe FILE.yaml.");
 
@@ -183,8 +173,11 @@ internal static class QuantizeCommand
         if (calibration.Data is null && calibration.LoadFrom is null &&
             recipe.Passes.FirstOrDefault(p => p.Pass is CalibratePass) is { Options: CalibrateOptions { Data: null } })
             throw new OnnxQuantException(MissingDataMessage.For(model, recipe.Name));
-        context.SetAnalysis(calibration);
-        var result = manager.Run(model, context);
+        var result = CalibrationProgressView.Show(output, progress =>
+        {
+            context.SetAnalysis(calibration with { Progress = progress });
+            return manager.Run(model, context);
+        });
         Provenance.Record(model, recipe, context);
 
         bool external = settings.ExternalData || OnnxWriter.TotalTensorBytes(model) > OnnxWriteOptions.Default.AutoExternalLimit;

@@ -1,12 +1,12 @@
 using System.Runtime.InteropServices;
 
-namespace OnnxQuant.Cli;
+namespace OnnxQuant.Ir.Serialization;
 
 /// <summary>
 /// Canonical file paths, so that two spellings of one file (relative and absolute, through a symbolic link, with
 /// <c>./</c> or <c>..</c>) compare equal. Used to refuse outputs that would replace an input.
 /// </summary>
-internal static partial class FilePaths
+public static partial class FilePaths
 {
     /// <summary>
     /// The path with every symbolic link resolved. A file that does not exist yet is resolved through its folder (the

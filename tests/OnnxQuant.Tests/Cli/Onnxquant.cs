@@ -48,6 +48,25 @@ public static class Onnxquant
         return RunProcess(start, environment);
     }
 
+    /// <summary>
+    /// Runs <c>onnxquant</c> on a pseudo-terminal <paramref name="columns"/> wide (util-linux <c>script</c>), as a user
+    /// at a terminal would: stdout is not redirected, so progress bars and the terminal's width apply. The output is
+    /// what the terminal received, escape sequences included (<see cref="PlainText"/> removes them).
+    /// </summary>
+    public static CliResult RunOnTerminal(string workingDirectory, int columns, params string[] args)
+    {
+        Assert.True(File.Exists("/usr/bin/script") || File.Exists("/bin/script"), "This test needs util-linux's `script` to give onnxquant a terminal.");
+        string Quote(string a) => "'" + a.Replace("'", "'\\''") + "'";
+        string command = $"stty cols {columns} rows 40; exec {Quote(DotnetHost)} {Quote(DllPath)} {string.Join(' ', args.Select(Quote))}";
+        var start = new ProcessStartInfo("script") { WorkingDirectory = workingDirectory };
+        foreach (string a in new[] { "-qec", command, "/dev/null" }) start.ArgumentList.Add(a);
+        return RunProcess(start, new Dictionary<string, string> { ["TERM"] = "xterm-256color" });
+    }
+
+    /// <summary>Terminal output without ANSI escape sequences and carriage returns.</summary>
+    public static string PlainText(string terminalOutput) =>
+        System.Text.RegularExpressions.Regex.Replace(terminalOutput, @"\x1b(\[[0-9;?]*[ -/]*[@-~]|\][^\x07]*\x07|[()][0-9A-Za-z]|[=>])", "").Replace("\r", "");
+
     private static CliResult RunProcess(ProcessStartInfo start, IReadOnlyDictionary<string, string>? environment)
     {
         start.RedirectStandardOutput = true;

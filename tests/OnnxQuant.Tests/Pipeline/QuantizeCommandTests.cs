@@ -37,7 +37,7 @@ public sealed class QuantizeCommandTests : IDisposable
         var errors = new StringWriter();
         var root = new RootCommand("test");
         PipelineCli.AddCommands(root, TestRegistry.Create(), _presets);
-        int code = root.Parse(args).Invoke(new InvocationConfiguration { Output = output, Error = errors });
+        int code = root.Parse(PipelineCli.WithImplicitQuantize(root, args)).Invoke(new InvocationConfiguration { Output = output, Error = errors });
         return (code, output.ToString(), errors.ToString());
     }
 
@@ -92,7 +92,7 @@ public sealed class QuantizeCommandTests : IDisposable
         Assert.Equal(70, code);
         Assert.False(File.Exists(Output));
         Assert.Equal(filesBefore, Directory.EnumerateFiles(_dir).Order().ToList());
-        Assert.Contains("Internal error in pass 'crashing'", stderr);
+        Assert.Contains("internal error in pass 'crashing'", stderr);
         Assert.Contains("Passes run before it: append-identity.", stderr);
         Assert.Contains("Nothing was written.", stderr);
     }
@@ -117,7 +117,7 @@ public sealed class QuantizeCommandTests : IDisposable
         var (code, _, stderr) = Cli(_input, sameFile, "--recipe", "strip");
 
         Assert.Equal(2, code);
-        Assert.Contains("OUT is the same file as IN", stderr);
+        Assert.Contains("OUT is the same file as the input", stderr);
         Assert.Equal(original, File.ReadAllBytes(_input));
     }
 
