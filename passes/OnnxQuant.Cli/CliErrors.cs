@@ -1,4 +1,6 @@
 using OnnxQuant.Ir;
+using OnnxQuant.Passes;
+using OnnxQuant.Passes.Recipes;
 
 namespace OnnxQuant.Cli;
 
@@ -11,6 +13,8 @@ public static class CliErrors
 {
     public static int Report(Exception exception, TextWriter stderr, bool verbose)
     {
+        // A pass that failed in a command other than quantize (calibrate runs a recipe's passes first).
+        if (exception is PassFailedException pass) return PassErrorReport.Write(pass, RecipePresets.DefaultDirectory, verbose, stderr);
         if (exception is OnnxQuantException user)
         {
             stderr.WriteLine($"error: {user.Message}");
