@@ -1,44 +1,46 @@
 using OnnxQuant.Ir;
 using OnnxQuant.Passes.Calibration.DataSources;
-using OnnxQuant.Passes.Calibration.Ranges;
 using OnnxQuant.Passes.Calibration.Statistics;
 using OnnxQuant.Passes.Quantization;
 
 namespace OnnxQuant.Passes.Calibration;
 
 /// <summary>
-/// Runs the model over calibration data and records the statistics and range of the activations insert-qdq reads
-/// (of every floating-point activation with <c>tensors: all</c>), as a <see cref="CalibrationResult"/> in the
-/// context's analyses for the quantization passes after it. The model is
-/// not changed. Data and run settings come from <see cref="CalibrationSettings"/> in the context (the recipe's
-/// <c>calibration:</c> section and the command line); statistics saved earlier (<c>--load-calib</c>) are reused
-/// instead of running the model, provided they cover the model's activations.
+/// Runs the model over calibration data once and records what the readers after it request
+/// (<see cref="IPass.RequestStatistics"/>: ranges, histograms, per-channel and per-token statistics, XᵀX), by IR
+/// value, as a <see cref="CalibrationResult"/> in the context's analyses; with <c>tensors: all</c> also the range of
+/// every floating-point activation. Its readers are the steps of the pipeline after it that read statistics, up to the
+/// next calibrate step (<see cref="StatisticsSchedule"/>); with none (a recipe that ends here, or a pass run alone),
+/// it calibrates what a default <c>insert-qdq</c> would read, so that the saved statistics serve a later run. The
+/// model is not changed. Data and run settings come from <see cref="CalibrationSettings"/> in the context (the
+/// recipe's <c>calibration:</c> section and the command line); statistics saved earlier (<c>--load-calib</c>) are
+/// reused instead of running the model, provided they cover every request. A recipe may calibrate more than once (e.g.
+/// after a pass that rescales activations); <c>--save-calib</c>/<c>--load-calib</c> then refuse, as one file holds one
+/// calibration.
 /// </summary>
 public sealed class CalibratePass : Pass<CalibrateOptions>
 {
     public override string Name => "calibrate";
 
-    public override string Summary => "Collect activation statistics and ranges over calibration data (the model is unchanged).";
+    public override string Summary => "Collect the activation statistics the passes after it read (ranges, per-channel, XᵀX...) over calibration data; the model is unchanged.";
 
-    public override IReadOnlyList<string> Provides => ["calibrated"];
+    public override StatisticsUse Statistics { get; } = new() { Collects = true, Preserves = StatisticsPreservation.All };
 
     public override PassResult Run(Model model, CalibrateOptions options, PassContext context)
     {
         var settings = context.GetAnalysis<CalibrationSettings>() ?? new CalibrationSettings();
         var rangeOptions = options.ToRangeOptions();
-        var spec = rangeOptions.ObserverSpec();
-        var targets = CalibrationCollector.ActivationTargets(model, spec, options.Tensors, QuantizedOpTypes(context));
+        var rangeSpec = rangeOptions.ObserverSpec();
+        var requests = Requests(model, context);
+        var targets = Targets(model, rangeSpec, options.Tensors, requests);
+        if ((settings.LoadFrom ?? settings.SaveTo) is { } file && context.GetAnalysis<StatisticsSchedule>() is { Collectors.Count: > 1 } schedule)
+            throw new OnnxQuantException($"{Name}: the recipe calibrates {schedule.Collectors.Count} times, and {file} can hold one calibration; " +
+                "drop --save-calib/--load-calib, or split the recipe at the second calibrate step.");
         CalibrationStatistics statistics;
         if (settings.LoadFrom is { } load)
         {
             statistics = CalibrationStatistics.Load(load);
-            var missing = targets.Select(t => t.Key).Where(n => !statistics.TryGet(n, out _)).ToList();
-            // Non-float tensors whose type was unknown are dropped at collection; report only real gaps.
-            missing.RemoveAll(n => model.Graph.Nodes.SelectMany(x => x.Outputs).FirstOrDefault(v => v?.Name == n)?.ElementType is null);
-            if (missing.Count > 0)
-                throw new OnnxQuantException($"{load} has no statistics for {missing.Count} of the model's activations (first: '{missing[0]}'). "
-                    + "They were collected on a different model or recipe, or for fewer tensors (a calibrate step with 'tensors: all' needs "
-                    + "statistics saved by 'onnxquant calibrate --all-tensors'); calibrate again.");
+            CheckCovers(model, statistics, targets, rangeSpec, requests, load);
             context.Log($"calibrate: reusing {statistics.Count} tensors' statistics from {load} ({statistics.Samples} samples).");
         }
         else
@@ -57,21 +59,64 @@ public sealed class CalibratePass : Pass<CalibrateOptions>
             context.Log($"calibrate: {statistics.Count} tensors over {statistics.Samples} samples of {source.Description}.");
         }
         if (settings.SaveTo is { } save) statistics.Save(save);
-        var ranges = RangeCalculator.ComputeAll(statistics, rangeOptions);
-        context.Count("tensors", ranges.Count);
+        var result = CalibrationResult.Bind(model, statistics, rangeOptions);
+        context.Count("tensors", result.Ranges.Count);
         context.SetAnalysis(statistics);
-        context.SetAnalysis(new CalibrationResult(statistics, rangeOptions, ranges));
+        context.SetAnalysis(result);
         return PassResult.Unchanged;
     }
 
-    /// <summary>
-    /// The op types the pipeline's <c>insert-qdq</c> steps quantize beyond the compute ops (Add, Concat, Softmax...
-    /// listed in their <c>op-types</c>), so that the default scope calibrates what they will read; null outside a
-    /// pipeline (the compute ops only).
-    /// </summary>
-    private static IEnumerable<string>? QuantizedOpTypes(PassContext context)
+    /// <summary>What the readers of this step request, on the model as it is now; a default insert-qdq's when it has none.</summary>
+    private static StatisticsRequests Requests(Model model, PassContext context)
     {
-        var listed = context.GetAnalysis<PipelinePlan>()?.OptionsOf<QdqInsertionPass, QdqInsertionOptions>().SelectMany(o => o.OpTypes).ToList();
-        return listed is null || listed.Count == 0 ? null : listed.Concat(QdqInsertionPass.SupportedOpTypes).Distinct(StringComparer.Ordinal).ToList();
+        var requests = new StatisticsRequests();
+        var readers = context.CurrentStep is { } step && context.GetAnalysis<StatisticsSchedule>() is { } schedule ? schedule.ReadersOf(step) : [];
+        if (readers.Count == 0) readers = [new PassStep(new QdqInsertionPass())];
+        foreach (var reader in readers) requests.AddFrom(reader, model);
+        return requests;
+    }
+
+    /// <summary>
+    /// One observer per value, named as ONNX Runtime will expose it: the union of the requests, plus every
+    /// floating-point activation's range with <see cref="CalibrationScope.All"/>. Values without a name cannot be
+    /// exposed, and values whose recorded type is not floating-point have nothing to observe; both are left out (their
+    /// readers find no statistics and say so).
+    /// </summary>
+    private static List<KeyValuePair<string, ObserverSpec>> Targets(Model model, ObserverSpec rangeSpec, CalibrationScope scope, StatisticsRequests requests)
+    {
+        var specs = new Dictionary<string, ObserverSpec>(StringComparer.Ordinal);
+        var order = new List<string>();
+        if (scope == CalibrationScope.All)
+            foreach (var (name, spec) in CalibrationCollector.ActivationTargets(model, rangeSpec, CalibrationScope.All))
+                if (specs.TryAdd(name, spec)) order.Add(name);
+        foreach (var (value, need) in requests.Needs)
+        {
+            if (value.Name is not { } name || value.ElementType is { } t && !TensorStatistics.CanObserve(t)) continue;
+            var spec = StatisticsRequests.SpecFor(need, rangeSpec);
+            if (specs.TryGetValue(name, out var known)) specs[name] = known.Union(spec);
+            else
+            {
+                specs[name] = spec;
+                order.Add(name);
+            }
+        }
+        return order.Select(n => new KeyValuePair<string, ObserverSpec>(n, specs[n])).ToList();
+    }
+
+    /// <summary>Loaded statistics must hold every requested part of every requested tensor (names are the boundary).</summary>
+    private static void CheckCovers(Model model, CalibrationStatistics statistics, List<KeyValuePair<string, ObserverSpec>> targets,
+        ObserverSpec rangeSpec, StatisticsRequests requests, string file)
+    {
+        var missing = targets.Select(t => t.Key).Where(n => !statistics.TryGet(n, out _)).ToList();
+        // Non-float tensors whose type was unknown are dropped at collection; report only real gaps.
+        missing.RemoveAll(n => model.Graph.Nodes.SelectMany(x => x.Outputs).FirstOrDefault(v => v?.Name == n)?.ElementType is null);
+        if (missing.Count > 0)
+            throw new OnnxQuantException($"{file} has no statistics for {missing.Count} of the model's activations (first: '{missing[0]}'). "
+                + "They were collected on a different model or recipe, or for fewer tensors (a calibrate step with 'tensors: all' needs "
+                + "statistics saved by 'onnxquant calibrate --all-tensors'); calibrate again.");
+        foreach (var (value, need) in requests.Needs)
+            if (value.Name is { } name && statistics.TryGet(name, out var have) && StatisticsRequests.Missing(need, rangeSpec, have) is { } lack)
+                throw new OnnxQuantException($"{file} has {lack} for '{name}', which the recipe's passes after calibrate read; "
+                    + "it was saved by another method or recipe. Calibrate again with this recipe (and its calibrate method).");
     }
 }

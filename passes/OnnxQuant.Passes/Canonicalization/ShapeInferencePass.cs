@@ -20,6 +20,9 @@ public sealed class ShapeInferencePass : Pass<ShapeInferenceOptions>
     public override string Name => "infer-shapes";
     public override string Summary => "Infer element types and shapes of all values (optionally fixing input shapes, or with ONNX Runtime's help).";
 
+    /// <summary>Only types and shapes change: every value computes what it did, so calibration statistics stay valid.</summary>
+    public override StatisticsUse Statistics => StatisticsUse.PreservesAll;
+
     public override PassResult Run(Model model, ShapeInferenceOptions options, PassContext context)
     {
         var fixedShapes = ParseShapes(options.Shapes);

@@ -1,4 +1,5 @@
 using OnnxQuant.Ir;
+using OnnxQuant.Passes.Calibration;
 
 namespace OnnxQuant.Passes;
 
@@ -27,6 +28,19 @@ public interface IPass
     /// <summary>Properties this pass establishes for the passes after it.</summary>
     IReadOnlyList<string> Provides => [];
 
+    /// <summary>
+    /// What this pass reads of calibration statistics, whether it collects them, and which stay valid when it changes
+    /// the graph; checked when a pipeline is built (<see cref="PipelineValidator"/>) and applied after every run.
+    /// </summary>
+    StatisticsUse Statistics => StatisticsUse.None;
+
+    /// <summary>
+    /// For a pass that reads statistics: the values of <paramref name="model"/> (as it is when the collecting pass
+    /// before this one runs) and what this pass will read of each, by identity. Only kinds in
+    /// <see cref="StatisticsUse.Reads"/> may be requested.
+    /// </summary>
+    void RequestStatistics(Model model, object options, StatisticsRequests requests) { }
+
     PassResult Run(Model model, object options, PassContext context);
 }
 
@@ -42,6 +56,14 @@ public abstract class Pass<TOptions> : IPass where TOptions : class, new()
 
     /// <inheritdoc cref="IPass.Provides"/>
     public virtual IReadOnlyList<string> Provides => [];
+
+    /// <inheritdoc cref="IPass.Statistics"/>
+    public virtual StatisticsUse Statistics => StatisticsUse.None;
+
+    public void RequestStatistics(Model model, object options, StatisticsRequests requests) => RequestStatistics(model, (TOptions)options, requests);
+
+    /// <inheritdoc cref="IPass.RequestStatistics"/>
+    public virtual void RequestStatistics(Model model, TOptions options, StatisticsRequests requests) { }
 
     public PassResult Run(Model model, object options, PassContext context) => Run(model, (TOptions)options, context);
 

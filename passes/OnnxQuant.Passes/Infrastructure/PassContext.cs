@@ -34,6 +34,25 @@ public sealed class PassContext
     /// <summary>The pass currently running, for counters and messages.</summary>
     public string? CurrentPass { get; set; }
 
+    /// <summary>The pipeline step currently running (set by the <see cref="PassManager"/>; null outside one).</summary>
+    public PassStep? CurrentStep { get; set; }
+
+    private readonly HashSet<Value> _preserved = [];
+
+    /// <summary>
+    /// For a pass that declares <see cref="StatisticsPreservation.Declared"/>: the values whose calibration statistics
+    /// stay valid after this run; the pass manager invalidates the others when the pass reports a change.
+    /// </summary>
+    public void PreserveStatistics(IEnumerable<Value> values) => _preserved.UnionWith(values);
+
+    /// <summary>The values named by <see cref="PreserveStatistics"/> since the last call, and forgets them.</summary>
+    internal HashSet<Value> TakePreservedStatistics()
+    {
+        var taken = _preserved.ToHashSet();
+        _preserved.Clear();
+        return taken;
+    }
+
     /// <summary>Adds to a counter named <c>pass.counter</c> (e.g. <c>fuse-gelu.fused</c>).</summary>
     public void Count(string counter, long amount = 1)
     {

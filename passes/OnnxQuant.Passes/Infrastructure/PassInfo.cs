@@ -13,6 +13,7 @@ public sealed class PassInfo
         OptionsType = sample.OptionsType;
         Requires = sample.Requires.ToArray();
         Provides = sample.Provides.ToArray();
+        Statistics = sample.Statistics;
         Options = PassOptionInfo.For(OptionsType);
     }
 
@@ -21,6 +22,9 @@ public sealed class PassInfo
     public Type OptionsType { get; }
     public IReadOnlyList<string> Requires { get; }
     public IReadOnlyList<string> Provides { get; }
+
+    /// <summary>What the pass reads, collects and preserves of calibration statistics.</summary>
+    public StatisticsUse Statistics { get; }
     public IReadOnlyList<PassOptionInfo> Options { get; }
 
     /// <summary>A new instance of the pass (passes keep no state, but instances are never shared between pipelines).</summary>

@@ -76,7 +76,10 @@ public sealed class PassManager
     {
         var total = Stopwatch.StartNew();
         var state = new RunState(model, context);
-        if (context.GetAnalysis<PipelinePlan>() is null) context.SetAnalysis(new PipelinePlan(Steps.SelectMany(s => s.Passes).ToList()));
+        // A caller running part of a pipeline may have set the whole pipeline's schedule (so that a calibrate step
+        // asks the readers after the part); any other schedule is replaced by this pipeline's.
+        if (context.GetAnalysis<StatisticsSchedule>() is not { } schedule || !Steps.SelectMany(s => s.Passes).All(schedule.Contains))
+            context.SetAnalysis(new StatisticsSchedule(Steps));
         if (VerifyEach)
         {
             try
@@ -136,6 +139,8 @@ public sealed class PassManager
         var watch = Stopwatch.StartNew();
         PassResult result;
         context.CurrentPass = step.Name;
+        context.CurrentStep = step;
+        context.TakePreservedStatistics();
         try
         {
             result = step.Pass.Run(state.Model, step.Options, context);
@@ -151,8 +156,10 @@ public sealed class PassManager
         finally
         {
             context.CurrentPass = null;
+            context.CurrentStep = null;
         }
         watch.Stop();
+        if (result.Modified) InvalidateStatistics(step, context);
         var run = new PassRun(step.Name, round, result.Modified, watch.Elapsed, step.Location);
         if (VerifyEach)
         {
@@ -174,6 +181,24 @@ public sealed class PassManager
             (IrSink ?? Console.Out.Write)(header + "\n" + IrPrinter.Print(state.Model));
         }
         return result.Modified;
+    }
+
+    /// <summary>After <paramref name="step"/> changed the model: the statistics it does not preserve become stale.</summary>
+    private static void InvalidateStatistics(PassStep step, PassContext context)
+    {
+        var kept = context.TakePreservedStatistics();
+        if (context.GetAnalysis<Calibration.CalibrationResult>() is not { } statistics) return;
+        switch (step.Pass.Statistics.Preserves)
+        {
+            case StatisticsPreservation.All:
+                break;
+            case StatisticsPreservation.Declared:
+                statistics.Invalidate(step.Name, kept);
+                break;
+            default:
+                statistics.Invalidate(step.Name, new HashSet<Value>());
+                break;
+        }
     }
 
     private void Verify(Model model, string when)

@@ -1,13 +1,15 @@
+using OnnxQuant.Ir;
+
 namespace OnnxQuant.Passes.Quantization;
 
 /// <summary>
-/// Calibrated value ranges of activation tensors, looked up by tensor name. The calibration engine implements it and
-/// puts it in the <see cref="PassContext"/> (<c>context.SetAnalysis&lt;IActivationRanges&gt;(ranges)</c>) before
-/// <see cref="QdqInsertionPass"/> runs. Names are the ones the model had when it was calibrated, so no pass that
-/// renames or rewrites activations may run between calibration and QDQ insertion.
+/// Calibrated value ranges of activation tensors, looked up by IR value (identity, not name). The <c>calibrate</c>
+/// pass's <see cref="Calibration.CalibrationResult"/> implements it; a test or an embedding application may put its
+/// own in the <see cref="PassContext"/> (<c>context.SetAnalysis&lt;IActivationRanges&gt;(ranges)</c>) before
+/// <see cref="QdqInsertionPass"/> runs.
 /// </summary>
 public interface IActivationRanges
 {
-    /// <summary>The range of <paramref name="tensorName"/> as the calibrator chose it (min/max, percentile...); false when it was not calibrated.</summary>
-    bool TryGetRange(string tensorName, out float min, out float max);
+    /// <summary>The range of <paramref name="tensor"/> as the calibrator chose it (min/max, percentile...); false when it was not calibrated.</summary>
+    bool TryGetRange(Value tensor, out float min, out float max);
 }

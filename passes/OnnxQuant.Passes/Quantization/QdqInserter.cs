@@ -90,10 +90,7 @@ internal sealed class QdqInserter
     /// </summary>
     internal bool QuantizeOutput(Node node, DataType floatType)
     {
-        var output = node.Output;
-        if (output.Uses.Count == 1 && !output.IsAnyGraphOutput && output.Uses[0].Node is { OpType: "Relu" } relu && relu.IsDefaultDomain)
-            output = relu.Output;
-        if (QuantizeActivation(output, floatType) is not null) return true;
+        if (QuantizeActivation(OutputToQuantize(node.Output), floatType) is not null) return true;
         _context.Count("output-no-range");
         return false;
     }
@@ -113,12 +110,12 @@ internal sealed class QdqInserter
         // Intermediate values often carry no type (no shape inference): then the model's float type decides.
         DataType? floatType = wTensor?.ElementType ?? x.ElementType ?? w.ElementType ?? _modelFloatType;
         if (floatType is not (DataType.Float or DataType.Float16)) return $"its element type is {floatType?.OnnxName() ?? "unknown"}, not float or float16";
-        if (!HasChainRange(x)) return $"no calibrated range for {x}";
+        foreach (var ranged in RangedInputs(node))
+            if (!HasChainRange(ranged)) return $"no calibrated range for {ranged}";
         bool weightIsActivation = wTensor is null;
         if (weightIsActivation)
         {
             if (node.OpType is not ("MatMul" or "Gemm")) return $"its weight {w} is not a constant";
-            if (!HasChainRange(w)) return $"no calibrated range for {w}";
             plan = new NodePlan(floatType.Value, -1, true, null);
             return null;
         }
@@ -217,14 +214,29 @@ internal sealed class QdqInserter
         v.Producer is { } p && p.IsDefaultDomain && PassThroughOps.Contains(p.OpType) && p.Graph == graph
         && p.Inputs[0] is { IsConstant: false } src && src.Uses.Count == 1 && !src.IsAnyGraphOutput ? src : null;
 
+    /// <summary>The activation inputs whose ranges <see cref="Plan"/> requires: the first input, and the second of a
+    /// MatMul/Gemm when it is not a constant. <see cref="ActivationsToCalibrate"/> requests the same list.</summary>
+    internal static IEnumerable<Value> RangedInputs(Node node)
+    {
+        if (node.Inputs.Count < 2) yield break;
+        if (node.Inputs[0] is { IsConstant: false } x) yield return x;
+        if (node.OpType is "MatMul" or "Gemm" && node.Inputs[1] is { IsConstant: false } w) yield return w;
+    }
+
+    /// <summary>Where <see cref="QuantizeOutput"/> puts the Q of <paramref name="output"/>: after a lone Relu that reads it, else on it.</summary>
+    internal static Value OutputToQuantize(Value output) =>
+        output.Uses.Count == 1 && !output.IsAnyGraphOutput && output.Uses[0].Node is { OpType: "Relu" } relu && relu.IsDefaultDomain
+            ? relu.Output : output;
+
     /// <summary>
     /// The activations whose calibrated ranges <see cref="TryQuantize"/> reads when it quantizes the nodes of
-    /// <paramref name="opTypes"/> in <paramref name="graph"/> (before any edit), in graph order: each node's first
-    /// input, its second when not a constant (MatMul, Gemm), a Conv's or ConvTranspose's output (or that of the lone
-    /// Relu after it). Each is traced back through its chain of pass-through ops to the chain's start, the only link
-    /// whose range <see cref="QuantizeActivation"/> uses when the start has one (the links are big: q, k and v of
-    /// attention). Calibrating these tensors alone gives the same Q/DQ as calibrating every tensor; keep this in step
-    /// with <see cref="Plan"/> and <see cref="TryQuantize"/> when they learn new op types or tensors.
+    /// <paramref name="opTypes"/> in <paramref name="graph"/> (before any edit), in graph order: the
+    /// <see cref="RangedInputs"/> that <see cref="Plan"/> checks, a Conv's or ConvTranspose's
+    /// <see cref="OutputToQuantize"/> (what <see cref="TryQuantize"/> quantizes), and for the weightless ops
+    /// <see cref="QdqActivationOpInserter.RangedValues"/>. Each is traced back through its chain of pass-through ops
+    /// to the chain's start, the only link whose range <see cref="QuantizeActivation"/> uses when the start has one
+    /// (the links are big: q, k and v of attention). Calibrating these tensors alone gives the same Q/DQ as
+    /// calibrating every tensor. <see cref="QdqInsertionPass.RequestStatistics"/> requests them.
     /// </summary>
     internal static List<Value> ActivationsToCalibrate(Graph graph, IReadOnlySet<string> opTypes)
     {
@@ -246,14 +258,9 @@ internal sealed class QdqInserter
                 continue;
             }
             if (node.Inputs.Count < 2) continue;
-            Add(node.Inputs[0]);
-            if (node.OpType is "MatMul" or "Gemm") Add(node.Inputs[1]);
+            foreach (var input in RangedInputs(node)) Add(input);
             if (node.OpType is "Conv" or "ConvTranspose" && node.Outputs.Count > 0 && node.Outputs[0] is { } output)
-            {
-                if (output.Uses.Count == 1 && !output.IsAnyGraphOutput && output.Uses[0].Node is { OpType: "Relu" } relu && relu.IsDefaultDomain)
-                    output = relu.Output;
-                Add(output);
-            }
+                Add(OutputToQuantize(output));
         }
         return result;
     }

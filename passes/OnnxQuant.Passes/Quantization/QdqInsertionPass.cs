@@ -28,7 +28,8 @@ namespace OnnxQuant.Passes.Quantization;
 /// QLinearSigmoid/QLinearLeakyRelu/QLinearSoftmax.</item>
 /// </list>
 /// Preconditions: activation ranges (an <see cref="IActivationRanges"/> analysis, or the <see cref="CalibrationResult"/>
-/// of the <c>calibrate</c> pass, which a pipeline must run before this one: <c>calibrated</c>); opset ≥ 13 (per-axis
+/// of a <c>calibrate</c> step before this one, with no pass in between that invalidates statistics: see
+/// <see cref="Statistics"/>; what it calibrates is what <see cref="RequestStatistics"/> asks for); opset ≥ 13 (per-axis
 /// DequantizeLinear), ≥ 19 for float16 models (float16 scales); a float model (one that already holds QDQ or integer
 /// ops is refused). Does not fire on: nodes inside If/Loop/Scan bodies (counted
 /// as <c>skipped-subgraph</c>), excluded op types or node names, nodes whose activation has no calibrated range,
@@ -61,10 +62,10 @@ public sealed class QdqInsertionPass : Pass<QdqInsertionOptions>
     /// </summary>
     public static IReadOnlyList<string> DefaultOpTypes { get; } = ["MatMul", "Gemm", "Conv"];
 
-    /// <summary>Every op type this pass can quantize (when listed in <see cref="QdqInsertionOptions.OpTypes"/>) with the
-    /// default calibration scope outside a pipeline. The weightless ops (<see cref="QdqActivationOpInserter"/>) are not
-    /// among them: a <c>calibrate</c> step in the same recipe also observes what the op types listed by its
-    /// <c>insert-qdq</c> steps read (<see cref="PipelinePlan"/>); elsewhere calibrate with <c>tensors: all</c>.
+    /// <summary>The op types whose ranges this pass requests whatever its <c>op-types</c> say (so that statistics saved
+    /// with <c>--save-calib</c> serve any <c>op-types</c>). The weightless ops (<see cref="QdqActivationOpInserter"/>)
+    /// are requested only when listed; a statistics file for them comes from a recipe that lists them, or from
+    /// <c>tensors: all</c>.
     /// </summary>
     public static IReadOnlyList<string> SupportedOpTypes { get; } = ["MatMul", "Gemm", "Conv", "ConvTranspose"];
 
@@ -89,8 +90,22 @@ public sealed class QdqInsertionPass : Pass<QdqInsertionOptions>
 
     public override string Name => "insert-qdq";
     public override string Summary => "Insert QuantizeLinear/DequantizeLinear (static W8A8) where ONNX Runtime fuses them into integer kernels.";
-    public override IReadOnlyList<string> Requires => ["calibrated"];
     public override IReadOnlyList<string> Provides => ["qdq"];
+
+    /// <summary>
+    /// Reads ranges; a change keeps the statistics of the tensors it quantizes valid (they still hold the float values,
+    /// now followed by Q/DQ: what bias correction reads after this pass) and invalidates the rest.
+    /// </summary>
+    public override StatisticsUse Statistics { get; } = new() { Reads = StatisticKinds.Range, Preserves = StatisticsPreservation.Declared };
+
+    /// <summary>The ranges <see cref="Run"/> reads: <see cref="QdqInserter.ActivationsToCalibrate"/> of
+    /// <see cref="SupportedOpTypes"/> and the listed op types.</summary>
+    public override void RequestStatistics(Model model, QdqInsertionOptions options, Calibration.StatisticsRequests requests)
+    {
+        var ops = new HashSet<string>(SupportedOpTypes.Concat(options.OpTypes), StringComparer.Ordinal);
+        foreach (var value in QdqInserter.ActivationsToCalibrate(model.Graph, ops))
+            requests.Range(value);
+    }
 
     /// <summary>True for the op types of an already quantized model (QDQ, QLinear*, integer MatMul/Conv, MatMulNBits...).</summary>
     public static bool IsQuantizedOp(Node node) => IntegerOps.Contains(node.OpType) || node.OpType.StartsWith("QLinear", StringComparison.Ordinal);
@@ -107,7 +122,7 @@ public sealed class QdqInsertionPass : Pass<QdqInsertionOptions>
                 $"Run 'upgrade-opset' (target-opset: {RequiredOpset} or later) before '{Name}' in the recipe.");
         // Ranges given directly win; else those of an earlier calibrate pass.
         var ranges = context.GetAnalysis<IActivationRanges>()
-            ?? (context.GetAnalysis<CalibrationResult>() is { } calibration ? new CalibrationRanges(calibration) : null)
+            ?? context.GetAnalysis<CalibrationResult>()
             ?? throw new OnnxQuantException($"{Name}: no activation ranges: run the calibrate pass (with --data) before '{Name}'.");
 
         var ops = new HashSet<string>(options.OpTypes.Count > 0 ? options.OpTypes : DefaultOpTypes, StringComparer.Ordinal);
@@ -130,6 +145,8 @@ public sealed class QdqInsertionPass : Pass<QdqInsertionOptions>
             if (QdqActivationOpInserter.Handles(node.OpType) ? activationOps.TryQuantize(node) : inserter.TryQuantize(node)) quantizedNodes++;
         }
         if (quantizedNodes > 0) context.Count("quantized", quantizedNodes);
+        // Every QuantizeLinear is ours (a quantized model is refused above): its input is a float tensor we quantized.
+        context.PreserveStatistics(model.Graph.Nodes.Where(n => n.OpType == "QuantizeLinear" && n.IsDefaultDomain).Select(n => n.Inputs[0]!));
         return PassResult.From(quantizedNodes > 0);
     }
 

@@ -93,9 +93,8 @@ internal sealed class QdqParameterResolver
     public bool TryGetRange(Value tensor, ActivationChoice choice, out float min, out float max)
     {
         (min, max) = (0, 0);
-        if (tensor.Name is not { } name) return false;
-        if (choice.Method is null && choice.Percentile is null) return _ranges.TryGetRange(name, out min, out max);
-        if (_calibration is null || !_calibration.Statistics.TryGet(name, out var statistics)) return false;
+        if (choice.Method is null && choice.Percentile is null) return _ranges.TryGetRange(tensor, out min, out max);
+        if (_calibration is null || !_calibration.TryGetStatistics(tensor, out var statistics)) return false;
         var options = _calibration.Options with
         {
             Method = choice.Method ?? _calibration.Options.Method,

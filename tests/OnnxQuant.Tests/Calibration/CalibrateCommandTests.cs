@@ -100,8 +100,8 @@ public sealed class CalibrateCommandTests : IDisposable
         var calibration = context.GetAnalysis<CalibrationResult>()!;
         Assert.Equal(6, calibration.Statistics.Samples);
         var softmax = calibration.Statistics[Softmax];
-        Assert.Equal(RangeCalculator.Compute(softmax, calibration.Options), calibration.Ranges[Softmax]);
-        Assert.InRange(calibration.Ranges[Softmax].Max, softmax.MinMax.Min, softmax.MinMax.Max);
+        Assert.Equal(RangeCalculator.Compute(softmax, calibration.Options), calibration.RangesByName[Softmax]);
+        Assert.InRange(calibration.RangesByName[Softmax].Max, softmax.MinMax.Min, softmax.MinMax.Max);
     }
 
     [Fact]
@@ -115,7 +115,7 @@ public sealed class CalibrateCommandTests : IDisposable
         var second = new PassContext();
         second.SetAnalysis(new CalibrationSettings { LoadFrom = saved }); // no data: it must not need any
         new CalibratePass().Run(model, new CalibrateOptions(), second);
-        Assert.Equal(first.GetAnalysis<CalibrationResult>()!.Ranges, second.GetAnalysis<CalibrationResult>()!.Ranges);
+        Assert.Equal(first.GetAnalysis<CalibrationResult>()!.RangesByName, second.GetAnalysis<CalibrationResult>()!.RangesByName);
     }
 
     [Fact]

@@ -304,8 +304,11 @@ public class QdqInsertionPassTests
     {
         using var model = SmallMatMul(17, out _);
         var context = new PassContext();
-        context.SetAnalysis(new CalibrationResult(new CalibrationStatistics(), new RangeOptions(),
-            new Dictionary<string, TensorRange> { ["x"] = new(-1, 2) }));
+        var statistics = new CalibrationStatistics();
+        var x = new TensorStatistics("x", ObserverSpec.MinMaxOnly);
+        x.Observe(new float[] { -1f, 0.5f, 2f }, new long[] { 3 });
+        statistics.Add(x);
+        context.SetAnalysis(CalibrationResult.Bind(model, statistics, new RangeOptions()));
 
         Assert.True(new QdqInsertionPass().Run(model, context).Modified);
 

@@ -1,10 +1,11 @@
 namespace OnnxQuant.Passes.Calibration.Statistics;
 
 /// <summary>
-/// Statistics per channel along one axis: min/max (abs-max for SmoothQuant, mean |x| for AWQ) and optionally a
-/// histogram per channel (RepQ-ViT's per-channel percentiles). Each batch's values of a channel are one batch for
-/// that channel's statistics, whatever their layout.
+/// Statistics per channel along one axis: min/max (abs-max for SmoothQuant, mean |x| for AWQ), the signed sum of
+/// the finite values (mean x for bias correction) and optionally a histogram per channel (RepQ-ViT's per-channel
+/// percentiles). Each batch's values of a channel are one batch for that channel's statistics, whatever their layout.
 /// </summary>
+/// <remarks>The signed sums add in double per channel: merged shards equal one run up to double rounding.</remarks>
 public sealed class ChannelStatistics
 {
     private float[] _scratch = [];
@@ -17,6 +18,7 @@ public sealed class ChannelStatistics
         Axis = axis;
         MinMax = new MinMaxStatistic[channels];
         for (int c = 0; c < channels; c++) MinMax[c] = new MinMaxStatistic(movingAverage, averagingConstant);
+        Sums = new double[channels];
         if (histogram != HistogramKind.None)
         {
             Histograms = new Histogram[channels];
@@ -24,10 +26,11 @@ public sealed class ChannelStatistics
         }
     }
 
-    private ChannelStatistics(int axis, MinMaxStatistic[] minMax, Histogram[]? histograms)
+    private ChannelStatistics(int axis, MinMaxStatistic[] minMax, double[] sums, Histogram[]? histograms)
     {
         Axis = axis;
         MinMax = minMax;
+        Sums = sums;
         Histograms = histograms;
     }
 
@@ -38,8 +41,19 @@ public sealed class ChannelStatistics
     public MinMaxStatistic[] MinMax { get; }
     public Histogram[]? Histograms { get; }
 
+    /// <summary>Per channel, the sum of its finite values (Σx over <see cref="MinMaxStatistic.Count"/> values).</summary>
+    public double[] Sums { get; }
+
     public double[] AbsMax() => Array.ConvertAll(MinMax, m => m.AbsMax);
     public double[] MeanAbs() => Array.ConvertAll(MinMax, m => m.MeanAbs);
+
+    /// <summary>Per channel, the mean of its finite values (NaN for a channel that saw none).</summary>
+    public double[] Mean()
+    {
+        var mean = new double[Channels];
+        for (int c = 0; c < mean.Length; c++) mean[c] = MinMax[c].IsEmpty ? double.NaN : Sums[c] / MinMax[c].Count;
+        return mean;
+    }
 
     /// <summary>Adds one batch laid out as <paramref name="dims"/> (row-major).</summary>
     public void Add(ReadOnlySpan<float> values, ReadOnlySpan<long> dims)
@@ -61,6 +75,7 @@ public sealed class ChannelStatistics
         {
             var channel = scratch.Slice(c * perChannel, perChannel);
             MinMax[c].Add(channel);
+            Sums[c] += FiniteSum(channel);
             Histograms?[c].Add(channel);
         }
     }
@@ -74,19 +89,32 @@ public sealed class ChannelStatistics
         for (int c = 0; c < Channels; c++)
         {
             MinMax[c].Merge(other.MinMax[c]);
+            Sums[c] += other.Sums[c];
             Histograms?[c].Merge(other.Histograms![c]);
         }
     }
 
     public ChannelStatistics Clone() =>
-        new(Axis, Array.ConvertAll(MinMax, m => m.Clone()), Histograms is null ? null : Array.ConvertAll(Histograms, h => h.Clone()));
+        new(Axis, Array.ConvertAll(MinMax, m => m.Clone()), (double[])Sums.Clone(), Histograms is null ? null : Array.ConvertAll(Histograms, h => h.Clone()));
 
-    internal static ChannelStatistics Restore(int axis, MinMaxStatistic[] minMax, Histogram[]? histograms)
+    /// <param name="sums">Null for files written before the signed sums were kept: means are then unknown (NaN).</param>
+    internal static ChannelStatistics Restore(int axis, MinMaxStatistic[] minMax, double[]? sums, Histogram[]? histograms)
     {
         if (axis < 0) throw new FormatException("the channel axis is negative");
         if (minMax.Length == 0) throw new FormatException("no channels");
         if (histograms is not null && histograms.Length != minMax.Length)
             throw new FormatException($"{histograms.Length} histograms for {minMax.Length} channels");
-        return new ChannelStatistics(axis, minMax, histograms);
+        if (sums is not null && sums.Length != minMax.Length)
+            throw new FormatException($"{sums.Length} sums for {minMax.Length} channels");
+        return new ChannelStatistics(axis, minMax, sums ?? Enumerable.Repeat(double.NaN, minMax.Length).ToArray(), histograms);
+    }
+
+    /// <summary>Σx over the finite values, in double (NaN and ±∞ are left out, as <see cref="MinMaxStatistic"/> leaves them out of its count).</summary>
+    private static double FiniteSum(ReadOnlySpan<float> values)
+    {
+        double sum = 0;
+        foreach (float v in values)
+            if (float.IsFinite(v)) sum += v;
+        return sum;
     }
 }

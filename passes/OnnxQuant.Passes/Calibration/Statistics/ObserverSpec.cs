@@ -3,7 +3,8 @@ namespace OnnxQuant.Passes.Calibration.Statistics;
 /// <summary>
 /// What to collect for one tensor. Min/max is always kept (it is cheap, and every range method clamps to it); a
 /// histogram serves the percentile, entropy and MSE methods alike; the per-channel statistics split the tensor along
-/// <see cref="ChannelAxis"/>; <see cref="SecondMoment"/> accumulates Σxxᵀ over the last axis.
+/// <see cref="ChannelAxis"/>; <see cref="SecondMoment"/> accumulates Σxxᵀ over the last axis; <see cref="Tokens"/>
+/// summarizes each token's (row's) abs-max.
 /// </summary>
 public sealed record ObserverSpec
 {
@@ -28,6 +29,9 @@ public sealed record ObserverSpec
     /// <summary>Accumulate Σxxᵀ over rows of the last axis (GPTQ's Hessian).</summary>
     public bool SecondMoment { get; init; }
 
+    /// <summary>Per-token statistics over rows of the last axis (<see cref="TokenStatistics"/>).</summary>
+    public bool Tokens { get; init; }
+
     public static ObserverSpec MinMaxOnly { get; } = new();
 
     /// <summary>Merges two requests for the same tensor (e.g. from two passes): the union of what both collect.</summary>
@@ -47,6 +51,7 @@ public sealed record ObserverSpec
             ChannelHistogram = ChannelHistogram != HistogramKind.None ? ChannelHistogram : other.ChannelHistogram,
             ChannelHistogramResolution = Math.Max(ChannelHistogramResolution, other.ChannelHistogramResolution),
             SecondMoment = SecondMoment || other.SecondMoment,
+            Tokens = Tokens || other.Tokens,
         };
     }
 }

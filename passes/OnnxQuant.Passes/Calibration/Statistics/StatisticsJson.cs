@@ -21,14 +21,16 @@ namespace OnnxQuant.Passes.Calibration.Statistics;
 ///       "spec": { "movingAverage": false, "averagingConstant": 0.01,
 ///                 "histogram": "none" | "absolute" | "signed", "histogramResolution": 2048,
 ///                 "channelAxis": null | AXIS, "channelHistogram": "none", "channelHistogramResolution": 512,
-///                 "secondMoment": false },
+///                 "secondMoment": false, "tokens": true },        // "tokens" only when true
 ///       "minMax": { "count": N, "nonFinite": 0, "min": X, "max": X, "sumAbs": X, "batches": B,
 ///                   "movingAverage": { "constant": 0.01, "min": X, "max": X } },   // only with a moving average
 ///       "histogram": { "absolute": true, "resolution": 2048, "widthExponent": E, "offset": G0,
 ///                      "total": N, "nonFinite": 0, "min": X, "max": X,
 ///                      "firstBin": G, "counts": [ ... ] },   // counts of global bins G, G+1, …: bin g is [g·2^E, (g+1)·2^E)
-///       "channels": { "axis": A, "minMax": [ {minMax}, … ], "histograms": [ {histogram}, … ] },   // optional parts
-///       "secondMoment": { "k": K, "rows": N, "upper": [ ... ] }   // Σxxᵀ, upper triangle row by row
+///       "channels": { "axis": A, "minMax": [ {minMax}, … ], "sums": [ Σx per channel ],   // optional parts
+///                     "histograms": [ {histogram}, … ] },                    // ("sums" absent in older files)
+///       "secondMoment": { "k": K, "rows": N, "upper": [ ... ] },  // Σxxᵀ, upper triangle row by row
+///       "tokens": { "hidden": H, "absMax": {minMax}, "histogram": {histogram} }   // of each token's max |x|
 ///     }
 ///   }
 /// }
@@ -144,6 +146,7 @@ public static class StatisticsJson
                 w.WriteEndObject();
             }
             w.WriteEndArray();
+            WriteArray(w, "sums", c.Sums.Select(FormatDouble));
             if (c.Histograms is { } hs)
             {
                 w.WriteStartArray("histograms");
@@ -165,6 +168,18 @@ public static class StatisticsJson
             WriteArray(w, "upper", s.Upper.ToArray().Select(FormatDouble));
             w.WriteEndObject();
         }
+        if (t.Tokens is { } tokens)
+        {
+            w.WriteStartObject("tokens");
+            w.WriteNumber("hidden", tokens.Hidden);
+            w.WriteStartObject("absMax");
+            WriteMinMax(w, tokens.AbsMax);
+            w.WriteEndObject();
+            w.WriteStartObject("histogram");
+            WriteHistogram(w, tokens.Histogram);
+            w.WriteEndObject();
+            w.WriteEndObject();
+        }
     }
 
     private static void WriteSpec(Utf8JsonWriter w, ObserverSpec spec)
@@ -179,6 +194,8 @@ public static class StatisticsJson
         w.WriteString("channelHistogram", spec.ChannelHistogram.ToString().ToLowerInvariant());
         w.WriteNumber("channelHistogramResolution", spec.ChannelHistogramResolution);
         w.WriteBoolean("secondMoment", spec.SecondMoment);
+        // Written only when set, so files without per-token statistics read the same as before this field existed.
+        if (spec.Tokens) w.WriteBoolean("tokens", true);
         w.WriteEndObject();
     }
 
@@ -237,7 +254,8 @@ public static class StatisticsJson
             {
                 var mm = c.Array("minMax").Select(e => ReadMinMax(e)).ToArray();
                 var hs = c.OptionalArray("histograms")?.Select(e => ReadHistogram(e)).ToArray();
-                channels = c.Wrap(() => ChannelStatistics.Restore((int)c.Long("axis"), mm, hs));
+                var sums = c.OptionalArray("sums")?.Select(e => e.AsDouble()).ToArray();
+                channels = c.Wrap(() => ChannelStatistics.Restore((int)c.Long("axis"), mm, sums, hs));
             }
             SecondMomentStatistic? second = null;
             if (t.OptionalObject("secondMoment") is { } s)
@@ -245,7 +263,14 @@ public static class StatisticsJson
                 var upper = s.Array("upper").Select(e => e.AsDouble()).ToArray();
                 second = s.Wrap(() => SecondMomentStatistic.Restore((int)s.Long("k"), s.Long("rows"), upper));
             }
-            return TensorStatistics.Restore(name, spec, elementType, shape, t.Long("batches"), minMax, histogram, channels, second);
+            TokenStatistics? tokens = null;
+            if (t.OptionalObject("tokens") is { } tk)
+            {
+                var absMax = ReadMinMax(tk.Object("absMax"));
+                var tokenHistogram = ReadHistogram(tk.Object("histogram"));
+                tokens = tk.Wrap(() => TokenStatistics.Restore((int)tk.Long("hidden"), absMax, tokenHistogram));
+            }
+            return TensorStatistics.Restore(name, spec, elementType, shape, t.Long("batches"), minMax, histogram, channels, second, tokens);
         }
         catch (ArgumentException e)
         {
@@ -263,6 +288,7 @@ public static class StatisticsJson
         ChannelHistogram = s.Kind("channelHistogram"),
         ChannelHistogramResolution = (int)s.Long("channelHistogramResolution"),
         SecondMoment = s.Bool("secondMoment"),
+        Tokens = s.OptionalBool("tokens") ?? false,
     };
 
     private static MinMaxStatistic ReadMinMax(Reader m)
@@ -351,6 +377,8 @@ public static class StatisticsJson
                 _ => throw Error(property, "expected true or false"),
             };
         }
+
+        public bool? OptionalBool(string property) => GetOptional(property) is not null ? Bool(property) : null;
 
         public HistogramKind Kind(string property) => String(property) switch
         {

@@ -40,6 +40,7 @@ public sealed class TensorStatistics
     public Histogram? Histogram { get; private set; }
     public ChannelStatistics? Channels { get; private set; }
     public SecondMomentStatistic? SecondMoment { get; private set; }
+    public TokenStatistics? Tokens { get; private set; }
 
     /// <summary>True for the element types an observer reads (other tensors, e.g. int64 indices, are not calibrated).</summary>
     public static bool CanObserve(DataType type) =>
@@ -120,6 +121,14 @@ public sealed class TensorStatistics
                 throw new OnnxQuantException($"Tensor '{Name}' had a last axis of {SecondMoment.K} and has {dims[^1]} now.");
             SecondMoment.Add(values);
         }
+        if (Spec.Tokens)
+        {
+            if (dims.Length == 0) throw new OnnxQuantException($"Tensor '{Name}' is a scalar; per-token statistics need a last axis.");
+            Tokens ??= new TokenStatistics(checked((int)dims[^1]), Spec.ChannelHistogramResolution);
+            if (dims[^1] != Tokens.Hidden)
+                throw new OnnxQuantException($"Tensor '{Name}' had a last axis of {Tokens.Hidden} and has {dims[^1]} now.");
+            Tokens.Add(values);
+        }
         LastShape = dims.ToArray();
         Batches++;
     }
@@ -134,6 +143,7 @@ public sealed class TensorStatistics
         Histogram = MergePart(Histogram, other.Histogram, (a, b) => a.Merge(b), h => h.Clone());
         Channels = MergePart(Channels, other.Channels, (a, b) => a.Merge(b), c => c.Clone());
         SecondMoment = MergePart(SecondMoment, other.SecondMoment, (a, b) => a.Merge(b), s => s.Clone());
+        Tokens = MergePart(Tokens, other.Tokens, (a, b) => a.Merge(b), t => t.Clone());
         if (ElementType == DataType.Undefined) ElementType = other.ElementType;
         if (other.Batches > 0) LastShape = other.LastShape;
         Batches += other.Batches;
@@ -149,7 +159,7 @@ public sealed class TensorStatistics
     }
 
     internal static TensorStatistics Restore(string name, ObserverSpec spec, DataType elementType, long[] lastShape, long batches,
-        MinMaxStatistic minMax, Histogram? histogram, ChannelStatistics? channels, SecondMomentStatistic? secondMoment) =>
+        MinMaxStatistic minMax, Histogram? histogram, ChannelStatistics? channels, SecondMomentStatistic? secondMoment, TokenStatistics? tokens) =>
         new(name, spec with { Histogram = HistogramKind.None })
         {
             Spec = spec,
@@ -160,6 +170,7 @@ public sealed class TensorStatistics
             Histogram = histogram,
             Channels = channels,
             SecondMoment = secondMoment,
+            Tokens = tokens,
         };
 
     private static T? MergePart<T>(T? mine, T? theirs, Action<T, T> merge, Func<T, T> clone) where T : class

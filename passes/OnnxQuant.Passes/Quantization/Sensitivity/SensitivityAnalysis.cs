@@ -44,7 +44,8 @@ public static class SensitivityAnalysis
             var variant = Copy(options);
             variant.ExcludeNodes = [.. options.ExcludeNodes, .. floatNodes];
             var context = new PassContext(cancellation: cancellation);
-            context.SetAnalysis(calibration);
+            // Statistics are looked up by value: map them onto this copy's values (same names) at the boundary.
+            context.SetAnalysis(calibration.Rebind(model));
             new QdqInsertionPass().Run(model, variant, context);
             var quantized = RunAll(model, samples, outputs);
             var stats = new ErrorStatistics();
