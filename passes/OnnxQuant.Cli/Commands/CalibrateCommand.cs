@@ -72,12 +72,15 @@ public static class CalibrateCommand
 
         var settings = new CalibrationSettings();
         var options = new CalibrateOptions();
+        IReadOnlyList<PassStep> readers = [];
         if (a.Recipe is not null)
         {
             var r = RecipeLoader.LoadFileOrPreset(a.Recipe, registry, presets);
             settings = CalibrationSection.Parse(r.Calibration, r.Source);
             int at = r.Steps.ToList().FindIndex(s => s is PassStep { Name: "calibrate" });
             if (at >= 0) options = (CalibrateOptions)((PassStep)r.Steps[at]).Options;
+            // What the recipe's passes after its calibrate step read, so that --load-calib later finds it all.
+            if (at >= 0) readers = new StatisticsSchedule(r.Steps).ReadersOf((PassStep)r.Steps[at]);
             var before = at >= 0 ? r.Steps.Take(at).ToList() : r.Steps.ToList();
             if (before.Count > 0)
             {
@@ -107,7 +110,7 @@ public static class CalibrateCommand
         long? budget = a.BudgetMb is double mb ? (long)(mb * 1024 * 1024) : settings.MemoryBudgetBytes;
 
         using var dataSource = CalibrationDataSource.Open(data, model, source);
-        var targets = CalibrationCollector.ActivationTargets(model, rangeOptions.ObserverSpec(), a.AllTensors ? CalibrationScope.All : options.Tensors);
+        var targets = CalibratePass.CollectionTargets(model, rangeOptions, a.AllTensors ? CalibrationScope.All : options.Tensors, readers);
         console.MarkupLine($"Calibrating [bold]{targets.Count}[/] tensors of {Markup.Escape(Path.GetFileName(a.Model))} on "
             + $"{dataSource.Count} samples of {Markup.Escape(dataSource.Description)} (batches of {dataSource.BatchSize}, method {EnumSpelling.Of(rangeOptions.Method)})");
         // Warm up first (JIT, reading the data), so that the first timed run does not pay for what the others reuse.

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using OnnxQuant.Passes;
 using Spectre.Console;
 
 namespace OnnxQuant.Cli.Commands;
@@ -31,6 +32,9 @@ internal static class PassesCommand
                     Write($"{o.Name}: {o.TypeName} = {o.DefaultText}{(o.Description is null ? "" : "  " + o.Description)}", 4, 8);
                 if (pass.Requires.Count > 0) Write($"requires: {string.Join(", ", pass.Requires)}", 4, 8);
                 if (pass.Provides.Count > 0) Write($"provides: {string.Join(", ", pass.Provides)}", 4, 8);
+                if (pass.Statistics.Collects) Write("collects the calibration statistics the passes after it read", 4, 8);
+                if (pass.Statistics.Reads != StatisticKinds.None)
+                    Write($"reads calibration statistics: {StatisticsUse.Describe(pass.Statistics.Reads)} (a calibrate step must come before it)", 4, 8);
             }
             output.Profile.Out.Writer.Flush();
             return 0;

@@ -66,15 +66,28 @@ public sealed class CalibratePass : Pass<CalibrateOptions>
         return PassResult.Unchanged;
     }
 
-    /// <summary>What the readers of this step request, on the model as it is now; a default insert-qdq's when it has none.</summary>
-    private static StatisticsRequests Requests(Model model, PassContext context)
+    /// <summary>What the readers of this step request, on the model as it is now.</summary>
+    private static StatisticsRequests Requests(Model model, PassContext context) =>
+        Requests(model, context.CurrentStep is { } step && context.GetAnalysis<StatisticsSchedule>() is { } schedule ? schedule.ReadersOf(step) : []);
+
+    /// <summary>What <paramref name="readers"/> request of <paramref name="model"/>; a default insert-qdq's when there are none.</summary>
+    private static StatisticsRequests Requests(Model model, IReadOnlyList<PassStep> readers)
     {
         var requests = new StatisticsRequests();
-        var readers = context.CurrentStep is { } step && context.GetAnalysis<StatisticsSchedule>() is { } schedule ? schedule.ReadersOf(step) : [];
         if (readers.Count == 0) readers = [new PassStep(new QdqInsertionPass())];
         foreach (var reader in readers) requests.AddFrom(reader, model);
         return requests;
     }
+
+    /// <summary>
+    /// The tensors (by name, as ONNX Runtime exposes them) and observers a calibrate step with
+    /// <paramref name="rangeOptions"/> and <paramref name="scope"/> collects for <paramref name="readers"/> (e.g.
+    /// <see cref="StatisticsSchedule.ReadersOf"/> of a recipe's calibrate step; none: a default insert-qdq's): what
+    /// <c>onnxquant calibrate</c> saves, so that <c>--load-calib</c> later finds every request covered.
+    /// </summary>
+    public static List<KeyValuePair<string, ObserverSpec>> CollectionTargets(Model model, Ranges.RangeOptions rangeOptions, CalibrationScope scope,
+        IReadOnlyList<PassStep> readers) =>
+        Targets(model, rangeOptions.ObserverSpec(), scope, Requests(model, readers));
 
     /// <summary>
     /// One observer per value, named as ONNX Runtime will expose it: the union of the requests, plus every

@@ -171,7 +171,8 @@ public sealed class StatisticsByValueTests : IDisposable
         using var first = LinearModel();
         var saving = new PassContext();
         saving.SetAnalysis(new CalibrationSettings { Data = "random", Source = Source, SaveTo = file });
-        Pipeline(new QdqInsertionPass()).Run(first, saving);
+        new PassManager([new PassStep(new CalibratePass(), new CalibrateOptions { Tensors = CalibrationScope.All })]).Run(first, saving);
+        Assert.Equal(["h", "x", "y"], CalibrationStatisticsKeys(file)); // every tensor is there, with its range only
 
         using var second = LinearModel();
         var loading = new PassContext();
@@ -248,6 +249,9 @@ public sealed class StatisticsByValueTests : IDisposable
         model.Graph.Nodes.First(n => n.OpType == "Add").Output.Name = "h";
         return model;
     }
+
+    private static List<string> CalibrationStatisticsKeys(string file) =>
+        Passes.Calibration.Statistics.CalibrationStatistics.Load(file).Tensors.Keys.Order(StringComparer.Ordinal).ToList();
 
     private static PassContext Context()
     {
