@@ -21,7 +21,7 @@ public sealed class CalibrateOptions
     [Description("Histogram bins across each tensor's range.")]
     public int HistogramResolution { get; set; } = Statistics.Histogram.DefaultResolution;
 
-    [Description("Which activations to observe: quantizer (those insert-qdq reads ranges of; the same result, less work) or all.")]
+    [Description("Which activations to observe: quantizer (what the passes after calibrate request, e.g. the ranges insert-qdq reads; the same result, less work) or all (also every other activation's range).")]
     public CalibrationScope Tensors { get; set; } = CalibrationScope.Quantizer;
 
     [Description("Calibration data, when neither the command line nor the recipe's calibration section gives any.")]

@@ -1,5 +1,6 @@
 using OnnxQuant.Ir;
 using OnnxQuant.Passes.Calibration.DataSources;
+using OnnxQuant.Passes.Calibration.Ranges;
 using OnnxQuant.Passes.Calibration.Statistics;
 using OnnxQuant.Passes.Quantization;
 
@@ -43,27 +44,44 @@ public sealed class CalibratePass : Pass<CalibrateOptions>
             CheckCovers(model, statistics, targets, rangeSpec, requests, load);
             context.Log($"calibrate: reusing {statistics.Count} tensors' statistics from {load} ({statistics.Samples} samples).");
         }
-        else
-        {
-            string data = settings.Data ?? options.Data ?? throw new OnnxQuantException(MissingDataMessage.For(model));
-            using var source = CalibrationDataSource.Open(data, model, settings.Source);
-            statistics = CalibrationCollector.Collect(model, source, targets, new CollectorOptions
-            {
-                Runner = context.Runner,
-                MemoryBudgetBytes = settings.MemoryBudgetBytes,
-                Progress = settings.Progress,
-                Log = context.Log,
-                Cancellation = context.Cancellation,
-            });
-            source.NonFinite.Report(source.Description, context.Log);
-            context.Log($"calibrate: {statistics.Count} tensors over {statistics.Samples} samples of {source.Description}.");
-        }
+        else statistics = CollectTargets(model, targets, settings, options.Data, context);
         if (settings.SaveTo is { } save) statistics.Save(save);
         var result = CalibrationResult.Bind(model, statistics, rangeOptions);
         context.Count("tensors", result.Ranges.Count);
         context.SetAnalysis(statistics);
         context.SetAnalysis(result);
         return PassResult.Unchanged;
+    }
+
+    /// <summary>
+    /// Collects <paramref name="requests"/> on <paramref name="model"/> now, over the data of the context's
+    /// <see cref="CalibrationSettings"/>, for a pass that calibrates by itself: layer by layer (GPTQ: each layer's
+    /// input as the already quantized layers before it produce it), or a transform run alone on <c>--data</c>.
+    /// Nothing is saved or put in the context; the result is bound to <paramref name="model"/>'s values.
+    /// </summary>
+    public static CalibrationResult Collect(Model model, StatisticsRequests requests, RangeOptions rangeOptions, PassContext context)
+    {
+        var settings = context.GetAnalysis<CalibrationSettings>() ?? new CalibrationSettings();
+        var targets = Targets(model, rangeOptions.ObserverSpec(), CalibrationScope.Quantizer, requests);
+        return CalibrationResult.Bind(model, CollectTargets(model, targets, settings, null, context), rangeOptions);
+    }
+
+    private static CalibrationStatistics CollectTargets(Model model, List<KeyValuePair<string, ObserverSpec>> targets, CalibrationSettings settings,
+        string? fallbackData, PassContext context)
+    {
+        string data = settings.Data ?? fallbackData ?? throw new OnnxQuantException(MissingDataMessage.For(model));
+        using var source = CalibrationDataSource.Open(data, model, settings.Source);
+        var statistics = CalibrationCollector.Collect(model, source, targets, new CollectorOptions
+        {
+            Runner = context.Runner,
+            MemoryBudgetBytes = settings.MemoryBudgetBytes,
+            Progress = settings.Progress,
+            Log = context.Log,
+            Cancellation = context.Cancellation,
+        });
+        source.NonFinite.Report(source.Description, context.Log);
+        context.Log($"calibrate: {statistics.Count} tensors over {statistics.Samples} samples of {source.Description}.");
+        return statistics;
     }
 
     /// <summary>What the readers of this step request, on the model as it is now.</summary>
@@ -85,7 +103,7 @@ public sealed class CalibratePass : Pass<CalibrateOptions>
     /// <see cref="StatisticsSchedule.ReadersOf"/> of a recipe's calibrate step; none: a default insert-qdq's): what
     /// <c>onnxquant calibrate</c> saves, so that <c>--load-calib</c> later finds every request covered.
     /// </summary>
-    public static List<KeyValuePair<string, ObserverSpec>> CollectionTargets(Model model, Ranges.RangeOptions rangeOptions, CalibrationScope scope,
+    public static List<KeyValuePair<string, ObserverSpec>> CollectionTargets(Model model, RangeOptions rangeOptions, CalibrationScope scope,
         IReadOnlyList<PassStep> readers) =>
         Targets(model, rangeOptions.ObserverSpec(), scope, Requests(model, readers));
 

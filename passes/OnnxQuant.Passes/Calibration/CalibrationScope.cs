@@ -4,8 +4,9 @@ namespace OnnxQuant.Passes.Calibration;
 public enum CalibrationScope
 {
     /// <summary>
-    /// Those whose ranges <c>insert-qdq</c> reads (<see cref="Quantization.QdqInsertionPass.CalibrationTargets"/>):
-    /// its result is the same as with <see cref="All"/>, at a fraction of the work (about half the values of a ViT).
+    /// Those the passes after the calibrate step request (<see cref="IPass.RequestStatistics"/>; with none, what a
+    /// default <c>insert-qdq</c> reads): their result is the same as with <see cref="All"/>, at a fraction of the work
+    /// (about half the values of a ViT).
     /// </summary>
     Quantizer,
 

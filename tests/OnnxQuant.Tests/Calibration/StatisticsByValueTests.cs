@@ -3,6 +3,7 @@ using OnnxQuant.Ir.Building;
 using OnnxQuant.Passes;
 using OnnxQuant.Passes.Calibration;
 using OnnxQuant.Passes.Calibration.DataSources;
+using OnnxQuant.Passes.Calibration.Ranges;
 using OnnxQuant.Passes.Canonicalization;
 using OnnxQuant.Passes.Quantization;
 using OnnxQuant.Passes.Recipes;
@@ -182,6 +183,27 @@ public sealed class StatisticsByValueTests : IDisposable
         Assert.StartsWith($"{file} has no per-channel statistics for 'h', which the recipe's passes after calibrate read", e.Message);
     }
 
+    [Fact]
+    public void APassCanCollectWhatItNeedsByItself_OnTheModelAsItIsNow()
+    {
+        using var model = LinearModel();
+        var context = Context();
+        var h = ProbeStatisticsPass.LinearInput(model);
+        var requests = new StatisticsRequests();
+        requests.AddFrom(new PassStep(new ProbeStatisticsPass()), model);
+
+        var before = CalibratePass.Collect(model, requests, new RangeOptions(), context).ChannelMean(h);
+        // Channel 0 moves by +10 (a new bias constant): a second collection, as GPTQ's layer-by-layer one, sees it.
+        var shifted = Bias.ToArray();
+        shifted[0] += 10;
+        model.Graph.Nodes.First(n => n.OpType == "Add").ReplaceInput(1, model.Graph.AddConstant(Tensor.FromFloats(shifted, K), "bias_shifted"));
+        var after = CalibratePass.Collect(model, requests, new RangeOptions(), context).ChannelMean(h);
+
+        Assert.Equal(before[0] + 10, after[0], 1e-5);
+        Assert.Equal(before[1..], after[1..]);
+        Close(Reference(model, shifted).Mean, after, 1e-12, "mean h after the change");
+    }
+
     // ---- invalidation at run time ----
 
     [Fact]
@@ -264,8 +286,9 @@ public sealed class StatisticsByValueTests : IDisposable
         new([new PassStep(new CalibratePass()), .. readers.Select(r => new PassStep(r))]);
 
     /// <summary>The statistics computed here from the same samples, in double, independently of the observers.</summary>
-    private static ProbeReadings Reference(Model model)
+    private static ProbeReadings Reference(Model model, float[]? bias = null)
     {
+        bias ??= Bias;
         var absMax = new double[K];
         var sumAbs = new double[K];
         var sum = new double[K];
@@ -280,7 +303,7 @@ public sealed class StatisticsByValueTests : IDisposable
             for (int r = 0; r < x.Length / K; r++, rows++)
             {
                 var h = new float[K];
-                for (int k = 0; k < K; k++) h[k] = x[r * K + k] + Bias[k]; // float addition, as ORT's Add
+                for (int k = 0; k < K; k++) h[k] = x[r * K + k] + bias[k]; // float addition, as ORT's Add
                 double rowMax = 0;
                 for (int k = 0; k < K; k++)
                 {
