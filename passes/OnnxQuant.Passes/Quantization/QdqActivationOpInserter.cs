@@ -52,13 +52,8 @@ internal sealed class QdqActivationOpInserter(QdqInserter inserter, PassContext 
         if (node.Inputs.Count == 0 || node.Inputs[0] is { ElementType: { } t } && t is not (DataType.Float or DataType.Float16)) yield break;
         foreach (int i in DataInputs(node))
             if (i < node.Inputs.Count) yield return node.Inputs[i];
-        if (node.Outputs.Count > 0 && node.Outputs[0] is { } output) yield return QuantizedOutput(output);
+        if (node.Outputs.Count > 0 && node.Outputs[0] is { } output) yield return QdqInserter.OutputToQuantize(output);
     }
-
-    // The output is quantized after a lone Relu that reads it (ORT then removes the Relu), as QdqInserter.QuantizeOutput does.
-    private static Value QuantizedOutput(Value output) =>
-        output.Uses.Count == 1 && !output.IsAnyGraphOutput && output.Uses[0].Node is { OpType: "Relu" } relu && relu.IsDefaultDomain
-            ? relu.Output : output;
 
     private static int[] DataInputs(Node node) => node.OpType switch
     {
@@ -82,7 +77,7 @@ internal sealed class QdqActivationOpInserter(QdqInserter inserter, PassContext 
             if (x.IsConstant) return $"its input {i} ({x}) is a constant";
             if (!inserter.HasChainRange(x)) return $"no calibrated range for {x} (calibrate in the same recipe as insert-qdq, or with 'tensors: all')";
         }
-        var output = QuantizedOutput(node.Output);
+        var output = QdqInserter.OutputToQuantize(node.Output);
         if (!inserter.HasRange(output)) return $"no calibrated range for {output} (calibrate in the same recipe as insert-qdq, or with 'tensors: all')";
         floatType = type.Value;
         return null;
