@@ -132,4 +132,19 @@ public class HadamardTests
         }
         Assert.Null(FiniteField.TryCreate(12));
     }
+
+    [Fact]
+    public void WilliamsonSearch_DerivesOrder13_AndWilliamsonsArrayMakesAHadamardMatrixOf52()
+    {
+        // 52 = 5² + 5² + 1² + 1²: row sums of symmetric ±1 circulants of order 13 with first entry +1 are ≡ 1 (mod 4).
+        var found = WilliamsonSearch.Find(13, 5, 5, 1, 1);
+        Assert.NotNull(found);
+        var (a, b, c, d) = found.Value;
+        var h = new WilliamsonSequences(a, b, c, d).Build();
+        Assert.Equal(52, h.Order);
+        AssertGramIsExactlyNTimesIdentity(h);
+        // Changing one symmetric pair of entries breaks it: the check is not vacuous.
+        var broken = a[..1] + (a[1] == '+' ? '-' : '+') + a[2..12] + (a[12] == '+' ? '-' : '+');
+        Assert.False(new WilliamsonSequences(broken, b, c, d).Build().IsHadamard());
+    }
 }
