@@ -65,6 +65,7 @@ public class HadamardTests
     [InlineData(40, 20, 2)]
     [InlineData(5120, 20, 256)]
     [InlineData(3584, 28, 128)]
+    [InlineData(624, 156, 4)]
     public void Decompose_FindsTheBaseAndPowerOfTwo(int n, int k, int power)
     {
         Assert.Equal((k, power), Hadamard.Decompose(n));
@@ -75,6 +76,8 @@ public class HadamardTests
     [InlineData(6)]    // 2·3: Hadamard orders above 2 are multiples of 4
     [InlineData(44)]   // 4·11: no base of order 44 is built
     [InlineData(100)]  // 4·25
+    [InlineData(172)]  // 4·43: Williamson circulants of order 43 not derived yet
+    [InlineData(344)]
     [InlineData(0)]
     [InlineData(-8)]
     public void UnsupportedOrders_AreRefusedNamingTheOrderAndTheSupportedForms(int n)

@@ -2,7 +2,7 @@ namespace OnnxQuant.Tests.Numerics;
 
 /// <summary>
 /// The search that derived the committed Williamson sequences (OnnxQuant.Passes.Numerics.WilliamsonSequences), kept
-/// so the table can be re-derived: order 13 runs in the tests; order 39 took minutes on 2 cores (row sums 11, −5, 3, −1).
+/// so the table can be re-derived: order 13 runs in the tests; order 39 (row sums −9, −5, −5, −5) took 18 minutes on a heavily loaded 2-core machine.
 /// Symmetric circulants of odd order m with first entry +1 are set by h = (m − 1)/2 signs; their DFT
 /// F(k) = 1 + 2Σⱼ xⱼcos(2πjk/m) is real, and A² + B² + C² + D² = 4m·I holds exactly when
 /// F_A(k)² + F_B(k)² + F_C(k)² + F_D(k)² = 4m for k = 0..h (F(0) is the row sum). Williamson's lemma adds
