@@ -1,29 +1,10 @@
 using System.Globalization;
-using OnnxQuant.Ir;
-using OnnxQuant.Ir.Serialization;
 
 namespace OnnxQuant.Cli.Commands;
 
-/// <summary>What the quantize summary compares before and after: nodes per op, weight bytes, file bytes.</summary>
-internal sealed record ModelSummary(int NodeCount, IReadOnlyDictionary<string, int> Ops, long WeightBytes, long FileBytes)
+/// <summary>How the quantize summary prints sizes and times (the figures are <see cref="ModelStatistics"/>).</summary>
+internal static class ModelSummary
 {
-    /// <summary>Counts every node (subgraphs and function bodies included), keyed <c>Op</c> or <c>domain.Op</c>.</summary>
-    public static ModelSummary Of(Model model, long fileBytes)
-    {
-        var ops = new SortedDictionary<string, int>(StringComparer.Ordinal);
-        int count = 0;
-        foreach (var graph in model.AllGraphs())
-        {
-            foreach (var node in graph.Nodes)
-            {
-                string key = node.IsDefaultDomain ? node.OpType : $"{node.Domain}.{node.OpType}";
-                ops[key] = ops.GetValueOrDefault(key) + 1;
-                count++;
-            }
-        }
-        return new ModelSummary(count, ops, OnnxWriter.TotalTensorBytes(model), fileBytes);
-    }
-
     public static string FormatBytes(long bytes) => bytes switch
     {
         < 1_000 => $"{bytes} B",

@@ -1,5 +1,3 @@
-using OnnxQuant.Passes.Quantization;
-using OnnxQuant.Passes.Calibration;
 using OnnxQuant.Passes.Calibration.DataSources;
 using System.CommandLine;
 using OnnxQuant.Ir;
@@ -118,26 +116,10 @@ internal static class QuantizeCommand
         }
     }
 
-    /// <summary>The recipe's calibration section with the command line's choices on top, for the calibrate pass.</summary>
-    private static CalibrationSettings CalibrationSettingsFor(Recipe recipe, Calibration cli)
-    {
-        var settings = CalibrationSection.Parse(recipe.Calibration, recipe.Source);
-        var shapes = ShapeOverrides.Parse(cli.Shapes);
-        return settings with
-        {
-            Data = cli.Data ?? settings.Data,
-            SaveTo = cli.SaveTo ?? settings.SaveTo,
-            LoadFrom = cli.LoadFrom ?? settings.LoadFrom,
-            Source = settings.Source with
-            {
-                Count = cli.Count ?? settings.Source.Count,
-                Skip = cli.Skip ?? settings.Source.Skip,
-                Images = CalibrationSection.ParseImageOptions(cli.Images, settings.Source.Images),
-                Shapes = shapes.Count > 0 ? shapes : settings.Source.Shapes,
-            },
-        };
-    }
-
+    /// <summary>
+    /// The command line's checks and wording around <see cref="Quantizer"/>, which does the work (recipe, calibration
+    /// data, passes, provenance, atomic write), so the library and the command give the same bytes.
+    /// </summary>
     private static int Run(Settings settings, CliEnvironment env, IAnsiConsole output, CancellationToken cancellation)
     {
         string inputPath = Path.GetFullPath(settings.Input);
@@ -148,49 +130,44 @@ internal static class QuantizeCommand
         if (settings.Recipe is null)
             throw new OnnxQuantException("Which recipe? Add --recipe NAME (a built-in recipe: `onnxquant recipes`) or --recipe FILE.yaml.");
 
-        // Everything that can be checked without the model is checked first, so a typo costs no loading time.
-        var recipe = RecipeLoader.LoadFileOrPreset(settings.Recipe, env.Registry, env.PresetDirectory);
-        foreach (string name in settings.PrintIrAfter)
-            if (!env.Registry.TryGet(name, out _))
-                throw new OnnxQuantException("--print-ir-after: " + env.Registry.UnknownPassMessage(name));
-        var manager = new PassManager(recipe.Steps, registry: env.Registry)
+        var cli = settings.Calibration;
+        var result = CalibrationProgressView.Show(output, progress => Quantizer.Quantize(inputPath, outputPath, new QuantizeOptions
         {
+            Recipe = RecipeSource.FileOrPreset(settings.Recipe),
+            Calibration = new CalibrationData
+            {
+                Path = cli.Data, Count = cli.Count, Skip = cli.Skip, Image = cli.Images, Shapes = ShapeOverrides.Parse(cli.Shapes),
+                SaveStatisticsTo = cli.SaveTo, LoadStatisticsFrom = cli.LoadFrom,
+            },
+            Seed = settings.Seed,
             VerifyEach = settings.VerifyEach,
             PrintIrAfter = settings.PrintIrAfter,
             IrSink = text => WriteRaw(output, text),
-            PassFinished = run => output.MarkupLine(
-                $"  {Markup.Escape(run.Label),-40} {(run.Modified ? "[green]changed[/]  " : "[grey]unchanged[/]")} {ModelSummary.FormatTime(run.Elapsed),10}"),
-        };
+            ExternalData = settings.ExternalData,
+            SaveParametersTo = cli.SaveParams,
+            Registry = env.Registry,
+            PresetDirectory = env.PresetDirectory,
+            RecipeLoaded = recipe => output.MarkupLine(
+                $"Recipe [bold]{Markup.Escape(recipe.Name)}[/] ({Markup.Escape(RecipeOrigin(recipe, env))}), {recipe.Passes.Count()} passes"),
+            PassProgress = new Immediate<PassRun>(run => output.MarkupLine(
+                $"  {Markup.Escape(run.Label),-40} {(run.Modified ? "[green]changed[/]  " : "[grey]unchanged[/]")} {ModelSummary.FormatTime(run.Elapsed),10}")),
+            Log = message => output.MarkupLine($"    [grey]{Markup.Escape(message)}[/]"),
+            Progress = progress is null ? null : new Immediate<CalibrationProgress>(progress),
+        }, cancellation));
 
-        string source = Path.GetFullPath(recipe.Source).StartsWith(Path.GetFullPath(env.PresetDirectory), StringComparison.Ordinal)
-            ? "built-in" : recipe.Source;
-        output.MarkupLine($"Recipe [bold]{Markup.Escape(recipe.Name)}[/] ({Markup.Escape(source)}), {recipe.Passes.Count()} passes");
-        using var model = OnnxReader.Read(inputPath);
-        var before = ModelSummary.Of(model, new FileInfo(inputPath).Length);
-        var context = new PassContext(settings.Seed, cancellation, message => output.MarkupLine($"    [grey]{Markup.Escape(message)}[/]"));
-        var calibration = CalibrationSettingsFor(recipe, settings.Calibration);
-        // A static recipe without data fails now, not after the passes before calibrate have run.
-        if (calibration.Data is null && calibration.LoadFrom is null &&
-            recipe.Passes.FirstOrDefault(p => p.Pass is CalibratePass) is { Options: CalibrateOptions { Data: null } })
-            throw new OnnxQuantException(MissingDataMessage.For(model, recipe.Name));
-        var result = CalibrationProgressView.Show(output, progress =>
-        {
-            context.SetAnalysis(calibration with { Progress = progress });
-            return manager.Run(model, context);
-        });
-        Provenance.Record(model, recipe, context);
-
-        bool external = settings.ExternalData || OnnxWriter.TotalTensorBytes(model) > OnnxWriteOptions.Default.AutoExternalLimit;
-        OnnxWriter.Write(model, outputPath, new OnnxWriteOptions { ExternalData = settings.ExternalData });
-        if (settings.Calibration.SaveParams is { } paramsPath) QuantizationParametersReport.Save(model, paramsPath);
-        long written = new FileInfo(outputPath).Length;
-        string dataPath = outputPath + ".data";
-        if (external && File.Exists(dataPath)) written += new FileInfo(dataPath).Length;
-        var after = ModelSummary.Of(model, written);
-
-        PrintSummary(output, settings, before, after, result, context);
-        output.MarkupLine($"Wrote [bold]{Markup.Escape(settings.Output)}[/]" + (external ? $" and {Markup.Escape(Path.GetFileName(dataPath))}" : "") + ".");
+        PrintSummary(output, settings, result);
+        output.MarkupLine($"Wrote [bold]{Markup.Escape(settings.Output)}[/]" +
+            (result.ExternalDataPath is { } data ? $" and {Markup.Escape(Path.GetFileName(data))}" : "") + ".");
         return 0;
+    }
+
+    private static string RecipeOrigin(Recipe recipe, CliEnvironment env) =>
+        Path.GetFullPath(recipe.Source).StartsWith(Path.GetFullPath(env.PresetDirectory), StringComparison.Ordinal) ? "built-in" : recipe.Source;
+
+    /// <summary>Reports on the calling thread, so pass lines print in order between the passes' own log lines.</summary>
+    private sealed class Immediate<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value) => report(value);
     }
 
     /// <summary>Text that must not be wrapped at the console width (IR dumps).</summary>
@@ -202,14 +179,14 @@ internal static class QuantizeCommand
         writer.Flush();
     }
 
-    private static void PrintSummary(IAnsiConsole output, Settings settings, ModelSummary before, ModelSummary after,
-        PipelineResult result, PassContext context)
+    private static void PrintSummary(IAnsiConsole output, Settings settings, QuantizationResult quantization)
     {
+        var (before, after, result) = (quantization.Before, quantization.After, quantization.Pipeline);
         var model = new Table().Border(TableBorder.Simple).AddColumn("").AddColumn(new TableColumn("Before").RightAligned())
             .AddColumn(new TableColumn("After").RightAligned());
         model.AddRow("Nodes", before.NodeCount.ToString(), after.NodeCount.ToString());
         model.AddRow("Weights", ModelSummary.FormatBytes(before.WeightBytes), ModelSummary.FormatBytes(after.WeightBytes));
-        model.AddRow("File size", ModelSummary.FormatBytes(before.FileBytes), ModelSummary.FormatBytes(after.FileBytes));
+        model.AddRow("File size", ModelSummary.FormatBytes(before.FileBytes ?? 0), ModelSummary.FormatBytes(after.FileBytes ?? 0));
         output.Write(model);
 
         var ops = new Table().Border(TableBorder.Simple).AddColumn("Op").AddColumn(new TableColumn("Before").RightAligned())
@@ -230,11 +207,11 @@ internal static class QuantizeCommand
 
         if (!settings.Stats) return;
         var counters = new Table().Border(TableBorder.Simple).AddColumn("Counter").AddColumn(new TableColumn("Value").RightAligned());
-        foreach (var (key, value) in context.Counters.OrderBy(c => c.Key, StringComparer.Ordinal))
+        foreach (var (key, value) in quantization.Counters.OrderBy(c => c.Key, StringComparer.Ordinal))
             counters.AddRow(new Text(key), new Text(value.ToString()));
-        if (context.Counters.Count == 0) output.MarkupLine("No statistics counters were recorded.");
+        if (quantization.Counters.Count == 0) output.MarkupLine("No statistics counters were recorded.");
         else output.Write(counters);
-        var misses = context.Misses;
+        var misses = quantization.Misses;
         if (misses.Count == 0) return;
         var table = new Table().Border(TableBorder.Simple).AddColumn("Pattern").AddColumn("Did not fire because")
             .AddColumn(new TableColumn("Times").RightAligned());

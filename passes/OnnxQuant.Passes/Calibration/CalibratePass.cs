@@ -69,8 +69,7 @@ public sealed class CalibratePass : Pass<CalibrateOptions>
     private static CalibrationStatistics CollectTargets(Model model, List<KeyValuePair<string, ObserverSpec>> targets, CalibrationSettings settings,
         string? fallbackData, PassContext context)
     {
-        string data = settings.Data ?? fallbackData ?? throw new OnnxQuantException(MissingDataMessage.For(model));
-        using var source = CalibrationDataSource.Open(data, model, settings.Source);
+        using var source = settings.OpenData(model, fallbackData);
         var statistics = CalibrationCollector.Collect(model, source, targets, new CollectorOptions
         {
             Runner = context.Runner,

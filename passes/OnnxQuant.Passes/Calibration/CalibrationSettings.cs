@@ -1,3 +1,4 @@
+using OnnxQuant.Ir;
 using OnnxQuant.Passes.Calibration.DataSources;
 
 namespace OnnxQuant.Passes.Calibration;
@@ -12,6 +13,9 @@ public sealed record CalibrationSettings
     /// <summary>A .npy/.npz file, a folder of NAME.npy or images, or <c>random</c>.</summary>
     public string? Data { get; init; }
 
+    /// <summary>Samples held in memory (the library API's); they take precedence over <see cref="Data"/>.</summary>
+    public CalibrationSamples? Samples { get; init; }
+
     public DataSourceOptions Source { get; init; } = new();
 
     /// <summary>See <see cref="CollectorOptions.MemoryBudgetBytes"/>.</summary>
@@ -24,4 +28,16 @@ public sealed record CalibrationSettings
     public string? SaveTo { get; init; }
 
     public Action<CalibrationProgress>? Progress { get; init; }
+
+    /// <summary>
+    /// Opens the data to calibrate <paramref name="model"/> on: <see cref="Samples"/>, else <see cref="Data"/>, else
+    /// <paramref name="stepData"/> (the calibrate step's own <c>data</c> option); none is a user error that says what
+    /// data the model needs.
+    /// </summary>
+    public CalibrationDataSource OpenData(Model model, string? stepData)
+    {
+        if (Samples is not null) return CalibrationDataSource.Open(Samples, model, Source);
+        string data = Data ?? stepData ?? throw new OnnxQuantException(MissingDataMessage.For(model));
+        return CalibrationDataSource.Open(data, model, Source);
+    }
 }

@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using YamlDotNet.RepresentationModel;
 
 namespace OnnxQuant.Passes.Recipes;
@@ -25,6 +26,12 @@ public sealed class Recipe
     /// <summary>The file the recipe was read from (or the name given to text parsed directly).</summary>
     public string Source { get; }
 
+    /// <summary>
+    /// SHA-256 (lowercase hex) of the recipe as read: the file's bytes, or the UTF-8 of text parsed directly. The
+    /// provenance metadata records it; null for a recipe built in code.
+    /// </summary>
+    public string? Sha256 { get; init; }
+
     /// <summary>The <c>passes:</c> section, checked: every pass exists, options are typed, preconditions hold.</summary>
     public IReadOnlyList<PipelineStep> Steps { get; }
 
@@ -36,4 +43,6 @@ public sealed class Recipe
 
     /// <summary>Every pass of the pipeline in order, groups flattened.</summary>
     public IEnumerable<PassStep> Passes => Steps.SelectMany(s => s.Passes);
+
+    internal static string Sha256Of(byte[] bytes) => Convert.ToHexStringLower(SHA256.HashData(bytes));
 }

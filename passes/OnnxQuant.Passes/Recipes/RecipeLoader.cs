@@ -30,16 +30,18 @@ public static partial class RecipeLoader
     /// <summary>Loads the recipe file at <paramref name="path"/>.</summary>
     public static Recipe Load(string path, PassRegistry? registry = null)
     {
-        string text;
+        byte[] bytes;
         try
         {
-            text = File.ReadAllText(path);
+            bytes = File.ReadAllBytes(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new OnnxQuantException($"Cannot read recipe {path}: {e.Message}", e);
         }
-        return Parse(text, path, registry);
+        // Decoded as File.ReadAllText does (byte order mark honoured, UTF-8 otherwise); hashed as the bytes on disk.
+        using var reader = new StreamReader(new MemoryStream(bytes), System.Text.Encoding.UTF8, detectEncodingFromByteOrderMarks: true);
+        return Parse(reader.ReadToEnd(), path, registry, Recipe.Sha256Of(bytes));
     }
 
     /// <summary>Loads <paramref name="spec"/>: the file if it exists, else the preset of that name (see <see cref="RecipePresets.Resolve"/>).</summary>
@@ -47,7 +49,10 @@ public static partial class RecipeLoader
         Load(RecipePresets.Resolve(spec, presetDirectory), registry);
 
     /// <summary>Parses recipe text; <paramref name="file"/> is used in error locations.</summary>
-    public static Recipe Parse(string yaml, string file, PassRegistry? registry = null)
+    public static Recipe Parse(string yaml, string file, PassRegistry? registry = null) =>
+        Parse(yaml, file, registry, Recipe.Sha256Of(System.Text.Encoding.UTF8.GetBytes(yaml)));
+
+    private static Recipe Parse(string yaml, string file, PassRegistry? registry, string sha256)
     {
         registry ??= PassRegistry.BuiltIn;
         var stream = new YamlStream();
@@ -109,7 +114,7 @@ public static partial class RecipeLoader
         {
             throw new RecipeException(e.Location, e.Detail, e);
         }
-        return new Recipe(name, description, file, steps, calibration, quantization);
+        return new Recipe(name, description, file, steps, calibration, quantization) { Sha256 = sha256 };
     }
 
     private static List<PipelineStep> ParseSteps(YamlSequenceNode sequence, string file, PassRegistry registry) =>

@@ -29,9 +29,11 @@ public static class RecipePresets
     /// The recipe file <paramref name="spec"/> names: the file itself when it exists (relative to the working
     /// directory), else the preset of that name (<c>.yaml</c> optional), else a user error listing the presets.
     /// </summary>
-    public static string Resolve(string spec, string? directory = null)
+    public static string Resolve(string spec, string? directory = null) => File.Exists(spec) ? spec : ResolvePreset(spec, directory);
+
+    /// <summary>The file of the preset named <paramref name="spec"/> (<c>.yaml</c> optional), else a user error listing the presets.</summary>
+    public static string ResolvePreset(string spec, string? directory = null)
     {
-        if (File.Exists(spec)) return spec;
         directory ??= DefaultDirectory;
         var presets = List(directory);
         string name = spec.EndsWith(".yaml", StringComparison.OrdinalIgnoreCase) ? spec[..^5] : spec;

@@ -8,7 +8,8 @@ namespace OnnxQuant.Passes.Calibration.DataSources;
 /// with it; enumerating <see cref="Batches"/> again (another pass of a chunked calibration) gives the same batches.
 /// </summary>
 /// <remarks>
-/// <para>Where data comes from (<see cref="Open"/>): <c>random</c>; a <c>.npy</c> (single-input models); a
+/// <para>Where data comes from (<see cref="Open(string, Model, DataSourceOptions?)"/>): samples in memory
+/// (<see cref="CalibrationSamples"/>); <c>random</c>; a <c>.npy</c> (single-input models); a
 /// <c>.npz</c> (keys = input names); a folder holding <c>NAME.npy</c> per input, or images (JPEG/PNG, for a
 /// single image input, preprocessed by <see cref="ImagePreprocessing"/>).</para>
 /// <para>Shapes: arrays hold samples along axis 0. A sample of rank r − 1 for an input of rank r is one batch item
@@ -111,6 +112,19 @@ public sealed class CalibrationDataSource : IDisposable
             };
         }
         else throw new OnnxQuantException($"Calibration data {data} does not exist (expected a .npy/.npz file, a folder, or 'random').");
+        return Create(provider, inputs, options, defaultCount);
+    }
+
+    /// <summary>Opens samples held in memory (named tensors per sample) for <paramref name="model"/>, with the same checks and batching as files.</summary>
+    public static CalibrationDataSource Open(CalibrationSamples samples, Model model, DataSourceOptions? options = null)
+    {
+        var inputs = ModelInput.FromModel(model);
+        if (inputs.Count == 0) throw new OnnxQuantException("The model has no inputs to feed calibration data to.");
+        return Create(new InMemorySamples(samples), inputs, options ?? new DataSourceOptions(), null);
+    }
+
+    private static CalibrationDataSource Create(ISampleProvider provider, IReadOnlyList<ModelInput> inputs, DataSourceOptions options, int? defaultCount)
+    {
         try { return new CalibrationDataSource(provider, inputs, options, defaultCount); }
         catch
         {
