@@ -67,6 +67,35 @@ public class QuantizerTests
             $"no final progress report among {reports.Count}");
     }
 
+    /// <summary>The README's example makes the calls the test above makes, so the two cannot drift apart unnoticed.</summary>
+    [Fact]
+    public void ReadmeExample_MakesTheCallsTheTestRuns()
+    {
+        string readme = File.ReadAllText(Path.Combine(SharedPaths.RepoRoot, "README.md"));
+        int section = readme.IndexOf("## Library API", StringComparison.Ordinal);
+        Assert.True(section >= 0, "README.md has no 'Library API' section");
+        int start = readme.IndexOf("```csharp", section, StringComparison.Ordinal);
+        string example = readme[start..readme.IndexOf("```", start + 9, StringComparison.Ordinal)];
+        string test = File.ReadAllText(Path.Combine(SharedPaths.RepoRoot, "tests", "OnnxQuant.Tests", "Api", "QuantizerTests.cs"));
+        foreach (string line in new[]
+        {
+            "var samples = images.Select(pixels => new Dictionary<string, Tensor>",
+            "[\"pixel_values\"] = Tensor.FromFloats(pixels, 1, 1, 28, 28),",
+            "new QuantizeOptions",
+            "Recipe = RecipeSource.Preset(\"w8a8\"),",
+            "Calibration = CalibrationData.FromSamples(samples),",
+            "Seed = 0,",
+            "Progress = new Progress<CalibrationProgress>(p =>",
+            "}, cancellationToken);",
+        })
+        {
+            Assert.Contains(line, example);
+            Assert.Contains(line, test);
+        }
+        Assert.Contains("var result = Quantizer.Quantize(\"vit_mnist.onnx\", \"vit.w8a8.onnx\", new QuantizeOptions", example);
+        Assert.Contains("var result = Quantizer.Quantize(VitMnist, output, new QuantizeOptions", test);
+    }
+
     [Fact]
     public void Quantize_WithRecipeText_RecordsTheTextsHash_AndReportsRecipeMistakesWithTheirLine()
     {
