@@ -1,3 +1,4 @@
+using OnnxQuant.Passes.Calibration;
 using OnnxQuant.Passes.Calibration.DataSources;
 using System.CommandLine;
 using OnnxQuant.Ir;
