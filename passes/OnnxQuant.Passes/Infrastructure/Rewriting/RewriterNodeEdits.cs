@@ -1,0 +1,60 @@
+using OnnxQuant.Ir;
+
+namespace OnnxQuant.Passes.Rewriting;
+
+/// <summary>
+/// Edits of single inputs and of the graph's front that quantizers need besides pattern replacement, made with the
+/// same guarantees as <see cref="Rewriter"/>'s own: an input is rewired only to a value defined before its node, a
+/// node put at the front reads only graph inputs and constants, and a constant left without readers is removed
+/// (never changed in place). Names come from the graph's one name scope.
+/// </summary>
+public static class RewriterNodeEdits
+{
+    /// <summary>A name not used anywhere in the model, from <paramref name="hint"/>.</summary>
+    public static string FreshName(this Rewriter rewriter, string hint) => rewriter.Graph.FreshName(hint);
+
+    /// <summary>
+    /// Makes input <paramref name="index"/> of <paramref name="node"/> read <paramref name="value"/> (defined before
+    /// the node), and removes the constant it read before when nothing else reads it.
+    /// </summary>
+    public static void ReplaceInput(this Rewriter rewriter, Node node, int index, Value? value)
+    {
+        if (value is not null && !DefinedBefore(value, node))
+            throw new InvalidOperationException($"Cannot make {node} read {value}: it is defined after the node (or not in scope).");
+        var old = node.Input(index);
+        node.ReplaceInput(index, value);
+        if (old is not null) rewriter.RemoveConstantIfUnused(old);
+    }
+
+    /// <summary>Removes <paramref name="value"/> when it is a constant that nothing reads any more; false otherwise.</summary>
+    public static bool RemoveConstantIfUnused(this Rewriter rewriter, Value value) =>
+        value.Graph is { } owner && owner.RemoveConstantIfUnused(value);
+
+    /// <summary>Inserts <paramref name="node"/> at the front of the rewritten graph; it may read graph inputs, constants
+    /// and values of enclosing graphs only.</summary>
+    public static Node InsertAtFront(this Rewriter rewriter, Node node)
+    {
+        if (node.Inputs.FirstOrDefault(v => v?.Producer is { } p && p.Graph == rewriter.Graph) is { } produced)
+            throw new InvalidOperationException($"Cannot put {node} at the front of the graph: its input {produced} is computed by {produced.Producer}.");
+        return rewriter.Graph.FirstNode is { } first ? rewriter.InsertBefore(first, node) : rewriter.Graph.InsertAfter(null, node);
+    }
+
+    /// <summary>Inserts <paramref name="node"/> right after the producer of <paramref name="value"/> when it is computed in
+    /// the rewritten graph, else at the front (for graph inputs, constants and values of enclosing graphs).</summary>
+    public static Node InsertAfterProducer(this Rewriter rewriter, Value value, Node node) =>
+        value.Producer is { } producer && producer.Graph == rewriter.Graph
+            ? rewriter.InsertAfter(producer, node)
+            : rewriter.InsertAtFront(node);
+
+    private static bool DefinedBefore(Value value, Node node)
+    {
+        if (value.Producer is not { } producer) return value.Graph is not null;
+        if (producer.Graph != node.Graph) return producer.Graph is not null;
+        foreach (var n in node.Graph!.Nodes)
+        {
+            if (ReferenceEquals(n, producer)) return true;
+            if (ReferenceEquals(n, node)) return false;
+        }
+        return false;
+    }
+}
