@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using OnnxQuant.Passes.Quantization.Rounding;
 
 namespace OnnxQuant.Passes.Quantization;
 
@@ -16,4 +17,7 @@ public sealed class DynamicQdqInsertionOptions
 
     [Description(NonFiniteWeights.OptionDescription)]
     public NonFiniteWeightsPolicy NonFinite { get; set; } = NonFiniteWeightsPolicy.Error;
+
+    [Description("how weights are rounded to int8: rtn (round to nearest)")]
+    public WeightRounding Rounding { get; set; } = WeightRounding.Rtn;
 }

@@ -39,14 +39,7 @@ public sealed class DynamicQdqInsertionPass : Pass<DynamicQdqInsertionOptions>
 
     public override PassResult Run(Model model, DynamicQdqInsertionOptions options, PassContext context)
     {
-        if (model.AllGraphs().SelectMany(g => g.Nodes).FirstOrDefault(QdqInsertionPass.IsQuantizedOp) is { } quantized)
-            throw new OnnxQuantException(
-                $"{Name}: the model is already quantized: it holds {quantized}. Quantize the float model it was made from.");
-        long opset = model.GetOpset("") ?? 1;
-        if (opset < RequiredOpset)
-            throw new OnnxQuantException(
-                $"{Name}: the model has opset {opset}; DynamicQuantizeLinear needs opset >= {RequiredOpset}. " +
-                $"Run 'upgrade-opset' (target-opset: {RequiredOpset} or later) before '{Name}' in the recipe.");
+        FloatModelPrecondition.Check(model, Name, RequiredOpset, "DynamicQuantizeLinear needs");
         var unknown = options.OpTypes.Except(DefaultOpTypes).ToList();
         if (unknown.Count > 0)
             throw new OnnxQuantException(
@@ -55,7 +48,8 @@ public sealed class DynamicQdqInsertionPass : Pass<DynamicQdqInsertionOptions>
         var ops = new HashSet<string>(options.OpTypes.Count > 0 ? options.OpTypes : DefaultOpTypes, StringComparer.Ordinal);
         var excluded = options.ExcludeNodes.Select(NameGlob.Compile).ToList();
 
-        var rewriter = new DynamicQdqRewriter(model.Graph, options.WeightGranularity == QdqWeightGranularity.PerChannel, context, Name);
+        var rewriter = new DynamicQdqRewriter(model.Graph, options.WeightGranularity == QdqWeightGranularity.PerChannel, context, Name,
+            Quantization.Rounding.WeightRounders.For(options.Rounding));
         int done = 0;
         foreach (var node in QuantizationCandidates.Of(model, ops, excluded, context, Name))
             if (NonFiniteWeights.Allows(node, options.NonFinite, context, Name) && rewriter.TryQuantize(node)) done++;

@@ -1,4 +1,5 @@
 using OnnxQuant.Ir;
+using OnnxQuant.Passes.Rewriting;
 
 namespace OnnxQuant.Passes.Quantization;
 
@@ -40,7 +41,7 @@ internal sealed class QdqActivationOpInserter(QdqInserter inserter, PassContext 
             return false;
         }
         foreach (int i in inputs)
-            node.ReplaceInput(i, inserter.QuantizeActivation(node.Inputs[i]!, floatType)!.Value.Dq);
+            inserter.Rewriter.ReplaceInput(node, i, inserter.QuantizeActivation(node.Inputs[i]!, floatType)!.Value.Dq);
         inserter.QuantizeOutput(node, floatType);
         return true;
     }

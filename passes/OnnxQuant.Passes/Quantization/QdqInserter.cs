@@ -1,12 +1,17 @@
 using OnnxQuant.Ir;
 using OnnxQuant.Passes.Calibration;
+using OnnxQuant.Passes.LinearLayers;
+using OnnxQuant.Passes.Quantization.Rounding;
+using OnnxQuant.Passes.Rewriting;
 
 namespace OnnxQuant.Passes.Quantization;
 
 /// <summary>
 /// The edits of <see cref="QdqInsertionPass"/> on one graph: one Q/DQ pair per activation tensor (cached, so a tensor
 /// read by several quantized nodes is quantized once), one int8 constant + DequantizeLinear per (weight, axis).
-/// Q and DQ are inserted right after the producer of the tensor, so the graph stays in topological order.
+/// Q and DQ are inserted right after the producer of the tensor, so the graph stays in topological order. Weights are
+/// read through <see cref="LinearLayer"/> and rounded by the recipe's <see cref="IWeightRounder"/>; every edit goes
+/// through the <see cref="Rewriter"/>.
 /// </summary>
 internal sealed class QdqInserter
 {
@@ -20,6 +25,11 @@ internal sealed class QdqInserter
         { "MaxPool", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Gather", "Resize" };
 
     private readonly Graph _graph;
+    private readonly Rewriter _rewriter;
+
+    /// <summary>The rewriter every edit of this pass goes through (shared with <see cref="QdqActivationOpInserter"/>).</summary>
+    internal Rewriter Rewriter => _rewriter;
+    private readonly IWeightRounder _rounder;
     private readonly IActivationRanges _ranges;
     private readonly PassContext _context;
     private readonly long _opset;
@@ -29,9 +39,12 @@ internal sealed class QdqInserter
     private readonly Dictionary<Value, (Value Dq, ActivationParams P)> _activations = [];
     private readonly Dictionary<(Value, int), QuantizedWeight> _weights = [];
 
-    public QdqInserter(Graph graph, IActivationRanges ranges, QdqParameterResolver resolve, PassContext context, long opset, string pass)
+    public QdqInserter(Graph graph, IActivationRanges ranges, QdqParameterResolver resolve, PassContext context, long opset, string pass,
+        IWeightRounder rounder)
     {
         _graph = graph;
+        _rewriter = new Rewriter(graph);
+        _rounder = rounder;
         _ranges = ranges;
         _context = context;
         _opset = opset;
@@ -59,24 +72,18 @@ internal sealed class QdqInserter
         if (p.FloatType == DataType.Float16) _context.Count("float16-unfused");
 
         var x = QuantizeActivation(node.Inputs[0]!, p.FloatType)!.Value;
-        node.ReplaceInput(0, x.Dq);
+        _rewriter.ReplaceInput(node, 0, x.Dq);
         if (p.WeightIsActivation)
         {
-            node.ReplaceInput(1, QuantizeActivation(node.Inputs[1]!, p.FloatType)!.Value.Dq);
+            _rewriter.ReplaceInput(node, 1, QuantizeActivation(node.Inputs[1]!, p.FloatType)!.Value.Dq);
         }
         else
         {
             float[] biasData = p.Bias?.Const!.ToFloatArray() ?? [];
-            var w = QuantizeWeight(node.Inputs[1]!, p.Axis, p.FloatType,
+            var w = QuantizeWeight(node.Inputs[1]!, p.Axis, p.FloatType, p.Layer,
                 p.Bias is null ? null : scales => WidenForBias(node, biasData, x.P.Scale, scales, p.FloatType));
-            var original = node.Inputs[1]!;
-            node.ReplaceInput(1, w.Dequantized);
-            _graph.RemoveConstantIfUnused(original);
-            if (p.Bias is { } bias)
-            {
-                node.ReplaceInput(2, QuantizeBias(node, bias, biasData, x.P.Scale, w.Scales, p.FloatType));
-                _graph.RemoveConstantIfUnused(bias);
-            }
+            _rewriter.ReplaceInput(node, 1, w.Dequantized);
+            if (p.Bias is { } bias) _rewriter.ReplaceInput(node, 2, QuantizeBias(node, bias, biasData, x.P.Scale, w.Scales, p.FloatType));
         }
         // QLinearConv needs a Q on the output.
         if (node.OpType is "Conv" or "ConvTranspose") QuantizeOutput(node, p.FloatType);
@@ -98,7 +105,7 @@ internal sealed class QdqInserter
     /// <summary>The float type of activation <paramref name="x"/>: its own, else the model's (values often carry no type).</summary>
     internal DataType? FloatTypeOf(Value x) => x.ElementType ?? _modelFloatType;
 
-    private sealed record NodePlan(DataType FloatType, int Axis, bool WeightIsActivation, Value? Bias);
+    private sealed record NodePlan(DataType FloatType, int Axis, bool WeightIsActivation, Value? Bias, LinearLayer? Layer);
 
     /// <summary>Null when <paramref name="node"/> can be quantized (with <paramref name="plan"/>), else why not.</summary>
     private string? Plan(Node node, out NodePlan? plan)
@@ -116,42 +123,36 @@ internal sealed class QdqInserter
         if (weightIsActivation)
         {
             if (node.OpType is not ("MatMul" or "Gemm")) return $"its weight {w} is not a constant";
-            plan = new NodePlan(floatType.Value, -1, true, null);
+            plan = new NodePlan(floatType.Value, -1, true, null, null);
             return null;
         }
         if (wTensor!.ElementType != floatType) return $"its weight {w} is {wTensor.ElementType.OnnxName()}, the activation {floatType.Value.OnnxName()}";
-        int axis = -1;
-        Value? bias = null;
-        switch (node.OpType)
+        int axis;
+        Value? bias;
+        LinearLayer? layer = null;
+        if (node.OpType == "ConvTranspose")
         {
-            case "Conv":
-                if (wTensor.Rank < 3) return $"its weight {w} has rank {wTensor.Rank}";
-                axis = 0;
-                bias = node.Input(2);
-                break;
-            case "ConvTranspose":
-                if (wTensor.Rank < 3) return $"its weight {w} has rank {wTensor.Rank}";
-                // W is [C, M/group, k...]: output channels lie along axis 1 only without groups.
-                axis = node.GetInt("group", 1) == 1 ? 1 : -1;
-                bias = node.Input(2);
-                break;
-            case "MatMul":
-                axis = wTensor.Rank == 2 ? 1 : -1;
-                break;
-            case "Gemm":
-                if (wTensor.Rank != 2) return $"its weight {w} has rank {wTensor.Rank}";
-                axis = node.GetInt("transB", 0) != 0 ? 0 : 1;
-                long n = wTensor.Dims[axis];
-                // QGemm takes an int32 bias scaled by s_x·s_w: only a plain [N] bias with β = 1 (else C stays float).
-                if (node.Input(2) is { Const: { Rank: 1 } c } cv && c.Dims[0] == n && c.ElementType == floatType && node.GetFloat("beta", 1f) == 1f)
-                    bias = cv;
-                else if (node.Input(2) is not null) _context.Count("gemm-bias-float");
-                break;
+            // Not a linear layer x·B: W is [C, M/group, k...], output channels along axis 1 only without groups.
+            if (wTensor.Rank < 3) return $"its weight {w} has rank {wTensor.Rank}";
+            axis = node.GetInt("group", 1) == 1 ? 1 : -1;
+            bias = node.Input(2);
+        }
+        else
+        {
+            if (LinearLayer.TryRead(node, out layer) is { } notLinear) return notLinear;
+            axis = layer!.OutputChannelAxis;
+            bias = layer.Bias;
+            // QGemm takes an int32 bias scaled by s_x·s_w: only a plain [N] bias with β = 1 (else C stays float).
+            if (node.OpType == "Gemm" && bias is not null && !(bias.Const is { Rank: 1 } c && c.Dims[0] == layer.N && c.ElementType == floatType && layer.Beta == 1f))
+            {
+                _context.Count("gemm-bias-float");
+                bias = null;
+            }
         }
         if (bias is not null && bias.Const is not { Rank: 1 } bt) return $"its bias {bias} is not a constant vector";
         if (bias?.Const is { } b && b.ElementType != floatType) return $"its bias {bias} is {b.ElementType.OnnxName()}";
         if (!_resolve.PerChannel(node, w)) axis = -1;
-        plan = new NodePlan(floatType.Value, axis, false, bias);
+        plan = new NodePlan(floatType.Value, axis, false, bias, layer);
         return null;
     }
 
@@ -269,59 +270,62 @@ internal sealed class QdqInserter
     {
         string hint = x.Name ?? "x";
         var uses = x.Uses.ToList();
-        var scale = _graph.AddConstant(TensorConversions.FromFloats(floatType, [p.Scale], []), _graph.FreshName(hint + "_scale"));
-        var zero = _graph.AddConstant(TensorConversions.FromDoubles(p.Type, [p.ZeroPoint], []), _graph.FreshName(hint + "_zero_point"));
-        var q = new Node("QuantizeLinear", [x, scale, zero], 1, "", name: _graph.FreshName(hint + "_QuantizeLinear"),
-            outputNames: [_graph.FreshName(hint + "_quantized")]);
-        var dq = new Node("DequantizeLinear", [q.Output, scale, zero], 1, "", name: _graph.FreshName(hint + "_DequantizeLinear"),
-            outputNames: [_graph.FreshName(hint + "_dequantized")]);
+        var scale = _rewriter.AddConstant(TensorConversions.FromFloats(floatType, [p.Scale], []), _rewriter.FreshName(hint + "_scale"));
+        var zero = _rewriter.AddConstant(TensorConversions.FromDoubles(p.Type, [p.ZeroPoint], []), _rewriter.FreshName(hint + "_zero_point"));
+        var q = new Node("QuantizeLinear", [x, scale, zero], 1, "", name: _rewriter.FreshName(hint + "_QuantizeLinear"),
+            outputNames: [_rewriter.FreshName(hint + "_quantized")]);
+        var dq = new Node("DequantizeLinear", [q.Output, scale, zero], 1, "", name: _rewriter.FreshName(hint + "_DequantizeLinear"),
+            outputNames: [_rewriter.FreshName(hint + "_dequantized")]);
         q.Output.Type = new TensorType(p.Type, x.Shape);
         dq.Output.Type = x.Type ?? new TensorType(floatType, x.Shape);
-        if (x.Producer is { } producer && producer.Graph == _graph) _graph.InsertAfter(producer, q);
-        else _graph.InsertAfter(null, q);
-        _graph.InsertAfter(q, dq);
+        _rewriter.InsertAfterProducer(x, q);
+        _rewriter.InsertAfter(q, dq);
         // Readers inside If/Loop/Scan bodies keep reading the float tensor: those bodies stay float.
         foreach (var use in uses)
-            if (use.Node.Graph == _graph) use.Node.ReplaceInput(use.InputIndex, dq.Output);
-        int output = _graph.Outputs.IndexOf(x);
-        if (output >= 0)
-        {
-            // A quantized graph output (a Conv's, which QLinearConv needs): the DQ takes over its name and its place,
-            // so the op's own output has the Q as its only reader, as ORT's fusions require.
-            (x.Name, dq.Output.Name) = (dq.Output.Name, x.Name);
-            _graph.Outputs[output] = dq.Output;
-        }
+            if (use.Node.Graph == _graph) _rewriter.ReplaceInput(use.Node, use.InputIndex, dq.Output);
+        // A quantized graph output (a Conv's, which QLinearConv needs): the DQ takes over its name and its place,
+        // so the op's own output has the Q as its only reader, as ORT's fusions require.
+        _rewriter.TakeOverGraphOutput(x, dq.Output);
         _context.Count("activations");
         return dq.Output;
     }
 
     /// <summary>
-    /// An int8 symmetric copy of the constant <paramref name="w"/> with its DequantizeLinear (axis −1: per tensor).
-    /// <paramref name="adjustScales"/> may widen scales (for the bias, <see cref="BiasQuantization"/>); a widened copy
-    /// is this node's own, as the weight's other readers need no widening.
+    /// An int8 symmetric ([−127, 127]) copy of the constant <paramref name="w"/>, rounded by the recipe's rounder, with
+    /// its DequantizeLinear (axis −1: per tensor). <paramref name="layer"/> lays the weight out as rows (null for a
+    /// ConvTranspose: rows along <paramref name="axis"/>). <paramref name="adjustScales"/> may widen scales (for the
+    /// bias, <see cref="BiasQuantization"/>); a widened copy is this node's own, as the weight's other readers need no widening.
     /// </summary>
-    private QuantizedWeight QuantizeWeight(Value w, int axis, DataType floatType, Func<float[], float[]>? adjustScales = null)
+    private QuantizedWeight QuantizeWeight(Value w, int axis, DataType floatType, LinearLayer? layer, Func<float[], float[]>? adjustScales = null)
     {
         if (adjustScales is null && _weights.TryGetValue((w, axis), out var done)) return done;
         var t = w.Const!;
-        float[] data = t.ToFloatArray();
-        long[] dims = t.Dims.ToArray();
-        var natural = QdqMath.SymmetricInt8Scales(data, dims, axis, floatType);
-        var scales = adjustScales?.Invoke(natural) ?? natural;
-        bool own = !ReferenceEquals(scales, natural);
+        var rows = AxisRows.Of(t.Dims, axis);
+        float[] data = layer?.ReadRows() ?? rows.ToRows<float>(t.ToFloatArray());
+        int rowCount = layer?.OutputChannels ?? (int)rows.RowCount;
+        int length = data.Length / rowCount;
+        var grid = new WeightGrid(8, WeightScaleRule.NarrowSymmetric, length, axis < 0, floatType);
+        var natural = grid.ScalesOf(data, rowCount, length);
+        // One scale per output channel (per tensor: the one every row repeats).
+        float[] naturalScales = axis < 0 ? [natural.Scales[0]] : natural.Scales;
+        var scales = adjustScales?.Invoke(naturalScales) ?? naturalScales;
+        bool own = !ReferenceEquals(scales, naturalScales);
         if (!own && _weights.TryGetValue((w, axis), out done)) return done;
-        var q = QdqMath.SymmetricInt8(data, dims, axis, scales);
+        var given = own ? new BlockScales(axis < 0 ? Enumerable.Repeat(scales[0], rowCount).ToArray() : scales, natural.ZeroPoints) : natural;
+        var rounded = _rounder.Round(data, rowCount, length, grid, layer, given);
+        var signed = rounded.Codes.Select(c => (sbyte)(c - rounded.DefaultZeroPoint)).ToArray();
+        var q = layer?.RowsToStored<sbyte>(signed) ?? rows.ToStored<sbyte>(signed);
         long channels = scales.Length;
 
         string hint = w.Name ?? "w";
         long[] scaleDims = axis < 0 ? [] : [channels];
-        var qw = _graph.AddConstant(Tensor.FromSpan(DataType.Int8, q, dims), _graph.FreshName(hint + "_quantized"));
-        var scale = _graph.AddConstant(TensorConversions.FromFloats(floatType, scales, scaleDims), _graph.FreshName(hint + "_scale"));
-        var zero = _graph.AddConstant(Tensor.FromSpan(DataType.Int8, new sbyte[channels], scaleDims), _graph.FreshName(hint + "_zero_point"));
+        var qw = _rewriter.AddConstant(Tensor.FromSpan(DataType.Int8, q, t.Dims.ToArray()), _rewriter.FreshName(hint + "_quantized"));
+        var scale = _rewriter.AddConstant(TensorConversions.FromFloats(floatType, scales, scaleDims), _rewriter.FreshName(hint + "_scale"));
+        var zero = _rewriter.AddConstant(Tensor.FromSpan(DataType.Int8, new sbyte[channels], scaleDims), _rewriter.FreshName(hint + "_zero_point"));
         var dq = new Node("DequantizeLinear", [qw, scale, zero], 1, "", axis < 0 ? null : [Attribute.Int("axis", axis)],
-            _graph.FreshName(hint + "_DequantizeLinear"), [_graph.FreshName(hint + "_dequantized")]);
-        dq.Output.Type = new TensorType(floatType, new Shape(dims));
-        _graph.InsertAfter(null, dq);
+            _rewriter.FreshName(hint + "_DequantizeLinear"), [_rewriter.FreshName(hint + "_dequantized")]);
+        dq.Output.Type = new TensorType(floatType, new Shape(t.Dims.ToArray()));
+        _rewriter.InsertAtFront(dq);
         _context.Count("weights");
         var result = new QuantizedWeight(dq.Output, scales);
         if (!own) _weights[(w, axis)] = result;
@@ -356,13 +360,13 @@ internal sealed class QdqInserter
         }
         string hint = bias.Name ?? "bias";
         long[] scaleDims = perChannel ? [scales.Length] : [];
-        var qb = _graph.AddConstant(Tensor.FromInt32s(q, data.Length), _graph.FreshName(hint + "_quantized"));
-        var scale = _graph.AddConstant(TensorConversions.FromFloats(floatType, scales, scaleDims), _graph.FreshName(hint + "_scale"));
-        var zero = _graph.AddConstant(Tensor.FromSpan(DataType.Int32, new int[scales.Length], scaleDims), _graph.FreshName(hint + "_zero_point"));
+        var qb = _rewriter.AddConstant(Tensor.FromInt32s(q, data.Length), _rewriter.FreshName(hint + "_quantized"));
+        var scale = _rewriter.AddConstant(TensorConversions.FromFloats(floatType, scales, scaleDims), _rewriter.FreshName(hint + "_scale"));
+        var zero = _rewriter.AddConstant(Tensor.FromSpan(DataType.Int32, new int[scales.Length], scaleDims), _rewriter.FreshName(hint + "_zero_point"));
         var dq = new Node("DequantizeLinear", [qb, scale, zero], 1, "", perChannel ? [Attribute.Int("axis", 0)] : null,
-            _graph.FreshName(hint + "_DequantizeLinear"), [_graph.FreshName(hint + "_dequantized")]);
+            _rewriter.FreshName(hint + "_DequantizeLinear"), [_rewriter.FreshName(hint + "_dequantized")]);
         dq.Output.Type = new TensorType(floatType, new Shape(t.Dims.ToArray()));
-        _graph.InsertAfter(null, dq);
+        _rewriter.InsertAtFront(dq);
         _context.Count("biases");
         return dq.Output;
     }

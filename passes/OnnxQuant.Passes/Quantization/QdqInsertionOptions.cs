@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using OnnxQuant.Passes.Quantization.Rounding;
 
 namespace OnnxQuant.Passes.Quantization;
 
@@ -19,6 +20,9 @@ public sealed class QdqInsertionOptions
 
     [Description("one weight scale per output channel or per tensor")]
     public QdqWeightGranularity WeightGranularity { get; set; } = QdqWeightGranularity.PerChannel;
+
+    [Description("how weights are rounded to int8: rtn (round to nearest)")]
+    public WeightRounding Rounding { get; set; } = WeightRounding.Rtn;
 
     [Description("symmetric activation ranges (zero point 0 for int8, 128 for uint8)")]
     public bool SymmetricActivations { get; set; }

@@ -1,5 +1,6 @@
 using OnnxQuant.Ir;
 using OnnxQuant.Passes.Calibration;
+using OnnxQuant.Passes.Quantization.Rounding;
 
 namespace OnnxQuant.Passes.Quantization;
 
@@ -107,30 +108,30 @@ public sealed class QdqInsertionPass : Pass<QdqInsertionOptions>
             requests.Range(value);
     }
 
+    /// <summary>The op types <paramref name="options"/> select: <c>op-types</c> (default <see cref="DefaultOpTypes"/>) minus <c>exclude-op-types</c>.</summary>
+    public static HashSet<string> OpTypesOf(QdqInsertionOptions options)
+    {
+        var ops = new HashSet<string>(options.OpTypes.Count > 0 ? options.OpTypes : DefaultOpTypes, StringComparer.Ordinal);
+        ops.ExceptWith(options.ExcludeOpTypes);
+        return ops;
+    }
+
     /// <summary>True for the op types of an already quantized model (QDQ, QLinear*, integer MatMul/Conv, MatMulNBits...).</summary>
     public static bool IsQuantizedOp(Node node) => IntegerOps.Contains(node.OpType) || node.OpType.StartsWith("QLinear", StringComparison.Ordinal);
 
     public override PassResult Run(Model model, QdqInsertionOptions options, PassContext context)
     {
-        if (model.AllGraphs().SelectMany(g => g.Nodes).FirstOrDefault(IsQuantizedOp) is { } quantized)
-            throw new OnnxQuantException(
-                $"{Name}: the model is already quantized: it holds {quantized}. Quantize the float model it was made from.");
-        long opset = model.GetOpset("") ?? 1;
-        if (opset < RequiredOpset)
-            throw new OnnxQuantException(
-                $"{Name}: the model has opset {opset}; per-channel QuantizeLinear/DequantizeLinear need opset >= {RequiredOpset}. " +
-                $"Run 'upgrade-opset' (target-opset: {RequiredOpset} or later) before '{Name}' in the recipe.");
+        long opset = FloatModelPrecondition.Check(model, Name, RequiredOpset, "per-channel QuantizeLinear/DequantizeLinear need");
         // Ranges given directly win; else those of an earlier calibrate pass.
         var ranges = context.GetAnalysis<IActivationRanges>()
             ?? context.GetAnalysis<CalibrationResult>()
             ?? throw new OnnxQuantException($"{Name}: no activation ranges: run the calibrate pass (with --data) before '{Name}'.");
 
-        var ops = new HashSet<string>(options.OpTypes.Count > 0 ? options.OpTypes : DefaultOpTypes, StringComparer.Ordinal);
-        ops.ExceptWith(options.ExcludeOpTypes);
+        var ops = OpTypesOf(options);
         var excluded = options.ExcludeNodes.Select(NameGlob.Compile).ToList();
 
         var resolver = new QdqParameterResolver(options, ranges, context.GetAnalysis<CalibrationResult>(), opset, Name);
-        var inserter = new QdqInserter(model.Graph, ranges, resolver, context, opset, Name);
+        var inserter = new QdqInserter(model.Graph, ranges, resolver, context, opset, Name, WeightRounders.For(options.Rounding));
         var activationOps = new QdqActivationOpInserter(inserter, context, opset, Name);
         int quantizedNodes = 0;
         foreach (var node in QuantizationCandidates.Of(model, ops, excluded, context, Name))

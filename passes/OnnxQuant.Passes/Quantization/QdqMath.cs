@@ -43,14 +43,17 @@ public static class QdqMath
         return (scale, (int)Math.Clamp(Math.Round(qmin - Math.Min(min, 0) / scale, MidpointRounding.ToEven), qmin, qmax));
     }
 
-    /// <summary>The scale max|w|/127 of symmetric int8 weights, rounded to <paramref name="scaleType"/>.</summary>
-    public static float SymmetricWeightScale(double maxAbs, DataType scaleType = DataType.Float) => RoundScale(maxAbs / 127, scaleType);
-
-    /// <summary><paramref name="scale"/> floored at the type's minimum and rounded to float or float16.</summary>
+    /// <summary>
+    /// The one rule by which every scale in the project (activations, int8 and n-bit weights, biases) becomes the value
+    /// stored in the model: its magnitude floored at the type's minimum (an all-zero block or range still gets a finite
+    /// scale whose inverse is finite; a non-finite scale becomes the minimum), its sign kept (ONNX Runtime's symmetric
+    /// n-bit weights carry the extreme's sign in the scale), then rounded to float or float16.
+    /// </summary>
     public static float RoundScale(double scale, DataType scaleType)
     {
         float floor = scaleType == DataType.Float16 ? MinScaleFloat16 : MinScaleFloat;
-        float s = (float)Math.Max(double.IsFinite(scale) ? scale : floor, floor);
+        float s = (float)Math.Max(double.IsFinite(scale) ? Math.Abs(scale) : floor, floor);
+        if (scale < 0) s = -s;
         return scaleType == DataType.Float16 ? (float)(Half)s : s;
     }
 
@@ -59,47 +62,5 @@ public static class QdqMath
     {
         double q = Math.Round((double)(x / scale), MidpointRounding.ToEven) + zeroPoint;
         return (int)Math.Clamp(q, qmin, qmax);
-    }
-
-    /// <summary>
-    /// Symmetric int8 weight codes in [−127, 127] (zero point 0), one scale per index along <paramref name="axis"/> of
-    /// <paramref name="dims"/> (one for the whole tensor when axis &lt; 0): s = max|w| / 127, q = round(w / s).
-    /// </summary>
-    public static (sbyte[] Codes, float[] Scales) SymmetricInt8(ReadOnlySpan<float> data, ReadOnlySpan<long> dims, int axis, DataType scaleType = DataType.Float)
-    {
-        var scales = SymmetricInt8Scales(data, dims, axis, scaleType);
-        return (SymmetricInt8(data, dims, axis, scales), scales);
-    }
-
-    /// <summary>The scales max|w| / 127 of <see cref="SymmetricInt8(ReadOnlySpan{float}, ReadOnlySpan{long}, int, DataType)"/>, one per index along <paramref name="axis"/>.</summary>
-    public static float[] SymmetricInt8Scales(ReadOnlySpan<float> data, ReadOnlySpan<long> dims, int axis, DataType scaleType = DataType.Float)
-    {
-        var (channels, inner) = Channels(dims, axis);
-        var maxAbs = new double[channels];
-        for (int i = 0; i < data.Length; i++)
-        {
-            long c = axis < 0 ? 0 : i / inner % channels;
-            maxAbs[c] = Math.Max(maxAbs[c], Math.Abs(data[i]));
-        }
-        return maxAbs.Select(m => SymmetricWeightScale(m, scaleType)).ToArray();
-    }
-
-    /// <summary>Symmetric int8 codes round(w / s) in [−127, 127] with given <paramref name="scales"/> (widened ones
-    /// included: <see cref="BiasQuantization.WidenWeightScales"/>), one per index along <paramref name="axis"/>.</summary>
-    public static sbyte[] SymmetricInt8(ReadOnlySpan<float> data, ReadOnlySpan<long> dims, int axis, float[] scales)
-    {
-        var (channels, inner) = Channels(dims, axis);
-        var codes = new sbyte[data.Length];
-        for (int i = 0; i < data.Length; i++)
-            codes[i] = (sbyte)Quantize(data[i], scales[axis < 0 ? 0 : i / inner % channels], 0, -127, 127);
-        return codes;
-    }
-
-    private static (long Channels, long Inner) Channels(ReadOnlySpan<long> dims, int axis)
-    {
-        long channels = axis < 0 ? 1 : dims[axis];
-        long inner = 1;
-        if (axis >= 0) for (int d = axis + 1; d < dims.Length; d++) inner *= dims[d];
-        return (channels, inner);
     }
 }

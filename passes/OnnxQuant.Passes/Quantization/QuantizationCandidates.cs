@@ -11,13 +11,15 @@ namespace OnnxQuant.Passes.Quantization;
 /// </summary>
 public static class QuantizationCandidates
 {
-    public static IEnumerable<Node> Of(Model model, IReadOnlySet<string> opTypes, IReadOnlyList<Regex> excludedNames, PassContext context, string pass)
+    /// <param name="alsoSelect">Nodes of other op types the pass also takes (quantize-weights: embedding Gathers).</param>
+    public static IEnumerable<Node> Of(Model model, IReadOnlySet<string> opTypes, IReadOnlyList<Regex> excludedNames, PassContext context, string pass,
+        Func<Node, bool>? alsoSelect = null)
     {
         SubgraphNodes.ReportSkipped(model, opTypes, context, pass);
         foreach (var node in model.Graph.Nodes.ToList())
         {
             context.Cancellation.ThrowIfCancellationRequested();
-            if (!node.IsDefaultDomain || !opTypes.Contains(node.OpType)) continue;
+            if (!IsSelected(node, opTypes) && alsoSelect?.Invoke(node) != true) continue;
             if (NameGlob.AnyMatches(excludedNames, node))
             {
                 context.Count("excluded");
@@ -26,4 +28,11 @@ public static class QuantizationCandidates
             yield return node;
         }
     }
+
+    /// <summary>The candidates of <paramref name="graph"/> as <see cref="Of"/> chooses them, without reporting (analyses
+    /// that predict what a pass will quantize).</summary>
+    public static List<Node> In(Graph graph, IReadOnlySet<string> opTypes, IReadOnlyList<Regex> excludedNames) =>
+        graph.Nodes.Where(n => IsSelected(n, opTypes) && !NameGlob.AnyMatches(excludedNames, n)).ToList();
+
+    private static bool IsSelected(Node node, IReadOnlySet<string> opTypes) => node.IsDefaultDomain && opTypes.Contains(node.OpType);
 }

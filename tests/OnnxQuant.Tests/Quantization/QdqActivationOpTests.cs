@@ -68,7 +68,7 @@ public class QdqActivationOpTests
         var feeds = Enumerable.Range(0, c.Inputs).ToDictionary(i => "x" + i, i => Tensor.FromFloats(xs[i], 1, C, H, W));
         var ranges = MeasureRanges(model, feeds);
 
-        Assert.True(new QdqInsertionPass().Run(model, new QdqInsertionOptions { OpTypes = [op] }, Context(ranges)).Modified);
+        Assert.True(VerifiedPass.Run(new QdqInsertionPass(), model, new QdqInsertionOptions { OpTypes = [op] }, Context(ranges)).Modified);
 
         // Structure: every data input read through a DequantizeLinear, the output quantized (its DQ keeps the name y).
         var node = model.Graph.Nodes.Single(n => n.OpType == op);
@@ -107,7 +107,7 @@ public class QdqActivationOpTests
             ["x1"] = Tensor.FromFloats(RandomFloats(51, N, -1, 1), 1, C, H, W),
         };
 
-        new QdqInsertionPass().Run(model, new QdqInsertionOptions { OpTypes = ["Add"] }, Context(MeasureRanges(model, feeds)));
+        VerifiedPass.Run(new QdqInsertionPass(), model, new QdqInsertionOptions { OpTypes = ["Add"] }, Context(MeasureRanges(model, feeds)));
 
         var add = model.Graph.Nodes.Single(n => n.OpType == "Add");
         Assert.Equal("Relu", add.Output.Uses.Single().Node.OpType);
@@ -160,7 +160,7 @@ public class QdqActivationOpTests
         var feeds = new Dictionary<string, Tensor> { ["x"] = Tensor.FromFloats(RandomFloats(52, N, -1, 1), 1, C, H, W) };
         var context = Context(MeasureRanges(model, feeds));
 
-        Assert.False(new QdqInsertionPass().Run(model, new QdqInsertionOptions { OpTypes = ["Mul"] }, context).Modified);
+        Assert.False(VerifiedPass.Run(new QdqInsertionPass(), model, new QdqInsertionOptions { OpTypes = ["Mul"] }, context).Modified);
 
         Assert.Equal(0, Count(model, "QuantizeLinear"));
         Assert.Contains("is a constant", Assert.Single(context.Misses["quantize"]).Key);
@@ -180,7 +180,7 @@ public class QdqActivationOpTests
             ["x1"] = Tensor.FromFloats(RandomFloats(54, N, -1, 1), 1, C, H, W),
         };
 
-        Assert.False(new QdqInsertionPass().Run(model, Context(MeasureRanges(model, feeds))).Modified);
+        Assert.False(VerifiedPass.Run(new QdqInsertionPass(), model, Context(MeasureRanges(model, feeds))).Modified);
         Assert.DoesNotContain("Add", QdqInsertionPass.DefaultOpTypes);
     }
 
@@ -203,7 +203,7 @@ public class QdqActivationOpTests
         var feeds = new Dictionary<string, Tensor> { ["x"] = Tensor.FromFloats(RandomFloats(57, 3 * 64, -1, 1), 1, 3, 8, 8) };
         var floatOutput = NumericAssert.Run(model, feeds)["y"];
 
-        new QdqInsertionPass().Run(model, Context(MeasureRanges(model, feeds)));
+        VerifiedPass.Run(new QdqInsertionPass(), model, Context(MeasureRanges(model, feeds)));
 
         var node = model.Graph.Nodes.Single(n => n.OpType == op);
         var before = node.Inputs[0]!.Producer!;

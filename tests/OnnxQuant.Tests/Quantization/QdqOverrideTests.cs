@@ -46,7 +46,7 @@ public class QdqOverrideTests
         using var _ = model;
         var options = new QdqInsertionOptions { Overrides = [new QdqOverride { Nodes = "*attn*", ActivationType = QdqActivationType.Int16 }] };
 
-        new QdqInsertionPass().Run(model, options, Context(MeasureRanges(model, feeds)));
+        VerifiedPass.Run(new QdqInsertionPass(), model, options, Context(MeasureRanges(model, feeds)));
 
         var attnInput = Reader(model, "blk.attn.q").Inputs[0]!.Producer!;
         var mlpInput = Reader(model, "blk.mlp.fc").Inputs[0]!.Producer!;
@@ -67,7 +67,7 @@ public class QdqOverrideTests
         using var _ = model;
         var options = new QdqInsertionOptions { Overrides = [new QdqOverride { Tensors = "w2", WeightGranularity = QdqWeightGranularity.PerTensor }] };
 
-        new QdqInsertionPass().Run(model, options, Context(MeasureRanges(model, feeds)));
+        VerifiedPass.Run(new QdqInsertionPass(), model, options, Context(MeasureRanges(model, feeds)));
 
         var w1 = Reader(model, "blk.attn.q").Inputs[1]!.Producer!;
         var w2 = Reader(model, "blk.mlp.fc").Inputs[1]!.Producer!;
@@ -85,7 +85,7 @@ public class QdqOverrideTests
         var options = new QdqInsertionOptions { Overrides = [new QdqOverride { Tensors = "x?", Exclude = false, SymmetricActivations = true }, new QdqOverride { Tensors = "y2", Exclude = true }] };
         var context = Context(MeasureRanges(model, feeds));
 
-        new QdqInsertionPass().Run(model, options, context);
+        VerifiedPass.Run(new QdqInsertionPass(), model, options, context);
 
         Assert.True(Reader(model, "blk.mlp.fc").Inputs[0]!.IsGraphInput);
         Assert.Equal(1, context.Counters["excluded"]);
@@ -100,7 +100,7 @@ public class QdqOverrideTests
         var (model, feeds, _) = TwoMatMuls(opset: 17);
         using var _ = model;
         var options = new QdqInsertionOptions { ActivationType = QdqActivationType.Int16 };
-        var e = Assert.Throws<OnnxQuantException>(() => new QdqInsertionPass().Run(model, options, Context(MeasureRanges(model, feeds))));
+        var e = Assert.Throws<OnnxQuantException>(() => VerifiedPass.Run(new QdqInsertionPass(), model, options, Context(MeasureRanges(model, feeds))));
         Assert.Contains("opset >= 21", e.Message);
         Assert.Contains("upgrade-opset", e.Message);
     }

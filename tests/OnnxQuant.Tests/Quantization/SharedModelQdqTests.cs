@@ -24,7 +24,7 @@ public class SharedModelQdqTests
         var feeds = SharedModelInputs.For(file, model);
         var context = Context(MeasureRanges(model, feeds));
 
-        Assert.True(new QdqInsertionPass().Run(model, context).Modified);
+        Assert.True(VerifiedPass.Run(new QdqInsertionPass(), model, context).Modified);
 
         var report = FusionAudit.Run(model);
         Assert.True(report.UnfusedOnComputePath.Count == 0, $"{file}:\n{report}");

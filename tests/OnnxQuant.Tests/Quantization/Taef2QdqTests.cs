@@ -23,7 +23,7 @@ public class Taef2QdqTests
         var context = Context(MeasureRanges(model, feeds));
         int convs = Count(model, "Conv");
 
-        Assert.True(new QdqInsertionPass().Run(model, context).Modified);
+        Assert.True(VerifiedPass.Run(new QdqInsertionPass(), model, context).Modified);
 
         Assert.All(model.Graph.Nodes.Where(n => n.OpType == "InstanceNormalization"),
             n => Assert.NotEqual("DequantizeLinear", n.Inputs[0]!.Producer?.OpType));

@@ -46,6 +46,24 @@ public static class RewriterNodeEdits
             ? rewriter.InsertAfter(producer, node)
             : rewriter.InsertAtFront(node);
 
+    /// <summary>
+    /// Makes <paramref name="replacement"/> the graph output that <paramref name="old"/> was, under the old name (the
+    /// two values swap names), while <paramref name="old"/> keeps its readers: for a quantized output, the DQ takes over
+    /// the name users see and the op's own output keeps the Q as its reader. False when <paramref name="old"/> is not an
+    /// output of the rewritten graph.
+    /// </summary>
+    public static bool TakeOverGraphOutput(this Rewriter rewriter, Value old, Value replacement)
+    {
+        var outputs = rewriter.Graph.Outputs;
+        int index = outputs.IndexOf(old);
+        if (index < 0) return false;
+        if (replacement.Producer is { } producer ? producer.Graph != rewriter.Graph : replacement.Graph != rewriter.Graph)
+            throw new InvalidOperationException($"Cannot make {replacement} a graph output: it is not computed in {rewriter.Graph.Name ?? "the graph"}.");
+        (old.Name, replacement.Name) = (replacement.Name, old.Name);
+        outputs[index] = replacement;
+        return true;
+    }
+
     private static bool DefinedBefore(Value value, Node node)
     {
         if (value.Producer is not { } producer) return value.Graph is not null;

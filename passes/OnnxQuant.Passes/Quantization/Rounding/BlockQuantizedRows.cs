@@ -1,4 +1,4 @@
-namespace OnnxQuant.Passes.Quantization.WeightOnly;
+namespace OnnxQuant.Passes.Quantization.Rounding;
 
 /// <summary>
 /// A weight quantized row by row: <see cref="Rows"/> rows (output channels) of <see cref="Columns"/> weights (the

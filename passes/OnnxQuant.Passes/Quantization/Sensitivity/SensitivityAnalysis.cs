@@ -25,10 +25,8 @@ public static class SensitivityAnalysis
         var graph = calibrated.Graph;
         foreach (var node in graph.Nodes)
             if (string.IsNullOrEmpty(node.Name)) node.Name = graph.FreshName(node.OpType);
-        var ops = new HashSet<string>(options.OpTypes.Count > 0 ? options.OpTypes : QdqInsertionPass.DefaultOpTypes, StringComparer.Ordinal);
-        ops.ExceptWith(options.ExcludeOpTypes);
-        var excluded = options.ExcludeNodes.Select(NameGlob.Compile).ToList();
-        var candidates = graph.Nodes.Where(n => n.IsDefaultDomain && ops.Contains(n.OpType) && !excluded.Any(r => r.IsMatch(n.Name!))).ToList();
+        var ops = QdqInsertionPass.OpTypesOf(options);
+        var candidates = QuantizationCandidates.In(graph, ops, options.ExcludeNodes.Select(NameGlob.Compile).ToList());
         if (candidates.Count == 0) throw new OnnxQuantException($"sensitivity: the model has no node that insert-qdq would quantize ({string.Join(", ", ops)}).");
         var groups = NodeRoles.Classify(graph, candidates).GroupBy(g => g.Value, g => g.Key.Name!)
             .ToDictionary(g => g.Key, g => g.ToList());

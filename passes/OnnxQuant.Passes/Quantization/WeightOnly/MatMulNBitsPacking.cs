@@ -1,4 +1,5 @@
 using OnnxQuant.Ir.Numerics;
+using OnnxQuant.Passes.Quantization.Rounding;
 
 namespace OnnxQuant.Passes.Quantization.WeightOnly;
 

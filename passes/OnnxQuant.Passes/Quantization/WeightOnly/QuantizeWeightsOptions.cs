@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using OnnxQuant.Passes.Quantization.Rounding;
 
 namespace OnnxQuant.Passes.Quantization.WeightOnly;
 
@@ -13,6 +14,9 @@ public sealed class QuantizeWeightsOptions
 
     [Description("symmetric weights (no zero point); false: asymmetric, with a zero point per block")]
     public bool Symmetric { get; set; } = true;
+
+    [Description("how weights are rounded to the grid: rtn (round to nearest)")]
+    public WeightRounding Rounding { get; set; } = WeightRounding.Rtn;
 
     [Description("matmulnbits (com.microsoft MatMulNBits) or dq (blocked DequantizeLinear, opset 21, feeding the MatMul/Gemm)")]
     public WeightOnlyFormat Format { get; set; } = WeightOnlyFormat.MatMulNBits;

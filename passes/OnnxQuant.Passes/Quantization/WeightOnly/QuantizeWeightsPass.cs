@@ -49,23 +49,12 @@ public sealed class QuantizeWeightsPass : Pass<QuantizeWeightsOptions>
                 $"{Name}: format dq writes blocked int{(s.Bits <= 4 ? 4 : 8)} DequantizeLinear, which needs opset >= {DqOpset}; the model has {opset}. " +
                 $"Run 'upgrade-opset' (target-opset: {DqOpset}) before '{Name}' in the recipe, or use format: matmulnbits.");
 
-        SubgraphNodes.ReportSkipped(model, s.OpTypes, context, Name);
-
         var head = FindHead(model.Graph, s.OpTypes);
-        var rewriter = new WeightOnlyRewriter(model, s, context, Name);
+        var rewriter = new WeightOnlyRewriter(model, s, context, Name, Rounding.WeightRounders.For(options.Rounding));
         int quantized = 0;
-        foreach (var node in model.Graph.Nodes.ToList())
+        foreach (var node in QuantizationCandidates.Of(model, s.OpTypes, s.ExcludeNodes, context, Name, IsEmbedding))
         {
-            context.Cancellation.ThrowIfCancellationRequested();
-            if (!node.IsDefaultDomain) continue;
-            bool matmul = s.OpTypes.Contains(node.OpType);
-            bool gather = node.OpType == "Gather" && node.Inputs.Count > 0 && node.Inputs[0] is { IsConstant: true, Const.Rank: 2 };
-            if (!matmul && !gather) continue;
-            if (NameGlob.AnyMatches(s.ExcludeNodes, node))
-            {
-                context.Count("excluded");
-                continue;
-            }
+            bool gather = IsEmbedding(node);
             int? bits = gather ? s.EmbeddingBits : node == head ? s.HeadBits : s.Bits;
             if (bits is not { } b)
             {
@@ -91,6 +80,10 @@ public sealed class QuantizeWeightsPass : Pass<QuantizeWeightsOptions>
         }
         return PassResult.From(quantized > 0);
     }
+
+    /// <summary>An embedding: a Gather on a constant 2-D table.</summary>
+    private static bool IsEmbedding(Node node) =>
+        node.IsDefaultDomain && node.OpType == "Gather" && node.Inputs.Count > 0 && node.Inputs[0] is { IsConstant: true, Const.Rank: 2 };
 
     /// <summary>The MatMul/Gemm whose output becomes the logits (the output named like "logits", else the first), or null.</summary>
     public static Node? FindHead(Graph graph, IReadOnlySet<string> opTypes)

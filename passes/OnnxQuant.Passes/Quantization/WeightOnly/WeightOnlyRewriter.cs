@@ -1,4 +1,7 @@
 using OnnxQuant.Ir;
+using OnnxQuant.Passes.LinearLayers;
+using OnnxQuant.Passes.Quantization.Rounding;
+using OnnxQuant.Passes.Rewriting;
 
 namespace OnnxQuant.Passes.Quantization.WeightOnly;
 
@@ -24,6 +27,8 @@ internal sealed class WeightOnlyRewriter
 
     private readonly Model _model;
     private readonly Graph _graph;
+    private readonly Rewriter _rewriter;
+    private readonly IWeightRounder _rounder;
     private readonly WeightOnlySettings _s;
     private readonly PassContext _context;
     private readonly string _pass;
@@ -38,10 +43,12 @@ internal sealed class WeightOnlyRewriter
     private readonly Dictionary<Value, List<(string Kind, long Bytes)>> _copies = [];
     private readonly HashSet<Node> _transposes = [];
 
-    public WeightOnlyRewriter(Model model, WeightOnlySettings settings, PassContext context, string pass)
+    public WeightOnlyRewriter(Model model, WeightOnlySettings settings, PassContext context, string pass, IWeightRounder rounder)
     {
         _model = model;
         _graph = model.Graph;
+        _rewriter = new Rewriter(_graph);
+        _rounder = rounder;
         _s = settings;
         _context = context;
         _pass = pass;
@@ -52,14 +59,14 @@ internal sealed class WeightOnlyRewriter
     /// <summary>Rewrites one MatMul or Gemm; false (counted and logged) when it stays float.</summary>
     public bool TryQuantizeMatMul(Node node, int bits)
     {
-        string? why = PlanMatMul(node, out var key, out int n, out int k, out var bias, out var addAfter);
+        string? why = PlanMatMul(node, out var key, out var layer, out int n, out int k, out var bias, out var addAfter);
         if (why is not null) return Skip(node, why, why.Contains("not a constant", StringComparison.Ordinal) ? "non-constant-weight" : "skipped");
         var x = node.Inputs[0]!;
         var floatType = key.Source.Const!.ElementType;
         key = key with { Bits = bits };
         if (_s.Format == WeightOnlyFormat.Dq)
         {
-            var dq = DequantizedWeight(key, floatType);
+            var dq = DequantizedWeight(key, floatType, layer);
             int slot = 1;
             if (node.OpType == "MatMul" && node.Inputs[1]!.Producer is { OpType: "Transpose" } transpose)
             {
@@ -67,20 +74,20 @@ internal sealed class WeightOnlyRewriter
                 _transposes.Add(transpose);
                 if (!_dqTransposed.TryGetValue(key, out var t))
                 {
-                    var tn = new Node("Transpose", [dq], 1, "", [Attribute.Ints("perm", [1, 0])], _graph.FreshName((key.Source.Name ?? "w") + "_Transpose"),
-                        [_graph.FreshName((key.Source.Name ?? "w") + "_dequantized_T")]);
+                    var tn = new Node("Transpose", [dq], 1, "", [Attribute.Ints("perm", [1, 0])], _rewriter.FreshName((key.Source.Name ?? "w") + "_Transpose"),
+                        [_rewriter.FreshName((key.Source.Name ?? "w") + "_dequantized_T")]);
                     tn.Output.Type = new TensorType(floatType, new Shape(key.Source.Const.Dims[1], key.Source.Const.Dims[0]));
-                    _graph.InsertAfter(dq.Producer, tn);
+                    _rewriter.InsertAfter(dq.Producer!, tn);
                     _dqTransposed[key] = t = tn.Output;
                 }
                 dq = t;
             }
-            node.ReplaceInput(slot, dq);
+            _rewriter.ReplaceInput(node, slot, dq);
             _context.Count("dq");
             return true;
         }
 
-        var q = Rows(key);
+        var q = Rows(key, layer);
         var nb = NBits(key, q, floatType);
         var attrs = new List<Attribute>
         {
@@ -90,25 +97,24 @@ internal sealed class WeightOnlyRewriter
         var inputs = new List<Value?> { x, nb.B, nb.Scales, nb.ZeroPoints };
         if (bias is not null) inputs.AddRange([null, bias]);
         while (inputs[^1] is null) inputs.RemoveAt(inputs.Count - 1);
-        var mm = new Node("MatMulNBits", inputs, 1, MsDomain, attrs, _graph.FreshName((node.Name ?? "MatMul") + "_MatMulNBits"),
-            [_graph.FreshName((node.Output.Name ?? "y") + "_nbits")]);
+        var mm = new Node("MatMulNBits", inputs, 1, MsDomain, attrs, _rewriter.FreshName((node.Name ?? "MatMul") + "_MatMulNBits"),
+            [_rewriter.FreshName((node.Output.Name ?? "y") + "_nbits")]);
         mm.Output.Type = node.Output.Type;
-        _graph.InsertBefore(node, mm);
+        _rewriter.InsertBefore(node, mm);
         var result = mm.Output;
         if (addAfter is not null)
         {
-            var add = new Node("Add", [result, addAfter], 1, "", null, _graph.FreshName((node.Name ?? "Gemm") + "_bias"),
-                [_graph.FreshName((node.Output.Name ?? "y") + "_biased")]);
+            var add = new Node("Add", [result, addAfter], 1, "", null, _rewriter.FreshName((node.Name ?? "Gemm") + "_bias"),
+                [_rewriter.FreshName((node.Output.Name ?? "y") + "_biased")]);
             add.Output.Type = node.Output.Type;
-            _graph.InsertAfter(mm, add);
+            _rewriter.InsertAfter(mm, add);
             result = add.Output;
         }
         if (node.Inputs[1]!.Producer is { OpType: "Transpose" } tr) _transposes.Add(tr);
-        var oldBias = node.Input(2);
-        node.Output.ReplaceAllUsesWith(result);
-        _graph.Remove(node);
-        // A Gemm C replaced by a scaled copy is dead now (the weight itself is handled in Finish, with its other readers).
-        if (oldBias is not null) _graph.RemoveConstantIfUnused(oldBias);
+        _rewriter.ReplaceAllUsesWith(node.Output, result);
+        // The node goes with the constants only it read (a Gemm C replaced by a scaled copy, the weight when no other
+        // node reads it; Finish reports weights kept for other readers).
+        _rewriter.RemoveDead([node]);
         _context.Count("matmulnbits");
         if (bits != 4 && _s.AccuracyLevel < 4) WarnSlowKernel(bits);
         return true;
@@ -169,28 +175,28 @@ internal sealed class WeightOnlyRewriter
             if (inputs[^1] is null) inputs.RemoveAt(3);
             var g = new Node("GatherBlockQuantized", inputs, 1, MsDomain,
                 [Attribute.Int("gather_axis", 0), Attribute.Int("quantize_axis", data.Const!.Rank - 1), Attribute.Int("block_size", q.BlockSize), Attribute.Int("bits", bits)],
-                _graph.FreshName((node.Name ?? "Gather") + "_quantized"), [_graph.FreshName((node.Output.Name ?? "embedded") + "_q")]);
-            _graph.InsertBefore(node, g);
+                _rewriter.FreshName((node.Name ?? "Gather") + "_quantized"), [_rewriter.FreshName((node.Output.Name ?? "embedded") + "_q")]);
+            _rewriter.InsertBefore(node, g);
             var result = g.Output;
             if (indicesRank is { } r)
             {
-                var shape = _graph.AddConstant(Tensor.FromInt64s([.. Enumerable.Repeat(0L, r), -1], r + 1), _graph.FreshName((key.Source.Name ?? "table") + "_rows_shape"));
-                var reshape = new Node("Reshape", [g.Output, shape], 1, "", null, _graph.FreshName((node.Name ?? "Gather") + "_rows"),
-                    [_graph.FreshName((node.Output.Name ?? "embedded") + "_rows")]);
-                _graph.InsertAfter(g, reshape);
+                var shape = _rewriter.AddConstant(Tensor.FromInt64s([.. Enumerable.Repeat(0L, r), -1], r + 1), _rewriter.FreshName((key.Source.Name ?? "table") + "_rows_shape"));
+                var reshape = new Node("Reshape", [g.Output, shape], 1, "", null, _rewriter.FreshName((node.Name ?? "Gather") + "_rows"),
+                    [_rewriter.FreshName((node.Output.Name ?? "embedded") + "_rows")]);
+                _rewriter.InsertAfter(g, reshape);
                 result = reshape.Output;
             }
             else g.Output.Type = node.Output.Type;
             result.Type = node.Output.Type;
-            node.Output.ReplaceAllUsesWith(result);
-            _graph.Remove(node);
+            _rewriter.ReplaceAllUsesWith(node.Output, result);
+            _rewriter.RemoveDead([node]);
             _context.Count("gather-block-quantized");
             return true;
         }
         if (Opset < QuantizeWeightsPass.DqOpset)
             return Skip(node, $"GatherBlockQuantized cannot hold it ({bits} bits, width {d}, block {block}) and a blocked " +
                 $"DequantizeLinear needs opset {QuantizeWeightsPass.DqOpset} (the model has {Opset}); run upgrade-opset first", "embedding-float");
-        node.ReplaceInput(0, DequantizedWeight(key, table.ElementType));
+        _rewriter.ReplaceInput(node, 0, DequantizedWeight(key, table.ElementType));
         _context.Count("embedding-dq");
         return true;
     }
@@ -199,12 +205,12 @@ internal sealed class WeightOnlyRewriter
     public void Finish()
     {
         foreach (var tr in _transposes)
-            if (tr.Graph == _graph && tr.Output.Uses.Count == 0 && !tr.Output.IsAnyGraphOutput) _graph.Remove(tr);
+            if (tr.Graph == _graph) _rewriter.RemoveDead([tr]);
         foreach (var (source, copies) in _copies)
         {
             bool floatKept = source.Uses.Count > 0 || source.IsAnyGraphOutput;
             long floatBytes = source.Const!.ByteLength;
-            if (!floatKept && source.Graph == _graph) _graph.RemoveConstant(source);
+            if (!floatKept) _rewriter.RemoveConstantIfUnused(source);
             int stored = copies.Count + (floatKept ? 1 : 0);
             if (stored <= 1)
             {
@@ -235,9 +241,10 @@ internal sealed class WeightOnlyRewriter
         return false;
     }
 
-    private string? PlanMatMul(Node node, out Key key, out int n, out int k, out Value? bias, out Value? addAfter)
+    private string? PlanMatMul(Node node, out Key key, out LinearLayer? layer, out int n, out int k, out Value? bias, out Value? addAfter)
     {
         key = default;
+        layer = null;
         n = k = 0;
         bias = addAfter = null;
         if (node.Inputs.Count < 2 || node.Inputs[0] is not { } x || node.Inputs[1] is not { } w) return "it lacks an input";
@@ -246,8 +253,11 @@ internal sealed class WeightOnlyRewriter
         bool transposed;
         if (w.Const is { } c)
         {
+            if (c.Rank != 2) return $"its weight {w} has rank {c.Rank}, not 2";
+            if (LinearLayer.TryRead(node, out layer) is { } notLinear) return notLinear;
             source = w;
-            transposed = !(node.OpType == "Gemm" && node.GetInt("transB", 0) != 0);
+            // Rows are output channels: a [K, N] weight (MatMul, Gemm without transB) is read transposed.
+            transposed = layer!.OutputChannelAxis == 1;
         }
         else if (node.OpType == "MatMul" && w.Producer is { OpType: "Transpose" } tr && tr.IsDefaultDomain && tr.Inputs[0] is { Const: { Rank: 2 } } e
                  && (tr.GetInts("perm") is null || tr.GetInts("perm") is [1, 0]))
@@ -258,35 +268,28 @@ internal sealed class WeightOnlyRewriter
         }
         else return $"its weight {w} is not a constant";
         var t = source.Const!;
-        if (t.Rank != 2) return $"its weight {w} has rank {t.Rank}, not 2";
         if (t.ElementType is not (DataType.Float or DataType.Float16)) return $"its weight {w} is {t.ElementType.OnnxName()}";
         if (x.ElementType is { } xt && xt != t.ElementType) return $"its input is {xt.OnnxName()}, its weight {t.ElementType.OnnxName()}";
         n = (int)(transposed ? t.Dims[1] : t.Dims[0]);
         k = (int)(transposed ? t.Dims[0] : t.Dims[1]);
         float alpha = 1f;
-        if (node.OpType == "Gemm")
+        if (layer is { Node.OpType: "Gemm" })
         {
-            if (node.GetInt("transA", 0) != 0) return "it is a Gemm with transA = 1";
-            alpha = node.GetFloat("alpha", 1f);
-            float beta = node.GetFloat("beta", 1f);
+            alpha = layer.Alpha;
+            float beta = layer.Beta;
             if (_s.Format == WeightOnlyFormat.Dq) alpha = 1f; // the Gemm stays and applies alpha and C itself
-            else if (node.Input(2) is { } cv)
+            else if (layer.Bias is { } cv)
             {
-                if (cv.Const is { } ct && ct.ElementType == t.ElementType && ct.ElementCount is var count && (count == n || count == 1)
-                    && ct.Dims.Take(ct.Rank - 1).All(d => d == 1))
+                if (cv.Const is { } ct && ct.ElementType == t.ElementType && layer.ReadBias() is { } row)
                 {
-                    if (beta == 1f && ct.Rank == 1 && count == n) bias = cv;
-                    else
-                    {
-                        float[] values = ct.ToFloatArray();
-                        var scaled = Enumerable.Range(0, n).Select(i => beta * values[count == 1 ? 0 : i]).ToArray();
-                        bias = _graph.AddConstant(TensorConversions.FromFloats(t.ElementType, scaled, [n]), _graph.FreshName((cv.Name ?? "C") + "_bias"));
-                    }
+                    // A constant row of N (or one) values becomes MatMulNBits's bias input, β folded in.
+                    if (beta == 1f && ct.Rank == 1 && ct.ElementCount == n) bias = cv;
+                    else bias = _rewriter.AddConstant(TensorConversions.FromFloats(t.ElementType, row, [n]), _rewriter.FreshName((cv.Name ?? "C") + "_bias"));
                 }
                 else if (beta == 1f) addAfter = cv;
                 else if (cv.Const is { } full && full.ElementType == t.ElementType)
-                    addAfter = _graph.AddConstant(TensorConversions.FromFloats(t.ElementType, full.ToFloatArray().Select(v => beta * v).ToArray(),
-                        full.Dims.ToArray()), _graph.FreshName((cv.Name ?? "C") + "_scaled"));
+                    addAfter = _rewriter.AddConstant(TensorConversions.FromFloats(t.ElementType, full.ToFloatArray().Select(v => beta * v).ToArray(),
+                        full.Dims.ToArray()), _rewriter.FreshName((cv.Name ?? "C") + "_scaled"));
                 else return $"it is a Gemm with beta = {beta} on a non-constant C (MatMulNBits has no beta)";
             }
         }
@@ -295,21 +298,23 @@ internal sealed class WeightOnlyRewriter
     }
 
     /// <summary>The row quantization of a key (rows = output channels), computed once.</summary>
-    private BlockQuantizedRows Rows(Key key)
+    private BlockQuantizedRows Rows(Key key, LinearLayer? layer = null)
     {
         if (_rows.TryGetValue(key, out var done)) return done;
         var t = key.Source.Const!;
-        int r0 = (int)t.Dims[0], c0 = (int)t.Dims[1];
-        float[] data = t.ToFloatArray();
-        int rows = key.Transposed ? c0 : r0, cols = key.Transposed ? r0 : c0;
-        var w = new float[data.Length];
-        for (int r = 0; r < rows; r++)
-            for (int c = 0; c < cols; c++)
-                w[(long)r * cols + c] = key.Alpha * (key.Transposed ? data[(long)c * c0 + r] : data[(long)r * c0 + c]);
+        var layout = Layout(key);
+        float[] w = layout.ToRows<float>(t.ToFloatArray());
+        if (key.Alpha != 1f)
+            for (int i = 0; i < w.Length; i++) w[i] *= key.Alpha;
+        int rows = (int)layout.RowCount, cols = (int)layout.RowLength;
         // Per channel in the dq format is DequantizeLinear's per-axis form: one block of exactly K.
         int block = _s.PerChannel && _s.Format == WeightOnlyFormat.Dq ? cols : _s.BlockFor(cols);
-        return _rows[key] = BlockQuantizer.Quantize(w, rows, cols, key.Bits, block, _s.Symmetric, t.ElementType);
+        var grid = new WeightGrid(key.Bits, _s.Symmetric ? WeightScaleRule.SignedExtreme : WeightScaleRule.Asymmetric, block, false, t.ElementType);
+        return _rows[key] = _rounder.Round(w, rows, cols, grid, layer);
     }
+
+    /// <summary>The source constant read as rows of output channels: a [K, N] weight along axis 1, a table or [N, K] weight as stored.</summary>
+    private static AxisRows Layout(Key key) => AxisRows.Of(key.Source.Const!.Dims, key.Transposed ? 1 : 0);
 
     private NBitsTensors NBits(Key key, BlockQuantizedRows q, DataType floatType, bool forGather = false)
     {
@@ -317,13 +322,13 @@ internal sealed class WeightOnlyRewriter
         // The scales and zero points have the same layout for MatMulNBits and GatherBlockQuantized: made once, shared.
         if (!_nbits.TryGetValue(key, out var shared))
         {
-            var scales = _graph.AddConstant(TensorConversions.FromFloats(floatType, q.Scales, [q.Rows, q.BlockCount]), _graph.FreshName(hint + "_scales"));
+            var scales = _rewriter.AddConstant(TensorConversions.FromFloats(floatType, q.Scales, [q.Rows, q.BlockCount]), _rewriter.FreshName(hint + "_scales"));
             Value? zero = null;
             if (!q.Symmetric)
             {
                 var zp = MatMulNBitsPacking.PackZeroPoints(q);
-                zero = _graph.AddConstant(Tensor.FromSpan<byte>(DataType.UInt8, zp,
-                    [q.Rows, MatMulNBitsPacking.ZeroPointRowBytes(q.BlockCount, q.Bits)]), _graph.FreshName(hint + "_zero_points"));
+                zero = _rewriter.AddConstant(Tensor.FromSpan<byte>(DataType.UInt8, zp,
+                    [q.Rows, MatMulNBitsPacking.ZeroPointRowBytes(q.BlockCount, q.Bits)]), _rewriter.FreshName(hint + "_zero_points"));
             }
             _nbits[key] = shared = new NBitsTensors(null, scales, zero);
         }
@@ -337,7 +342,7 @@ internal sealed class WeightOnlyRewriter
         if (_packedB.TryGetValue(key, out var done)) return done;
         int blob = MatMulNBitsPacking.BlobSize(q.BlockSize, q.Bits);
         var bytes = MatMulNBitsPacking.PackB(q);
-        var b = _graph.AddConstant(Tensor.FromSpan<byte>(DataType.UInt8, bytes, [q.Rows, q.BlockCount, blob]), _graph.FreshName((key.Source.Name ?? "w") + "_nbits"));
+        var b = _rewriter.AddConstant(Tensor.FromSpan<byte>(DataType.UInt8, bytes, [q.Rows, q.BlockCount, blob]), _rewriter.FreshName((key.Source.Name ?? "w") + "_nbits"));
         Record(key.Source, "packed B [N, blocks, blob]", bytes.Length);
         return _packedB[key] = b;
     }
@@ -351,9 +356,9 @@ internal sealed class WeightOnlyRewriter
         if (_gatherScales.TryGetValue(key, out var done)) return done;
         string hint = key.Source.Name ?? "table";
         var floatType = key.Source.Const!.ElementType;
-        var scales = _graph.AddConstant(TensorConversions.FromFloats(floatType, q.Scales, [q.Rows, q.BlockCount, 1]), _graph.FreshName(hint + "_gather_scales"));
-        Value? zero = q.Symmetric ? null : _graph.AddConstant(Tensor.FromSpan<byte>(DataType.UInt8, q.ZeroPoints.Select(z => (byte)z).ToArray(),
-            [q.Rows, q.BlockCount, 1]), _graph.FreshName(hint + "_gather_zero_points"));
+        var scales = _rewriter.AddConstant(TensorConversions.FromFloats(floatType, q.Scales, [q.Rows, q.BlockCount, 1]), _rewriter.FreshName(hint + "_gather_scales"));
+        Value? zero = q.Symmetric ? null : _rewriter.AddConstant(Tensor.FromSpan<byte>(DataType.UInt8, q.ZeroPoints.Select(z => (byte)z).ToArray(),
+            [q.Rows, q.BlockCount, 1]), _rewriter.FreshName(hint + "_gather_zero_points"));
         _scaleCopies[key.Source] = _scaleCopies.GetValueOrDefault(key.Source) + scales.Const!.ByteLength + (zero?.Const!.ByteLength ?? 0);
         return _gatherScales[key] = (scales, zero);
     }
@@ -362,8 +367,8 @@ internal sealed class WeightOnlyRewriter
     {
         if (_gatherData.TryGetValue(key, out var done)) return done;
         var bytes = MatMulNBitsPacking.PackB(q);
-        var data = _graph.AddConstant(Tensor.FromSpan<byte>(DataType.UInt8, bytes, [q.Rows, (long)q.Columns * q.Bits / 8]),
-            _graph.FreshName((key.Source.Name ?? "table") + "_gather_quantized"));
+        var data = _rewriter.AddConstant(Tensor.FromSpan<byte>(DataType.UInt8, bytes, [q.Rows, (long)q.Columns * q.Bits / 8]),
+            _rewriter.FreshName((key.Source.Name ?? "table") + "_gather_quantized"));
         Record(key.Source, "GatherBlockQuantized data", bytes.Length);
         return _gatherData[key] = data;
     }
@@ -372,40 +377,32 @@ internal sealed class WeightOnlyRewriter
     /// A blocked (or per-axis) DequantizeLinear of the source constant, in the source's own orientation: blocks along K,
     /// which is axis 0 of a MatMul B ([K, N]) and axis 1 of a table or transB weight ([N, K]).
     /// </summary>
-    private Value DequantizedWeight(Key key, DataType floatType)
+    private Value DequantizedWeight(Key key, DataType floatType, LinearLayer? layer = null)
     {
         if (_dq.TryGetValue(key, out var done)) return done;
-        var q = Rows(key);
+        var q = Rows(key, layer);
         int n = q.Rows, k = q.Columns, blocks = q.BlockCount, half = q.DefaultZeroPoint;
         int bits = q.Bits;
         DataType type = q.Symmetric ? (bits <= 4 ? DataType.Int4 : DataType.Int8) : (bits <= 4 ? DataType.UInt4 : DataType.UInt8);
         bool perAxis = _s.PerChannel;
         long[] dims = key.Transposed ? [k, n] : [n, k];
         long[] scaleDims = perAxis ? [n] : key.Transposed ? [blocks, n] : [n, blocks];
-        var values = new int[(long)n * k];
-        for (int r = 0; r < n; r++)
-            for (int c = 0; c < k; c++)
-                values[key.Transposed ? (long)c * n + r : (long)r * k + c] = q.Codes[(long)r * k + c] - (q.Symmetric ? half : 0);
-        var scales = new float[n * (perAxis ? 1 : blocks)];
-        var zeros = new int[scales.Length];
-        for (int r = 0; r < n; r++)
-            for (int b = 0; b < (perAxis ? 1 : blocks); b++)
-            {
-                int at = perAxis ? r : key.Transposed ? b * n + r : r * blocks + b;
-                scales[at] = q.Scales[r * blocks + b];
-                zeros[at] = q.ZeroPoints[r * blocks + b];
-            }
+        var values = Layout(key).ToStored<int>(q.Codes.Select(code => code - (q.Symmetric ? half : 0)).ToArray());
+        // Scales and zero points: [N] per axis, else [N, blocks] beside the rows, [blocks, N] beside a [K, N] weight.
+        var scaleRows = AxisRows.Of(perAxis ? [n] : key.Transposed ? [blocks, n] : [n, blocks], perAxis ? 0 : key.Transposed ? 1 : 0);
+        var scales = scaleRows.ToStored<float>(q.Scales);
+        var zeros = scaleRows.ToStored<int>(q.ZeroPoints);
         string hint = key.Source.Name ?? "w";
-        var data = _graph.AddConstant(Pack(type, values, dims), _graph.FreshName(hint + "_quantized"));
+        var data = _rewriter.AddConstant(Pack(type, values, dims), _rewriter.FreshName(hint + "_quantized"));
         Record(key.Source, "DequantizeLinear data", data.Const!.ByteLength);
-        var scale = _graph.AddConstant(TensorConversions.FromFloats(floatType, scales, scaleDims), _graph.FreshName(hint + "_scale"));
+        var scale = _rewriter.AddConstant(TensorConversions.FromFloats(floatType, scales, scaleDims), _rewriter.FreshName(hint + "_scale"));
         var inputs = new List<Value?> { data, scale };
-        if (!q.Symmetric) inputs.Add(_graph.AddConstant(Pack(type, zeros, scaleDims), _graph.FreshName(hint + "_zero_point")));
+        if (!q.Symmetric) inputs.Add(_rewriter.AddConstant(Pack(type, zeros, scaleDims), _rewriter.FreshName(hint + "_zero_point")));
         var attrs = new List<Attribute> { Attribute.Int("axis", key.Transposed ? (perAxis ? 1 : 0) : (perAxis ? 0 : 1)) };
         if (!perAxis) attrs.Add(Attribute.Int("block_size", q.BlockSize));
-        var dq = new Node("DequantizeLinear", inputs, 1, "", attrs, _graph.FreshName(hint + "_DequantizeLinear"), [_graph.FreshName(hint + "_dequantized")]);
+        var dq = new Node("DequantizeLinear", inputs, 1, "", attrs, _rewriter.FreshName(hint + "_DequantizeLinear"), [_rewriter.FreshName(hint + "_dequantized")]);
         dq.Output.Type = new TensorType(floatType, new Shape(dims));
-        _graph.InsertAfter(null, dq);
+        _rewriter.InsertAtFront(dq);
         return _dq[key] = dq.Output;
     }
 

@@ -1,6 +1,7 @@
 using FsCheck.Xunit;
 using OnnxQuant.Ir;
 using OnnxQuant.Passes.Quantization.WeightOnly;
+using OnnxQuant.Passes.Quantization.Rounding;
 
 namespace OnnxQuant.Tests.Quantization.WeightOnly;
 
@@ -57,14 +58,15 @@ public class MatMulNBitsPackingTests
     }
 
     [Property(MaxTest = 40, QuietOnSuccess = true)]
-    public void BlockQuantizer_ReconstructsEveryWeight_WithinHalfAStep(int seed, byte bitsSeed, bool symmetric)
+    public void RoundToNearest_ReconstructsEveryWeight_WithinHalfAStep(int seed, byte bitsSeed, bool symmetric)
     {
         int bits = 2 + bitsSeed % 7;
         var random = new Random(seed);
         const int Rows = 3, Cols = 37, Block = 16;
         var w = Enumerable.Range(0, Rows * Cols).Select(_ => (float)(random.NextDouble() * 4 - 1.5)).ToArray();
 
-        var q = BlockQuantizer.Quantize(w, Rows, Cols, bits, Block, symmetric, DataType.Float);
+        var grid = new WeightGrid(bits, symmetric ? WeightScaleRule.SignedExtreme : WeightScaleRule.Asymmetric, Block, false, DataType.Float);
+        var q = new RoundToNearest().Round(w, Rows, Cols, grid, null);
 
         for (int r = 0; r < Rows; r++)
             for (int c = 0; c < Cols; c++)

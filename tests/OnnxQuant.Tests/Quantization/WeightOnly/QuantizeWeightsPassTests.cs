@@ -207,7 +207,7 @@ public class QuantizeWeightsPassTests
         int nodes = model.Graph.NodeCount, constants = model.Graph.Constants.Count;
 
         var context = new Passes.PassContext();
-        Assert.False(new QuantizeWeightsPass().Run(model, options, context).Modified);
+        Assert.False(VerifiedPass.Run(new QuantizeWeightsPass(), model, options, context).Modified);
         Assert.Equal(nodes, model.Graph.NodeCount);
         Assert.Equal(constants, model.Graph.Constants.Count);
     }

@@ -4,6 +4,8 @@ using OnnxQuant.Passes;
 using OnnxQuant.Passes.Quantization.WeightOnly;
 using OnnxQuant.Runtime;
 
+using OnnxQuant.Tests.Support;
+
 namespace OnnxQuant.Tests.Quantization.WeightOnly;
 
 /// <summary>
@@ -94,7 +96,7 @@ internal static class WeightOnlyTestKit
     {
         var log = new List<string>();
         var context = new PassContext(log: log.Add) { CurrentPass = "quantize-weights" };
-        new QuantizeWeightsPass().Run(model, options, context);
+        VerifiedPass.Run(new QuantizeWeightsPass(), model, options, context);
         return (context, log);
     }
 
