@@ -15,7 +15,9 @@ namespace OnnxQuant.Passes.Quantization;
 /// <item>Activations: one Q/DQ pair per tensor (uint8 asymmetric by default), parameters from the calibrated range in
 /// the <see cref="IActivationRanges"/> analysis; every reader of the tensor then reads the DQ output.</item>
 /// <item>Weights: int8 symmetric constants (per output channel or per tensor) with a DequantizeLinear, never float
-/// weights with Q→DQ on them (ORT would keep the float weight and quantize it at every run).</item>
+/// weights with Q→DQ on them (ORT would keep the float weight and quantize it at every run). MatMul/Gemm/Conv weights
+/// are read through <see cref="LinearLayers.LinearLayer"/> (ConvTranspose along its output axis) and rounded by the
+/// recipe's <c>rounding</c> (<see cref="Rounding.IWeightRounder"/>).</item>
 /// <item>Conv/ConvTranspose/Gemm bias: int32 with scale s_x·s_w[c] and zero point 0, what QLinearConv and QGemm take;
 /// where the bias would not fit int32 the channel's weight scale is widened (<see cref="BiasQuantization"/>), with a warning.</item>
 /// <item>Conv outputs always get Q/DQ (QLinearConv needs the Q); a Conv read only by a Relu is quantized after the
@@ -34,7 +36,7 @@ namespace OnnxQuant.Passes.Quantization;
 /// DequantizeLinear), ≥ 19 for float16 models (float16 scales); a float model (one that already holds QDQ or integer
 /// ops is refused). Does not fire on: nodes inside If/Loop/Scan bodies (counted
 /// as <c>skipped-subgraph</c>), excluded op types or node names, nodes whose activation has no calibrated range,
-/// neither itself nor up its chain of pass-through ops (<c>no-range</c>), non-constant weights of Conv, and element types other than float and float16.
+/// neither itself nor up its chain of pass-through ops (<c>no-range</c>), non-constant weights of Conv, Gemm with transA = 1, and element types other than float and float16.
 /// A constant weight or bias holding NaN/±∞ is refused, or with <c>non-finite: float</c> left float (<see cref="NonFiniteWeights"/>).
 /// <para>Float16 models get float16 scales and run, but ONNX Runtime 1.31's CPU provider fuses none of their QDQ
 /// patterns (its selectors take float32 DequantizeLinear outputs only): the model is smaller, not faster; such nodes

@@ -287,6 +287,24 @@ public class QdqInsertionPassTests
     }
 
     [Fact]
+    public void LeavesAGemmWithTransA_Float_AndSaysWhy()
+    {
+        // The linear-layer view reads x·B only: with transA the first input is xᵀ.
+        var b = new GraphBuilder(opset: 17);
+        var x = b.Input("x", DataType.Float, 4, 3);
+        b.Output(b.Op("Gemm", [x, b.Constant(Tensor.FromFloats(RandomFloats(31, 8, -1, 1), 4, 2), "w")], [Attribute.Int("transA", 1)]), "y", DataType.Float, 3, 2);
+        using var model = b.Build();
+        var feeds = new Dictionary<string, Tensor> { ["x"] = Tensor.FromFloats(RandomFloats(32, 12, -1, 1), 4, 3) };
+        var context = Context(MeasureRanges(model, feeds));
+
+        Assert.False(VerifiedPass.Run(new QdqInsertionPass(), model, context).Modified);
+
+        Assert.Equal(0, Count(model, "QuantizeLinear"));
+        Assert.Equal(1, context.Counters.GetValueOrDefault("skipped"));
+        Assert.Equal("it is a Gemm with transA = 1", Assert.Single(context.Misses["quantize"]).Key);
+    }
+
+    [Fact]
     public void LeavesANodeWithoutACalibratedRange_Float_AndSaysWhy()
     {
         using var model = SmallMatMul(17, out _);

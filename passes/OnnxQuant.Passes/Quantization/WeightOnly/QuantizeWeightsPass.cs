@@ -3,8 +3,9 @@ using OnnxQuant.Ir;
 namespace OnnxQuant.Passes.Quantization.WeightOnly;
 
 /// <summary>
-/// Weight-only round-to-nearest quantization (int2/int4/int8, per block along K or per channel, symmetric or
-/// asymmetric) of MatMul and Gemm with a constant 2-D weight, the LM head and embedding Gathers. Identity relied on:
+/// Weight-only quantization (int2/int4/int8, per block along K or per channel, symmetric or asymmetric) of MatMul and
+/// Gemm with a constant 2-D weight (read through <see cref="LinearLayers.LinearLayer"/>), the LM head and embedding
+/// Gathers; codes chosen by the recipe's <c>rounding</c> (<see cref="Rounding.IWeightRounder"/>; round-to-nearest by default). Identity relied on:
 /// y = x·W ≈ x·Ŵ with Ŵ[k, n] = (q[k, n] − z[b, n])·s[b, n], b = k / block; ONNX Runtime computes x·Ŵ from the packed
 /// codes (ALGORITHMS.md §6). Activations stay float (accuracy level 0) or are quantized to int8 per block inside
 /// MatMulNBits (level 4, W4A8 on CPU).
