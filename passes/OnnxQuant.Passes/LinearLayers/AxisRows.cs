@@ -27,9 +27,6 @@ public readonly record struct AxisRows(long Batch, long Outer, long Channels, lo
     public long RowCount => Batch * Channels;
     public long RowLength => Outer * Inner;
 
-    /// <summary>The row (batch · channels + channel) that stored element <paramref name="index"/> falls in.</summary>
-    public long RowOf(long index) => index / (Outer * Channels * Inner) * Channels + index / Inner % Channels;
-
     /// <summary>The stored tensor as rows [RowCount, RowLength].</summary>
     public T[] ToRows<T>(ReadOnlySpan<T> stored) => Permute(stored, toRows: true);
 
