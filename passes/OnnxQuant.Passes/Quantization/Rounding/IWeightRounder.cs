@@ -17,5 +17,7 @@ public interface IWeightRounder
     /// channel with the reduction axis K along it (<see cref="LinearLayer.ReadRows"/>).</param>
     /// <param name="layer">The layer the weight belongs to, for rounders that read its calibration statistics; null for
     /// weights that are not a linear layer's (embedding tables).</param>
-    BlockQuantizedRows Round(ReadOnlySpan<float> rows, int rowCount, int columns, WeightGrid grid, LinearLayer? layer);
+    /// <param name="scales">Scales and zero points to round to instead of the grid's own (<see cref="WeightGrid.ScalesOf"/>),
+    /// e.g. widened for an int32 bias; null: the grid's.</param>
+    BlockQuantizedRows Round(ReadOnlySpan<float> rows, int rowCount, int columns, WeightGrid grid, LinearLayer? layer, BlockScales? scales = null);
 }

@@ -25,6 +25,40 @@ public enum WeightScaleRule
 /// </summary>
 public sealed record WeightGrid(int Bits, WeightScaleRule Rule, int BlockSize, bool PerTensor, DataType ScaleType)
 {
+    public int BlockCount(int columns) => (columns + BlockSize - 1) / BlockSize;
+
+    /// <summary>
+    /// The scale and zero point of every block of <paramref name="rows"/> ([rowCount, columns]) from its own values
+    /// (the same pair in every block when <see cref="PerTensor"/>): the grid a rounder rounds to unless it is given
+    /// other scales (e.g. widened so that an int32 bias fits).
+    /// </summary>
+    public BlockScales ScalesOf(ReadOnlySpan<float> rows, int rowCount, int columns)
+    {
+        int blocks = BlockCount(columns);
+        var scales = new float[rowCount * blocks];
+        var zeros = new int[scales.Length];
+        (float, int) whole = PerTensor ? ScaleOf(rows) : default;
+        for (int r = 0; r < rowCount; r++)
+            for (int b = 0; b < blocks; b++)
+            {
+                int start = b * BlockSize, end = Math.Min(columns, start + BlockSize);
+                (scales[r * blocks + b], zeros[r * blocks + b]) = PerTensor ? whole : ScaleOf(rows.Slice(r * columns + start, end - start));
+            }
+        return new BlockScales(scales, zeros);
+    }
+
+    private (float Scale, int ZeroPoint) ScaleOf(ReadOnlySpan<float> values)
+    {
+        float min = 0, max = 0, extreme = 0;
+        foreach (float w in values)
+        {
+            min = Math.Min(min, w);
+            max = Math.Max(max, w);
+            if (Math.Abs(w) > Math.Abs(extreme)) extreme = w;
+        }
+        return ScaleFor(min, max, extreme);
+    }
+
     public int MaxCode => (1 << Bits) - 1;
 
     /// <summary>The lowest code the rule uses (1 for the narrow range, else 0).</summary>
@@ -52,3 +86,6 @@ public sealed record WeightGrid(int Bits, WeightScaleRule Rule, int BlockSize, b
         }
     }
 }
+
+/// <summary>Scales and zero points of a weight's blocks, row-major [rows, blocks] (<see cref="WeightGrid.ScalesOf"/>).</summary>
+public sealed record BlockScales(float[] Scales, int[] ZeroPoints);

@@ -90,6 +90,22 @@ public class WeightRoundingTests
     }
 
     [Fact]
+    public void GivenScales_AreTheOnesRoundedTo_AsWidenedScalesForABiasNeedThem()
+    {
+        var rows = RandomFloats(4, 2 * 16, -1, 1);
+        var grid = new WeightGrid(8, WeightScaleRule.NarrowSymmetric, 16, false, DataType.Float);
+        var natural = grid.ScalesOf(rows, 2, 16);
+        var widened = new BlockScales(natural.Scales.Select(s => 4 * s).ToArray(), natural.ZeroPoints);
+
+        var q = new RoundToNearest().Round(rows, 2, 16, grid, null, widened);
+
+        Assert.Equal(widened.Scales, q.Scales);
+        for (int i = 0; i < rows.Length; i++)
+            Assert.Equal(Math.Round(rows[i] / widened.Scales[i / 16], MidpointRounding.ToEven), q.Codes[i] - 128);
+        Assert.All(q.Codes, c => Assert.InRange(c - 128, -32, 32));
+    }
+
+    [Fact]
     public void NarrowSymmetricInt8_PerTensor_UsesOneScaleOverAllRows_AndCodesWithinPlusMinus127()
     {
         var rows = RandomFloats(3, 6 * 10, -2, 1);
