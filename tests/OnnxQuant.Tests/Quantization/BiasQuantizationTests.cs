@@ -5,6 +5,8 @@ using OnnxQuant.Passes;
 using OnnxQuant.Passes.Quantization;
 using static OnnxQuant.Tests.Quantization.QdqTestKit;
 
+using OnnxQuant.Tests.Support;
+
 namespace OnnxQuant.Tests.Quantization;
 
 /// <summary>
@@ -39,7 +41,7 @@ public class BiasQuantizationTests
         ranges.Ranges["x"] = ((float)(-0.3 * xMag), (float)xMag);
         var context = Context(ranges);
         var options = new QdqInsertionOptions { WeightGranularity = perTensor ? QdqWeightGranularity.PerTensor : QdqWeightGranularity.PerChannel };
-        Assert.True(new QdqInsertionPass().Run(model, options, context).Modified);
+        Assert.True(VerifiedPass.Run(new QdqInsertionPass(), model, options, context).Modified);
 
         var gemm = model.Graph.Nodes.Single(n => n.OpType == "Gemm");
         var biasDq = gemm.Inputs[2]!.Producer!;
@@ -57,7 +59,8 @@ public class BiasQuantizationTests
         }
         // Widened weight scales are counted; unwidened ones are max|w|/127 (floored), as without a bias.
         float[] weightScales = gemm.Inputs[1]!.Producer!.Inputs[1]!.Const!.AsSpan<float>().ToArray();
-        float[] natural = QdqMath.SymmetricInt8Scales(w, [K, N], perTensor ? -1 : 1);
+        float Natural(IEnumerable<float> values) => Math.Max((float)(values.Max(v => Math.Abs((double)v)) / 127), QdqMath.MinScaleFloat);
+        float[] natural = perTensor ? [Natural(w)] : Enumerable.Range(0, N).Select(n => Natural(Enumerable.Range(0, K).Select(k => w[k * N + n]))).ToArray();
         int widened = weightScales.Zip(natural).Count(p => p.First != p.Second);
         Assert.Equal(widened, context.Counters.GetValueOrDefault("bias-widened-channels"));
         Assert.All(weightScales.Zip(natural), p => Assert.True(p.First >= p.Second));
