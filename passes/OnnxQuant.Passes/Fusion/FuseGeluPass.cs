@@ -1,5 +1,7 @@
 using OnnxQuant.Ir;
-using static OnnxQuant.Passes.Fusion.FusionPatterns;
+using OnnxQuant.Passes.Rewriting;
+using static OnnxQuant.Passes.Fusion.FusionChecks;
+using static OnnxQuant.Passes.Rewriting.Pattern;
 
 namespace OnnxQuant.Passes.Fusion;
 
@@ -10,10 +12,10 @@ namespace OnnxQuant.Passes.Fusion;
 /// tanh: y = x · 0.5 · (1 + Tanh(√(2/π) · (x + 0.044715 · x³)))  → Gelu(x, approximate="tanh")
 /// </code>
 /// x/√2 may be Div(x, √2) or Mul(x, 1/√2); x³ may be Pow(x, 3), Mul(x, Mul(x, x)) or Mul(Mul(x, x), x); the
-/// outer product of x, 0.5 (or a division by 2) and the (1 + …) term may be associated in any order. Constants must
-/// be one-element float constants within 1e-6 relative of their exact values, and every intermediate must have one
-/// consumer in the same graph and be no graph output. Does not fire below opset 20 (counted as
-/// <c>skipped-opset</c>).
+/// outer product of x, 0.5 (or a division by 2) and the (1 + …) term may be associated in any order. Anchored at the
+/// Erf or Tanh. Constants must be one-element constants within 1e-6 relative of their exact values (√2 and √(2/π)
+/// float) of rank at most x's, and every intermediate must be read only inside the pattern, in the same graph, and
+/// be no graph output. Does not fire below opset 20 (counted as <c>skipped-opset</c>).
 /// </summary>
 public sealed class FuseGeluPass : Pass<NoOptions>
 {
@@ -23,122 +25,55 @@ public sealed class FuseGeluPass : Pass<NoOptions>
     public override string Name => "fuse-gelu";
     public override string Summary => "Fuse decomposed GELU (erf and tanh forms) into Gelu (opset >= 20).";
 
-    private sealed record Match(Value X, bool Tanh, Node Last, List<Node> Nodes);
-
     public override PassResult Run(Model model, NoOptions options, PassContext context) =>
-        FusionDriver.Run<Match>(this, model, context, ["Erf", "Tanh"], TryMatch, Rewrite, requires: (RequiredOpset, (count, opset) =>
-            $"{count} decomposed GELU(s) left as they are: Gelu needs opset >= {RequiredOpset}, the model has {opset}. Upgrade the opset first."));
+        FusionRun.Apply(this, model, context, [new FuseGeluErf(), new FuseGeluTanh()], "decomposed GELU(s)");
 
-    private static string? TryMatch(Node root, long opset, out Match? match) =>
-        root.OpType == "Erf" ? TryMatchErf(root, out match) : TryMatchTanh(root, out match);
-
-    private static void Rewrite(Match m, long opset)
+    /// <summary>What the two forms share: the product x · ½ · term, the checks and the rewrite.</summary>
+    private abstract class GeluForm : TreePattern
     {
-        var gelu = new Node("Gelu", [m.X], 1, "", m.Tanh ? [Attribute.String("approximate", "tanh")] : null, name: m.Last.Name);
-        Replace(m.Last, gelu, m.Nodes);
+        protected abstract bool Tanh { get; }
+
+        /// <summary>x · ½ · <paramref name="term"/> in each association exporters write, with ½ as Mul by 0.5 or Div by 2.</summary>
+        protected static ValuePattern TimesHalfX(ValuePattern x, ValuePattern term) =>
+            OneOf(Half(Op("Mul", term, x)), Op("Mul", Op("Mul", term, Scalar(0.5)), x), Op("Mul", term, Half(x)));
+
+        private static OneOfPattern Half(ValuePattern v) => OneOf(Op("Mul", v, Scalar(0.5)), Op("Div", v, Scalar(2)));
+
+        protected override string? Check(MatchResult match, RewriteContext context) => ConstantRanksFit(match, match.Value("x"));
+
+        public override string? Unsupported(RewriteContext context) => context.RequireOpset(RequiredOpset, "Gelu");
+
+        public override void Rewrite(Rewriter rewriter, MatchResult match)
+        {
+            var gelu = rewriter.InsertBefore(match.Root, new Node("Gelu", [match.Value("x")], 1, "",
+                Tanh ? [Attribute.String("approximate", "tanh")] : null, name: match.Root.Name));
+            rewriter.Replace(match, gelu.Output);
+        }
     }
 
-    /// <summary>Null on success; "" when the node does not start this pattern at all; else why it does not fuse.</summary>
-    private static string? TryMatchErf(Node erf, out Match? match)
+    private sealed class FuseGeluErf : GeluForm
     {
-        match = null;
-        if (erf.Inputs.Count != 1 || erf.Inputs[0] is not { Producer: { IsDefaultDomain: true, Inputs.Count: 2 } scaling } u) return "";
-        Value? x = null;
-        foreach (var candidate in scaling.Inputs)
+        protected override bool Tanh => false;
+
+        protected override ValuePattern Define()
         {
-            if (candidate is null) continue;
-            int limit = ScalarRankLimit(candidate);
-            var other = Other(scaling, candidate);
-            bool divides = scaling.OpType == "Div" && ReferenceEquals(scaling.Inputs[0], candidate) && IsScalar(other, limit, Math.Sqrt(2));
-            bool multiplies = scaling.OpType == "Mul" && IsScalar(other, limit, Math.Sqrt(0.5));
-            if ((divides || multiplies) && ConstantType(other) == DataType.Float) { x = candidate; break; }
+            var x = Any("x");
+            var erf = Op("Erf", OneOf(Op("Div", x, FloatScalar(Math.Sqrt(2))), Op("Mul", x, FloatScalar(Math.Sqrt(0.5))))).Anchor();
+            return TimesHalfX(x, Op("Add", erf, Scalar(1)));
         }
-        if (x is null) return "";
-        if (SoleUser(u) != erf) return $"the scaled input {u} has other consumers";
-        if (SoleUser(erf.Output, "Add") is not { } addOne || !IsScalar(Other(addOne, erf.Output), ScalarRankLimit(x), 1))
-            return $"{erf.Output} is not only read by an Add of 1";
-        var nodes = new List<Node> { scaling, erf, addOne };
-        if (MatchHalfXTimes(addOne.Output, x, nodes) is { } failure) return failure;
-        match = new Match(x, false, nodes[^1], nodes);
-        return null;
     }
 
-    private static string? TryMatchTanh(Node tanh, out Match? match)
+    private sealed class FuseGeluTanh : GeluForm
     {
-        match = null;
-        if (tanh.Inputs.Count != 1 || tanh.Inputs[0] is not { } v || Producer(v, "Mul") is not { } scaleMul) return "";
-        Value? sum = null;
-        foreach (var candidate in scaleMul.Inputs)
-            if (candidate is not null && IsScalar(Other(scaleMul, candidate), ScalarRankLimit(candidate), Math.Sqrt(2 / Math.PI))
-                && ConstantType(Other(scaleMul, candidate)) == DataType.Float)
-                sum = candidate;
-        if (sum is null || Producer(sum, "Add") is not { Inputs.Count: 2 } add) return "";
+        protected override bool Tanh => true;
 
-        // add = x + 0.044715·x³, in either order.
-        for (int i = 0; i < 2; i++)
+        protected override ValuePattern Define()
         {
-            if (add.Inputs[1 - i] is not { } x || add.Inputs[i] is not { } p || Producer(p, "Mul") is not { } cubeMul) continue;
-            int limit = ScalarRankLimit(x);
-            Value? cube = null;
-            foreach (var c in cubeMul.Inputs)
-                if (c is not null && IsScalar(Other(cubeMul, c), limit, 0.044715)) cube = c;
-            if (cube is null || MatchCube(cube, x) is not { } cubeNodes) continue;
-
-            if (SoleUser(v) != tanh) return $"{v} has other consumers";
-            if (SoleUser(sum) != scaleMul) return $"{sum} has other consumers";
-            if (SoleUser(p) != add) return $"{p} has other consumers";
-            if (SoleUser(cube) != cubeMul) return $"the cube {cube} has other consumers";
-            if (SoleUser(tanh.Output, "Add") is not { } addOne || !IsScalar(Other(addOne, tanh.Output), limit, 1))
-                return $"{tanh.Output} is not only read by an Add of 1";
-            var nodes = new List<Node>(cubeNodes) { cubeMul, add, scaleMul, tanh, addOne };
-            if (MatchHalfXTimes(addOne.Output, x, nodes) is { } failure) return failure;
-            match = new Match(x, true, nodes[^1], nodes);
-            return null;
+            var x = Any("x");
+            var cube = OneOf(Op("Pow", x, Scalar(3)), Op("Mul", x, Op("Mul", x, x)));
+            var inner = Op("Add", x, Op("Mul", cube, Scalar(0.044715)));
+            var tanh = Op("Tanh", Op("Mul", inner, FloatScalar(Math.Sqrt(2 / Math.PI)))).Anchor();
+            return TimesHalfX(x, Op("Add", tanh, Scalar(1)));
         }
-        return "";
-    }
-
-    /// <summary>The nodes computing <paramref name="cube"/> = x³ (Pow(x, 3) or two Muls), or null.</summary>
-    private static List<Node>? MatchCube(Value cube, Value x)
-    {
-        if (Producer(cube, "Pow") is { } pow && ReferenceEquals(pow.Inputs[0], x) && IsScalar(pow.Input(1), ScalarRankLimit(x), 3))
-            return [pow];
-        if (Producer(cube, "Mul") is not { } outer || Other(outer, x) is not { } sq || Producer(sq, "Mul") is not { } inner) return null;
-        return ReferenceEquals(inner.Inputs[0], x) && ReferenceEquals(inner.Inputs[1], x) && SoleUser(sq) == outer ? [inner, outer] : null;
-    }
-
-    /// <summary>
-    /// Matches the product of x, 0.5 and <paramref name="term"/> in any association: Mul(Mul(x, t), 0.5),
-    /// Mul(Mul(t, 0.5), x), Mul(Mul(x, 0.5), t), with Div by 2 for the halving. Appends the nodes, the result's
-    /// producer last.
-    /// </summary>
-    private static string? MatchHalfXTimes(Value term, Value x, List<Node> nodes)
-    {
-        int limit = ScalarRankLimit(x);
-        bool IsHalving(Node n, Value of) =>
-            n.IsDefaultDomain && (n.OpType == "Mul" && IsScalar(Other(n, of), limit, 0.5)
-                                  || n.OpType == "Div" && ReferenceEquals(n.Inputs[0], of) && IsScalar(n.Input(1), limit, 2));
-        if (SoleUser(term, "Mul") is not { } first) return $"{term} is not only read by a Mul";
-        var other = Other(first, term);
-        if (ReferenceEquals(other, x))
-        {
-            if (SoleUser(first.Output) is not { } half || !IsHalving(half, first.Output)) return $"{first.Output} is not halved";
-            nodes.AddRange([first, half]);
-            return null;
-        }
-        if (IsScalar(other, limit, 0.5))
-        {
-            if (SoleUser(first.Output, "Mul") is not { } byX || !ReferenceEquals(Other(byX, first.Output), x))
-                return $"{first.Output} is not multiplied by {x}";
-            nodes.AddRange([first, byX]);
-            return null;
-        }
-        if (other?.Producer is { } h && IsHalving(h, x))
-        {
-            if (SoleUser(other) != first) return $"the half input {other} has other consumers";
-            nodes.AddRange([h, first]);
-            return null;
-        }
-        return $"{first} does not multiply by x and 0.5";
     }
 }

@@ -1,5 +1,7 @@
 using OnnxQuant.Ir;
-using static OnnxQuant.Passes.Fusion.FusionPatterns;
+using OnnxQuant.Passes.Rewriting;
+using static OnnxQuant.Passes.Fusion.FusionChecks;
+using static OnnxQuant.Passes.Rewriting.Pattern;
 
 namespace OnnxQuant.Passes.Fusion;
 
@@ -12,9 +14,10 @@ namespace OnnxQuant.Passes.Fusion;
 /// Mul(x, HardSigmoid(x, alpha=1/6, beta=0.5))
 /// </code>
 /// where Relu6 is Clip(·, 0, 6) (bounds as attributes before opset 11), Min(Relu(·), 6), Min(Max(·, 0), 6) or
-/// Max(Min(·, 6), 0); multiplications in either operand order. Constants must be one-element float constants within
-/// 1e-6 relative of their exact values; every intermediate must have one consumer in the same graph and be no graph
-/// output. x · HardSigmoid(y) with y ≠ x (a squeeze-excitation gate) is not hard swish and is left alone.
+/// Max(Min(·, 6), 0); multiplications in either operand order. Anchored at the Relu6's last op or the HardSigmoid.
+/// Constants must be one-element constants within 1e-6 relative of their exact values (the 3 float) of rank at most
+/// x's; every intermediate must be read only inside the pattern, in the same graph, and be no graph output.
+/// x · HardSigmoid(y) with y ≠ x (a squeeze-excitation gate) is not hard swish and is left alone.
 /// Does not fire below opset 14 (counted as <c>skipped-opset</c>).
 /// </summary>
 public sealed class FuseHardSwishPass : Pass<NoOptions>
@@ -25,69 +28,53 @@ public sealed class FuseHardSwishPass : Pass<NoOptions>
     public override string Name => "fuse-hard-swish";
     public override string Summary => "Fuse x*relu6(x+3)/6 and x*HardSigmoid(x) into HardSwish (opset >= 14).";
 
-    private sealed record Match(Value X, Node Last, List<Node> Nodes);
-
     public override PassResult Run(Model model, NoOptions options, PassContext context) =>
-        FusionDriver.Run<Match>(this, model, context, ["HardSigmoid", "Clip", "Min", "Max"], TryMatch, Rewrite, requires: (RequiredOpset, (count, opset) =>
-            $"{count} decomposed hard swish(es) left as they are: HardSwish needs opset >= {RequiredOpset}, the model has {opset}. Upgrade the opset first."));
+        FusionRun.Apply(this, model, context, [new FuseHardSwish()], "decomposed hard swish(es)");
 
-    private static string? TryMatch(Node root, long opset, out Match? match) =>
-        root.OpType == "HardSigmoid" ? TryMatchHardSigmoid(root, out match) : TryMatchRelu6(root, opset, out match);
-
-    private static void Rewrite(Match m, long opset) =>
-        Replace(m.Last, new Node("HardSwish", [m.X], 1, "", name: m.Last.Name), m.Nodes);
-
-    /// <summary>Null on success; "" when the node does not start this pattern at all; else why it does not fuse.</summary>
-    private static string? TryMatchHardSigmoid(Node hs, out Match? match)
+    private sealed class FuseHardSwish : TreePattern
     {
-        match = null;
-        if (hs.Inputs.Count != 1 || hs.Inputs[0] is not { } x) return "";
-        if (SoleUser(hs.Output, "Mul") is not { } mul || !ReferenceEquals(Other(mul, hs.Output), x)) return "";
-        if (!Close(hs.GetFloat("alpha", 0.2f), 1.0 / 6) || !Close(hs.GetFloat("beta", 0.5f), 0.5))
-            return $"{hs} has alpha {hs.GetFloat("alpha", 0.2f)} and beta {hs.GetFloat("beta", 0.5f)}, not 1/6 and 0.5";
-        if (x.ElementType is { } t && t != DataType.Float) return $"{x} is {t.OnnxName()}, not float";
-        match = new Match(x, mul, [hs, mul]);
-        return null;
-    }
+        protected override ValuePattern Define()
+        {
+            var x = Any("x");
+            var u = Op("Add", x, FloatScalar(3));
+            OpPattern[] relu6Forms =
+            [
+                Op("Clip", u, Scalar(0), Scalar(6)).Anchor(),
+                Op("Clip", u).Where(n => n.GetAttribute("min")?.AsFloat() == 0 && n.GetAttribute("max")?.AsFloat() is float max
+                                         && ConstantPattern.IsClose(max, 6, 1e-6), "its min and max attributes are not 0 and 6").Anchor(),
+                Op("Min", Op("Relu", u), Scalar(6)).Anchor(),
+                Op("Min", Op("Max", u, Scalar(0)), Scalar(6)).Anchor(),
+                Op("Max", Op("Min", u, Scalar(6)), Scalar(0)).Anchor(),
+            ];
+            var forms = new List<ValuePattern>();
+            foreach (var relu6 in relu6Forms)
+            {
+                forms.Add(Sixth(Op("Mul", x, relu6)));
+                forms.Add(Op("Mul", x, Sixth(relu6)));
+            }
+            var hardSigmoid = Op("HardSigmoid", x)
+                .Where(n => ConstantPattern.IsClose(n.GetFloat("alpha", 0.2f), 1.0 / 6, 1e-6) && ConstantPattern.IsClose(n.GetFloat("beta", 0.5f), 0.5, 1e-6),
+                    "alpha and beta are not 1/6 and 0.5")
+                .Anchor();
+            forms.Add(Op("Mul", x, hardSigmoid));
+            return OneOf([.. forms]);
+        }
 
-    private static string? TryMatchRelu6(Node node, long opset, out Match? match)
-    {
-        match = null;
-        if (MatchRelu6(node, opset) is not { } relu6) return "";
-        var (u, relu6Nodes) = relu6;
-        if (Producer(u, "Add") is not { } add) return "";
-        Value? x = null;
-        foreach (var candidate in add.Inputs)
-        {
-            var three = candidate is null ? null : Other(add, candidate);
-            if (candidate is not null && IsScalar(three, ScalarRankLimit(candidate), 3) && ConstantType(three) == DataType.Float) x = candidate;
-        }
-        if (x is null) return "";
-        int limit = ScalarRankLimit(x);
-        if (SoleUser(u) != relu6Nodes[0]) return $"{u} has other consumers";
-        bool IsSixth(Node n, Value of) =>
-            n.IsDefaultDomain && (n.OpType == "Div" && ReferenceEquals(n.Inputs[0], of) && IsScalar(n.Input(1), limit, 6)
-                                  || n.OpType == "Mul" && IsScalar(Other(n, of), limit, 1.0 / 6));
+        private static OneOfPattern Sixth(ValuePattern v) => OneOf(Op("Div", v, Scalar(6)), Op("Mul", v, Scalar(1.0 / 6)));
 
-        var r = node.Output;
-        if (SoleUser(r) is not { IsDefaultDomain: true } user) return $"{r} has other consumers";
-        var nodes = new List<Node> { add };
-        nodes.AddRange(relu6Nodes);
-        if (user.OpType == "Mul" && ReferenceEquals(Other(user, r), x))
+        protected override string? Check(MatchResult match, RewriteContext context)
         {
-            if (SoleUser(user.Output) is not { } sixth || !IsSixth(sixth, user.Output)) return $"{user.Output} is not only divided by 6";
-            nodes.AddRange([user, sixth]);
-            match = new Match(x, sixth, nodes);
-            return null;
+            var x = match.Value("x");
+            if (x.ElementType is { } t && t != DataType.Float) return $"the input is {t.OnnxName()}, not float";
+            return ConstantRanksFit(match, x);
         }
-        if (IsSixth(user, r))
+
+        public override string? Unsupported(RewriteContext context) => context.RequireOpset(RequiredOpset, "HardSwish");
+
+        public override void Rewrite(Rewriter rewriter, MatchResult match)
         {
-            if (SoleUser(user.Output, "Mul") is not { } mul || !ReferenceEquals(Other(mul, user.Output), x))
-                return $"{user.Output} is not only multiplied by {x}";
-            nodes.AddRange([user, mul]);
-            match = new Match(x, mul, nodes);
-            return null;
+            var hardSwish = rewriter.InsertBefore(match.Root, new Node("HardSwish", [match.Value("x")], 1, "", name: match.Root.Name));
+            rewriter.Replace(match, hardSwish.Output);
         }
-        return $"{r} is not multiplied by {x} and divided by 6";
     }
 }

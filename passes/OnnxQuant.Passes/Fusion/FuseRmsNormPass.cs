@@ -1,5 +1,7 @@
 using OnnxQuant.Ir;
-using static OnnxQuant.Passes.Fusion.FusionPatterns;
+using OnnxQuant.Passes.Rewriting;
+using static OnnxQuant.Passes.Fusion.FusionChecks;
+using static OnnxQuant.Passes.Rewriting.Pattern;
 
 namespace OnnxQuant.Passes.Fusion;
 
@@ -14,10 +16,11 @@ namespace OnnxQuant.Passes.Fusion;
 /// the default ONNX domain, version 1 (like its old LayerNormalization), not in com.microsoft, so it is available at
 /// every ai.onnx opset: emitting it under com.microsoft makes ORT reject the model.
 /// <para>
-/// Fires when the reduction is over the last axis with keepdims, ε is a one-element float constant, every
-/// intermediate has one consumer in the same graph and is no graph output, and γ (optional; ones when absent, which
-/// needs x's last dimension known) is a float constant per channel of the last axis. Does not fire when x is
-/// itself centered (x = Sub(a, ReduceMean(a))): that is the tail of a LayerNorm, for fuse-layer-norm.
+/// Anchored at the ReduceMean. Fires when the reduction is over the last axis with keepdims, ε is a one-element
+/// float constant ≥ 0, every intermediate is read only inside the pattern, in the same graph, and is no graph
+/// output, and γ (optional; ones when absent, which needs x's last dimension known) is a float constant per channel
+/// of the last axis. Does not fire when x is itself centered (x = Sub(a, ReduceMean(a))): that is the tail of a
+/// LayerNorm, for fuse-layer-norm.
 /// </para>
 /// </summary>
 public sealed class FuseRmsNormPass : Pass<NoOptions>
@@ -28,81 +31,53 @@ public sealed class FuseRmsNormPass : Pass<NoOptions>
     public override string Name => "fuse-rms-norm";
     public override string Summary => "Fuse decomposed RMS normalization into RMSNormalization (opset >= 23) or ORT's SimplifiedLayerNormalization.";
 
-    private sealed record Match(Value X, double Epsilon, Value? Gamma, Tensor Scale, Node Last, List<Node> Nodes);
-
     public override PassResult Run(Model model, NoOptions options, PassContext context) =>
-        FusionDriver.Run<Match>(this, model, context, ["ReduceMean"], TryMatch, Rewrite);
+        FusionRun.Apply(this, model, context, [new FuseRmsNorm()], "decomposed RMS norm(s)");
 
-    /// <summary>Null on success; "" when the node does not start this pattern at all; else why it does not fuse.</summary>
-    private static string? TryMatch(Node mean, long opset, out Match? match)
+    private sealed class FuseRmsNorm : TreePattern
     {
-        match = null;
-        if (mean.Inputs.Count == 0 || mean.Inputs[0] is not { } squared || mean.Outputs.Count != 1 || mean.Outputs[0] is null) return "";
-        if (squared.Producer is not { IsDefaultDomain: true, Inputs.Count: 2 } square || square.Inputs[0] is not { } x) return "";
-        int rankLimit = ScalarRankLimit(x, 1);
-        bool isSquare = square.OpType == "Pow" && IsScalar(square.Inputs[1], rankLimit, 2)
-                        || square.OpType == "Mul" && ReferenceEquals(square.Inputs[1], x);
-        if (!isSquare) return "";
-        if (Producer(x, "Sub") is { } sub && Producer(sub.Inputs[1], "ReduceMean") is { } m && ReferenceEquals(m.Inputs[0], sub.Inputs[0]))
-            return "";  // a LayerNorm's variance: fuse-layer-norm's business, not a candidate here
-        if (SoleUser(squared) != mean) return $"the square {squared} has other consumers";
-        if (CheckLastAxisReduce(mean, opset, x) is { } axisFailure) return axisFailure;
-        if (SoleUser(mean.Output, "Add") is not { } addEps) return $"the mean square {mean.Output} is not only read by an Add of epsilon";
-        var epsValue = Other(addEps, mean.Output);
-        if (!TryScalar(epsValue, rankLimit, out double eps) || ConstantType(epsValue) != DataType.Float)
-            return $"{addEps} does not add a one-element float constant epsilon";
-        if (eps < 0) return $"epsilon {eps} is negative";
-        if (SoleUser(addEps.Output, "Sqrt") is not { } sqrt) return $"{addEps.Output} is not only read by a Sqrt";
-        if (SoleUser(sqrt.Output) is not { IsDefaultDomain: true } afterSqrt) return $"the root mean square {sqrt.Output} has other consumers";
+        protected override ValuePattern Define()
+        {
+            var x = Any("x");
+            var meanSquare = Op("ReduceMean", OneOf(Op("Pow", x, Scalar(2)), Op("Mul", x, x)), Optional(Constant())).As("mean").Anchor();
+            var rms = Op("Sqrt", Op("Add", meanSquare, FloatScalar("epsilon"))).As("rms");
+            var n = OneOf(Op("Div", x, rms), Op("Mul", x, Op("Reciprocal", rms)), Op("Mul", x, Op("Div", Scalar(1), rms)));
+            return OneOf(Op("Mul", n, Constant("gamma")), n);
+        }
 
-        var nodes = new List<Node> { square, mean, addEps, sqrt };
-        Node norm;
-        if (afterSqrt.OpType == "Div" && ReferenceEquals(afterSqrt.Inputs[0], x) && ReferenceEquals(afterSqrt.Inputs[1], sqrt.Output))
+        protected override string? Check(MatchResult match, RewriteContext context)
         {
-            norm = afterSqrt;
+            var x = match.Value("x");
+            if (x.Producer is { OpType: "Sub" } sub && sub.Input(1)?.Producer is { OpType: "ReduceMean" } m && ReferenceEquals(m.Input(0), sub.Input(0)))
+                return "the input is centered (x − mean(x)): the tail of a LayerNorm, which fuse-layer-norm fuses";
+            return ReducesLastAxis(match.Node("mean"), context.Opset() ?? 1, x)
+                   ?? ReadEpsilon(match.Constant("epsilon"), out _)
+                   ?? ConstantRanksFit(match, x, atLeast: 1)
+                   ?? Scale(match, out _);
         }
-        else if (afterSqrt.OpType == "Reciprocal"
-                 || afterSqrt.OpType == "Div" && IsScalar(afterSqrt.Inputs[0], rankLimit, 1) && ReferenceEquals(afterSqrt.Inputs[1], sqrt.Output))
-        {
-            var inv = afterSqrt.Output;
-            if (SoleUser(inv, "Mul") is not { } mul || !ReferenceEquals(Other(mul, inv), x))
-                return $"the inverse root mean square {inv} is not only multiplied by {x}";
-            nodes.Add(afterSqrt);
-            norm = mul;
-        }
-        else
-        {
-            return $"{afterSqrt} does not divide {x} by the root mean square";
-        }
-        nodes.Add(norm);
 
-        var last = norm;
-        Value? gamma = null;
-        Tensor? scale = null;
-        if (SoleUser(last.Output, "Mul") is { } mulGamma && Other(mulGamma, last.Output) is { } g
-            && TryChannelVector(g, x, out scale) is null)
+        private static string? Scale(MatchResult match, out Tensor? scale)
         {
-            gamma = g;
-            last = mulGamma;
-            nodes.Add(mulGamma);
+            var x = match.Value("x");
+            scale = null;
+            if (match.Values.TryGetValue("gamma", out var gamma)) return ChannelParameters.TryVector(gamma, x, out scale);
+            if (ChannelParameters.LastDimension(x) is not long channels) return "there is no scale and the input's last dimension is unknown";
+            scale = ChannelParameters.Filled(1f, channels);
+            return null;
         }
-        if (scale is null)
-        {
-            if (x.Shape is not { Rank: > 0 } s || s[s.Rank - 1].Value is not long c)
-                return $"there is no scale and the last dimension of {x} is unknown";
-            scale = Filled(1f, c);
-        }
-        match = new Match(x, eps, gamma, scale, last, nodes);
-        return null;
-    }
 
-    private static void Rewrite(Match m, long opset)
-    {
-        var graph = m.Last.Graph!;
-        var scale = ConstantFor(graph, m.Gamma, m.Scale, "rms_scale");
-        string op = opset >= StandardOpset ? "RMSNormalization" : "SimplifiedLayerNormalization";
-        var fused = new Node(op, [m.X, scale], 1, "",
-            [Attribute.Int("axis", -1), Attribute.Float("epsilon", (float)m.Epsilon)], name: m.Last.Name);
-        Replace(m.Last, fused, m.Nodes);
+        public override void Rewrite(Rewriter rewriter, MatchResult match) =>
+            throw new InvalidOperationException("fuse-rms-norm picks its op by the opset: call Rewrite with the context.");
+
+        public override void Rewrite(Rewriter rewriter, MatchResult match, RewriteContext context)
+        {
+            Scale(match, out var scale);
+            ReadEpsilon(match.Constant("epsilon"), out double epsilon);
+            var scaleValue = ChannelParameters.ConstantFor(rewriter, match.Values.GetValueOrDefault("gamma"), scale!, "rms_scale");
+            string op = context.Opset() >= StandardOpset ? "RMSNormalization" : "SimplifiedLayerNormalization";
+            var fused = rewriter.InsertBefore(match.Root, new Node(op, [match.Value("x"), scaleValue], 1, "",
+                [Attribute.Int("axis", -1), Attribute.Float("epsilon", (float)epsilon)], name: match.Root.Name));
+            rewriter.Replace(match, fused.Output);
+        }
     }
 }

@@ -9,9 +9,13 @@ public sealed class AbsentPattern : ValuePattern
 
     internal AbsentPattern(ValuePattern? otherwise) => _otherwise = otherwise;
 
-    internal override bool Match(Value? value, MatchState state)
+    internal override IEnumerable<(ValuePattern Pattern, int? Input)> Children => _otherwise is null ? [] : [(_otherwise, null)];
+
+    internal override bool Match(Value? value, MatchState state, MatchPath? path, Func<bool> then)
     {
-        if (value is null) return true;
-        return _otherwise is null ? state.Fail($"expected an omitted input, found {Describe(value)}") : _otherwise.Match(value, state);
+        if (value is null) return then();
+        return _otherwise is null
+            ? state.Fail($"expected an omitted input, found {Describe(value)}", path)
+            : _otherwise.Match(value, state, path, then);
     }
 }

@@ -16,11 +16,11 @@ public sealed class AnyValuePattern : ValuePattern
         return this;
     }
 
-    internal override bool Match(Value? value, MatchState state)
+    internal override bool Match(Value? value, MatchState state, MatchPath? path, Func<bool> then)
     {
-        if (value is null) return state.Fail("expected a value, found an omitted input");
+        if (value is null) return state.Fail("expected a value, found an omitted input", path);
         foreach (var (predicate, reason) in _conditions)
-            if (!predicate(value)) return state.Fail(reason);
-        return CaptureName is null || state.Bind(CaptureName, value);
+            if (!predicate(value)) return state.Fail(reason, path);
+        return BindThen(value, state, path, then);
     }
 }

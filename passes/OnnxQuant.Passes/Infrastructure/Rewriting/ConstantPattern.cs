@@ -26,18 +26,22 @@ public sealed class ConstantPattern : ValuePattern
         string want = Format(expected);
         _checks.Add(t =>
             !ScalarReader.TryRead(t, out double v) ? $"expected the constant {want}, found a {t} constant"
-            : Math.Abs(v - expected) <= tolerance * Math.Max(1, Math.Abs(expected)) ? null
+            : IsClose(v, expected, tolerance) ? null
             : $"expected the constant {want}, found {Format(v)}");
         return this;
     }
 
-    internal override bool Match(Value? value, MatchState state)
+    /// <summary>Relative closeness, so that small constants (0.044715) are held to their own scale; an expected 0 must be exactly 0.</summary>
+    public static bool IsClose(double actual, double expected, double tolerance) =>
+        Math.Abs(actual - expected) <= tolerance * Math.Max(Math.Abs(actual), Math.Abs(expected));
+
+    internal override bool Match(Value? value, MatchState state, MatchPath? path, Func<bool> then)
     {
-        if (value is null) return state.Fail("expected a constant, found an omitted input");
-        if (ConstantNode.ConstantOf(value) is not { } tensor) return state.Fail($"expected a constant, found {Describe(value)}");
+        if (value is null) return state.Fail("expected a constant, found an omitted input", path);
+        if (ConstantNode.ConstantOf(value) is not { } tensor) return state.Fail($"expected a constant, found {Describe(value)}", path);
         foreach (var check in _checks)
-            if (check(tensor) is { } reason) return state.Fail(reason);
-        return CaptureName is null || state.Bind(CaptureName, value);
+            if (check(tensor) is { } reason) return state.Fail(reason, path);
+        return BindThen(value, state, path, then);
     }
 
     private static string Format(double v) => v.ToString("G7", CultureInfo.InvariantCulture);

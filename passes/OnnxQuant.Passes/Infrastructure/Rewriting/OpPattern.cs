@@ -67,64 +67,70 @@ public sealed class OpPattern : ValuePattern
         return this;
     }
 
-    /// <summary>Matches with <paramref name="root"/> as this pattern's node.</summary>
-    internal MatchResult MatchRoot(Node root)
+    /// <summary>
+    /// Marks this op as the pattern's anchor: the driver offers nodes of this op type, not of the root's, and the
+    /// match starts from the nodes that read the anchor's output up to the root. Anchor a pattern at its first node
+    /// when its last node is common (Add, Mul) or comes in several forms, and its first is distinctive (ReduceMean, Erf).
+    /// </summary>
+    public OpPattern Anchor()
     {
-        var state = new MatchState(root);
+        IsAnchor = true;
+        return this;
+    }
+
+    public bool IsAnchor { get; private set; }
+
+    internal override IEnumerable<(ValuePattern Pattern, int? Input)> Children => _inputs.Select((p, i) => (p, (int?)i));
+
+    /// <summary>Matches with <paramref name="root"/> as this pattern's node, then <paramref name="then"/>.</summary>
+    internal bool MatchRoot(Node root, MatchState state, Func<bool> then)
+    {
         if (root.Outputs.Count <= OutputIndex || root.Outputs[OutputIndex] is not { } output)
-            return MatchResult.Fail($"{OpType} has no output {OutputIndex}");
-        if (CaptureName is not null) state.Bind(CaptureName, output);
-        return MatchNode(root, state)
-            ? MatchResult.Success(root, state.Covered, state.Values, state.Nodes)
-            : MatchResult.Fail(state.FailureReason);
+            return state.Fail($"{OpType} has no output {OutputIndex}");
+        return BindThen(output, state, null, () => MatchNode(root, state, null, then));
     }
 
-    internal override bool Match(Value? value, MatchState state)
+    internal override bool Match(Value? value, MatchState state, MatchPath? path, Func<bool> then)
     {
-        if (value?.Producer is not { } node) return state.Fail($"expected {OpType}, found {Describe(value)}");
-        if (CaptureName is not null)
-        {
-            // A name seen before: the value must be the same, and its subtree was matched already.
-            if (state.Values.TryGetValue(CaptureName, out var bound))
-                return ReferenceEquals(bound, value) || state.Fail($"'{CaptureName}' appears twice in the pattern but these are different values");
-            state.Bind(CaptureName, value);
-        }
+        if (value?.Producer is not { } node) return state.Fail($"expected {OpType}, found {Describe(value)}", path);
+        // A name seen before: the value must be the same, and its subtree was matched already.
+        if (CaptureName is not null && state.TryGetValue(CaptureName, out var bound))
+            return ReferenceEquals(bound, value)
+                ? then()
+                : state.Fail($"'{CaptureName}' appears twice in the pattern but these are different values", path);
         if (value.OutputIndex != OutputIndex)
-            return state.Fail($"expected output {OutputIndex} of {OpType}, found output {value.OutputIndex}");
-        return MatchNode(node, state);
+            return state.Fail($"expected output {OutputIndex} of {OpType}, found output {value.OutputIndex}", path);
+        return BindThen(value, state, path, () => MatchNode(node, state, path, then));
     }
 
-    private bool MatchNode(Node node, MatchState state)
+    private bool MatchNode(Node node, MatchState state, MatchPath? path, Func<bool> then)
     {
         if (node.OpType != OpType || !RewritePattern.SameDomain(node.Domain, Domain))
-            return state.Fail($"expected {OpType}, found {node.OpType}");
+            return state.Fail($"expected {OpType}, found {node.OpType}", path);
         if (node.Graph != state.Graph)
-            return state.Fail($"the {OpType} is in another graph (patterns do not cross subgraph boundaries)");
+            return state.Fail($"the {OpType} is in another graph (patterns do not cross subgraph boundaries)", path);
+        if (state.Anchor is { } anchor && ReferenceEquals(anchor.Pattern, this) && !ReferenceEquals(anchor.Node, node))
+            return state.Fail($"the {OpType} is not the anchor node", path);
         int used = node.Inputs.Count;
         while (used > 0 && node.Inputs[used - 1] is null) used--;
         if (used > _inputs.Length)
-            return state.Fail($"{OpType} has {used} inputs; the pattern expects {_inputs.Length}");
+            return state.Fail($"{OpType} has {used} inputs; the pattern expects {_inputs.Length}", path);
         foreach (var (predicate, reason) in _conditions)
-            if (!predicate(node)) return state.Fail($"{OpType}: {reason}");
-        if (!state.Covered.Contains(node)) state.Covered.Add(node);
-        if (CaptureName is not null) state.Nodes[CaptureName] = node;
-        if (!IsCommutative) return MatchInputs(node, state, swap: false);
+            if (!predicate(node)) return state.Fail($"{OpType}: {reason}", path);
         var saved = state.Save();
-        if (MatchInputs(node, state, swap: false)) return true;
+        if (!state.Covered.Contains(node)) state.Covered.Add(node);
+        if (CaptureName is not null) state.BindNode(CaptureName, node);
+        if (MatchInputs(0, node, state, path, swap: false, then)) return true;
+        if (IsCommutative && MatchInputs(0, node, state, path, swap: true, then)) return true;
         state.Restore(saved);
-        return MatchInputs(node, state, swap: true);
+        return false;
     }
 
-    private bool MatchInputs(Node node, MatchState state, bool swap)
+    private bool MatchInputs(int i, Node node, MatchState state, MatchPath? path, bool swap, Func<bool> then)
     {
-        for (int i = 0; i < _inputs.Length; i++)
-        {
-            int index = swap ? 1 - i : i;
-            state.Path.Add($"{OpType} input {index}");
-            bool ok = _inputs[i].Match(node.Input(index), state);
-            state.Path.RemoveAt(state.Path.Count - 1);
-            if (!ok) return false;
-        }
-        return true;
+        if (i == _inputs.Length) return then();
+        int index = swap ? 1 - i : i;
+        return _inputs[i].Match(node.Input(index), state, new MatchPath(path, $"{OpType} input {index}"),
+            () => MatchInputs(i + 1, node, state, path, swap, then));
     }
 }

@@ -23,11 +23,14 @@ public static class Pattern
     public static ConstantPattern Constant(string? name = null) => new(name);
 
     /// <summary>
-    /// A one-element numeric constant equal to <paramref name="value"/> within a relative
+    /// A one-element numeric constant equal to <paramref name="value"/> within a relative (0 exactly)
     /// <paramref name="tolerance"/> (constants are often stored in float32 or float16).
     /// </summary>
     public static ConstantPattern Scalar(double value, double tolerance = 1e-6, string? name = null) =>
         new ConstantPattern(name).Equal(value, tolerance);
+
+    /// <summary>A value matching one of <paramref name="alternatives"/>, tried in order (see <see cref="OneOfPattern"/>).</summary>
+    public static OneOfPattern OneOf(params ValuePattern[] alternatives) => new(alternatives);
 
     /// <summary>An omitted optional input.</summary>
     public static AbsentPattern Absent() => new(null);

@@ -6,7 +6,8 @@ namespace OnnxQuant.Passes.Rewriting;
 /// Applies a set of patterns to every graph of a model (subgraphs and function bodies included) until none matches.
 /// Each sweep offers every node, in order, to the patterns rooted at its op type; the first that matches rewrites
 /// it. Applications are counted in the pass context under the pattern's name; the near misses of the final sweep
-/// are recorded there too (for <c>--stats</c>) and returned.
+/// are recorded there too (for <c>--stats</c>) and returned, and its matches that the opset cannot express
+/// (<see cref="RewritePattern.Unsupported"/>) are counted as <c>skipped-opset</c> and returned.
 /// </summary>
 /// <example>
 /// A fusion pass is then one line:
@@ -25,14 +26,15 @@ public static class RewriteDriver
         var list = patterns.ToList();
         var names = list.GroupBy(p => p.Name).FirstOrDefault(g => g.Count() > 1);
         if (names is not null) throw new ArgumentException($"Two patterns are named '{names.Key}'.", nameof(patterns));
-        var byRoot = list.GroupBy(p => (Domain: Normalize(p.RootDomain), p.RootOpType))
-            .ToDictionary(g => g.Key, g => g.ToList());
+        var byRoot = list.SelectMany(p => p.OfferedOpTypes.Select(op => (Key: (Domain: Normalize(p.RootDomain), op), Pattern: p)))
+            .GroupBy(e => e.Key).ToDictionary(g => g.Key, g => g.Select(e => e.Pattern).ToList());
         var applied = list.ToDictionary(p => p.Name, _ => 0, StringComparer.Ordinal);
 
         for (int sweep = 1; ; sweep++)
         {
             context.Cancellation.ThrowIfCancellationRequested();
             var misses = new List<NearMiss>();
+            var skipped = new List<NearMiss>();
             var appliedThisSweep = new List<string>();
             foreach (var (graph, function) in Graphs(model))
             {
@@ -52,7 +54,12 @@ public static class RewriteDriver
                             misses.Add(new NearMiss(pattern.Name, node, match.FailureReason!));
                             continue;
                         }
-                        pattern.Rewrite(rewriter, match);
+                        if (pattern.Unsupported(rewriteContext) is { } unsupported)
+                        {
+                            skipped.Add(new NearMiss(pattern.Name, node, unsupported));
+                            continue;
+                        }
+                        pattern.Rewrite(rewriter, match, rewriteContext);
                         applied[pattern.Name]++;
                         appliedThisSweep.Add(pattern.Name);
                         context.Count(pattern.Name);
@@ -63,7 +70,8 @@ public static class RewriteDriver
             if (appliedThisSweep.Count == 0)
             {
                 foreach (var miss in misses) context.RecordMiss(miss.Pattern, miss.Reason);
-                return new RewriteResult(applied, misses, sweep);
+                if (skipped.Count > 0) context.Count("skipped-opset", skipped.Count);
+                return new RewriteResult(applied, misses, sweep) { Skipped = skipped };
             }
             if (sweep >= maxSweeps)
                 throw new InvalidOperationException(
@@ -73,21 +81,8 @@ public static class RewriteDriver
     }
 
     /// <summary>Every graph with the function whose body contains it (null for the main graph and its subgraphs).</summary>
-    private static List<(Graph Graph, Function? Function)> Graphs(Model model)
-    {
-        var result = new List<(Graph, Function?)>();
-        Collect(model.Graph, null, result);
-        foreach (var f in model.Functions) Collect(f.Body, f, result);
-        return result;
-    }
-
-    private static void Collect(Graph graph, Function? function, List<(Graph, Function?)> into)
-    {
-        into.Add((graph, function));
-        foreach (var node in graph.Nodes)
-            foreach (var sub in node.Subgraphs)
-                Collect(sub, function, into);
-    }
+    private static List<(Graph Graph, Function? Function)> Graphs(Model model) =>
+        model.AllGraphs().Select(g => (g, model.Functions.FirstOrDefault(f => ReferenceEquals(f.Body, g.Root)))).ToList();
 
     /// <summary>False for a subgraph whose owner node was removed earlier in the sweep.</summary>
     private static bool IsAttached(Graph graph)

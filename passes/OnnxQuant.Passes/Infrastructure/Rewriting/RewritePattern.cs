@@ -16,6 +16,9 @@ public abstract class RewritePattern
     /// <summary>The op type of the nodes the driver offers to <see cref="Match"/>.</summary>
     public abstract string RootOpType { get; }
 
+    /// <summary>Every op type the driver offers to <see cref="Match"/> (a pattern anchored in several forms has several).</summary>
+    public virtual IReadOnlyList<string> OfferedOpTypes => [RootOpType];
+
     /// <summary>The root op's domain; "" is the default ONNX domain.</summary>
     public virtual string RootDomain => "";
 
@@ -32,16 +35,32 @@ public abstract class RewritePattern
     /// <summary>Replaces the match; called only right after a successful <see cref="Match"/>.</summary>
     public abstract void Rewrite(Rewriter rewriter, MatchResult match);
 
+    /// <summary>What the driver calls: <see cref="Rewrite(Rewriter, MatchResult)"/>, unless the rewrite depends on the context (the opset it targets).</summary>
+    public virtual void Rewrite(Rewriter rewriter, MatchResult match, RewriteContext context) => Rewrite(rewriter, match);
+
+    /// <summary>
+    /// Null when the graph's opsets can express the rewrite of a match, else why not ("Gelu needs opset 20; the model
+    /// has 17"). The driver leaves such a match as it is and reports it as skipped, not as a near miss: it is a
+    /// match, which an opset upgrade would let fire.
+    /// </summary>
+    public virtual string? Unsupported(RewriteContext context) => null;
+
     /// <summary>
     /// What the driver calls: checks the root op, runs <see cref="Match"/>, then refuses shared intermediates (unless
     /// allowed). Use it in tests of a pattern.
     /// </summary>
     public MatchResult TryMatch(Node root, RewriteContext context)
     {
-        if (root.OpType != RootOpType || !SameDomain(root.Domain, RootDomain))
-            return MatchResult.Fail($"the root is {root.OpType}, not {RootOpType}");
+        if (!OfferedOpTypes.Contains(root.OpType) || !SameDomain(root.Domain, RootDomain))
+            return MatchResult.Fail($"the root is {root.OpType}, not {string.Join(" or ", OfferedOpTypes)}");
         var match = Match(root, context);
         if (!match.Succeeded || IntermediatesMayBeShared) return match;
+        return SharedIntermediate(match) is { } reason ? MatchResult.Fail(reason) : match;
+    }
+
+    /// <summary>Null when no covered node but the root has an output used outside the match (or a graph output); else the reason.</summary>
+    private protected static string? SharedIntermediate(MatchResult match)
+    {
         var covered = new HashSet<Node>(match.Nodes, ReferenceEqualityComparer.Instance);
         foreach (var node in match.Nodes)
         {
@@ -50,15 +69,14 @@ public abstract class RewritePattern
             {
                 if (output is null) continue;
                 if (output.IsAnyGraphOutput)
-                    return MatchResult.Fail($"the {node.OpType} inside the pattern produces a graph output");
+                    return $"the {node.OpType} inside the pattern produces a graph output";
                 foreach (var use in output.Uses)
                     if (!covered.Contains(use.Node))
-                        return MatchResult.Fail(
-                            $"the {node.OpType} inside the pattern is also used by {use.Node.OpType}" +
-                            (use.Node.Graph == node.Graph ? "" : " in a subgraph"));
+                        return $"the {node.OpType} inside the pattern is also used by {use.Node.OpType}" +
+                               (use.Node.Graph == node.Graph ? "" : " in a subgraph");
             }
         }
-        return match;
+        return null;
     }
 
     internal static bool SameDomain(string a, string b) =>

@@ -16,6 +16,9 @@ public sealed class RewriteResult
     /// <summary>Candidates that did not match in the final sweep (after which nothing changed).</summary>
     public IReadOnlyList<NearMiss> NearMisses { get; }
 
+    /// <summary>Matches of the final sweep left as they are because the opset cannot express the rewrite (the reason says which).</summary>
+    public IReadOnlyList<NearMiss> Skipped { get; init; } = [];
+
     /// <summary>Passes over all graphs, counting the last one that found nothing to do.</summary>
     public int Sweeps { get; }
 

@@ -53,6 +53,22 @@ public sealed class Rewriter
     public Value AddConstant(Tensor tensor, string? nameHint = null) => Graph.AddConstant(tensor, nameHint);
 
     /// <summary>
+    /// Makes input <paramref name="index"/> of <paramref name="node"/> read <paramref name="value"/> (appending it when
+    /// <paramref name="index"/> is the input count), which must be defined before the node. The value it read before
+    /// stays; remove it with <see cref="RemoveConstantIfUnused"/> when it was a constant only this node read.
+    /// </summary>
+    public void SetInput(Node node, int index, Value? value)
+    {
+        if (value is not null && !IsDefinedBefore(value, node))
+            throw new InvalidOperationException($"Cannot make {node} read {value}: it is defined after the node (or not in scope).");
+        if (index == node.Inputs.Count) node.AppendInput(value);
+        else node.ReplaceInput(index, value);
+    }
+
+    /// <summary>Removes <paramref name="value"/> when it is a constant that nothing reads any more (a constant a rewrite replaced); false otherwise.</summary>
+    public bool RemoveConstantIfUnused(Value value) => value.Graph is { } owner && owner.RemoveConstantIfUnused(value);
+
+    /// <summary>
     /// Makes every use of <paramref name="old"/> (graph outputs included) read <paramref name="replacement"/>, which
     /// must be defined before each of those uses. The replacement inherits the old value's type when it has none.
     /// </summary>
