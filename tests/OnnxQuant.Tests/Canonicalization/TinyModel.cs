@@ -1,3 +1,4 @@
+using OnnxQuant.Tests.Support;
 using OnnxQuant.Ir;
 using OnnxQuant.Ir.Serialization;
 using OnnxQuant.Passes;
@@ -70,12 +71,12 @@ internal static class Canon
 
     public static int NodeCount(Model model) => model.AllGraphs().Sum(g => g.NodeCount);
 
-    /// <summary>Runs a pass with these options on a fresh context and returns whether it changed the model and the context.</summary>
+    /// <summary>Runs a pass with these options on a fresh context (then the verifier) and returns whether it changed the model and the context.</summary>
     public static (bool Modified, PassContext Context) Run<TOptions>(Pass<TOptions> pass, Model model, TOptions? options = null)
         where TOptions : class, new()
     {
         var context = new PassContext { CurrentPass = null };
-        var result = pass.Run(model, options ?? new TOptions(), context);
+        var result = VerifiedPass.Run(pass, model, options ?? new TOptions(), context);
         return (result.Modified, context);
     }
 

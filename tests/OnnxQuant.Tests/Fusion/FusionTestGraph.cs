@@ -65,11 +65,31 @@ internal sealed class FusionTestGraph
         PassContext? context = null)
     {
         var before = ModelRunner.RunOnce(model, feeds);
-        var result = pass.Run(model, Activator.CreateInstance(pass.OptionsType)!, context ?? new PassContext());
+        var result = VerifiedPass.Run(pass, model, context ?? new PassContext());
         var after = ModelRunner.RunOnce(model, feeds);
         AssertClose(before, after, tolerance);
         return result;
     }
+
+    /// <summary>
+    /// Runs <paramref name="pass"/> (then the verifier) and asserts that it changed nothing and that one of the near
+    /// misses its patterns recorded says <paramref name="reason"/>: a test graph built wrongly would miss for another
+    /// reason and fail here. Returns the context for further checks.
+    /// </summary>
+    public static PassContext AssertDoesNotFire(Model model, IPass pass, string reason, PassContext? context = null)
+    {
+        context ??= new PassContext();
+        Assert.False(VerifiedPass.Run(pass, model, context).Modified);
+        var reasons = Reasons(context);
+        Assert.True(reasons.Any(r => r.Contains(reason, StringComparison.Ordinal)),
+            $"No near miss of {pass.Name} says '{reason}'; recorded: {string.Join(" | ", reasons)}");
+        return context;
+    }
+
+    public PassContext AssertDoesNotFire(IPass pass, string reason, PassContext? context = null) => AssertDoesNotFire(Model, pass, reason, context);
+
+    /// <summary>Every near-miss reason recorded in <paramref name="context"/>.</summary>
+    public static List<string> Reasons(PassContext context) => context.Misses.Values.SelectMany(r => r.Keys).ToList();
 
     public static void AssertClose(IReadOnlyDictionary<string, Tensor> expected, IReadOnlyDictionary<string, Tensor> actual, double tolerance)
     {

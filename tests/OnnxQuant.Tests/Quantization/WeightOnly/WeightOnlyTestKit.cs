@@ -1,3 +1,4 @@
+using OnnxQuant.Tests.Support;
 using OnnxQuant.Ir;
 using OnnxQuant.Ir.Serialization;
 using OnnxQuant.Passes;
