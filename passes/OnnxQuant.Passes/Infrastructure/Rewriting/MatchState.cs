@@ -24,12 +24,17 @@ internal sealed class MatchState
 
     public string FailureReason => _bestReason ?? "no match";
 
-    /// <summary>Records a failure at <paramref name="path"/> (if it got further than earlier ones) and returns false.</summary>
-    public bool Fail(string reason, MatchPath? path = null)
+    /// <summary>
+    /// Records a failure at <paramref name="path"/> (if it got further than earlier ones) and returns false. A
+    /// <paramref name="refusal"/> — a complete structural match refused by the pattern's check or the intermediate
+    /// rule — outranks every partial match: why a whole candidate was refused is what a user needs to know.
+    /// </summary>
+    public bool Fail(string reason, MatchPath? path = null, bool refusal = false)
     {
-        if (Covered.Count > _bestDepth)
+        int depth = refusal ? int.MaxValue / 2 + Covered.Count : Covered.Count;
+        if (depth > _bestDepth)
         {
-            _bestDepth = Covered.Count;
+            _bestDepth = depth;
             _bestReason = path is null ? reason : $"{path}: {reason}";
         }
         return false;

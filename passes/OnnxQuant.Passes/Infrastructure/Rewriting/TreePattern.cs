@@ -65,7 +65,7 @@ public abstract class TreePattern : RewritePattern
             var match = state.ToResult(candidate);
             string? reason = IntermediatesMayBeShared ? null : SharedIntermediate(match);
             reason ??= Check(match, context);
-            if (reason is not null) return state.Fail(reason);
+            if (reason is not null) return state.Fail(reason, refusal: true);
             result = match;
             return true;
         }
@@ -107,7 +107,7 @@ public abstract class TreePattern : RewritePattern
                     }
                 }
                 if (next.Count == 0)
-                    state.Fail($"the {child.OpType} is not read by a {parent.OpType} (input {input})");
+                    state.Fail($"the {child.OpType} is not read by {parent.OpType} (as input {input})");
                 level = next;
                 child = parent;
             }
