@@ -45,7 +45,7 @@ public sealed class FuseLayerNormPass : Pass<NoOptions>
             var mean = Op("ReduceMean", x, Optional(Constant())).As("mean").Anchor();
             var d = Op("Sub", x, mean).As("d");
             var variance = Op("ReduceMean", OneOf(Op("Pow", d, Scalar(2)), Op("Mul", d, d)), Optional(Constant())).As("variance");
-            var std = Op("Sqrt", Op("Add", variance, FloatScalar("epsilon"))).As("std");
+            var std = Op("Sqrt", Op("Add", variance, AnyFloatScalar("epsilon"))).As("std");
             var n = OneOf(Op("Div", d, std), Op("Mul", d, Op("Reciprocal", std)), Op("Mul", d, Op("Div", Scalar(1), std)));
             var gamma = Constant("gamma");
             var beta = Constant("beta");

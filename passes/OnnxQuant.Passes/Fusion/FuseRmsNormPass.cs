@@ -40,7 +40,7 @@ public sealed class FuseRmsNormPass : Pass<NoOptions>
         {
             var x = Any("x");
             var meanSquare = Op("ReduceMean", OneOf(Op("Pow", x, Scalar(2)), Op("Mul", x, x)), Optional(Constant())).As("mean").Anchor();
-            var rms = Op("Sqrt", Op("Add", meanSquare, FloatScalar("epsilon"))).As("rms");
+            var rms = Op("Sqrt", Op("Add", meanSquare, AnyFloatScalar("epsilon"))).As("rms");
             var n = OneOf(Op("Div", x, rms), Op("Mul", x, Op("Reciprocal", rms)), Op("Mul", x, Op("Div", Scalar(1), rms)));
             return OneOf(Op("Mul", n, Constant("gamma")), n);
         }

@@ -24,7 +24,7 @@ internal static class FusionChecks
     private static bool IsReduceAxes(Node node, Value input) => node.OpType.StartsWith("Reduce", StringComparison.Ordinal) && ReferenceEquals(node.Input(1), input);
 
     /// <summary>A one-element float constant (epsilon, the scalars of an exact formula).</summary>
-    public static ConstantPattern FloatScalar(string? name = null) =>
+    public static ConstantPattern AnyFloatScalar(string name) =>
         Pattern.Constant(name).Where(t => t.ElementType == DataType.Float && t.ElementCount == 1, "not a one-element float constant");
 
     /// <summary><see cref="Pattern.Scalar"/> that must also be float: the constants the fused op computes in float.</summary>
