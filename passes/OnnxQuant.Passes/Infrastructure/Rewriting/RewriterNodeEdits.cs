@@ -15,20 +15,15 @@ public static class RewriterNodeEdits
 
     /// <summary>
     /// Makes input <paramref name="index"/> of <paramref name="node"/> read <paramref name="value"/> (defined before
-    /// the node), and removes the constant it read before when nothing else reads it.
+    /// the node: <see cref="Rewriter.SetInput"/> checks it), and removes the constant it read before when nothing else
+    /// reads it.
     /// </summary>
     public static void ReplaceInput(this Rewriter rewriter, Node node, int index, Value? value)
     {
-        if (value is not null && !DefinedBefore(value, node))
-            throw new InvalidOperationException($"Cannot make {node} read {value}: it is defined after the node (or not in scope).");
         var old = node.Input(index);
-        node.ReplaceInput(index, value);
+        rewriter.SetInput(node, index, value);
         if (old is not null) rewriter.RemoveConstantIfUnused(old);
     }
-
-    /// <summary>Removes <paramref name="value"/> when it is a constant that nothing reads any more; false otherwise.</summary>
-    public static bool RemoveConstantIfUnused(this Rewriter rewriter, Value value) =>
-        value.Graph is { } owner && owner.RemoveConstantIfUnused(value);
 
     /// <summary>Inserts <paramref name="node"/> at the front of the rewritten graph; it may read graph inputs, constants
     /// and values of enclosing graphs only.</summary>
@@ -62,17 +57,5 @@ public static class RewriterNodeEdits
         (old.Name, replacement.Name) = (replacement.Name, old.Name);
         outputs[index] = replacement;
         return true;
-    }
-
-    private static bool DefinedBefore(Value value, Node node)
-    {
-        if (value.Producer is not { } producer) return value.Graph is not null;
-        if (producer.Graph != node.Graph) return producer.Graph is not null;
-        foreach (var n in node.Graph!.Nodes)
-        {
-            if (ReferenceEquals(n, producer)) return true;
-            if (ReferenceEquals(n, node)) return false;
-        }
-        return false;
     }
 }

@@ -5,8 +5,6 @@ using OnnxQuant.Passes;
 using OnnxQuant.Passes.Quantization.WeightOnly;
 using OnnxQuant.Runtime;
 
-using OnnxQuant.Tests.Support;
-
 namespace OnnxQuant.Tests.Quantization.WeightOnly;
 
 /// <summary>
