@@ -64,12 +64,9 @@ public sealed class DoubleMatrix
     /// <summary>Copies float32 <paramref name="values"/> (row-major), widening each to double exactly.</summary>
     public static DoubleMatrix FromRowMajor(int rows, int columns, ReadOnlySpan<float> values)
     {
-        RequireLength(rows, columns, values.Length);
-        var columnMajor = new double[values.Length];
-        for (int i = 0; i < rows; i++)
-            for (int j = 0; j < columns; j++)
-                columnMajor[j * rows + i] = values[i * columns + j];
-        return new(Matrix<double>.Build.Dense(rows, columns, columnMajor));
+        var widened = new double[values.Length];
+        for (int i = 0; i < values.Length; i++) widened[i] = values[i];
+        return FromRowMajor(rows, columns, widened);
     }
 
     public double[] ToRowMajor()
