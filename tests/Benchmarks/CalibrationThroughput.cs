@@ -2,7 +2,7 @@ using System.Diagnostics;
 using OnnxQuant.Ir;
 using OnnxQuant.Ir.Serialization;
 using OnnxQuant.Passes.Calibration;
-using OnnxQuant.Passes.Calibration.DataSources;
+using OnnxQuant.Runtime.DataSources;
 using OnnxQuant.Passes.Calibration.Ranges;
 using OnnxQuant.Runtime;
 

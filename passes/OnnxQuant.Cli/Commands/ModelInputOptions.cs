@@ -1,7 +1,7 @@
 using System.CommandLine;
 using OnnxQuant.Ir;
 using OnnxQuant.Passes.Calibration;
-using OnnxQuant.Passes.Calibration.DataSources;
+using OnnxQuant.Runtime.DataSources;
 
 namespace OnnxQuant.Cli.Commands;
 

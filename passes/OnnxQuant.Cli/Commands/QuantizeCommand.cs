@@ -1,5 +1,5 @@
 using OnnxQuant.Passes.Calibration;
-using OnnxQuant.Passes.Calibration.DataSources;
+using OnnxQuant.Runtime.DataSources;
 using System.CommandLine;
 using OnnxQuant.Ir;
 using OnnxQuant.Ir.Serialization;

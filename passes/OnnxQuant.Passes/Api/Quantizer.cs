@@ -2,7 +2,7 @@ using OnnxQuant.Ir;
 using OnnxQuant.Ir.Serialization;
 using OnnxQuant.Passes;
 using OnnxQuant.Passes.Calibration;
-using OnnxQuant.Passes.Calibration.DataSources;
+using OnnxQuant.Runtime.DataSources;
 using OnnxQuant.Passes.Calibration.Statistics;
 using OnnxQuant.Passes.Quantization;
 using OnnxQuant.Passes.Recipes;

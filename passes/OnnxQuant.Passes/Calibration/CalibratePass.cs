@@ -1,5 +1,5 @@
 using OnnxQuant.Ir;
-using OnnxQuant.Passes.Calibration.DataSources;
+using OnnxQuant.Runtime.DataSources;
 using OnnxQuant.Passes.Calibration.Ranges;
 using OnnxQuant.Passes.Calibration.Statistics;
 using OnnxQuant.Passes.Quantization;

@@ -1,6 +1,6 @@
 using System.Globalization;
 using OnnxQuant.Ir;
-using OnnxQuant.Passes.Calibration.DataSources;
+using OnnxQuant.Runtime.DataSources;
 using OnnxQuant.Passes.Recipes;
 using YamlDotNet.RepresentationModel;
 

@@ -1,4 +1,4 @@
-using OnnxQuant.Passes.Calibration.DataSources;
+using OnnxQuant.Runtime.DataSources;
 using OnnxQuant.Runtime;
 
 namespace OnnxQuant.Passes.Evaluation;

@@ -1,6 +1,6 @@
 using OnnxQuant.Ir;
 using OnnxQuant.Ir.Serialization;
-using OnnxQuant.Passes.Calibration.DataSources;
+using OnnxQuant.Runtime.DataSources;
 using OnnxQuant.Runtime;
 
 namespace OnnxQuant.Passes.Evaluation;

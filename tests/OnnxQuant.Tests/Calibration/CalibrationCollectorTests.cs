@@ -1,7 +1,7 @@
 using OnnxQuant.Ir;
 using OnnxQuant.Ir.Serialization;
 using OnnxQuant.Passes.Calibration;
-using OnnxQuant.Passes.Calibration.DataSources;
+using OnnxQuant.Runtime.DataSources;
 using OnnxQuant.Passes.Calibration.Statistics;
 using OnnxQuant.Runtime;
 

@@ -1,7 +1,7 @@
 using System.IO.Compression;
 using OnnxQuant.Ir;
 using OnnxQuant.Ir.Serialization;
-using OnnxQuant.Passes.Calibration.DataSources;
+using OnnxQuant.Runtime.DataSources;
 
 namespace OnnxQuant.Tests.Calibration;
 

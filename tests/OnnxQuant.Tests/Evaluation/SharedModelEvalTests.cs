@@ -1,5 +1,5 @@
 using OnnxQuant.Ir;
-using OnnxQuant.Passes.Calibration.DataSources;
+using OnnxQuant.Runtime.DataSources;
 using OnnxQuant.Passes.Evaluation;
 using OnnxQuant.Runtime;
 

@@ -1,7 +1,7 @@
 using System.Globalization;
 using OnnxQuant.Ir;
 
-namespace OnnxQuant.Passes.Calibration.DataSources;
+namespace OnnxQuant.Runtime.DataSources;
 
 /// <summary>
 /// Parses the header of a .npy file: a Python dict literal such as

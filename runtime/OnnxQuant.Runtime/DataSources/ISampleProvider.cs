@@ -1,6 +1,6 @@
 using OnnxQuant.Ir;
 
-namespace OnnxQuant.Passes.Calibration.DataSources;
+namespace OnnxQuant.Runtime.DataSources;
 
 /// <summary>Per-sample values of some inputs, read on demand (the batching and checks are the data source's).</summary>
 internal interface ISampleProvider : IDisposable

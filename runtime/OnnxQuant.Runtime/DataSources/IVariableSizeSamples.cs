@@ -1,4 +1,4 @@
-namespace OnnxQuant.Passes.Calibration.DataSources;
+namespace OnnxQuant.Runtime.DataSources;
 
 /// <summary>
 /// A provider whose samples may differ in size (images at their own size), read one at a time. The data source uses

@@ -1,4 +1,4 @@
-namespace OnnxQuant.Passes.Calibration.DataSources;
+namespace OnnxQuant.Runtime.DataSources;
 
 /// <summary>
 /// Synthetic calibration inputs (<c>--data random</c>): floats uniform in [Low, High) unless <see cref="Ranges"/>

@@ -1,4 +1,4 @@
-namespace OnnxQuant.Passes.Calibration.DataSources;
+namespace OnnxQuant.Runtime.DataSources;
 
 /// <summary>Channel order of preprocessed images (Gray decodes to one luminance channel).</summary>
 public enum ImageChannels

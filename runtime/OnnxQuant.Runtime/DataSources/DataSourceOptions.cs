@@ -1,4 +1,4 @@
-namespace OnnxQuant.Passes.Calibration.DataSources;
+namespace OnnxQuant.Runtime.DataSources;
 
 /// <summary>How many samples, in which order and batches, and how to make inputs of images or random values.</summary>
 public sealed record DataSourceOptions

@@ -1,6 +1,6 @@
 using OnnxQuant.Ir;
 
-namespace OnnxQuant.Passes.Calibration.DataSources;
+namespace OnnxQuant.Runtime.DataSources;
 
 /// <summary>A model input that calibration data must feed: its name, element type and dimensions (some free).</summary>
 public sealed record ModelInput(string Name, DataType ElementType, IReadOnlyList<Dim> Dims, Value Value)

@@ -1,7 +1,7 @@
 using OnnxQuant.Ir;
 using StbImageSharp;
 
-namespace OnnxQuant.Passes.Calibration.DataSources;
+namespace OnnxQuant.Runtime.DataSources;
 
 /// <summary>Decoding (StbImageSharp: JPEG, PNG, BMP, GIF, TGA, PSD, HDR) and the preprocessing of <see cref="ImagePreprocessing"/>.</summary>
 internal static class ImagePipeline

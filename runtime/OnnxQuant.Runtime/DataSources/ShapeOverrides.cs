@@ -1,6 +1,6 @@
 using OnnxQuant.Ir;
 
-namespace OnnxQuant.Passes.Calibration.DataSources;
+namespace OnnxQuant.Runtime.DataSources;
 
 /// <summary>
 /// <c>--shape NAME=D0,D1,…</c>: the shape of one sample of an input as fed to the model (batch size 1), fixing its

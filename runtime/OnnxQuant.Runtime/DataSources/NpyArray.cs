@@ -2,7 +2,7 @@ using System.Text;
 using Microsoft.Win32.SafeHandles;
 using OnnxQuant.Ir;
 
-namespace OnnxQuant.Passes.Calibration.DataSources;
+namespace OnnxQuant.Runtime.DataSources;
 
 /// <summary>
 /// A NumPy <c>.npy</c> file (format versions 1.0, 2.0 and 3.0), read by positioned reads: the header is parsed at

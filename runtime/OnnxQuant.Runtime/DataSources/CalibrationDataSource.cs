@@ -1,6 +1,6 @@
 using OnnxQuant.Ir;
 
-namespace OnnxQuant.Passes.Calibration.DataSources;
+namespace OnnxQuant.Runtime.DataSources;
 
 /// <summary>
 /// Calibration samples for a model, in batches, checked against the model's inputs when opened: every input has

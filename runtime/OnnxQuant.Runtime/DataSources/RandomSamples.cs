@@ -1,7 +1,7 @@
 using OnnxQuant.Ir;
 using OnnxQuant.Runtime;
 
-namespace OnnxQuant.Passes.Calibration.DataSources;
+namespace OnnxQuant.Runtime.DataSources;
 
 /// <summary>Seeded synthetic samples for every input (see <see cref="RandomInputOptions"/>).</summary>
 internal sealed class RandomSamples : ISampleProvider

@@ -1,7 +1,7 @@
 using System.IO.Compression;
 using OnnxQuant.Ir;
 
-namespace OnnxQuant.Passes.Calibration.DataSources;
+namespace OnnxQuant.Runtime.DataSources;
 
 /// <summary>
 /// Samples from NumPy arrays, one per input, batch along axis 0: a single <c>.npy</c>, a <c>.npz</c> (keys = input

@@ -1,6 +1,6 @@
 using OnnxQuant.Ir;
 
-namespace OnnxQuant.Passes.Calibration.DataSources;
+namespace OnnxQuant.Runtime.DataSources;
 
 /// <summary>
 /// One model run's feeds: <see cref="SampleCount"/> samples starting at position <see cref="FirstSample"/> of the
