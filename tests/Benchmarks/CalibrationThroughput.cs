@@ -54,7 +54,7 @@ public sealed class CalibrationThroughput
             foreach (var batch in source.Batches()) runner.Run(batch.Feeds, outputs, (_, _, _, _) => { });
         }
         double plain = source.Count / clock.Elapsed.TotalSeconds, plainCpu = source.Count / (Cpu() - cpu);
-        var targets = CalibrationCollector.ActivationTargets(model, new RangeOptions { Method = method }.ObserverSpec(), _scope);
+        var targets = CalibrationTargets.ActivationTargets(model, new RangeOptions { Method = method }.ObserverSpec(), _scope);
         clock.Restart();
         cpu = Cpu();
         var options = new CollectorOptions();

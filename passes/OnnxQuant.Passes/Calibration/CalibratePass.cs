@@ -117,7 +117,7 @@ public sealed class CalibratePass : Pass<CalibrateOptions>
         var specs = new Dictionary<string, ObserverSpec>(StringComparer.Ordinal);
         var order = new List<string>();
         if (scope == CalibrationScope.All)
-            foreach (var (name, spec) in CalibrationCollector.ActivationTargets(model, rangeSpec, CalibrationScope.All))
+            foreach (var (name, spec) in CalibrationTargets.ActivationTargets(model, rangeSpec, CalibrationScope.All))
                 if (specs.TryAdd(name, spec)) order.Add(name);
         foreach (var (value, need) in requests.Needs)
         {

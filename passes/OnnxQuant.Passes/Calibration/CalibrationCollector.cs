@@ -120,35 +120,6 @@ public static class CalibrationCollector
     }
 
     /// <summary>
-    /// The activations of the main graph to calibrate, in graph order: with <see cref="CalibrationScope.All"/> the
-    /// graph's inputs and every node output whose type is floating-point or not recorded (checked when it is
-    /// observed); with <see cref="CalibrationScope.Quantizer"/> those of them whose ranges insert-qdq reads when it quantizes
-    /// <paramref name="quantizedOpTypes"/> (default: the compute ops).
-    /// </summary>
-    public static List<KeyValuePair<string, ObserverSpec>> ActivationTargets(Model model, ObserverSpec spec, CalibrationScope scope = CalibrationScope.All,
-        IEnumerable<string>? quantizedOpTypes = null)
-    {
-        var list = new List<KeyValuePair<string, ObserverSpec>>();
-        if (scope == CalibrationScope.Quantizer)
-        {
-            var byName = MainGraphValues(model);
-            foreach (string name in Quantization.QdqInsertionPass.CalibrationTargets(model, quantizedOpTypes))
-                if (byName[name].ElementType is not { } t || TensorStatistics.CanObserve(t))
-                    list.Add(new(name, spec));
-            return list;
-        }
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var v in model.Graph.Inputs)
-            if (!v.IsConstant && v.ElementType is { } t && TensorStatistics.CanObserve(t) && seen.Add(v.Name!))
-                list.Add(new(v.Name!, spec));
-        foreach (var node in model.Graph.Nodes)
-            foreach (var v in node.Outputs)
-                if (v is { Name: { } name } && (v.ElementType is null || TensorStatistics.CanObserve(v.ElementType.Value)) && seen.Add(name))
-                    list.Add(new(name, spec));
-        return list;
-    }
-
-    /// <summary>
     /// Splits the tensors into chunks whose bytes per batch stay within the budget (one chunk without a budget).
     /// Sizes come from a probe run of the first batch through a copy of the model that outputs only each tensor's
     /// shape (a Shape node per tensor), so the probe itself holds no more than a plain run. Sizes are assumed the same
@@ -230,7 +201,8 @@ public static class CalibrationCollector
         else lock (skipped) skipped.Add(statistics.Name); // the observers of the batch in flight may add too
     }
 
-    private static Dictionary<string, Value> MainGraphValues(Model model)
+    /// <summary>The main graph's inputs, constants and node outputs by name.</summary>
+    public static Dictionary<string, Value> MainGraphValues(Model model)
     {
         var map = new Dictionary<string, Value>(StringComparer.Ordinal);
         foreach (var v in model.Graph.Inputs) if (v.Name is not null) map[v.Name] = v;

@@ -25,7 +25,7 @@ public class CalibrationCollectorTests
         using (model)
         using (data)
         {
-            var targets = CalibrationCollector.ActivationTargets(model, Spec);
+            var targets = CalibrationTargets.ActivationTargets(model, Spec);
             var whole = CalibrationCollector.Collect(model, data, targets);
             var reports = new List<CalibrationProgress>();
             var chunked = CalibrationCollector.Collect(model, data, targets, new CollectorOptions
@@ -49,7 +49,7 @@ public class CalibrationCollectorTests
         using (model)
         using (data)
         {
-            var targets = CalibrationCollector.ActivationTargets(model, Spec);
+            var targets = CalibrationTargets.ActivationTargets(model, Spec);
             var overlapped = CalibrationCollector.Collect(model, data, targets, new CollectorOptions { Overlap = true, ObserverThreads = 3 });
             var serial = CalibrationCollector.Collect(model, data, targets, new CollectorOptions { Overlap = false, ObserverThreads = 1 });
             Assert.Equal(serial.ToJson(), overlapped.ToJson());
