@@ -1,5 +1,5 @@
 using System.Globalization;
-using OnnxQuant.Passes.Calibration;
+using OnnxQuant.Runtime.Calibration;
 using Spectre.Console;
 
 namespace OnnxQuant.Cli;

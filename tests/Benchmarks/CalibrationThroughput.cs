@@ -5,6 +5,7 @@ using OnnxQuant.Passes.Calibration;
 using OnnxQuant.Runtime.DataSources;
 using OnnxQuant.Passes.Calibration.Ranges;
 using OnnxQuant.Runtime;
+using OnnxQuant.Runtime.Calibration;
 
 namespace OnnxQuant.Benchmarks;
 

@@ -7,9 +7,10 @@ using OnnxQuant.Passes;
 using OnnxQuant.Passes.Calibration;
 using OnnxQuant.Runtime.DataSources;
 using OnnxQuant.Passes.Calibration.Ranges;
-using OnnxQuant.Passes.Calibration.Statistics;
+using OnnxQuant.Runtime.Calibration.Statistics;
 using OnnxQuant.Passes.Recipes;
 using OnnxQuant.Runtime;
+using OnnxQuant.Runtime.Calibration;
 using Spectre.Console;
 
 namespace OnnxQuant.Cli.Commands;

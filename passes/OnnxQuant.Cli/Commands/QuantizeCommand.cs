@@ -1,10 +1,10 @@
-using OnnxQuant.Passes.Calibration;
 using OnnxQuant.Runtime.DataSources;
 using System.CommandLine;
 using OnnxQuant.Ir;
 using OnnxQuant.Ir.Serialization;
 using OnnxQuant.Passes;
 using OnnxQuant.Passes.Recipes;
+using OnnxQuant.Runtime.Calibration;
 using Spectre.Console;
 
 namespace OnnxQuant.Cli.Commands;

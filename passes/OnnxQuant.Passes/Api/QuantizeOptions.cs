@@ -1,6 +1,6 @@
 using OnnxQuant.Passes;
-using OnnxQuant.Passes.Calibration;
 using OnnxQuant.Passes.Recipes;
+using OnnxQuant.Runtime.Calibration;
 
 namespace OnnxQuant;
 

@@ -3,7 +3,7 @@ using OnnxQuant.Ir.Serialization;
 using OnnxQuant.Passes;
 using OnnxQuant.Passes.Calibration;
 using OnnxQuant.Runtime.DataSources;
-using OnnxQuant.Passes.Calibration.Statistics;
+using OnnxQuant.Runtime.Calibration.Statistics;
 using OnnxQuant.Passes.Quantization;
 using OnnxQuant.Passes.Recipes;
 

@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using OnnxQuant.Passes.Calibration.Ranges;
+using OnnxQuant.Runtime.Calibration.Statistics;
 
 namespace OnnxQuant.Passes.Calibration;
 
@@ -19,7 +20,7 @@ public sealed class CalibrateOptions
     public bool MovingAverage { get; set; }
 
     [Description("Histogram bins across each tensor's range.")]
-    public int HistogramResolution { get; set; } = Statistics.Histogram.DefaultResolution;
+    public int HistogramResolution { get; set; } = Histogram.DefaultResolution;
 
     [Description("Which activations to observe: quantizer (what the passes after calibrate request, e.g. the ranges insert-qdq reads; the same result, less work) or all (also every other activation's range).")]
     public CalibrationScope Tensors { get; set; } = CalibrationScope.Quantizer;

@@ -1,8 +1,9 @@
 using OnnxQuant.Ir;
 using OnnxQuant.Runtime.DataSources;
 using OnnxQuant.Passes.Calibration.Ranges;
-using OnnxQuant.Passes.Calibration.Statistics;
+using OnnxQuant.Runtime.Calibration.Statistics;
 using OnnxQuant.Passes.Quantization;
+using OnnxQuant.Runtime.Calibration;
 
 namespace OnnxQuant.Passes.Calibration;
 

@@ -1,6 +1,6 @@
 using OnnxQuant.Ir;
 using OnnxQuant.Passes.Calibration.Ranges;
-using OnnxQuant.Passes.Calibration.Statistics;
+using OnnxQuant.Runtime.Calibration.Statistics;
 using OnnxQuant.Passes.Quantization;
 
 namespace OnnxQuant.Passes.Calibration;

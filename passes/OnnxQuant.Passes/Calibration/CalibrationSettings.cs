@@ -1,4 +1,5 @@
 using OnnxQuant.Ir;
+using OnnxQuant.Runtime.Calibration;
 using OnnxQuant.Runtime.DataSources;
 
 namespace OnnxQuant.Passes.Calibration;

@@ -1,3 +1,5 @@
+using OnnxQuant.Runtime.Calibration.Statistics;
+
 namespace OnnxQuant.Passes;
 
 /// <summary>

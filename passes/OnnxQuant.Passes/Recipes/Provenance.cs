@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using OnnxQuant.Ir;
 using OnnxQuant.Passes.Calibration;
-using OnnxQuant.Passes.Calibration.Statistics;
+using OnnxQuant.Runtime.Calibration.Statistics;
 
 namespace OnnxQuant.Passes.Recipes;
 

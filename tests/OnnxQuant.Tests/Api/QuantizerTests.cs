@@ -1,9 +1,9 @@
 using OnnxQuant.Ir;
 using OnnxQuant.Ir.Serialization;
 using OnnxQuant.Passes;
-using OnnxQuant.Passes.Calibration;
 using OnnxQuant.Runtime.DataSources;
 using OnnxQuant.Passes.Recipes;
+using OnnxQuant.Runtime.Calibration;
 using OnnxQuant.Tests.Cli;
 
 namespace OnnxQuant.Tests.Api;

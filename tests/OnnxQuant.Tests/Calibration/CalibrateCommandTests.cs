@@ -4,7 +4,7 @@ using OnnxQuant.Passes;
 using OnnxQuant.Passes.Calibration;
 using OnnxQuant.Runtime.DataSources;
 using OnnxQuant.Passes.Calibration.Ranges;
-using OnnxQuant.Passes.Calibration.Statistics;
+using OnnxQuant.Runtime.Calibration.Statistics;
 using OnnxQuant.Passes.Quantization;
 using OnnxQuant.Passes.Recipes;
 using OnnxQuant.Tests.Cli;

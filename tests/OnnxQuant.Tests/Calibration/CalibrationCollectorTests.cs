@@ -2,8 +2,9 @@ using OnnxQuant.Ir;
 using OnnxQuant.Ir.Serialization;
 using OnnxQuant.Passes.Calibration;
 using OnnxQuant.Runtime.DataSources;
-using OnnxQuant.Passes.Calibration.Statistics;
+using OnnxQuant.Runtime.Calibration.Statistics;
 using OnnxQuant.Runtime;
+using OnnxQuant.Runtime.Calibration;
 
 namespace OnnxQuant.Tests.Calibration;
 

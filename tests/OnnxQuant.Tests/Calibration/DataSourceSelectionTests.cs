@@ -2,7 +2,7 @@ using OnnxQuant.Ir;
 using OnnxQuant.Ir.Serialization;
 using OnnxQuant.Passes.Calibration;
 using OnnxQuant.Runtime.DataSources;
-using OnnxQuant.Passes.Calibration.Statistics;
+using OnnxQuant.Runtime.Calibration.Statistics;
 using OnnxQuant.Tests.Cli;
 
 namespace OnnxQuant.Tests.Calibration;

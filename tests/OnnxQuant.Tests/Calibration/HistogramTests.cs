@@ -1,4 +1,4 @@
-using OnnxQuant.Passes.Calibration.Statistics;
+using OnnxQuant.Runtime.Calibration.Statistics;
 
 namespace OnnxQuant.Tests.Calibration;
 

@@ -273,7 +273,7 @@ public sealed class StatisticsByValueTests : IDisposable
     }
 
     private static List<string> CalibrationStatisticsKeys(string file) =>
-        Passes.Calibration.Statistics.CalibrationStatistics.Load(file).Tensors.Keys.Order(StringComparer.Ordinal).ToList();
+        OnnxQuant.Runtime.Calibration.Statistics.CalibrationStatistics.Load(file).Tensors.Keys.Order(StringComparer.Ordinal).ToList();
 
     private static PassContext Context()
     {

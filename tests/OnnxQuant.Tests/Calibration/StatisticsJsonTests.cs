@@ -1,7 +1,6 @@
 using OnnxQuant.Ir;
-using OnnxQuant.Passes.Calibration;
 using OnnxQuant.Passes.Calibration.Ranges;
-using OnnxQuant.Passes.Calibration.Statistics;
+using OnnxQuant.Runtime.Calibration.Statistics;
 
 namespace OnnxQuant.Tests.Calibration;
 

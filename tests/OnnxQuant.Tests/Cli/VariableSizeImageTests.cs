@@ -1,6 +1,6 @@
 using OnnxQuant.Ir;
 using OnnxQuant.Ir.Serialization;
-using OnnxQuant.Passes.Calibration.Statistics;
+using OnnxQuant.Runtime.Calibration.Statistics;
 using OnnxQuant.Tests.Calibration;
 
 namespace OnnxQuant.Tests.Cli;

@@ -3,7 +3,7 @@ using OnnxQuant.Ir.Building;
 using OnnxQuant.Passes;
 using OnnxQuant.Passes.Calibration;
 using OnnxQuant.Passes.Calibration.Ranges;
-using OnnxQuant.Passes.Calibration.Statistics;
+using OnnxQuant.Runtime.Calibration.Statistics;
 using OnnxQuant.Passes.Quantization;
 using OnnxQuant.Tests.Support;
 using static OnnxQuant.Tests.Quantization.QdqTestKit;

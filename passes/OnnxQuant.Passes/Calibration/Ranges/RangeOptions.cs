@@ -1,5 +1,5 @@
 using OnnxQuant.Ir;
-using OnnxQuant.Passes.Calibration.Statistics;
+using OnnxQuant.Runtime.Calibration.Statistics;
 
 namespace OnnxQuant.Passes.Calibration.Ranges;
 

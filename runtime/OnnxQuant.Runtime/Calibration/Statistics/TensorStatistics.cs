@@ -4,7 +4,7 @@ using System.Runtime.InteropServices;
 using OnnxQuant.Ir;
 using OnnxQuant.Ir.Numerics;
 
-namespace OnnxQuant.Passes.Calibration.Statistics;
+namespace OnnxQuant.Runtime.Calibration.Statistics;
 
 /// <summary>
 /// Everything observed about one tensor (keyed by its name in the model being calibrated): the observer for that

@@ -1,6 +1,6 @@
 using OnnxQuant.Runtime;
 
-namespace OnnxQuant.Passes.Calibration;
+namespace OnnxQuant.Runtime.Calibration;
 
 /// <summary>How <see cref="CalibrationCollector"/> runs the model.</summary>
 public sealed record CollectorOptions

@@ -1,4 +1,4 @@
-namespace OnnxQuant.Passes.Calibration.Statistics;
+namespace OnnxQuant.Runtime.Calibration.Statistics;
 
 /// <summary>
 /// Per-token statistics of an activation laid out as tokens × hidden (the last axis is the hidden size, every other

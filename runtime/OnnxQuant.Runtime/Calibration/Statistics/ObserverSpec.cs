@@ -1,4 +1,4 @@
-namespace OnnxQuant.Passes.Calibration.Statistics;
+namespace OnnxQuant.Runtime.Calibration.Statistics;
 
 /// <summary>
 /// What to collect for one tensor. Min/max is always kept (it is cheap, and every range method clamps to it); a

@@ -1,4 +1,4 @@
-namespace OnnxQuant.Passes.Calibration;
+namespace OnnxQuant.Runtime.Calibration;
 
 /// <summary>
 /// Where a calibration run stands, for a progress bar: pass <see cref="Pass"/> of <see cref="Passes"/> (one per chunk

@@ -1,4 +1,4 @@
-namespace OnnxQuant.Passes.Calibration.Statistics;
+namespace OnnxQuant.Runtime.Calibration.Statistics;
 
 /// <summary>
 /// Global minimum and maximum of the finite values seen, their count and the sum of magnitudes (mean |x| for AWQ);

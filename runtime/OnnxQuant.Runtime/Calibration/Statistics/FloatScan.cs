@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
-namespace OnnxQuant.Passes.Calibration.Statistics;
+namespace OnnxQuant.Runtime.Calibration.Statistics;
 
 /// <summary>
 /// One vectorized pass over a batch: minimum, maximum and sum of magnitudes (of |x| when asked), and whether every

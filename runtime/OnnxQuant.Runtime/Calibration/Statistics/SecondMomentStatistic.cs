@@ -1,6 +1,6 @@
 using System.Numerics.Tensors;
 
-namespace OnnxQuant.Passes.Calibration.Statistics;
+namespace OnnxQuant.Runtime.Calibration.Statistics;
 
 /// <summary>
 /// Σ xxᵀ over the rows x of a linear layer's input (the last axis is K, every other axis counts rows), accumulated

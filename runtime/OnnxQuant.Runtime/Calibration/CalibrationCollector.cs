@@ -2,10 +2,10 @@ using System.Diagnostics;
 using OnnxQuant.Ir;
 using OnnxQuant.Ir.Serialization;
 using OnnxQuant.Runtime.DataSources;
-using OnnxQuant.Passes.Calibration.Statistics;
+using OnnxQuant.Runtime.Calibration.Statistics;
 using OnnxQuant.Runtime;
 
-namespace OnnxQuant.Passes.Calibration;
+namespace OnnxQuant.Runtime.Calibration;
 
 /// <summary>
 /// Runs a model in ONNX Runtime over calibration data with the observed tensors exposed as outputs, and updates

@@ -1,4 +1,4 @@
-namespace OnnxQuant.Passes.Calibration.Statistics;
+namespace OnnxQuant.Runtime.Calibration.Statistics;
 
 /// <summary>
 /// Statistics per channel along one axis: min/max (abs-max for SmoothQuant, mean |x| for AWQ), the signed sum of

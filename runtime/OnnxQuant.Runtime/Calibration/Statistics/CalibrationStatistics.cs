@@ -1,6 +1,6 @@
 using OnnxQuant.Ir;
 
-namespace OnnxQuant.Passes.Calibration.Statistics;
+namespace OnnxQuant.Runtime.Calibration.Statistics;
 
 /// <summary>
 /// The statistics of a calibration run, keyed by tensor name (the names of the model being calibrated, after the

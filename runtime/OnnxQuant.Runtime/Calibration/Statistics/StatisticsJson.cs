@@ -3,7 +3,7 @@ using System.Text;
 using System.Text.Json;
 using OnnxQuant.Ir;
 
-namespace OnnxQuant.Passes.Calibration.Statistics;
+namespace OnnxQuant.Runtime.Calibration.Statistics;
 
 /// <summary>
 /// The calibration statistics file (JSON, UTF-8). Numbers are written in their shortest round-trip form, so a
