@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
-using OnnxQuant.Passes.Evaluation;
+using OnnxQuant.Runtime.Evaluation;
 using OnnxQuant.Runtime;
 using Spectre.Console;
 using Spectre.Console.Rendering;

@@ -1,4 +1,4 @@
-using OnnxQuant.Passes.Evaluation;
+using OnnxQuant.Runtime.Evaluation;
 
 namespace OnnxQuant.Tests.Evaluation;
 

@@ -1,5 +1,5 @@
 using OnnxQuant.Ir;
-using OnnxQuant.Passes.Evaluation;
+using OnnxQuant.Runtime.Evaluation;
 
 namespace OnnxQuant.Tests.Evaluation;
 

@@ -1,5 +1,5 @@
 using OnnxQuant.Ir;
-using OnnxQuant.Passes.Evaluation;
+using OnnxQuant.Runtime.Evaluation;
 using OnnxQuant.Runtime;
 
 namespace OnnxQuant.Tests.Evaluation;

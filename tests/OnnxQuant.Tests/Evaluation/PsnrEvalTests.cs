@@ -2,7 +2,7 @@ using System.Text.Json;
 using OnnxQuant.Cli;
 using OnnxQuant.Ir;
 using OnnxQuant.Ir.Serialization;
-using OnnxQuant.Passes.Evaluation;
+using OnnxQuant.Runtime.Evaluation;
 using OnnxQuant.Tests.Calibration;
 using OnnxQuant.Tests.Cli;
 

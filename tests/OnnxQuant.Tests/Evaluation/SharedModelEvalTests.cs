@@ -1,6 +1,6 @@
 using OnnxQuant.Ir;
 using OnnxQuant.Runtime.DataSources;
-using OnnxQuant.Passes.Evaluation;
+using OnnxQuant.Runtime.Evaluation;
 using OnnxQuant.Runtime;
 
 namespace OnnxQuant.Tests.Evaluation;

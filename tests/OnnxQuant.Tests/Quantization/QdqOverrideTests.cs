@@ -1,7 +1,7 @@
 using OnnxQuant.Ir;
 using OnnxQuant.Ir.Building;
 using OnnxQuant.Passes;
-using OnnxQuant.Passes.Evaluation;
+using OnnxQuant.Runtime.Evaluation;
 using OnnxQuant.Passes.Quantization;
 using OnnxQuant.Passes.Recipes;
 using OnnxQuant.Tests.Support;

@@ -1,7 +1,7 @@
 using OnnxQuant.Ir;
 using OnnxQuant.Ir.Serialization;
 using OnnxQuant.Passes.Calibration;
-using OnnxQuant.Passes.Evaluation;
+using OnnxQuant.Runtime.Evaluation;
 using OnnxQuant.Runtime;
 
 namespace OnnxQuant.Passes.Quantization.Sensitivity;

@@ -1,6 +1,6 @@
 using OnnxQuant.Ir;
 
-namespace OnnxQuant.Passes.Evaluation;
+namespace OnnxQuant.Runtime.Evaluation;
 
 /// <summary>
 /// Scores one sample's first output of both models for a task and counts: correct per model (when labelled) and

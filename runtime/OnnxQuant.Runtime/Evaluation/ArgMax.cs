@@ -1,4 +1,4 @@
-namespace OnnxQuant.Passes.Evaluation;
+namespace OnnxQuant.Runtime.Evaluation;
 
 /// <summary>Index of the largest value; the first one on ties (NumPy's convention), NaN never wins.</summary>
 public static class ArgMax

@@ -1,6 +1,6 @@
 using OnnxQuant.Ir;
 
-namespace OnnxQuant.Passes.Evaluation;
+namespace OnnxQuant.Runtime.Evaluation;
 
 /// <summary>
 /// CI gates on task accuracy: <c>min-top1</c> (quantized rate ≥ V percent) and <c>max-drop</c> (float rate −

@@ -1,7 +1,7 @@
 using System.Text;
 using OnnxQuant.Ir;
 
-namespace OnnxQuant.Passes.Evaluation;
+namespace OnnxQuant.Runtime.Evaluation;
 
 /// <summary>
 /// Greedy CTC decoding of a text recogniser's output [T, C]: the arg-max class of every time step, then repeats

@@ -1,6 +1,6 @@
 using OnnxQuant.Ir;
 
-namespace OnnxQuant.Passes.Evaluation;
+namespace OnnxQuant.Runtime.Evaluation;
 
 /// <summary>Accumulates per-sample PSNR of both models' first output against the sample's first input (running sums only).</summary>
 internal sealed class PsnrScorer

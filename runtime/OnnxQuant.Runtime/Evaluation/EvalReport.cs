@@ -1,4 +1,4 @@
-namespace OnnxQuant.Passes.Evaluation;
+namespace OnnxQuant.Runtime.Evaluation;
 
 /// <summary>
 /// Everything <c>onnxquant eval</c> measured. Serialized as-is (camelCase) for <c>--json</c>; the format is documented

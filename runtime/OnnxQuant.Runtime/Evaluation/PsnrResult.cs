@@ -1,4 +1,4 @@
-namespace OnnxQuant.Passes.Evaluation;
+namespace OnnxQuant.Runtime.Evaluation;
 
 /// <summary>
 /// Reconstruction quality of both models (<see cref="EvalTask.Psnr"/>): the mean over samples of each sample's PSNR

@@ -1,4 +1,4 @@
-namespace OnnxQuant.Passes.Evaluation;
+namespace OnnxQuant.Runtime.Evaluation;
 
 /// <summary>
 /// Task accuracy of both models over <see cref="Samples"/> samples. <see cref="Metric"/> is <c>top1</c> (classify)

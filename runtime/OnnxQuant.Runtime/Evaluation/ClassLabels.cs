@@ -1,7 +1,7 @@
 using OnnxQuant.Ir;
 using OnnxQuant.Runtime.DataSources;
 
-namespace OnnxQuant.Passes.Evaluation;
+namespace OnnxQuant.Runtime.Evaluation;
 
 /// <summary>Class ids from a .npy of int64 or int32, shape [N] or [N, 1], read one at a time.</summary>
 public sealed class ClassLabels : IDisposable

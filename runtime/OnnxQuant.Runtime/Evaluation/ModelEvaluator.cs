@@ -3,7 +3,7 @@ using OnnxQuant.Ir.Serialization;
 using OnnxQuant.Runtime.DataSources;
 using OnnxQuant.Runtime;
 
-namespace OnnxQuant.Passes.Evaluation;
+namespace OnnxQuant.Runtime.Evaluation;
 
 /// <summary>
 /// Runs a float model and its quantized version on the same samples, one sample at a time, and accumulates per

@@ -1,4 +1,4 @@
-namespace OnnxQuant.Passes.Evaluation;
+namespace OnnxQuant.Runtime.Evaluation;
 
 /// <summary>
 /// Peak signal-to-noise ratio of a reconstructed image against its original, both clipped to [0, 1] first (what a

@@ -1,4 +1,4 @@
-namespace OnnxQuant.Passes.Evaluation;
+namespace OnnxQuant.Runtime.Evaluation;
 
 /// <summary>
 /// Next-token agreement of a language model's logits output <see cref="Output"/> ([b, seq, vocab] or [seq, vocab])

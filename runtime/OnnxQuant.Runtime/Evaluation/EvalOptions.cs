@@ -1,7 +1,7 @@
 using OnnxQuant.Runtime.DataSources;
 using OnnxQuant.Runtime;
 
-namespace OnnxQuant.Passes.Evaluation;
+namespace OnnxQuant.Runtime.Evaluation;
 
 /// <summary>What to evaluate and how (see <see cref="ModelEvaluator"/>).</summary>
 public sealed record EvalOptions

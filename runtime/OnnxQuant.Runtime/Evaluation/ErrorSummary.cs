@@ -1,4 +1,4 @@
-namespace OnnxQuant.Passes.Evaluation;
+namespace OnnxQuant.Runtime.Evaluation;
 
 /// <summary>
 /// The error of one tensor of the quantized model against the float model, over all samples (<see cref="ErrorStatistics"/>).

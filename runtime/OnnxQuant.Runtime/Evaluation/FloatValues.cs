@@ -1,6 +1,6 @@
 using OnnxQuant.Ir;
 
-namespace OnnxQuant.Passes.Evaluation;
+namespace OnnxQuant.Runtime.Evaluation;
 
 /// <summary>The values of a floating-point tensor as float32, for comparing outputs of any float type.</summary>
 public static class FloatValues

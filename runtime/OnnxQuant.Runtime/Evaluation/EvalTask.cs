@@ -1,4 +1,4 @@
-namespace OnnxQuant.Passes.Evaluation;
+namespace OnnxQuant.Runtime.Evaluation;
 
 /// <summary>What <see cref="ModelEvaluator"/> measures besides the output errors it always reports.</summary>
 public enum EvalTask

@@ -1,6 +1,6 @@
 using OnnxQuant.Ir;
 
-namespace OnnxQuant.Passes.Evaluation;
+namespace OnnxQuant.Runtime.Evaluation;
 
 /// <summary>Top-1 of a [1, C] output against class ids, and whether both models pick the same class.</summary>
 internal sealed class ClassifyScorer : TaskScorer

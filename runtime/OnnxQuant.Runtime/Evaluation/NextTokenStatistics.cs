@@ -1,4 +1,4 @@
-namespace OnnxQuant.Passes.Evaluation;
+namespace OnnxQuant.Runtime.Evaluation;
 
 /// <summary>
 /// Streaming next-token statistics of a language model's logits against its float original, over every position of
