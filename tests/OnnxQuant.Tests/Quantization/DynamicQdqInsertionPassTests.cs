@@ -3,6 +3,7 @@ using OnnxQuant.Ir.Building;
 using OnnxQuant.Ir.Serialization;
 using OnnxQuant.Passes;
 using OnnxQuant.Passes.Quantization;
+using OnnxQuant.Runtime.Audit;
 using OnnxQuant.Tests.Cli;
 using OnnxQuant.Tests.Support;
 using static OnnxQuant.Tests.Quantization.QdqTestKit;

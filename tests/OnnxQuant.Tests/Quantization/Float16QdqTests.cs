@@ -2,6 +2,7 @@ using OnnxQuant.Ir;
 using OnnxQuant.Ir.Building;
 using OnnxQuant.Passes;
 using OnnxQuant.Passes.Quantization;
+using OnnxQuant.Runtime.Audit;
 using OnnxQuant.Tests.Support;
 using static OnnxQuant.Tests.Quantization.QdqTestKit;
 

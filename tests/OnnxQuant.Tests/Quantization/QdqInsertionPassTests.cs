@@ -5,6 +5,7 @@ using OnnxQuant.Passes.Calibration;
 using OnnxQuant.Passes.Calibration.Ranges;
 using OnnxQuant.Runtime.Calibration.Statistics;
 using OnnxQuant.Passes.Quantization;
+using OnnxQuant.Runtime.Audit;
 using OnnxQuant.Tests.Support;
 using static OnnxQuant.Tests.Quantization.QdqTestKit;
 

@@ -2,6 +2,7 @@ using OnnxQuant.Ir;
 using OnnxQuant.Passes;
 using OnnxQuant.Passes.Quantization;
 using OnnxQuant.Runtime;
+using OnnxQuant.Runtime.Audit;
 
 namespace OnnxQuant.Tests.Quantization;
 

@@ -3,6 +3,7 @@ using OnnxQuant.Ir.Serialization;
 using OnnxQuant.Passes;
 using OnnxQuant.Passes.Canonicalization;
 using OnnxQuant.Passes.Quantization;
+using OnnxQuant.Runtime.Audit;
 using OnnxQuant.Tests.Support;
 using static OnnxQuant.Tests.Quantization.QdqTestKit;
 

@@ -1,6 +1,7 @@
 using OnnxQuant.Ir;
 using OnnxQuant.Ir.Serialization;
 using OnnxQuant.Passes.Quantization;
+using OnnxQuant.Runtime.Audit;
 using OnnxQuant.Tests.Support;
 using static OnnxQuant.Tests.Quantization.QdqTestKit;
 

@@ -61,5 +61,5 @@ public class WeightOnlyPresetTests
         Assert.Equal(1, FusionAuditKernels(model, "QLinearConv"));
     }
 
-    private static int FusionAuditKernels(Model model, string op) => Passes.Quantization.FusionAudit.Run(model).Kernels(op);
+    private static int FusionAuditKernels(Model model, string op) => OnnxQuant.Runtime.Audit.FusionAudit.Run(model).Kernels(op);
 }

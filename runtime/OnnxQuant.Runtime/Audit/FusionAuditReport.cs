@@ -1,4 +1,4 @@
-namespace OnnxQuant.Passes.Quantization;
+namespace OnnxQuant.Runtime.Audit;
 
 /// <summary>What <see cref="FusionAudit"/> found in ONNX Runtime's optimized graph.</summary>
 public sealed record FusionAuditReport(IReadOnlyDictionary<string, int> IntegerKernels, IReadOnlyList<UnfusedDequantize> Unfused)

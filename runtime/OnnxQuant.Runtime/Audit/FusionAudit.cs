@@ -2,7 +2,7 @@ using OnnxQuant.Ir;
 using OnnxQuant.Ir.Serialization;
 using OnnxQuant.Runtime;
 
-namespace OnnxQuant.Passes.Quantization;
+namespace OnnxQuant.Runtime.Audit;
 
 /// <summary>
 /// Checks that ONNX Runtime actually accelerates a QDQ model: loads it with all graph optimizations on, reads back the

@@ -1,4 +1,4 @@
-namespace OnnxQuant.Passes.Quantization;
+namespace OnnxQuant.Runtime.Audit;
 
 /// <summary>
 /// A DequantizeLinear that ONNX Runtime left in the graph it runs: its input tensor, the op types that read its output,
