@@ -1,7 +1,7 @@
 using System.CommandLine;
 using OnnxQuant.Ir;
 using OnnxQuant.Ir.Serialization;
-using OnnxQuant.Passes.DemoModels;
+using OnnxQuant.DemoModels;
 
 namespace OnnxQuant.Cli.Commands;
 

@@ -3,7 +3,7 @@ using OnnxQuant.Ir.Serialization;
 using OnnxQuant.Ir.Verification;
 using OnnxQuant.Passes;
 using OnnxQuant.Passes.Canonicalization;
-using OnnxQuant.Passes.DemoModels;
+using OnnxQuant.DemoModels;
 using OnnxQuant.Runtime;
 using OnnxQuant.Tests.Support;
 using static OnnxQuant.Tests.Canonicalization.OpsetUpgradeTestKit;

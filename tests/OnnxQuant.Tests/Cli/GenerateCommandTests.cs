@@ -1,5 +1,5 @@
 using OnnxQuant.Ir.Serialization;
-using OnnxQuant.Passes.DemoModels;
+using OnnxQuant.DemoModels;
 
 namespace OnnxQuant.Tests.Cli;
 

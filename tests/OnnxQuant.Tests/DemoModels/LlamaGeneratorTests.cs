@@ -1,7 +1,7 @@
 using OnnxQuant.Ir;
 using OnnxQuant.Ir.Serialization;
 using OnnxQuant.Ir.Verification;
-using OnnxQuant.Passes.DemoModels;
+using OnnxQuant.DemoModels;
 using OnnxQuant.Runtime;
 using OnnxQuant.Tests.Support;
 

@@ -1,5 +1,5 @@
 using OnnxQuant.Ir;
-using OnnxQuant.Passes.DemoModels;
+using OnnxQuant.DemoModels;
 
 namespace OnnxQuant.Tests.DemoModels;
 

@@ -1,6 +1,6 @@
 using OnnxQuant.Ir;
 using OnnxQuant.Passes;
-using OnnxQuant.Passes.DemoModels;
+using OnnxQuant.DemoModels;
 using OnnxQuant.Passes.Fusion;
 using OnnxQuant.Runtime;
 

@@ -1,7 +1,7 @@
 using OnnxQuant.Ir;
 using OnnxQuant.Passes.Canonicalization.OpsetUpgrade;
 
-namespace OnnxQuant.Passes.DemoModels;
+namespace OnnxQuant.DemoModels;
 
 /// <summary>
 /// Builds a Llama-architecture decoder (Touvron et al. 2023) without KV cache, as one graph over a whole sequence:

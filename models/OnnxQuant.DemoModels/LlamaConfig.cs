@@ -1,6 +1,6 @@
 using OnnxQuant.Ir;
 
-namespace OnnxQuant.Passes.DemoModels;
+namespace OnnxQuant.DemoModels;
 
 /// <summary>
 /// Shape of a generated Llama-architecture language model (<see cref="LlamaGenerator"/>): <see cref="Heads"/> query

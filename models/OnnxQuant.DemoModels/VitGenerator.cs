@@ -1,6 +1,6 @@
 using OnnxQuant.Ir;
 
-namespace OnnxQuant.Passes.DemoModels;
+namespace OnnxQuant.DemoModels;
 
 /// <summary>
 /// Builds a vision transformer the way PyTorch's exporter writes one at opset 14: decomposed LayerNorm

@@ -1,6 +1,6 @@
 using OnnxQuant.Ir;
 
-namespace OnnxQuant.Passes.DemoModels;
+namespace OnnxQuant.DemoModels;
 
 /// <summary>Appends single-output nodes and constants to a graph, for the demo model generators.</summary>
 internal sealed class GraphOps(Graph graph)

@@ -1,4 +1,4 @@
-namespace OnnxQuant.Passes.DemoModels;
+namespace OnnxQuant.DemoModels;
 
 /// <summary>Shape of a generated vision transformer.</summary>
 public sealed record VitConfig(int ImageSize, int PatchSize, int Channels, int Width, int Layers, int Heads, int MlpWidth, int Classes)

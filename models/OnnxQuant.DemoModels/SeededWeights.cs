@@ -1,6 +1,6 @@
 using OnnxQuant.Ir;
 
-namespace OnnxQuant.Passes.DemoModels;
+namespace OnnxQuant.DemoModels;
 
 /// <summary>
 /// Deterministic pseudo-random weights for generated models: the same seed gives the same bytes on every machine
