@@ -1,4 +1,5 @@
 using OnnxQuant.Passes.Canonicalization;
+using OnnxQuant.Passes.Equivalence;
 using OnnxQuant.Passes.Fusion;
 using OnnxQuant.Passes.Quantization;
 

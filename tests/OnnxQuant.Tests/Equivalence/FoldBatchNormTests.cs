@@ -1,10 +1,11 @@
 using OnnxQuant.Ir;
 using OnnxQuant.Ir.Serialization;
 using OnnxQuant.Passes;
-using OnnxQuant.Passes.Fusion;
+using OnnxQuant.Passes.Equivalence;
+using OnnxQuant.Tests.Fusion;
 using OnnxQuant.Tests.Support;
 
-namespace OnnxQuant.Tests.Fusion;
+namespace OnnxQuant.Tests.Equivalence;
 
 public class FoldBatchNormTests
 {

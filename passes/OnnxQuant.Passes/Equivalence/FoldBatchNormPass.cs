@@ -1,8 +1,9 @@
 using OnnxQuant.Ir;
+using OnnxQuant.Passes.Fusion;
 using OnnxQuant.Passes.Rewriting;
 using static OnnxQuant.Passes.Rewriting.Pattern;
 
-namespace OnnxQuant.Passes.Fusion;
+namespace OnnxQuant.Passes.Equivalence;
 
 /// <summary>
 /// Folds an inference BatchNormalization into the Conv (or ConvTranspose) before it. With
