@@ -53,10 +53,10 @@ public static class SensitivityCommand
         var recipe = RecipeLoader.LoadFileOrPreset(recipeSpec);
         int qdqIndex = -1;
         for (int i = 0; i < recipe.Steps.Count && qdqIndex < 0; i++)
-            if (recipe.Steps[i].Passes.Any(p => p.Pass is QdqInsertionPass)) qdqIndex = i;
+            if (recipe.Steps[i].Passes.Any(p => p.Pass is InsertQdqPass)) qdqIndex = i;
         if (qdqIndex < 0)
             throw new OnnxQuantException($"sensitivity: the recipe '{recipe.Name}' has no insert-qdq pass; give a static recipe (e.g. --recipe w8a8).");
-        var qdqOptions = (QdqInsertionOptions)recipe.Steps[qdqIndex].Passes.First(p => p.Pass is QdqInsertionPass).Options;
+        var qdqOptions = (InsertQdqOptions)recipe.Steps[qdqIndex].Passes.First(p => p.Pass is InsertQdqPass).Options;
 
         var console = PipelineCli.ConsoleFor(output);
         void Log(string message)

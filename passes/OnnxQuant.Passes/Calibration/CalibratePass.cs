@@ -92,7 +92,7 @@ public sealed class CalibratePass : Pass<CalibrateOptions>
     private static StatisticsRequests Requests(Model model, IReadOnlyList<PassStep> readers)
     {
         var requests = new StatisticsRequests();
-        if (readers.Count == 0) readers = [new PassStep(new QdqInsertionPass())];
+        if (readers.Count == 0) readers = [new PassStep(new InsertQdqPass())];
         foreach (var reader in readers) requests.AddFrom(reader, model);
         return requests;
     }

@@ -23,7 +23,7 @@ public static class CalibrationTargets
         if (scope == CalibrationScope.Quantizer)
         {
             var byName = CalibrationCollector.MainGraphValues(model);
-            foreach (string name in Quantization.QdqInsertionPass.CalibrationTargets(model, quantizedOpTypes))
+            foreach (string name in Quantization.InsertQdqPass.CalibrationTargets(model, quantizedOpTypes))
                 if (byName[name].ElementType is not { } t || TensorStatistics.CanObserve(t))
                     list.Add(new(name, spec));
             return list;

@@ -14,12 +14,12 @@ internal static class BuiltInPasses
     public static void RegisterAll(PassRegistry registry)
     {
         // Canonicalization (issue 3) and quantization passes register here, one line each.
-        registry.Register<OpsetUpgradePass>();
+        registry.Register<UpgradeOpsetPass>();
         registry.Register<ConstantsToValuesPass>();
-        registry.Register<ConstantFoldingPass>();
+        registry.Register<FoldConstantsPass>();
         registry.Register<NoOpEliminationPass>();
         registry.Register<DeadCodeEliminationPass>();
-        registry.Register<ShapeInferencePass>();
+        registry.Register<InferShapesPass>();
         registry.Register<FoldBatchNormPass>();
         registry.Register<FuseLayerNormPass>();
         registry.Register<FuseRmsNormPass>();
@@ -27,8 +27,8 @@ internal static class BuiltInPasses
         registry.Register<FuseHardSwishPass>();
         registry.Register<FuseMatMulAddPass>();
         registry.Register<Calibration.CalibratePass>();
-        registry.Register<QdqInsertionPass>();
+        registry.Register<InsertQdqPass>();
         registry.Register<Quantization.WeightOnly.QuantizeWeightsPass>();
-        registry.Register<DynamicQdqInsertionPass>();
+        registry.Register<InsertDynamicQdqPass>();
     }
 }

@@ -6,7 +6,7 @@ using OnnxQuant.Passes.Rewriting;
 namespace OnnxQuant.Passes.Quantization;
 
 /// <summary>
-/// The edits of <see cref="DynamicQdqInsertionPass"/> on one graph: one DynamicQuantizeLinear per activation tensor,
+/// The edits of <see cref="InsertDynamicQdqPass"/> on one graph: one DynamicQuantizeLinear per activation tensor,
 /// one int8 [K, N] weight per (weight, transposed), and per node MatMulInteger → Cast → Mul(·, Mul(s_x, s_w)) [→ Add].
 /// The operand order is the one ORT's MatMulIntegerToFloatFusion reads (the scale Mul's first input is A's scale).
 /// Weights are read through <see cref="LinearLayer"/> and rounded by <paramref name="rounder"/>; every edit goes through

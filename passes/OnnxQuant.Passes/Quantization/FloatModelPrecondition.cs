@@ -12,7 +12,7 @@ public static class FloatModelPrecondition
     /// </summary>
     public static long Check(Model model, string pass, long requiredOpset, string needs)
     {
-        if (model.AllGraphs().SelectMany(g => g.Nodes).FirstOrDefault(QdqInsertionPass.IsQuantizedOp) is { } quantized)
+        if (model.AllGraphs().SelectMany(g => g.Nodes).FirstOrDefault(InsertQdqPass.IsQuantizedOp) is { } quantized)
             throw new OnnxQuantException(
                 $"{pass}: the model is already quantized: it holds {quantized}. Quantize the float model it was made from.");
         long opset = model.GetOpset("") ?? 1;

@@ -6,7 +6,7 @@ namespace OnnxQuant.Passes.Quantization;
 /// Calibrated value ranges of activation tensors, looked up by IR value (identity, not name). The <c>calibrate</c>
 /// pass's <see cref="Calibration.CalibrationResult"/> implements it; a test or an embedding application may put its
 /// own in the <see cref="PassContext"/> (<c>context.SetAnalysis&lt;IActivationRanges&gt;(ranges)</c>) before
-/// <see cref="QdqInsertionPass"/> runs.
+/// <see cref="InsertQdqPass"/> runs.
 /// </summary>
 public interface IActivationRanges
 {

@@ -71,7 +71,7 @@ internal sealed class QdqActivationOpInserter(QdqInserter inserter, PassContext 
         // The type first: shape arithmetic (int64 Concat/Mul) is never calibrated, and "no range" would mislead.
         var type = inserter.FloatTypeOf(node.Inputs[inputs[0]]!);
         if (type is not (DataType.Float or DataType.Float16)) return $"its element type is {type?.OnnxName() ?? "unknown"}, not float or float16";
-        if (type == DataType.Float16 && opset < QdqInsertionPass.RequiredOpsetFloat16) return $"float16 scales need opset >= {QdqInsertionPass.RequiredOpsetFloat16}";
+        if (type == DataType.Float16 && opset < InsertQdqPass.RequiredOpsetFloat16) return $"float16 scales need opset >= {InsertQdqPass.RequiredOpsetFloat16}";
         foreach (int i in inputs)
         {
             var x = node.Inputs[i]!;

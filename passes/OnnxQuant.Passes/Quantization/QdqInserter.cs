@@ -7,7 +7,7 @@ using OnnxQuant.Passes.Rewriting;
 namespace OnnxQuant.Passes.Quantization;
 
 /// <summary>
-/// The edits of <see cref="QdqInsertionPass"/> on one graph: one Q/DQ pair per activation tensor (cached, so a tensor
+/// The edits of <see cref="InsertQdqPass"/> on one graph: one Q/DQ pair per activation tensor (cached, so a tensor
 /// read by several quantized nodes is quantized once), one int8 constant + DequantizeLinear per (weight, axis).
 /// Q and DQ are inserted right after the producer of the tensor, so the graph stays in topological order. Weights are
 /// read through <see cref="LinearLayer"/> and rounded by the recipe's <see cref="IWeightRounder"/>; every edit goes
@@ -64,10 +64,10 @@ internal sealed class QdqInserter
             return false;
         }
         var p = plan!;
-        if (p.FloatType == DataType.Float16 && _opset < QdqInsertionPass.RequiredOpsetFloat16)
+        if (p.FloatType == DataType.Float16 && _opset < InsertQdqPass.RequiredOpsetFloat16)
             throw new OnnxQuantException(
-                $"{_pass}: {node} is float16; float16 scales need opset >= {QdqInsertionPass.RequiredOpsetFloat16}, the model has {_opset}. " +
-                $"Run 'upgrade-opset' (target-opset: {QdqInsertionPass.RequiredOpsetFloat16} or later) before '{_pass}'.");
+                $"{_pass}: {node} is float16; float16 scales need opset >= {InsertQdqPass.RequiredOpsetFloat16}, the model has {_opset}. " +
+                $"Run 'upgrade-opset' (target-opset: {InsertQdqPass.RequiredOpsetFloat16} or later) before '{_pass}'.");
         // ORT's CPU QDQ fusions take float32 only: a float16 node keeps its DequantizeLinear (smaller, not faster).
         if (p.FloatType == DataType.Float16) _context.Count("float16-unfused");
 
@@ -237,7 +237,7 @@ internal sealed class QdqInserter
     /// <see cref="QdqActivationOpInserter.RangedValues"/>. Each is traced back through its chain of pass-through ops
     /// to the chain's start, the only link whose range <see cref="QuantizeActivation"/> uses when the start has one
     /// (the links are big: q, k and v of attention). Calibrating these tensors alone gives the same Q/DQ as
-    /// calibrating every tensor. <see cref="QdqInsertionPass.RequestStatistics"/> requests them.
+    /// calibrating every tensor. <see cref="InsertQdqPass.RequestStatistics"/> requests them.
     /// </summary>
     internal static List<Value> ActivationsToCalibrate(Graph graph, IReadOnlySet<string> opTypes)
     {

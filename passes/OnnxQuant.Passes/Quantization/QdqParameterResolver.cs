@@ -18,7 +18,7 @@ internal sealed class QdqParameterResolver
 
     private readonly record struct Entry(QdqOverride Override, Regex Pattern);
 
-    private readonly QdqInsertionOptions _options;
+    private readonly InsertQdqOptions _options;
     private readonly IActivationRanges _ranges;
     private readonly CalibrationResult? _calibration;
     private readonly long _opset;
@@ -28,7 +28,7 @@ internal sealed class QdqParameterResolver
     /// <summary>The first opset with int16/uint16 QuantizeLinear/DequantizeLinear.</summary>
     public const long RequiredOpsetInt16 = 21;
 
-    public QdqParameterResolver(QdqInsertionOptions options, IActivationRanges ranges, CalibrationResult? calibration, long opset, string pass)
+    public QdqParameterResolver(InsertQdqOptions options, IActivationRanges ranges, CalibrationResult? calibration, long opset, string pass)
     {
         _options = options;
         _ranges = ranges;

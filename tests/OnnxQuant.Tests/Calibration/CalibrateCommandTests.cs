@@ -38,7 +38,7 @@ public sealed class CalibrateCommandTests : IDisposable
         Assert.Equal(8, loaded.Samples);
         // By default, the tensors insert-qdq reads ranges of (all of them floating-point here).
         using (var model = OnnxReader.Read(Vit))
-            Assert.Equal(QdqInsertionPass.CalibrationTargets(model).Order(StringComparer.Ordinal), loaded.Tensors.Keys.Order(StringComparer.Ordinal));
+            Assert.Equal(InsertQdqPass.CalibrationTargets(model).Order(StringComparer.Ordinal), loaded.Tensors.Keys.Order(StringComparer.Ordinal));
         var softmax = loaded[Softmax];
         Assert.Equal(8 * 4 * 50 * 50, softmax.MinMax.Count);
         Assert.Equal(method != "minmax", softmax.Histogram is not null);

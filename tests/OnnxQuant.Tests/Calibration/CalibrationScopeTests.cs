@@ -18,7 +18,7 @@ public class CalibrationScopeTests
         context.SetAnalysis(new CalibrationSettings { Data = Calib256, Source = new DataSourceOptions { Count = 4, BatchSize = 2 } });
         new CalibratePass().Run(model, new CalibrateOptions { Method = CalibrationMethod.Percentile, Tensors = scope }, context);
         int observed = context.GetAnalysis<CalibrationResult>()!.Statistics.Count;
-        new QdqInsertionPass().Run(model, new QdqInsertionOptions(), context);
+        new InsertQdqPass().Run(model, new InsertQdqOptions(), context);
         return (OnnxWriter.ToBytes(model), observed);
     }
 
@@ -35,7 +35,7 @@ public class CalibrationScopeTests
     public void QuantizerTargetsAreTheStartsOfPassThroughChains_NotTheLinks()
     {
         using var model = OnnxReader.Read(SharedPaths.Model("vit_mnist.onnx"));
-        var targets = QdqInsertionPass.CalibrationTargets(model);
+        var targets = InsertQdqPass.CalibrationTargets(model);
         const string Layer = "/transformer/layers.0.0/fn/";
         // q reaches its MatMul as Slice -> Reshape -> Transpose: only the chain's start is calibrated.
         Assert.Contains(Layer + "Slice_output_0", targets);

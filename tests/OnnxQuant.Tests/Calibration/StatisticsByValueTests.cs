@@ -133,7 +133,7 @@ public sealed class StatisticsByValueTests : IDisposable
         using var model = LinearModel();
         var context = Context();
 
-        Pipeline(new ProbeStatisticsPass(), new QdqInsertionPass()).Run(model, context);
+        Pipeline(new ProbeStatisticsPass(), new InsertQdqPass()).Run(model, context);
 
         var statistics = context.GetAnalysis<CalibrationResult>()!.Statistics;
         // x, h and y: insert-qdq reads the MatMul input h (already asked for by the probe) and the graph input is not read.
@@ -213,7 +213,7 @@ public sealed class StatisticsByValueTests : IDisposable
         var context = Context();
         var pipeline = new PassManager([
             new PassStep(new CalibratePass()),
-            new PassStep(new QdqInsertionPass(), new QdqInsertionOptions { OpTypes = ["MatMul"] }),
+            new PassStep(new InsertQdqPass(), new InsertQdqOptions { OpTypes = ["MatMul"] }),
             new PassStep(new ProbeStatisticsPass()),
         ]);
 

@@ -17,7 +17,7 @@ public class OpsetUpgradeBehaviourTests
     }, irVersion);
 
     private static PassResult Upgrade(Model model, int target, PassContext? context = null) =>
-        new OpsetUpgradePass().Run(model, new OpsetUpgradeOptions { TargetOpset = target }, context ?? new PassContext());
+        new UpgradeOpsetPass().Run(model, new UpgradeOpsetOptions { TargetOpset = target }, context ?? new PassContext());
 
     [Fact]
     public void NeverDowngrades_AModelAboveTheTargetIsLeftAlone()
@@ -314,7 +314,7 @@ public class OpsetUpgradeBehaviourTests
         var recipe = RecipeLoader.Parse("name: up\npasses:\n  - upgrade-opset:\n      target-opset: 13\n", "up.yaml");
 
         var step = recipe.Passes.Single();
-        Assert.IsType<OpsetUpgradePass>(step.Pass);
-        Assert.Equal(13, ((OpsetUpgradeOptions)step.Options).TargetOpset);
+        Assert.IsType<UpgradeOpsetPass>(step.Pass);
+        Assert.Equal(13, ((UpgradeOpsetOptions)step.Options).TargetOpset);
     }
 }

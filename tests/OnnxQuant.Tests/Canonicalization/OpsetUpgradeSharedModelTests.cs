@@ -26,7 +26,7 @@ public class OpsetUpgradeSharedModelTests
         var expected = original.Run(feeds);
 
         var context = new PassContext();
-        var result = new OpsetUpgradePass().Run(model, new OpsetUpgradeOptions { TargetOpset = 21 }, context);
+        var result = new UpgradeOpsetPass().Run(model, new UpgradeOpsetOptions { TargetOpset = 21 }, context);
 
         Assert.True(result.Modified);
         Assert.Equal(21, model.GetOpset(""));
@@ -51,7 +51,7 @@ public class OpsetUpgradeSharedModelTests
         };
         var expected = NumericAssert.Run(model, feeds);
 
-        Assert.True(new OpsetUpgradePass().Run(model, new PassContext()).Modified);
+        Assert.True(new UpgradeOpsetPass().Run(model, new PassContext()).Modified);
 
         Assert.Equal(21, model.GetOpset(""));
         Assert.Equal(1, model.GetOpset("com.microsoft")); // other domains keep their imports
@@ -63,7 +63,7 @@ public class OpsetUpgradeSharedModelTests
     public void UpgradingTwice_SecondRunReportsNoChange()
     {
         using var model = OnnxReader.Read(SharedPaths.Model("ppocr_v4_rec.onnx"));
-        var pass = new OpsetUpgradePass();
+        var pass = new UpgradeOpsetPass();
         Assert.True(pass.Run(model, new PassContext()).Modified);
         byte[] once = OnnxWriter.ToBytes(model);
         Assert.False(pass.Run(model, new PassContext()).Modified);

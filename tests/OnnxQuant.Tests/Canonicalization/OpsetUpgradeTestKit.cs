@@ -47,7 +47,7 @@ internal static class OpsetUpgradeTestKit
     {
         var before = NumericAssert.Run(model, feeds);
         var upgraded = OnnxReader.Read(OnnxWriter.ToBytes(model));
-        var result = new OpsetUpgradePass().Run(upgraded, new OpsetUpgradeOptions { TargetOpset = target }, context ?? new PassContext());
+        var result = new UpgradeOpsetPass().Run(upgraded, new UpgradeOpsetOptions { TargetOpset = target }, context ?? new PassContext());
         Assert.True(result.Modified);
         Assert.Equal(target, upgraded.GetOpset(""));
         Verifier.Verify(upgraded).ThrowIfInvalid("after upgrade-opset");

@@ -21,7 +21,7 @@ public class RealModelCanonicalizationTests
         using var model = OnnxReader.Read(SharedPaths.Model(file), new OnnxReadOptions { LiftConstantNodes = false });
         using var before = Canon.Copy(model);
         int nodes = Canon.NodeCount(model);
-        IPass[] passes = [new ConstantsToValuesPass(), new ConstantFoldingPass(), new NoOpEliminationPass(), new DeadCodeEliminationPass()];
+        IPass[] passes = [new ConstantsToValuesPass(), new FoldConstantsPass(), new NoOpEliminationPass(), new DeadCodeEliminationPass()];
         var context = new PassContext();
 
         foreach (var pass in passes)

@@ -32,12 +32,12 @@ public class ShapeInferenceSharedModelTests(ITestOutputHelper output)
     {
         using var model = OnnxReader.Read(SharedPaths.Model(file));
         var ort = OrtResults(file, model);
-        var options = new ShapeInferenceOptions
+        var options = new InferShapesOptions
         {
             Shapes = SharedModelInputs.ShapesFor(file).Select(kv => $"{kv.Key}={string.Join(",", kv.Value)}").ToList(),
         };
         var context = new PassContext { CurrentPass = "infer-shapes" };
-        new ShapeInferencePass().Run(model, options, context);
+        new InferShapesPass().Run(model, options, context);
 
         var comparison = ShapeInferenceTestSupport.Compare(model, ort);
         output.WriteLine($"{file} (inputs fixed): {comparison}");
@@ -60,12 +60,12 @@ public class ShapeInferenceSharedModelTests(ITestOutputHelper output)
         using var model = OnnxReader.Read(SharedPaths.Model(file));
         new PassManager(RecipeLoader.LoadFileOrPreset("cleanup").Steps).Run(model, new PassContext());
         var ort = ShapeInferenceTestSupport.RunWithAllValues(model, SharedModelInputs.For(file, model, seed: 1));
-        var options = new ShapeInferenceOptions
+        var options = new InferShapesOptions
         {
             Shapes = SharedModelInputs.ShapesFor(file).Select(kv => $"{kv.Key}={string.Join(",", kv.Value)}").ToList(),
         };
         var context = new PassContext { CurrentPass = "infer-shapes" };
-        new ShapeInferencePass().Run(model, options, context);
+        new InferShapesPass().Run(model, options, context);
 
         var comparison = ShapeInferenceTestSupport.Compare(model, ort);
         output.WriteLine($"{file} (after cleanup, inputs fixed): {comparison}");
@@ -88,7 +88,7 @@ public class ShapeInferenceSharedModelTests(ITestOutputHelper output)
                 for (int i = 0; i < s.Rank; i++)
                     if (s[i].Param is { } p) binding[p] = dims[i];
         var context = new PassContext { CurrentPass = "infer-shapes" };
-        new ShapeInferencePass().Run(model, new ShapeInferenceOptions(), context);
+        new InferShapesPass().Run(model, new InferShapesOptions(), context);
 
         var comparison = ShapeInferenceTestSupport.Compare(model, ort, binding);
         output.WriteLine($"{file} (symbolic): {comparison}");
@@ -102,7 +102,7 @@ public class ShapeInferenceSharedModelTests(ITestOutputHelper output)
     public void SecondRun_ChangesNothing(string file)
     {
         using var model = OnnxReader.Read(SharedPaths.Model(file));
-        var pass = new ShapeInferencePass();
+        var pass = new InferShapesPass();
         pass.Run(model, new PassContext());
         string before = Types(model);
         var second = pass.Run(model, new PassContext());

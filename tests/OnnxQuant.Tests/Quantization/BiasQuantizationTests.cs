@@ -40,8 +40,8 @@ public class BiasQuantizationTests
         var ranges = new DictionaryRanges();
         ranges.Ranges["x"] = ((float)(-0.3 * xMag), (float)xMag);
         var context = Context(ranges);
-        var options = new QdqInsertionOptions { WeightGranularity = perTensor ? QdqWeightGranularity.PerTensor : QdqWeightGranularity.PerChannel };
-        Assert.True(VerifiedPass.Run(new QdqInsertionPass(), model, options, context).Modified);
+        var options = new InsertQdqOptions { WeightGranularity = perTensor ? QdqWeightGranularity.PerTensor : QdqWeightGranularity.PerChannel };
+        Assert.True(VerifiedPass.Run(new InsertQdqPass(), model, options, context).Modified);
 
         var gemm = model.Graph.Nodes.Single(n => n.OpType == "Gemm");
         var biasDq = gemm.Inputs[2]!.Producer!;

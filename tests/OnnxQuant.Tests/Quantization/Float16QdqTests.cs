@@ -45,7 +45,7 @@ public class Float16QdqTests
         var feeds = new Dictionary<string, Tensor> { ["x"] = TensorConversions.FromFloats(DataType.Float16, xs, [M, K]) };
 
         var context = Context(MeasureRanges(model, feeds));
-        Assert.True(VerifiedPass.Run(new QdqInsertionPass(), model, context).Modified);
+        Assert.True(VerifiedPass.Run(new InsertQdqPass(), model, context).Modified);
 
         var qdq = model.Graph.Nodes.Where(n => n.OpType is "QuantizeLinear" or "DequantizeLinear").ToList();
         Assert.Equal(3, qdq.Count);
@@ -76,7 +76,7 @@ public class Float16QdqTests
         using var model = MatMulModel(RandomFloats(23, K * N, -1, 1));
         var feeds = new Dictionary<string, Tensor> { ["x"] = TensorConversions.FromFloats(DataType.Float16, RandomFloats(24, M * K, -2, 3), [M, K]) };
         var context = Context(MeasureRanges(model, feeds));
-        VerifiedPass.Run(new QdqInsertionPass(), model, context);
+        VerifiedPass.Run(new InsertQdqPass(), model, context);
 
         var report = FusionAudit.Run(model);
         // ONNX Runtime 1.31's CPU QDQ fusions take float32 DequantizeLinear outputs only: a float16 QDQ MatMul keeps

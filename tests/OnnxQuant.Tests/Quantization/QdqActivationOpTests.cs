@@ -69,7 +69,7 @@ public class QdqActivationOpTests
         var feeds = Enumerable.Range(0, c.Inputs).ToDictionary(i => "x" + i, i => Tensor.FromFloats(xs[i], 1, C, H, W));
         var ranges = MeasureRanges(model, feeds);
 
-        Assert.True(VerifiedPass.Run(new QdqInsertionPass(), model, new QdqInsertionOptions { OpTypes = [op] }, Context(ranges)).Modified);
+        Assert.True(VerifiedPass.Run(new InsertQdqPass(), model, new InsertQdqOptions { OpTypes = [op] }, Context(ranges)).Modified);
 
         // Structure: every data input read through a DequantizeLinear, the output quantized (its DQ keeps the name y).
         var node = model.Graph.Nodes.Single(n => n.OpType == op);
@@ -108,7 +108,7 @@ public class QdqActivationOpTests
             ["x1"] = Tensor.FromFloats(RandomFloats(51, N, -1, 1), 1, C, H, W),
         };
 
-        VerifiedPass.Run(new QdqInsertionPass(), model, new QdqInsertionOptions { OpTypes = ["Add"] }, Context(MeasureRanges(model, feeds)));
+        VerifiedPass.Run(new InsertQdqPass(), model, new InsertQdqOptions { OpTypes = ["Add"] }, Context(MeasureRanges(model, feeds)));
 
         var add = model.Graph.Nodes.Single(n => n.OpType == "Add");
         Assert.Equal("Relu", add.Output.Uses.Single().Node.OpType);
@@ -161,7 +161,7 @@ public class QdqActivationOpTests
         var feeds = new Dictionary<string, Tensor> { ["x"] = Tensor.FromFloats(RandomFloats(52, N, -1, 1), 1, C, H, W) };
         var context = Context(MeasureRanges(model, feeds));
 
-        Assert.False(VerifiedPass.Run(new QdqInsertionPass(), model, new QdqInsertionOptions { OpTypes = ["Mul"] }, context).Modified);
+        Assert.False(VerifiedPass.Run(new InsertQdqPass(), model, new InsertQdqOptions { OpTypes = ["Mul"] }, context).Modified);
 
         Assert.Equal(0, Count(model, "QuantizeLinear"));
         Assert.Contains("is a constant", Assert.Single(context.Misses["quantize"]).Key);
@@ -181,8 +181,8 @@ public class QdqActivationOpTests
             ["x1"] = Tensor.FromFloats(RandomFloats(54, N, -1, 1), 1, C, H, W),
         };
 
-        Assert.False(VerifiedPass.Run(new QdqInsertionPass(), model, Context(MeasureRanges(model, feeds))).Modified);
-        Assert.DoesNotContain("Add", QdqInsertionPass.DefaultOpTypes);
+        Assert.False(VerifiedPass.Run(new InsertQdqPass(), model, Context(MeasureRanges(model, feeds))).Modified);
+        Assert.DoesNotContain("Add", InsertQdqPass.DefaultOpTypes);
     }
 
     [Theory]
@@ -204,7 +204,7 @@ public class QdqActivationOpTests
         var feeds = new Dictionary<string, Tensor> { ["x"] = Tensor.FromFloats(RandomFloats(57, 3 * 64, -1, 1), 1, 3, 8, 8) };
         var floatOutput = NumericAssert.Run(model, feeds)["y"];
 
-        VerifiedPass.Run(new QdqInsertionPass(), model, Context(MeasureRanges(model, feeds)));
+        VerifiedPass.Run(new InsertQdqPass(), model, Context(MeasureRanges(model, feeds)));
 
         var node = model.Graph.Nodes.Single(n => n.OpType == op);
         var before = node.Inputs[0]!.Producer!;

@@ -44,9 +44,9 @@ public class QdqOverrideTests
     {
         var (model, feeds, reference) = TwoMatMuls();
         using var _ = model;
-        var options = new QdqInsertionOptions { Overrides = [new QdqOverride { Nodes = "*attn*", ActivationType = QdqActivationType.Int16 }] };
+        var options = new InsertQdqOptions { Overrides = [new QdqOverride { Nodes = "*attn*", ActivationType = QdqActivationType.Int16 }] };
 
-        VerifiedPass.Run(new QdqInsertionPass(), model, options, Context(MeasureRanges(model, feeds)));
+        VerifiedPass.Run(new InsertQdqPass(), model, options, Context(MeasureRanges(model, feeds)));
 
         var attnInput = Reader(model, "blk.attn.q").Inputs[0]!.Producer!;
         var mlpInput = Reader(model, "blk.mlp.fc").Inputs[0]!.Producer!;
@@ -65,9 +65,9 @@ public class QdqOverrideTests
     {
         var (model, feeds, _) = TwoMatMuls();
         using var _ = model;
-        var options = new QdqInsertionOptions { Overrides = [new QdqOverride { Tensors = "w2", WeightGranularity = QdqWeightGranularity.PerTensor }] };
+        var options = new InsertQdqOptions { Overrides = [new QdqOverride { Tensors = "w2", WeightGranularity = QdqWeightGranularity.PerTensor }] };
 
-        VerifiedPass.Run(new QdqInsertionPass(), model, options, Context(MeasureRanges(model, feeds)));
+        VerifiedPass.Run(new InsertQdqPass(), model, options, Context(MeasureRanges(model, feeds)));
 
         var w1 = Reader(model, "blk.attn.q").Inputs[1]!.Producer!;
         var w2 = Reader(model, "blk.mlp.fc").Inputs[1]!.Producer!;
@@ -82,10 +82,10 @@ public class QdqOverrideTests
     {
         var (model, feeds, _) = TwoMatMuls();
         using var _ = model;
-        var options = new QdqInsertionOptions { Overrides = [new QdqOverride { Tensors = "x?", Exclude = false, SymmetricActivations = true }, new QdqOverride { Tensors = "y2", Exclude = true }] };
+        var options = new InsertQdqOptions { Overrides = [new QdqOverride { Tensors = "x?", Exclude = false, SymmetricActivations = true }, new QdqOverride { Tensors = "y2", Exclude = true }] };
         var context = Context(MeasureRanges(model, feeds));
 
-        VerifiedPass.Run(new QdqInsertionPass(), model, options, context);
+        VerifiedPass.Run(new InsertQdqPass(), model, options, context);
 
         Assert.True(Reader(model, "blk.mlp.fc").Inputs[0]!.IsGraphInput);
         Assert.Equal(1, context.Counters["excluded"]);
@@ -99,8 +99,8 @@ public class QdqOverrideTests
     {
         var (model, feeds, _) = TwoMatMuls(opset: 17);
         using var _ = model;
-        var options = new QdqInsertionOptions { ActivationType = QdqActivationType.Int16 };
-        var e = Assert.Throws<OnnxQuantException>(() => VerifiedPass.Run(new QdqInsertionPass(), model, options, Context(MeasureRanges(model, feeds))));
+        var options = new InsertQdqOptions { ActivationType = QdqActivationType.Int16 };
+        var e = Assert.Throws<OnnxQuantException>(() => VerifiedPass.Run(new InsertQdqPass(), model, options, Context(MeasureRanges(model, feeds))));
         Assert.Contains("opset >= 21", e.Message);
         Assert.Contains("upgrade-opset", e.Message);
     }
@@ -124,7 +124,7 @@ public class QdqOverrideTests
     public void RecipeOverrides_AreBoundFromYaml_InOrder()
     {
         var recipe = RecipeLoader.Parse(Recipe, "r.yaml");
-        var options = (QdqInsertionOptions)recipe.Passes.Last().Options;
+        var options = (InsertQdqOptions)recipe.Passes.Last().Options;
         Assert.Equal(QdqActivationType.Int16, options.ActivationType);
         Assert.Equal(3, options.Overrides.Count);
         Assert.Equal("*attn*", options.Overrides[0].Nodes);

@@ -21,11 +21,11 @@ public class SharedModelQdqTests
     public void OrtFusesEveryQuantizedComputeOp_InASharedModel(string file)
     {
         using var model = OnnxReader.Read(SharedPaths.Model(file));
-        if (model.GetOpset("") < 13) new OpsetUpgradePass().Run(model, new OpsetUpgradeOptions { TargetOpset = 17 }, new PassContext());
+        if (model.GetOpset("") < 13) new UpgradeOpsetPass().Run(model, new UpgradeOpsetOptions { TargetOpset = 17 }, new PassContext());
         var feeds = SharedModelInputs.For(file, model);
         var context = Context(MeasureRanges(model, feeds));
 
-        Assert.True(VerifiedPass.Run(new QdqInsertionPass(), model, context).Modified);
+        Assert.True(VerifiedPass.Run(new InsertQdqPass(), model, context).Modified);
 
         var report = FusionAudit.Run(model);
         Assert.True(report.UnfusedOnComputePath.Count == 0, $"{file}:\n{report}");

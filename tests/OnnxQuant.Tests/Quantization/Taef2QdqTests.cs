@@ -24,7 +24,7 @@ public class Taef2QdqTests
         var context = Context(MeasureRanges(model, feeds));
         int convs = Count(model, "Conv");
 
-        Assert.True(VerifiedPass.Run(new QdqInsertionPass(), model, context).Modified);
+        Assert.True(VerifiedPass.Run(new InsertQdqPass(), model, context).Modified);
 
         Assert.All(model.Graph.Nodes.Where(n => n.OpType == "InstanceNormalization"),
             n => Assert.NotEqual("DequantizeLinear", n.Inputs[0]!.Producer?.OpType));

@@ -25,7 +25,7 @@ public class ZeroRangeActivationTests
         var context = new PassContext(log: logs.Add);
         context.SetAnalysis<IActivationRanges>(ranges);
 
-        Assert.True(VerifiedPass.Run(new QdqInsertionPass(), model, context).Modified);
+        Assert.True(VerifiedPass.Run(new InsertQdqPass(), model, context).Modified);
 
         var q = model.Graph.Nodes.Single(n => n.OpType == "QuantizeLinear");
         Assert.Equal(1f, q.Inputs[1]!.Const!.AsSpan<float>()[0]);

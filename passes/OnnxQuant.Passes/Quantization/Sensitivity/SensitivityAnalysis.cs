@@ -8,7 +8,7 @@ namespace OnnxQuant.Passes.Quantization.Sensitivity;
 
 /// <summary>
 /// Which node groups hurt accuracy most when quantized, measured on calibration data only: the nodes
-/// <see cref="QdqInsertionPass"/> would quantize are grouped by <see cref="NodeRoles"/>; for each group the model is
+/// <see cref="InsertQdqPass"/> would quantize are grouped by <see cref="NodeRoles"/>; for each group the model is
 /// quantized twice — only that group, and everything but that group — and its outputs compared with the float
 /// model's over the given samples (SQNR = 10·log10(Σ ref² / Σ (ref − q)²) over all outputs together). Groups are
 /// listed with the lowest "only this group" SQNR first. ORT runs with graph optimizations off, so a QDQ model computes
@@ -17,7 +17,7 @@ namespace OnnxQuant.Passes.Quantization.Sensitivity;
 /// </summary>
 public static class SensitivityAnalysis
 {
-    public static SensitivityReport Run(Model calibrated, CalibrationResult calibration, QdqInsertionOptions options,
+    public static SensitivityReport Run(Model calibrated, CalibrationResult calibration, InsertQdqOptions options,
         IReadOnlyList<IReadOnlyDictionary<string, Tensor>> samples, string modelName, string recipeName,
         Action<string>? log = null, CancellationToken cancellation = default)
     {
@@ -25,7 +25,7 @@ public static class SensitivityAnalysis
         var graph = calibrated.Graph;
         foreach (var node in graph.Nodes)
             if (string.IsNullOrEmpty(node.Name)) node.Name = graph.FreshName(node.OpType);
-        var ops = QdqInsertionPass.OpTypesOf(options);
+        var ops = InsertQdqPass.OpTypesOf(options);
         var candidates = QuantizationCandidates.In(graph, ops, options.ExcludeNodes.Select(NameGlob.Compile).ToList());
         if (candidates.Count == 0) throw new OnnxQuantException($"sensitivity: the model has no node that insert-qdq would quantize ({string.Join(", ", ops)}).");
         var groups = NodeRoles.Classify(graph, candidates).GroupBy(g => g.Value, g => g.Key.Name!)
@@ -44,7 +44,7 @@ public static class SensitivityAnalysis
             var context = new PassContext(cancellation: cancellation);
             // Statistics are looked up by value: map them onto this copy's values (same names) at the boundary.
             context.SetAnalysis(calibration.Rebind(model));
-            new QdqInsertionPass().Run(model, variant, context);
+            new InsertQdqPass().Run(model, variant, context);
             var quantized = RunAll(model, samples, outputs);
             var stats = new ErrorStatistics();
             for (int s = 0; s < samples.Count; s++)
@@ -76,10 +76,10 @@ public static class SensitivityAnalysis
     }
 
     /// <summary>A shallow copy of every option, so options added later travel too.</summary>
-    private static QdqInsertionOptions Copy(QdqInsertionOptions options)
+    private static InsertQdqOptions Copy(InsertQdqOptions options)
     {
-        var copy = new QdqInsertionOptions();
-        foreach (var p in typeof(QdqInsertionOptions).GetProperties())
+        var copy = new InsertQdqOptions();
+        foreach (var p in typeof(InsertQdqOptions).GetProperties())
             if (p.CanWrite && p.CanRead) p.SetValue(copy, p.GetValue(options));
         return copy;
     }

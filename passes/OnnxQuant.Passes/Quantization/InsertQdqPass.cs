@@ -25,7 +25,7 @@ namespace OnnxQuant.Passes.Quantization;
 /// Q/DQ when a quantized op reads them. Q/DQ is also put before MaxPool/Reshape/Transpose/Squeeze/Unsqueeze/Gather/
 /// Resize that feed a quantized op, with the same parameters on both sides, so ORT drops the pair and integer tensors
 /// flow through.</item>
-/// <item>Weightless ops, when listed in <see cref="QdqInsertionOptions.OpTypes"/> (<see cref="QdqActivationOpInserter"/>):
+/// <item>Weightless ops, when listed in <see cref="InsertQdqOptions.OpTypes"/> (<see cref="QdqActivationOpInserter"/>):
 /// Add, Mul, Concat, AveragePool, GlobalAveragePool, Sigmoid, LeakyRelu, Softmax get DQ on their data inputs and Q on
 /// their output, each with its own range, which ORT runs as QLinearAdd/QLinearMul/QLinearConcat/QLinear*Pool/
 /// QLinearSigmoid/QLinearLeakyRelu/QLinearSoftmax.</item>
@@ -44,7 +44,7 @@ namespace OnnxQuant.Passes.Quantization;
 /// uint16 need opset 21 and are not faster on CPU either: ORT has no 16-bit integer kernels), symmetry, weight
 /// granularity and range method per tensor or node, or exclude them.</para>
 /// </summary>
-public sealed class QdqInsertionPass : Pass<QdqInsertionOptions>
+public sealed class InsertQdqPass : Pass<InsertQdqOptions>
 {
     /// <summary>The first opset with per-axis QuantizeLinear/DequantizeLinear.</summary>
     public const long RequiredOpset = 13;
@@ -53,7 +53,7 @@ public sealed class QdqInsertionPass : Pass<QdqInsertionOptions>
     public const long RequiredOpsetFloat16 = 19;
 
     /// <summary>
-    /// The op types quantized when <see cref="QdqInsertionOptions.OpTypes"/> is empty. Not ConvTranspose: ONNX Runtime
+    /// The op types quantized when <see cref="InsertQdqOptions.OpTypes"/> is empty. Not ConvTranspose: ONNX Runtime
     /// 1.31's CPU provider has no QDQ ConvTranspose fusion, so a quantized one runs in float after dequantizing its
     /// inputs at every run (slower than float); it is quantized only when listed explicitly. Nor the weightless ops
     /// (Add, Mul, Concat, pooling, Sigmoid, LeakyRelu, Softmax): measured with all of them listed (ORT 1.31, 2 threads,
@@ -103,7 +103,7 @@ public sealed class QdqInsertionPass : Pass<QdqInsertionOptions>
 
     /// <summary>The ranges <see cref="Run"/> reads: <see cref="QdqInserter.ActivationsToCalibrate"/> of
     /// <see cref="SupportedOpTypes"/> and the listed op types.</summary>
-    public override void RequestStatistics(Model model, QdqInsertionOptions options, Calibration.StatisticsRequests requests)
+    public override void RequestStatistics(Model model, InsertQdqOptions options, Calibration.StatisticsRequests requests)
     {
         var ops = new HashSet<string>(SupportedOpTypes.Concat(options.OpTypes), StringComparer.Ordinal);
         foreach (var value in QdqInserter.ActivationsToCalibrate(model.Graph, ops))
@@ -111,7 +111,7 @@ public sealed class QdqInsertionPass : Pass<QdqInsertionOptions>
     }
 
     /// <summary>The op types <paramref name="options"/> select: <c>op-types</c> (default <see cref="DefaultOpTypes"/>) minus <c>exclude-op-types</c>.</summary>
-    public static HashSet<string> OpTypesOf(QdqInsertionOptions options)
+    public static HashSet<string> OpTypesOf(InsertQdqOptions options)
     {
         var ops = new HashSet<string>(options.OpTypes.Count > 0 ? options.OpTypes : DefaultOpTypes, StringComparer.Ordinal);
         ops.ExceptWith(options.ExcludeOpTypes);
@@ -121,7 +121,7 @@ public sealed class QdqInsertionPass : Pass<QdqInsertionOptions>
     /// <summary>True for the op types of an already quantized model (QDQ, QLinear*, integer MatMul/Conv, MatMulNBits...).</summary>
     public static bool IsQuantizedOp(Node node) => IntegerOps.Contains(node.OpType) || node.OpType.StartsWith("QLinear", StringComparison.Ordinal);
 
-    public override PassResult Run(Model model, QdqInsertionOptions options, PassContext context)
+    public override PassResult Run(Model model, InsertQdqOptions options, PassContext context)
     {
         long opset = FloatModelPrecondition.Check(model, Name, RequiredOpset, "per-channel QuantizeLinear/DequantizeLinear need");
         // Ranges given directly win; else those of an earlier calibrate pass.

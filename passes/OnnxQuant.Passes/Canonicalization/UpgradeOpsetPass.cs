@@ -4,7 +4,7 @@ using OnnxQuant.Passes.Canonicalization.OpsetUpgrade;
 namespace OnnxQuant.Passes.Canonicalization;
 
 /// <summary>
-/// Raises the model's ai.onnx opset import to <see cref="OpsetUpgradeOptions.TargetOpset"/>, rewriting every node whose
+/// Raises the model's ai.onnx opset import to <see cref="UpgradeOpsetOptions.TargetOpset"/>, rewriting every node whose
 /// operator changed signature or meaning on the way, so that the upgraded graph computes what the original computed.
 /// </summary>
 /// <remarks>
@@ -21,7 +21,7 @@ namespace OnnxQuant.Passes.Canonicalization;
 /// to the minimum the target opset requires (IR 10 for opset 21), never above 13 (ONNX Runtime 1.31).</para>
 /// <para>Sources: ONNX docs/Changelog.md and onnx/version_converter (whose adapters we learned from, not copied).</para>
 /// </remarks>
-public sealed class OpsetUpgradePass : Pass<OpsetUpgradeOptions>
+public sealed class UpgradeOpsetPass : Pass<UpgradeOpsetOptions>
 {
     /// <summary>The highest IR version ONNX Runtime 1.31 reads.</summary>
     private const long MaxIrVersion = 13;
@@ -29,7 +29,7 @@ public sealed class OpsetUpgradePass : Pass<OpsetUpgradeOptions>
     public override string Name => "upgrade-opset";
     public override string Summary => "Raise the ai.onnx opset to a target (default 21), rewriting ops whose signature or meaning changed";
 
-    public override PassResult Run(Model model, OpsetUpgradeOptions options, PassContext context)
+    public override PassResult Run(Model model, UpgradeOpsetOptions options, PassContext context)
     {
         int target = options.TargetOpset;
         if (target > OpsetHistory.NewestKnownOpset || target < OpsetHistory.OldestSupportedOpset)

@@ -3,8 +3,8 @@ using OnnxQuant.Passes.Quantization.Rounding;
 
 namespace OnnxQuant.Passes.Quantization;
 
-/// <summary>Options of <see cref="QdqInsertionPass"/>.</summary>
-public sealed class QdqInsertionOptions
+/// <summary>Options of <see cref="InsertQdqPass"/>.</summary>
+public sealed class InsertQdqOptions
 {
     [Description("op types to quantize (MatMul, Gemm, Conv, ConvTranspose, Add, Mul, Concat, AveragePool, GlobalAveragePool, Sigmoid, LeakyRelu, Softmax); empty: MatMul, Gemm, Conv (ORT does not fuse ConvTranspose; the weightless ops are opt-in)")]
     public List<string> OpTypes { get; set; } = [];

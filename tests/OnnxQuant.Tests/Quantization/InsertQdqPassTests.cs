@@ -11,7 +11,7 @@ using static OnnxQuant.Tests.Quantization.QdqTestKit;
 
 namespace OnnxQuant.Tests.Quantization;
 
-public class QdqInsertionPassTests
+public class InsertQdqPassTests
 {
     [Fact]
     public void QuantizesMatMul_WithPerChannelInt8Weights_MatchingTheFakeQuantReference_AndOrtFusesIt()
@@ -25,7 +25,7 @@ public class QdqInsertionPassTests
         float[] xs = RandomFloats(2, M * K, -2, 3);
         var feeds = new Dictionary<string, Tensor> { ["x"] = Tensor.FromFloats(xs, M, K) };
 
-        Assert.True(VerifiedPass.Run(new QdqInsertionPass(), model, Context(MeasureRanges(model, feeds))).Modified);
+        Assert.True(VerifiedPass.Run(new InsertQdqPass(), model, Context(MeasureRanges(model, feeds))).Modified);
 
         Assert.Equal(1, Count(model, "QuantizeLinear"));
         Assert.Equal(2, Count(model, "DequantizeLinear"));
@@ -69,7 +69,7 @@ public class QdqInsertionPassTests
         float[] xs = RandomFloats(5, M * K, -1, 4);
         var feeds = new Dictionary<string, Tensor> { ["x"] = Tensor.FromFloats(xs, M, K) };
 
-        VerifiedPass.Run(new QdqInsertionPass(), model, Context(MeasureRanges(model, feeds)));
+        VerifiedPass.Run(new InsertQdqPass(), model, Context(MeasureRanges(model, feeds)));
 
         var gemm = model.Graph.Nodes.Single(n => n.OpType == "Gemm");
         int axis = transB ? 0 : 1;
@@ -113,7 +113,7 @@ public class QdqInsertionPassTests
         var feeds = new Dictionary<string, Tensor> { ["x"] = Tensor.FromFloats(xs, 1, C, H, W) };
         var ranges = MeasureRanges(model, feeds);
 
-        VerifiedPass.Run(new QdqInsertionPass(), model, Context(ranges));
+        VerifiedPass.Run(new InsertQdqPass(), model, Context(ranges));
 
         Assert.Equal(2, Count(model, "QuantizeLinear"));
         var conv = model.Graph.Nodes.Single(n => n.OpType == "Conv");
@@ -163,7 +163,7 @@ public class QdqInsertionPassTests
         var feeds = new Dictionary<string, Tensor> { ["x"] = Tensor.FromFloats(RandomFloats(13, 3 * 64, -1, 1), 1, 3, 8, 8) };
         var floatOutput = NumericAssert.Run(model, feeds)["y"];
 
-        VerifiedPass.Run(new QdqInsertionPass(), model, Context(MeasureRanges(model, feeds)));
+        VerifiedPass.Run(new InsertQdqPass(), model, Context(MeasureRanges(model, feeds)));
 
         // x, the Relu's output (not the first Conv's), and y.
         Assert.Equal(3, Count(model, "QuantizeLinear"));
@@ -192,7 +192,7 @@ public class QdqInsertionPassTests
         using var model = b.Build();
         var feeds = new Dictionary<string, Tensor> { ["x"] = Tensor.FromFloats(RandomFloats(16, 3 * 64, -1, 1), 1, 3, 8, 8) };
 
-        VerifiedPass.Run(new QdqInsertionPass(), model, Context(MeasureRanges(model, feeds)));
+        VerifiedPass.Run(new InsertQdqPass(), model, Context(MeasureRanges(model, feeds)));
 
         var pool = model.Graph.Nodes.Single(n => n.OpType == "MaxPool");
         var before = pool.Inputs[0]!.Producer!;
@@ -219,7 +219,7 @@ public class QdqInsertionPassTests
         var feeds = new Dictionary<string, Tensor> { ["x"] = Tensor.FromFloats(RandomFloats(26, 64, -1, 1), 4, 16) };
         var floatOutput = NumericAssert.Run(model, feeds)["y"];
 
-        VerifiedPass.Run(new QdqInsertionPass(), model, Context(MeasureRanges(model, feeds)));
+        VerifiedPass.Run(new InsertQdqPass(), model, Context(MeasureRanges(model, feeds)));
 
         Assert.Equal(2, Count(model, "QuantizeLinear"));
         Assert.Equal("QuantizeLinear", model.Graph.Nodes.First(n => n.OpType == "MatMul").Output.Uses.Single().Node.OpType);
@@ -241,7 +241,7 @@ public class QdqInsertionPassTests
         var feeds = new Dictionary<string, Tensor> { ["x"] = Tensor.FromFloats(RandomFloats(29, 100, -1, 1), 1, 4, 5, 5) };
         var floatOutput = NumericAssert.Run(model, feeds)["y"];
 
-        VerifiedPass.Run(new QdqInsertionPass(), model, new QdqInsertionOptions { OpTypes = ["ConvTranspose"] }, Context(MeasureRanges(model, feeds)));
+        VerifiedPass.Run(new InsertQdqPass(), model, new InsertQdqOptions { OpTypes = ["ConvTranspose"] }, Context(MeasureRanges(model, feeds)));
 
         var convT = model.Graph.Nodes.Single(n => n.OpType == "ConvTranspose");
         Assert.Equal(1, convT.Inputs[1]!.Producer!.GetInt("axis", -1));
@@ -266,7 +266,7 @@ public class QdqInsertionPassTests
         var ranges = new DictionaryRanges();
         ranges.Ranges["x"] = (-1, 1);
 
-        Assert.False(VerifiedPass.Run(new QdqInsertionPass(), model, Context(ranges)).Modified);
+        Assert.False(VerifiedPass.Run(new InsertQdqPass(), model, Context(ranges)).Modified);
         Assert.Equal(0, Count(model, "DequantizeLinear"));
     }
 
@@ -275,9 +275,9 @@ public class QdqInsertionPassTests
     {
         using var model = SmallMatMul(17, out var feeds);
         var floatOutput = NumericAssert.Run(model, feeds)["y"];
-        var options = new QdqInsertionOptions { ActivationType = QdqActivationType.Int8, WeightGranularity = QdqWeightGranularity.PerTensor };
+        var options = new InsertQdqOptions { ActivationType = QdqActivationType.Int8, WeightGranularity = QdqWeightGranularity.PerTensor };
 
-        VerifiedPass.Run(new QdqInsertionPass(), model, options, Context(MeasureRanges(model, feeds)));
+        VerifiedPass.Run(new InsertQdqPass(), model, options, Context(MeasureRanges(model, feeds)));
 
         var matMul = model.Graph.Nodes.Single(n => n.OpType == "MatMul");
         Assert.Equal(DataType.Int8, matMul.Inputs[0]!.Producer!.Inputs[2]!.Const!.ElementType);
@@ -298,7 +298,7 @@ public class QdqInsertionPassTests
         var feeds = new Dictionary<string, Tensor> { ["x"] = Tensor.FromFloats(RandomFloats(32, 12, -1, 1), 4, 3) };
         var context = Context(MeasureRanges(model, feeds));
 
-        Assert.False(VerifiedPass.Run(new QdqInsertionPass(), model, context).Modified);
+        Assert.False(VerifiedPass.Run(new InsertQdqPass(), model, context).Modified);
 
         Assert.Equal(0, Count(model, "QuantizeLinear"));
         Assert.Equal(1, context.Counters.GetValueOrDefault("skipped"));
@@ -311,7 +311,7 @@ public class QdqInsertionPassTests
         using var model = SmallMatMul(17, out _);
         var context = Context(new DictionaryRanges());
 
-        Assert.False(VerifiedPass.Run(new QdqInsertionPass(), model, context).Modified);
+        Assert.False(VerifiedPass.Run(new InsertQdqPass(), model, context).Modified);
 
         Assert.Equal(0, Count(model, "QuantizeLinear"));
         Assert.Equal(1, context.Counters.GetValueOrDefault("no-range"));
@@ -329,7 +329,7 @@ public class QdqInsertionPassTests
         statistics.Add(x);
         context.SetAnalysis(CalibrationResult.Bind(model, statistics, new RangeOptions()));
 
-        Assert.True(VerifiedPass.Run(new QdqInsertionPass(), model, context).Modified);
+        Assert.True(VerifiedPass.Run(new InsertQdqPass(), model, context).Modified);
 
         var q = model.Graph.Nodes.Single(n => n.OpType == "QuantizeLinear");
         Assert.Equal(3f / 255f, q.Inputs[1]!.Const!.ToFloatArray()[0]);
@@ -341,9 +341,9 @@ public class QdqInsertionPassTests
     {
         using var model = SmallMatMul(17, out var feeds);
         var ranges = MeasureRanges(model, feeds);
-        VerifiedPass.Run(new QdqInsertionPass(), model, Context(ranges));
+        VerifiedPass.Run(new InsertQdqPass(), model, Context(ranges));
 
-        var e = Assert.Throws<OnnxQuantException>(() => VerifiedPass.Run(new QdqInsertionPass(), model, Context(ranges)));
+        var e = Assert.Throws<OnnxQuantException>(() => VerifiedPass.Run(new InsertQdqPass(), model, Context(ranges)));
         Assert.Contains("already quantized", e.Message);
     }
 
@@ -351,7 +351,7 @@ public class QdqInsertionPassTests
     public void RefusesOpsetsBefore13_AndSaysToUpgrade()
     {
         using var model = SmallMatMul(12, out var feeds);
-        var e = Assert.Throws<OnnxQuantException>(() => VerifiedPass.Run(new QdqInsertionPass(), model, Context(MeasureRanges(model, feeds))));
+        var e = Assert.Throws<OnnxQuantException>(() => VerifiedPass.Run(new InsertQdqPass(), model, Context(MeasureRanges(model, feeds))));
         Assert.Contains("upgrade-opset", e.Message);
         Assert.Equal(0, Count(model, "QuantizeLinear"));
     }
@@ -360,7 +360,7 @@ public class QdqInsertionPassTests
     public void Fails_WithoutActivationRanges()
     {
         using var model = SmallMatMul(17, out _);
-        var e = Assert.Throws<OnnxQuantException>(() => VerifiedPass.Run(new QdqInsertionPass(), model, new PassContext()));
+        var e = Assert.Throws<OnnxQuantException>(() => VerifiedPass.Run(new InsertQdqPass(), model, new PassContext()));
         Assert.Contains("calibrat", e.Message);
     }
 
@@ -371,7 +371,7 @@ public class QdqInsertionPassTests
         model.Graph.Nodes.Single().Name = "head_matmul";
         var context = Context(MeasureRanges(model, feeds));
 
-        var result = VerifiedPass.Run(new QdqInsertionPass(), model, new QdqInsertionOptions { ExcludeNodes = ["head*"] }, context);
+        var result = VerifiedPass.Run(new InsertQdqPass(), model, new InsertQdqOptions { ExcludeNodes = ["head*"] }, context);
 
         Assert.False(result.Modified);
         Assert.Equal(0, Count(model, "DequantizeLinear"));
@@ -397,7 +397,7 @@ public class QdqInsertionPassTests
         ranges.Ranges["x"] = (-1, 1);
         var context = Context(ranges);
 
-        VerifiedPass.Run(new QdqInsertionPass(), model, context);
+        VerifiedPass.Run(new InsertQdqPass(), model, context);
 
         Assert.Equal(1, context.Counters.GetValueOrDefault("quantized"));
         Assert.Equal(2, context.Counters.GetValueOrDefault("skipped-subgraph"));
@@ -426,7 +426,7 @@ public class QdqInsertionPassTests
         var ranges = new DictionaryRanges();
         ranges.Ranges["x"] = (xs.Min(), xs.Max());
 
-        VerifiedPass.Run(new QdqInsertionPass(), model, Context(ranges));
+        VerifiedPass.Run(new InsertQdqPass(), model, Context(ranges));
 
         Assert.All(model.Graph.Nodes.Where(n => n.OpType is "QuantizeLinear" or "DequantizeLinear"),
             n => Assert.Equal(DataType.Float16, n.Inputs[1]!.Const!.ElementType));
@@ -454,7 +454,7 @@ public class QdqInsertionPassTests
         var ranges = new DictionaryRanges();
         ranges.Ranges["x"] = (-1, 1);
 
-        var e = Assert.Throws<OnnxQuantException>(() => VerifiedPass.Run(new QdqInsertionPass(), model, Context(ranges)));
+        var e = Assert.Throws<OnnxQuantException>(() => VerifiedPass.Run(new InsertQdqPass(), model, Context(ranges)));
         Assert.Contains("19", e.Message);
     }
 

@@ -26,7 +26,7 @@ namespace OnnxQuant.Passes.Quantization;
 /// non-constant or rank ≠ 2 weights, Gemm with transA or alpha ≠ 1 or a non-constant C (<c>skipped</c>). A constant
 /// weight or C holding NaN/±∞ is refused, or with <c>non-finite: float</c> left float (<see cref="NonFiniteWeights"/>).
 /// </summary>
-public sealed class DynamicQdqInsertionPass : Pass<DynamicQdqInsertionOptions>
+public sealed class InsertDynamicQdqPass : Pass<InsertDynamicQdqOptions>
 {
     /// <summary>DynamicQuantizeLinear appeared in opset 11.</summary>
     public const long RequiredOpset = 11;
@@ -37,7 +37,7 @@ public sealed class DynamicQdqInsertionPass : Pass<DynamicQdqInsertionOptions>
     public override string Summary => "Dynamic W8A8: int8 weights, runtime activation ranges (DynamicQuantizeLinear + MatMulInteger, fused by ORT).";
     public override IReadOnlyList<string> Provides => ["qdq"];
 
-    public override PassResult Run(Model model, DynamicQdqInsertionOptions options, PassContext context)
+    public override PassResult Run(Model model, InsertDynamicQdqOptions options, PassContext context)
     {
         FloatModelPrecondition.Check(model, Name, RequiredOpset, "DynamicQuantizeLinear needs");
         var unknown = options.OpTypes.Except(DefaultOpTypes).ToList();

@@ -3,8 +3,8 @@ using OnnxQuant.Passes.Quantization.Rounding;
 
 namespace OnnxQuant.Passes.Quantization;
 
-/// <summary>Options of <see cref="DynamicQdqInsertionPass"/>.</summary>
-public sealed class DynamicQdqInsertionOptions
+/// <summary>Options of <see cref="InsertDynamicQdqPass"/>.</summary>
+public sealed class InsertDynamicQdqOptions
 {
     [Description("op types to quantize (MatMul, Gemm); empty: both. Conv stays float: ORT's ConvInteger is unfused and slower than float")]
     public List<string> OpTypes { get; set; } = [];

@@ -2,8 +2,8 @@ using System.ComponentModel;
 
 namespace OnnxQuant.Passes.Canonicalization;
 
-/// <summary>Options of <see cref="ConstantFoldingPass"/>.</summary>
-public sealed class ConstantFoldingOptions
+/// <summary>Options of <see cref="FoldConstantsPass"/>.</summary>
+public sealed class FoldConstantsOptions
 {
     [Description("A node whose outputs together would take more bytes than this is left alone.")]
     public long MaxOutputBytes { get; set; } = 1 << 20;

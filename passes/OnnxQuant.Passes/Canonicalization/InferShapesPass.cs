@@ -15,7 +15,7 @@ namespace OnnxQuant.Passes.Canonicalization;
 /// seen on a sample may follow the inputs): give <c>shapes</c> to get sizes.
 /// Preconditions: none. Changes only types (and, with <c>shapes</c>, the inputs' declared shapes).
 /// </summary>
-public sealed class ShapeInferencePass : Pass<ShapeInferenceOptions>
+public sealed class InferShapesPass : Pass<InferShapesOptions>
 {
     public override string Name => "infer-shapes";
     public override string Summary => "Infer element types and shapes of all values (optionally fixing input shapes, or with ONNX Runtime's help).";
@@ -23,7 +23,7 @@ public sealed class ShapeInferencePass : Pass<ShapeInferenceOptions>
     /// <summary>Only types and shapes change: every value computes what it did, so calibration statistics stay valid.</summary>
     public override StatisticsUse Statistics => StatisticsUse.PreservesAll;
 
-    public override PassResult Run(Model model, ShapeInferenceOptions options, PassContext context)
+    public override PassResult Run(Model model, InferShapesOptions options, PassContext context)
     {
         var fixedShapes = ParseShapes(options.Shapes);
         bool modified = ApplyInputShapes(model, fixedShapes);

@@ -2,8 +2,8 @@ using System.ComponentModel;
 
 namespace OnnxQuant.Passes.Canonicalization;
 
-/// <summary>Options of <see cref="ShapeInferencePass"/> (<c>infer-shapes</c>).</summary>
-public sealed class ShapeInferenceOptions
+/// <summary>Options of <see cref="InferShapesPass"/> (<c>infer-shapes</c>).</summary>
+public sealed class InferShapesOptions
 {
     [Description("Fix graph input shapes before inferring, one entry per input: name=1,3,48,320 (a name for a symbolic size).")]
     public List<string> Shapes { get; set; } = [];

@@ -18,13 +18,13 @@ namespace OnnxQuant.Passes.Canonicalization;
 /// Input constants that nothing reads afterwards are removed.</para>
 /// <para>Does not fire: on nodes with subgraphs; on non-deterministic ops (Random*, Multinomial, Bernoulli, Dropout);
 /// on sequence/optional ops; on custom domains; on DequantizeLinear unless
-/// <see cref="ConstantFoldingOptions.FoldDequantizeLinear"/>; on inputs that are graph inputs too (callers may
+/// <see cref="FoldConstantsOptions.FoldDequantizeLinear"/>; on inputs that are graph inputs too (callers may
 /// override those); in function bodies (they cannot hold constants); when the outputs would exceed
-/// <see cref="ConstantFoldingOptions.MaxOutputBytes"/>, or exceed both the inputs' size and
-/// <see cref="ConstantFoldingOptions.SmallOutputBytes"/> (counter <c>too-large</c>); when ORT cannot run the node
+/// <see cref="FoldConstantsOptions.MaxOutputBytes"/>, or exceed both the inputs' size and
+/// <see cref="FoldConstantsOptions.SmallOutputBytes"/> (counter <c>too-large</c>); when ORT cannot run the node
 /// (counter <c>failed</c>, with the message in the log).</para>
 /// </summary>
-public sealed class ConstantFoldingPass : Pass<ConstantFoldingOptions>
+public sealed class FoldConstantsPass : Pass<FoldConstantsOptions>
 {
     private static readonly HashSet<string> NonDeterministic =
     [
@@ -35,7 +35,7 @@ public sealed class ConstantFoldingPass : Pass<ConstantFoldingOptions>
 
     public override string Summary => "Evaluate nodes whose inputs are all constant (in ONNX Runtime) and replace them by constants.";
 
-    public override PassResult Run(Model model, ConstantFoldingOptions options, PassContext context)
+    public override PassResult Run(Model model, FoldConstantsOptions options, PassContext context)
     {
         var run = new FoldRun(model, options, context);
         bool changed = false;
@@ -56,7 +56,7 @@ public sealed class ConstantFoldingPass : Pass<ConstantFoldingOptions>
     }
 
     /// <summary>State of one run: the model, the evaluation cache and the values inner graphs list as outputs.</summary>
-    private sealed class FoldRun(Model model, ConstantFoldingOptions options, PassContext context)
+    private sealed class FoldRun(Model model, FoldConstantsOptions options, PassContext context)
     {
         private readonly HashSet<Value> _listed = ValueRules.ListedByInnerGraphs(model);
         private readonly Dictionary<string, Tensor[]?> _cache = new(StringComparer.Ordinal);

@@ -10,7 +10,7 @@ using static OnnxQuant.Tests.Quantization.QdqTestKit;
 
 namespace OnnxQuant.Tests.Quantization;
 
-public class DynamicQdqInsertionPassTests
+public class InsertDynamicQdqPassTests
 {
     /// <summary>
     /// ONNX DynamicQuantizeLinear, written from the operator spec: s = (max(x, 0) − min(x, 0)) / 255,
@@ -54,7 +54,7 @@ public class DynamicQdqInsertionPassTests
         var feeds = new Dictionary<string, Tensor> { ["x"] = Tensor.FromFloats(xs, M, K) };
 
         var context = new PassContext();
-        Assert.True(VerifiedPass.Run(new DynamicQdqInsertionPass(), model, context).Modified);
+        Assert.True(VerifiedPass.Run(new InsertDynamicQdqPass(), model, context).Modified);
 
         // One DynamicQuantizeLinear for the shared input; MatMulInteger → Cast → Mul per node, the bias as an Add.
         Assert.Equal(1, Count(model, "DynamicQuantizeLinear"));
@@ -105,7 +105,7 @@ public class DynamicQdqInsertionPassTests
         using var model = b.Build();
         var context = new PassContext();
 
-        Assert.False(VerifiedPass.Run(new DynamicQdqInsertionPass(), model, context).Modified);
+        Assert.False(VerifiedPass.Run(new InsertDynamicQdqPass(), model, context).Modified);
         Assert.Equal(1, context.Counters["skipped-float16"]);
         Assert.Equal(1, context.Counters["skipped"]);
         Assert.Equal(2, Count(model, "MatMul"));
@@ -119,7 +119,7 @@ public class DynamicQdqInsertionPassTests
         var q = b.Op("DynamicQuantizeLinear", [x], 3);
         b.Output(q[0], "q", DataType.UInt8, 2, 4);
         using var model = b.Build();
-        var e = Assert.Throws<OnnxQuantException>(() => VerifiedPass.Run(new DynamicQdqInsertionPass(), model, new PassContext()));
+        var e = Assert.Throws<OnnxQuantException>(() => VerifiedPass.Run(new InsertDynamicQdqPass(), model, new PassContext()));
         Assert.Contains("already quantized", e.Message);
     }
 

@@ -4,9 +4,9 @@ using OnnxQuant.Tests.Support;
 
 namespace OnnxQuant.Tests.Canonicalization;
 
-public class ConstantFoldingPassTests
+public class FoldConstantsPassTests
 {
-    private static readonly ConstantFoldingPass Pass = new();
+    private static readonly FoldConstantsPass Pass = new();
 
     private static Dictionary<string, Tensor> X(Tensor x) => new() { ["x"] = x };
 
@@ -155,7 +155,7 @@ public class ConstantFoldingPassTests
         Assert.False(modified);
         Assert.Equal(1, Canon.Count(m.Model, "DequantizeLinear"));
 
-        Assert.True(Canon.Run(Pass, m.Model, new ConstantFoldingOptions { FoldDequantizeLinear = true }).Modified);
+        Assert.True(Canon.Run(Pass, m.Model, new FoldConstantsOptions { FoldDequantizeLinear = true }).Modified);
         Assert.Equal(0, Canon.Count(m.Model, "DequantizeLinear"));
         Assert.Equal(1, Canon.Count(m.Model, "RandomNormalLike"));
     }
@@ -177,7 +177,7 @@ public class ConstantFoldingPassTests
         Assert.Equal(2, Canon.Counter(context, "too-large"));
         Assert.Equal(0, Canon.Counter(context, "evaluated"));
 
-        Canon.Run(Pass, m.Model, new ConstantFoldingOptions { SmallOutputBytes = 1 << 16 });
+        Canon.Run(Pass, m.Model, new FoldConstantsOptions { SmallOutputBytes = 1 << 16 });
         Assert.Equal(1, Canon.Count(m.Model, "ConstantOfShape"));
     }
 

@@ -8,7 +8,7 @@ using ShapeInference = OnnxQuant.Passes.Analysis.ShapeInference.ShapeInference;
 namespace OnnxQuant.Tests.Canonicalization;
 
 /// <summary>The infer-shapes pass: declared types, input shapes, run-ort, the reusable entry points.</summary>
-public class ShapeInferencePassTests
+public class InferShapesPassTests
 {
     [Fact]
     public void Pass_IsRegistered_WithItsOptionsDescribed()
@@ -26,7 +26,7 @@ public class ShapeInferencePassTests
             passes:
               - infer-shapes: {shapes: ["x=1,3,48,320", "mask=batch,seq"], run-ort: true}
             """, "shapes.yaml");
-        var options = (ShapeInferenceOptions)Assert.IsType<PassStep>(Assert.Single(recipe.Steps)).Options;
+        var options = (InferShapesOptions)Assert.IsType<PassStep>(Assert.Single(recipe.Steps)).Options;
         Assert.Equal(["x=1,3,48,320", "mask=batch,seq"], options.Shapes);
         Assert.True(options.RunOrt);
         Assert.False(options.FailOnConflict);
@@ -46,7 +46,7 @@ public class ShapeInferencePassTests
     {
         var (m, y) = ReluOf([2, 3], new TensorType(DataType.Float, new Shape(2, 4)));
         var context = new PassContext { CurrentPass = "infer-shapes" };
-        new ShapeInferencePass().Run(m.Model, context);
+        new InferShapesPass().Run(m.Model, context);
         Assert.Equal(new Shape(2, 4), y.Shape);
         Assert.Equal(1, context.Counters["infer-shapes.conflicts"]);
     }
@@ -66,7 +66,7 @@ public class ShapeInferencePassTests
     {
         var (m, _) = ReluOf([2, 3], new TensorType(DataType.Float, new Shape(2, 4)));
         var e = Assert.Throws<OnnxQuantException>(() =>
-            new ShapeInferencePass().Run(m.Model, new ShapeInferenceOptions { FailOnConflict = true }, new PassContext()));
+            new InferShapesPass().Run(m.Model, new InferShapesOptions { FailOnConflict = true }, new PassContext()));
         Assert.Contains("Relu", e.Message);
         Assert.Contains("float[2,4]", e.Message);
     }
@@ -97,7 +97,7 @@ public class ShapeInferencePassTests
         var m = new ShapeInferenceTestModel();
         var x = m.Input("x", DataType.Float, 2, 3, 4);
         m.Op("Softmax", [m.Op("Reshape", [x, m.Op("Shape", [x])])]);
-        var pass = new ShapeInferencePass();
+        var pass = new InferShapesPass();
         Assert.True(pass.Run(m.Model, new PassContext()).Modified);
         Assert.False(pass.Run(m.Model, new PassContext()).Modified);
         Assert.Equal(0, ShapeInference.Run(m.Model).Refined);
@@ -107,8 +107,8 @@ public class ShapeInferencePassTests
     public void ShapesOption_FixesInputShapes_SoEveryValueBecomesStatic()
     {
         using var model = OnnxReader.Read(SharedPaths.Model("vit_mnist.onnx"));
-        var options = new ShapeInferenceOptions { Shapes = ["pixel_values=4,1,28,28"] };
-        new ShapeInferencePass().Run(model, options, new PassContext());
+        var options = new InferShapesOptions { Shapes = ["pixel_values=4,1,28,28"] };
+        new InferShapesPass().Run(model, options, new PassContext());
         Assert.Equal(new Shape(4, 1, 28, 28), model.Graph.Inputs[0].Shape);
         Assert.All(model.Graph.Nodes.SelectMany(n => n.Outputs), v => Assert.True(v!.Shape!.IsStatic, $"{v} is {v.Type}"));
         Assert.Equal(new Shape(4, 10), model.Graph.Outputs[0].Shape);
@@ -125,7 +125,7 @@ public class ShapeInferencePassTests
         var m = new ShapeInferenceTestModel();
         m.Op("Relu", [m.Input("x", DataType.Float, new Shape([Dim.Symbolic("n"), 2]))]);
         var e = Assert.Throws<OnnxQuantException>(() =>
-            new ShapeInferencePass().Run(m.Model, new ShapeInferenceOptions { Shapes = [shape] }, new PassContext()));
+            new InferShapesPass().Run(m.Model, new InferShapesOptions { Shapes = [shape] }, new PassContext()));
         Assert.Contains(expected, e.Message);
     }
 
@@ -142,7 +142,7 @@ public class ShapeInferencePassTests
         var context = new PassContext(seed: 5) { CurrentPass = "infer-shapes" };
         Assert.Equal(1, ShapeInference.Run(m.Model).UnsupportedOps["Col2Im"]);
         Assert.Null(image.Type);
-        new ShapeInferencePass().Run(m.Model, new ShapeInferenceOptions { RunOrt = true }, context);
+        new InferShapesPass().Run(m.Model, new InferShapesOptions { RunOrt = true }, context);
         var ort = ShapeInferenceTestSupport.RunWithAllValues(m.Model);
         Assert.Equal(ort[image.Name!].Dims, image.Shape!.ToArray());
         Assert.Equal(ort[relu.Name!].Dims, relu.Shape!.ToArray());
@@ -156,7 +156,7 @@ public class ShapeInferencePassTests
         var m = new ShapeInferenceTestModel(opset: 18);
         var free = Col2Im(m, m.Input("x", DataType.Float, new Shape([Dim.Symbolic("batch"), 4, 9])));
         var fixedSize = Col2Im(m, m.Floats(2, 4, 9));
-        new ShapeInferencePass().Run(m.Model, new ShapeInferenceOptions { RunOrt = true }, new PassContext());
+        new InferShapesPass().Run(m.Model, new InferShapesOptions { RunOrt = true }, new PassContext());
         // A size seen on a sample may follow the free inputs, so none is recorded, not even the constant one's.
         var unknown4 = new TensorType(DataType.Float, new Shape(Enumerable.Repeat(Dim.Unknown, 4)));
         Assert.Equal(unknown4, free.Type);
@@ -168,7 +168,7 @@ public class ShapeInferencePassTests
     {
         var m = new ShapeInferenceTestModel(opset: 18);
         var image = Col2Im(m, m.Input("x", DataType.Float, new Shape([Dim.Symbolic("batch"), 4, 9])));
-        new ShapeInferencePass().Run(m.Model, new ShapeInferenceOptions { RunOrt = true, Shapes = ["x=3,4,9"] }, new PassContext());
+        new InferShapesPass().Run(m.Model, new InferShapesOptions { RunOrt = true, Shapes = ["x=3,4,9"] }, new PassContext());
         Assert.Equal(new TensorType(DataType.Float, new Shape(3, 1, 4, 4)), image.Type);
     }
 
