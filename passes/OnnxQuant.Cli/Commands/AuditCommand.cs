@@ -1,6 +1,5 @@
 using System.CommandLine;
 using OnnxQuant.Ir.Serialization;
-using OnnxQuant.Passes.Quantization;
 using OnnxQuant.Runtime.Audit;
 
 namespace OnnxQuant.Cli.Commands;
