@@ -180,9 +180,9 @@ public class PassManagerTests
     [Fact]
     public void MetPrecondition_IsAccepted_WhenProvidedEarlierOrAssumed()
     {
-        _ = new PassManager([new PassStep(new InsertQdqPass()), new PassStep(new FuseQdqPass())]);
+        _ = new PassManager([new PassStep(new FakeInsertQdqPass()), new PassStep(new FuseQdqPass())]);
         _ = new PassManager([new PassStep(new FuseQdqPass())], assumed: ["qdq"]);
-        Assert.Throws<PipelineException>(() => new PassManager([new PassStep(new FuseQdqPass()), new PassStep(new InsertQdqPass())]));
+        Assert.Throws<PipelineException>(() => new PassManager([new PassStep(new FuseQdqPass()), new PassStep(new FakeInsertQdqPass())]));
     }
 
     [Fact]

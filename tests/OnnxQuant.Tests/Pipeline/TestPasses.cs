@@ -103,7 +103,7 @@ internal sealed class BreakOrderPass : Pass<NoOptions>
     }
 }
 
-internal sealed class InsertQdqPass : Pass<NoOptions>
+internal sealed class FakeInsertQdqPass : Pass<NoOptions>
 {
     public override string Name => "insert-qdq";
     public override string Summary => "Pretends to insert QuantizeLinear/DequantizeLinear pairs.";
@@ -129,6 +129,6 @@ internal static class TestRegistry
         .Register<CrashingPass>()
         .Register<RejectingPass>()
         .Register<BreakOrderPass>()
-        .Register<InsertQdqPass>()
+        .Register<FakeInsertQdqPass>()
         .Register<FuseQdqPass>();
 }
