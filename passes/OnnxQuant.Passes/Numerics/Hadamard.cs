@@ -7,14 +7,14 @@ namespace OnnxQuant.Passes.Numerics;
 /// H_K ⊗ H_{2^m} for the base orders in <see cref="BaseOrders"/>, so that hidden sizes such as 768 = 12·64,
 /// 1152 = 36·32 or 5120 = 20·256 can be rotated. Every base matrix is built by a classical construction
 /// (<see cref="HadamardConstructions"/>): Paley I for 12, 20, 60, 108, 140; Paley II for 28, 36, 52; Williamson's
-/// array for 156 (circulants from our own search, <see cref="WilliamsonSequences"/>). 40 is 20·2, so 40·2^m is built
-/// as H_20 ⊗ H_{2^(m+1)}. 172 (QuaRot's list has it) is not built yet: it needs Williamson circulants of order 43,
-/// which our search did not reach in the time it had; such orders are refused like any other.
+/// array for 156 (circulants from our own search, <see cref="WilliamsonSequences"/>); the Goethals–Seidel array for
+/// 172 (circulants of order 43 from our own cyclotomic search, <see cref="GoethalsSeidelSequences"/>). 40 is 20·2, so
+/// 40·2^m is built as H_20 ⊗ H_{2^(m+1)}. Other orders are refused.
 /// </summary>
 public static class Hadamard
 {
     /// <summary>The non-power-of-two factors K supported in n = K·2^m.</summary>
-    public static IReadOnlyList<int> BaseOrders { get; } = [12, 20, 28, 36, 40, 52, 60, 108, 140, 156];
+    public static IReadOnlyList<int> BaseOrders { get; } = [12, 20, 28, 36, 40, 52, 60, 108, 140, 156, 172];
 
     private static readonly ConcurrentDictionary<int, HadamardMatrix> BaseCache = new();
 
@@ -79,6 +79,7 @@ public static class Hadamard
         108 => HadamardConstructions.PaleyI(107),
         140 => HadamardConstructions.PaleyI(139),
         156 => WilliamsonSequences.Order39.Build(),
+        172 => GoethalsSeidelSequences.Order43.Build(),
         _ => throw new ArgumentException($"no construction for base order {k}: {SupportedOrdersText}"),
     };
 }

@@ -3,7 +3,9 @@ namespace OnnxQuant.Passes.Numerics;
 /// <summary>
 /// The classical constructions of Hadamard matrices that <see cref="Hadamard.ForOrder"/> draws its base orders
 /// from, each computed (never read from a table): Sylvester's doubling, Paley's two constructions over GF(q)
-/// (Paley, "On orthogonal matrices", 1933) and Williamson's array of four symmetric circulants (Williamson, 1944).
+/// (Paley, "On orthogonal matrices", 1933), Williamson's array of four symmetric circulants (Williamson, 1944) and
+/// the Goethals–Seidel array of four arbitrary circulants (Goethals and Seidel, "A skew Hadamard matrix of order 36",
+/// 1970).
 /// </summary>
 internal static class HadamardConstructions
 {
@@ -81,6 +83,45 @@ internal static class HadamardConstructions
                 for (int i = 0; i < m; i++)
                     for (int j = 0; j < m; j++)
                         entries[(r * m + i) * n + s * m + j] = (sbyte)(sign[r, s] * first[((j - i) % m + m) % m]);
+            }
+        return new HadamardMatrix(n, n, entries);
+    }
+
+    /// <summary>
+    /// Goethals–Seidel, order 4m from ±1 circulants A, B, C, D of order m (not necessarily symmetric) with
+    /// A·Aᵀ + B·Bᵀ + C·Cᵀ + D·Dᵀ = 4m·I, i.e. first rows whose periodic autocorrelations sum to zero at every nonzero
+    /// shift. With R the back-diagonal identity (X·R·Yᵀ = Y·R·Xᵀ for circulants X, Y):
+    /// H = [[A, B·R, C·R, D·R], [−B·R, A, Dᵀ·R, −Cᵀ·R], [−C·R, −Dᵀ·R, A, Bᵀ·R], [−D·R, Cᵀ·R, −Bᵀ·R, A]].
+    /// Each argument is a circulant's first row (X[i, j] = x[(j − i) mod m]).
+    /// </summary>
+    public static HadamardMatrix GoethalsSeidel(sbyte[] a, sbyte[] b, sbyte[] c, sbyte[] d)
+    {
+        int m = a.Length, n = 4 * m;
+        if (b.Length != m || c.Length != m || d.Length != m)
+            throw new ArgumentException($"the Goethals–Seidel array needs four rows of one length, got {m}, {b.Length}, {c.Length}, {d.Length}");
+        var rows = new[] { a, b, c, d };
+        // Block (r, s) is sign·X for X = rows[which] as the circulant itself, X·R or Xᵀ·R.
+        const int Plain = 0, TimesR = 1, TransposeTimesR = 2;
+        (int Which, int Form, int Sign)[,] blocks =
+        {
+            { (0, Plain, 1), (1, TimesR, 1), (2, TimesR, 1), (3, TimesR, 1) },
+            { (1, TimesR, -1), (0, Plain, 1), (3, TransposeTimesR, 1), (2, TransposeTimesR, -1) },
+            { (2, TimesR, -1), (3, TransposeTimesR, -1), (0, Plain, 1), (1, TransposeTimesR, 1) },
+            { (3, TimesR, -1), (2, TransposeTimesR, 1), (1, TransposeTimesR, -1), (0, Plain, 1) },
+        };
+        var entries = new sbyte[n * n];
+        for (int r = 0; r < 4; r++)
+            for (int s = 0; s < 4; s++)
+            {
+                var (which, form, sign) = blocks[r, s];
+                var first = rows[which];
+                for (int i = 0; i < m; i++)
+                    for (int j = 0; j < m; j++)
+                    {
+                        // X[i, j] = x[j − i]; (X·R)[i, j] = X[i, m−1−j] = x[m−1−j−i]; (Xᵀ·R)[i, j] = X[m−1−j, i] = x[i+j+1−m].
+                        int index = form == Plain ? j - i : form == TimesR ? m - 1 - j - i : i + j + 1 - m;
+                        entries[(r * m + i) * n + s * m + j] = (sbyte)(sign * first[((index % m) + m) % m]);
+                    }
             }
         return new HadamardMatrix(n, n, entries);
     }

@@ -66,6 +66,9 @@ public class HadamardTests
     [InlineData(5120, 20, 256)]
     [InlineData(3584, 28, 128)]
     [InlineData(624, 156, 4)]
+    [InlineData(172, 172, 1)]
+    [InlineData(344, 172, 2)]
+    [InlineData(5504, 172, 32)]
     public void Decompose_FindsTheBaseAndPowerOfTwo(int n, int k, int power)
     {
         Assert.Equal((k, power), Hadamard.Decompose(n));
@@ -76,8 +79,8 @@ public class HadamardTests
     [InlineData(6)]    // 2·3: Hadamard orders above 2 are multiples of 4
     [InlineData(44)]   // 4·11: no base of order 44 is built
     [InlineData(100)]  // 4·25
-    [InlineData(172)]  // 4·43: Williamson circulants of order 43 not derived yet
-    [InlineData(344)]
+    [InlineData(86)]   // 2·43: not a multiple of 4
+    [InlineData(76)]   // 4·19: no base of order 76 is built
     [InlineData(0)]
     [InlineData(-8)]
     public void UnsupportedOrders_AreRefusedNamingTheOrderAndTheSupportedForms(int n)
@@ -149,5 +152,48 @@ public class HadamardTests
         // Changing one symmetric pair of entries breaks it: the check is not vacuous.
         var broken = a[..1] + (a[1] == '+' ? '-' : '+') + a[2..12] + (a[12] == '+' ? '-' : '+');
         Assert.False(new WilliamsonSequences(broken, b, c, d).Build().IsHadamard());
+    }
+
+    /// <summary>
+    /// Non-symmetric complementary sequences (n = 13 with row sums 5, 5, 1, 1 and n = 23 with 7, 5, 3, 3; found by a
+    /// throwaway local search during development): unlike the symmetric order-43 table, they make the array's sign
+    /// pattern and its R / transpose placement matter, and H·Hᵀ = 4m·I is checked exactly.
+    /// </summary>
+    [Theory]
+    [InlineData("+-+--+-++++++", "++--+++++++--", "++---+++-+--+", "+-+-++-++--+-")]
+    [InlineData("+++-++-+-++++++-++---+-", "++++-+++---+-++-+-++--+", "++++--+---+---+++++++--", "++-+-+++---+-+++--+-++-")]
+    public void GoethalsSeidelArray_OfComplementaryCirculants_SatisfiesHHtEqualsNIExactly(string a, string b, string c, string d)
+    {
+        var h = new GoethalsSeidelSequences(a, b, c, d).Build();
+        Assert.Equal(4 * a.Length, h.Order);
+        AssertGramIsExactlyNTimesIdentity(h);
+        // One changed entry breaks the autocorrelation balance: the check is not vacuous.
+        var broken = (d[0] == '+' ? "-" : "+") + d[1..];
+        Assert.False(new GoethalsSeidelSequences(a, b, c, broken).Build().IsHadamard());
+    }
+
+    [Fact]
+    public void CyclotomicSearch_RederivesTheCommittedOrder43Table_WhoseArrayIsAHadamardMatrixOf172()
+    {
+        // 172 = 7² + 7² + 7² + 5²; unions of the order-7 cyclotomic classes of GF(43), with or without 0.
+        var found = CyclotomicSearch.Find(43, 7, 7, 7, 7, 5);
+        Assert.NotNull(found);
+        var table = GoethalsSeidelSequences.Order43;
+        Assert.Equal((table.A, table.B, table.C, table.D), found.Value);
+        var h = table.Build();
+        Assert.Equal(172, h.Order);
+        AssertGramIsExactlyNTimesIdentity(h);
+        // Only the autocorrelations matter: a cyclic shift of D keeps them (still Hadamard), one flipped entry does not.
+        var shifted = table.D[1..] + table.D[0];
+        Assert.True(new GoethalsSeidelSequences(table.A, table.B, table.C, shifted).Build().IsHadamard());
+        var flipped = (table.D[0] == '+' ? "-" : "+") + table.D[1..];
+        Assert.False(new GoethalsSeidelSequences(table.A, table.B, table.C, flipped).Build().IsHadamard());
+    }
+
+    [Fact]
+    public void GoethalsSeidelArray_RefusesRowsOfDifferentLengths()
+    {
+        var e = Assert.Throws<ArgumentException>(() => new GoethalsSeidelSequences("+++", "+-+", "++-", "+-").Build());
+        Assert.Contains("one length", e.Message);
     }
 }
