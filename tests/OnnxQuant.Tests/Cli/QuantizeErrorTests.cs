@@ -52,6 +52,24 @@ public sealed class QuantizeErrorTests : IDisposable
     }
 
     [Fact]
+    public void OutputInAFolderThatTakesNoNewFiles_IsRefused_BeforeAnyPassRuns()
+    {
+        // The suite runs as root, for whom permission bits do not stop a write; sysfs refuses new files even to root,
+        // which is the case the probe file exists for (read-only mounts, access control the bits do not show).
+        const string folder = "/sys";
+        Assert.True(Directory.Exists(folder), "this test needs Linux's /sys");
+        string output = Path.Combine(folder, "out.onnx");
+
+        var result = Onnxquant.Run([VitTiny, output, .. W8A8]);
+
+        Assert.Equal(ExitCodes.UserError, result.ExitCode);
+        Assert.StartsWith($"error: OUT ({output}): cannot create files in {folder} (", result.Stderr);
+        Assert.Contains("Check its permissions, or write elsewhere.", result.Stderr);
+        Assert.Equal("", result.Stdout);
+        Assert.False(File.Exists(output));
+    }
+
+    [Fact]
     public void UserErrorInsideAPass_NamesThePassAndTheBuiltInRecipesLine_WithoutBuildPaths()
     {
         // MNIST digits ([1, 28, 28]) for a model of 32×32 RGB images: the calibrate pass refuses them.
