@@ -37,7 +37,7 @@ public sealed class StatisticsRequests
     /// <summary>Collects the requests of <paramref name="step"/> on <paramref name="model"/>, holding it to its declaration.</summary>
     public void AddFrom(PassStep step, Model model)
     {
-        (_allowed, _reader) = (step.Pass.Statistics.Reads, $"'{step.Name}'");
+        (_allowed, _reader) = (step.Statistics.Reads, $"'{step.Name}'");
         try { step.Pass.RequestStatistics(model, step.Options, this); }
         finally { (_allowed, _reader) = (~StatisticKinds.None, "this pass"); }
     }

@@ -35,6 +35,12 @@ public interface IPass
     StatisticsUse Statistics => StatisticsUse.None;
 
     /// <summary>
+    /// <see cref="Statistics"/> under <paramref name="options"/>: a pass whose reads depend on an option (quantize-weights
+    /// reads XᵀX only with <c>rounding: gptq</c>) declares them here, so the pipeline check sees that step's real use.
+    /// </summary>
+    StatisticsUse StatisticsFor(object options) => Statistics;
+
+    /// <summary>
     /// For a pass that reads statistics: the values of <paramref name="model"/> (as it is when the collecting pass
     /// before this one runs) and what this pass will read of each, by identity. Only kinds in
     /// <see cref="StatisticsUse.Reads"/> may be requested.
@@ -59,6 +65,11 @@ public abstract class Pass<TOptions> : IPass where TOptions : class, new()
 
     /// <inheritdoc cref="IPass.Statistics"/>
     public virtual StatisticsUse Statistics => StatisticsUse.None;
+
+    public StatisticsUse StatisticsFor(object options) => StatisticsFor((TOptions)options);
+
+    /// <inheritdoc cref="IPass.StatisticsFor"/>
+    public virtual StatisticsUse StatisticsFor(TOptions options) => Statistics;
 
     public void RequestStatistics(Model model, object options, StatisticsRequests requests) => RequestStatistics(model, (TOptions)options, requests);
 

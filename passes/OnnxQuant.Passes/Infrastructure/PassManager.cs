@@ -188,7 +188,7 @@ public sealed class PassManager
     {
         var kept = context.TakePreservedStatistics();
         if (context.GetAnalysis<Calibration.CalibrationResult>() is not { } statistics) return;
-        switch (step.Pass.Statistics.Preserves)
+        switch (step.Statistics.Preserves)
         {
             case StatisticsPreservation.All:
                 break;

@@ -17,6 +17,9 @@ public sealed class PassStep : PipelineStep
     }
 
     public IPass Pass { get; }
+
+    /// <summary>What this step does with calibration statistics under its options (<see cref="IPass.StatisticsFor"/>).</summary>
+    public StatisticsUse Statistics => Pass.StatisticsFor(Options);
     public object Options { get; }
     public string Name => Pass.Name;
 

@@ -68,7 +68,7 @@ public static class PipelineValidator
                 $"Pass '{step.Name}' requires '{property}', which no earlier pass provides ({Earlier(state)}). {fix}",
                 step.Location);
         }
-        var use = step.Pass.Statistics;
+        var use = step.Statistics;
         if (use.Reads != StatisticKinds.None) CheckStatistics(step, use, state);
         if (use.Collects)
         {

@@ -19,7 +19,7 @@ public sealed class StatisticsSchedule
         List<PassStep>? current = null;
         foreach (var step in _passes)
         {
-            var use = step.Pass.Statistics;
+            var use = step.Statistics;
             if (use.Collects)
             {
                 _collectors.Add(step);

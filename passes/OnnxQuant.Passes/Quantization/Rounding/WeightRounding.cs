@@ -1,3 +1,5 @@
+using OnnxQuant.Ir;
+
 namespace OnnxQuant.Passes.Quantization.Rounding;
 
 /// <summary>The <c>rounding</c> option of the passes that quantize weights: which <see cref="IWeightRounder"/> rounds them.</summary>
@@ -5,6 +7,10 @@ public enum WeightRounding
 {
     /// <summary>Round-to-nearest (<see cref="RoundToNearest"/>).</summary>
     Rtn,
+
+    /// <summary>GPTQ (<see cref="GptqRounder"/>): error feedback through the layer input's XᵀX, which a calibrate step
+    /// before the pass collects; quantize-weights only.</summary>
+    Gptq,
 }
 
 /// <summary>The rounder of each <see cref="WeightRounding"/> choice.</summary>
@@ -13,6 +19,8 @@ public static class WeightRounders
     public static IWeightRounder For(WeightRounding rounding) => rounding switch
     {
         WeightRounding.Rtn => new RoundToNearest(),
+        WeightRounding.Gptq => throw new OnnxQuantException(
+            "rounding: gptq is supported by quantize-weights only (it needs each layer's calibrated XᵀX); use rounding: rtn here."),
         _ => throw new ArgumentOutOfRangeException(nameof(rounding), rounding, "No rounder for this choice."),
     };
 }

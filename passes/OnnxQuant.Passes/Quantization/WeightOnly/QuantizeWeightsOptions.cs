@@ -15,8 +15,17 @@ public sealed class QuantizeWeightsOptions
     [Description("symmetric weights (no zero point); false: asymmetric, with a zero point per block")]
     public bool Symmetric { get; set; } = true;
 
-    [Description("how weights are rounded to the grid: rtn (round to nearest)")]
+    [Description("how weights are rounded to the grid: rtn (round to nearest) or gptq (error feedback through the calibrated XᵀX of each layer's input; needs a calibrate step before)")]
     public WeightRounding Rounding { get; set; } = WeightRounding.Rtn;
+
+    [Description("gptq: damping added to the Hessian's diagonal, as a fraction of its mean diagonal")]
+    public double GptqDamp { get; set; } = 0.01;
+
+    [Description("gptq: columns rounded per block before the later columns are updated")]
+    public int GptqBlockSize { get; set; } = 128;
+
+    [Description("gptq: round columns in order of decreasing Hessian diagonal (act-order), with static groups so the exported group layout is unchanged")]
+    public bool GptqActOrder { get; set; }
 
     [Description("matmulnbits (com.microsoft MatMulNBits) or dq (blocked DequantizeLinear, opset 21, feeding the MatMul/Gemm)")]
     public WeightOnlyFormat Format { get; set; } = WeightOnlyFormat.MatMulNBits;

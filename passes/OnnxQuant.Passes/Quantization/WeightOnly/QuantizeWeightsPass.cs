@@ -1,4 +1,7 @@
 using OnnxQuant.Ir;
+using OnnxQuant.Passes.Calibration;
+using OnnxQuant.Passes.LinearLayers;
+using OnnxQuant.Passes.Quantization.Rounding;
 
 namespace OnnxQuant.Passes.Quantization.WeightOnly;
 
@@ -29,6 +32,9 @@ namespace OnnxQuant.Passes.Quantization.WeightOnly;
 /// on: non-constant weights (counted <c>non-constant-weight</c>), weights of rank ≠ 2, nodes inside If/Loop/Scan bodies
 /// (<c>skipped-subgraph</c>), excluded nodes (<c>excluded</c>), Gemm with transA = 1. A constant weight, bias or
 /// table holding NaN/±∞ is refused, or with <c>non-finite: float</c> left float (<see cref="NonFiniteWeights"/>).
+/// With <c>rounding: gptq</c> (<see cref="GptqRounder"/>) the pass reads the XᵀX of every quantized MatMul/Gemm's
+/// input, so a calibrate step must come before it; a weight read through a Transpose, and embedding tables, are
+/// rounded to nearest.
 /// </summary>
 public sealed class QuantizeWeightsPass : Pass<QuantizeWeightsOptions>
 {
@@ -41,6 +47,26 @@ public sealed class QuantizeWeightsPass : Pass<QuantizeWeightsOptions>
     public override string Name => "quantize-weights";
     public override string Summary => "Weight-only int2/int4/int8 (blocked RTN) for MatMul/Gemm, LM head and embeddings, as MatMulNBits or blocked DequantizeLinear.";
 
+    /// <summary>With <c>rounding: gptq</c>: reads XᵀX of linear inputs (so needs a calibrate step before); else nothing.
+    /// Either way a change invalidates every statistic.</summary>
+    public override StatisticsUse StatisticsFor(QuantizeWeightsOptions options) =>
+        options.Rounding == WeightRounding.Gptq ? new StatisticsUse { Reads = StatisticKinds.SecondMoment } : Statistics;
+
+    /// <summary>With <c>rounding: gptq</c>: the XᵀX of the input of every MatMul/Gemm the pass may quantize.</summary>
+    public override void RequestStatistics(Model model, QuantizeWeightsOptions options, StatisticsRequests requests)
+    {
+        if (options.Rounding != WeightRounding.Gptq) return;
+        var s = WeightOnlySettings.From(options, Name);
+        var head = FindHead(model.Graph, s.OpTypes);
+        foreach (var node in model.Graph.Nodes)
+        {
+            if (!node.IsDefaultDomain || !s.OpTypes.Contains(node.OpType) || NameGlob.AnyMatches(s.ExcludeNodes, node)) continue;
+            if (node == head && s.HeadBits is null) continue;
+            if (node.Inputs.Count < 2 || node.Inputs[0] is not { IsConstant: false } x || node.Inputs[1] is not { Const.Rank: 2 }) continue;
+            if (LinearLayer.TryRead(node, out _) is null) requests.SecondMoment(x);
+        }
+    }
+
     public override PassResult Run(Model model, QuantizeWeightsOptions options, PassContext context)
     {
         var s = WeightOnlySettings.From(options, Name);
@@ -51,7 +77,7 @@ public sealed class QuantizeWeightsPass : Pass<QuantizeWeightsOptions>
                 $"Run 'upgrade-opset' (target-opset: {DqOpset}) before '{Name}' in the recipe, or use format: matmulnbits.");
 
         var head = FindHead(model.Graph, s.OpTypes);
-        var rewriter = new WeightOnlyRewriter(model, s, context, Name, Rounding.WeightRounders.For(options.Rounding));
+        var rewriter = new WeightOnlyRewriter(model, s, context, Name, RounderFor(options, context));
         int quantized = 0;
         foreach (var node in QuantizationCandidates.Of(model, s.OpTypes, s.ExcludeNodes, context, Name, IsEmbedding))
         {
@@ -80,6 +106,20 @@ public sealed class QuantizeWeightsPass : Pass<QuantizeWeightsOptions>
             context.Count("quantized", quantized);
         }
         return PassResult.From(quantized > 0);
+    }
+
+    private IWeightRounder RounderFor(QuantizeWeightsOptions options, PassContext context)
+    {
+        if (options.Rounding != WeightRounding.Gptq) return WeightRounders.For(options.Rounding);
+        var settings = new GptqSettings(options.GptqDamp, options.GptqBlockSize, options.GptqActOrder);
+        settings.Validate(Name);
+        var calibration = context.GetAnalysis<CalibrationResult>()
+            ?? throw new OnnxQuantException($"{Name}: rounding: gptq reads each layer's calibrated XᵀX; run a calibrate step (with --data) before '{Name}'.");
+        return new GptqRounder(layer =>
+        {
+            var (matrix, _, rows) = calibration.SecondMoment(layer.Node.Inputs[0]!);
+            return (matrix, rows);
+        }, settings);
     }
 
     /// <summary>An embedding: a Gather on a constant 2-D table.</summary>
