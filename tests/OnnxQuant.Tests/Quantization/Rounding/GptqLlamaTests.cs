@@ -1,8 +1,6 @@
 using OnnxQuant.Ir;
 using OnnxQuant.Ir.Serialization;
-using OnnxQuant.Passes;
-using OnnxQuant.Passes.Recipes;
-using OnnxQuant.Passes.DemoModels;
+using OnnxQuant.DemoModels;
 using OnnxQuant.Runtime;
 
 namespace OnnxQuant.Tests.Quantization.Rounding;
