@@ -26,6 +26,7 @@ internal static class BuiltInPasses
         registry.Register<FuseGeluPass>();
         registry.Register<FuseHardSwishPass>();
         registry.Register<FuseMatMulAddPass>();
+        registry.Register<Equivalence.SmoothQuantPass>();
         registry.Register<Calibration.CalibratePass>();
         registry.Register<InsertQdqPass>();
         registry.Register<Quantization.WeightOnly.QuantizeWeightsPass>();

@@ -1,0 +1,148 @@
+using OnnxQuant.Ir;
+using OnnxQuant.Passes.Calibration;
+using OnnxQuant.Passes.Calibration.Ranges;
+using OnnxQuant.Passes.LinearLayers;
+using OnnxQuant.Passes.Rewriting;
+
+namespace OnnxQuant.Passes.Equivalence;
+
+/// <summary>
+/// SmoothQuant (Xiao et al. 2023, "SmoothQuant: Accurate and Efficient Post-Training Quantization for Large Language
+/// Models"): moves activation outliers into the weights before 8-bit quantization. Identity: for a linear layer
+/// y = x·B + b and any positive per-input-channel s, y = (x·diag(s)⁻¹)·(diag(s)·B) + b, exactly in real arithmetic.
+/// Per channel j of the activation X, s_j = max|X_j|^α / max|B_j|^(1−α), with max|X_j| calibrated and max|B_j| the
+/// largest weight of row j over every layer reading X (q, k and v read one LayerNorm output and share one s). The rows
+/// of each B are multiplied by s; X ← X/s is folded into what produces X: LayerNormalization's γ and β, an RMS norm's
+/// γ (RMSNormalization, SimplifiedLayerNormalization), the previous MatMul/Gemm's output columns and bias (also as
+/// MatMul then Add of a constant), or, when nothing absorbs it (GELU, a graph input), an explicit Mul by 1/s before the
+/// layers (option <c>explicit-mul</c>; counted as <c>mul</c>).
+/// <para>
+/// Statistics: the per-channel abs-max of every candidate activation, collected by the pass itself on the model as it is
+/// (<see cref="CalibratePass.Collect"/> over <c>--data</c>), so it runs alone (<c>passes: [smooth-quant]</c>) or before
+/// the calibrate step of a quantizing recipe, which then calibrates the smoothed model.
+/// </para>
+/// <para>
+/// Preconditions: a float model (float activations), MatMul (2-D constant weight) or Gemm (transA = 0) layers; the
+/// activation's channels are its last axis. Does not fire on an activation (each reason counted in the pass's misses,
+/// pattern <c>smooth</c>) when it is a graph output or has a reader other than such a layer (it would see the scaled
+/// tensor), when a layer's weight is shared with a node outside the group (shared constants are never changed in
+/// place), when the activation has no calibrated statistics (no name, or never computed on the data), when every
+/// channel of X or of the weights is zero, or when nothing absorbs 1/s and <c>explicit-mul</c> is off. A single channel
+/// with max|X_j| = 0 or max|B_j| = 0 keeps s_j = 1 (counted as <c>zero-channels</c>).
+/// </para>
+/// </summary>
+public sealed class SmoothQuantPass : Pass<SmoothQuantOptions>
+{
+    public override string Name => "smooth-quant";
+
+    public override string Summary => "SmoothQuant: divide activations by per-channel s and multiply the weight rows by s (s from calibrated abs-max), folding 1/s into LayerNorm/RMS norm/the previous layer or a Mul.";
+
+    /// <summary>It collects its own statistics (it runs before the calibrate step that serves the quantizer); its edits change values.</summary>
+    public override StatisticsUse Statistics => StatisticsUse.None;
+
+    private const string Pattern = "smooth";
+
+    public override PassResult Run(Model model, SmoothQuantOptions options, PassContext context)
+    {
+        if (options.Alpha is < 0 or > 1 || double.IsNaN(options.Alpha))
+            throw new OnnxQuantException($"{Name}: alpha {options.Alpha} is outside [0, 1]; use e.g. 'alpha: 0.5'.");
+        var graph = model.Graph;
+        var groups = new List<SmoothQuantGroup>();
+        foreach (var group in SmoothQuantGroup.Candidates(graph))
+        {
+            if (group.Refusal() is { } why) context.RecordMiss(Pattern, why, group.Layers.Count);
+            else if (group.Activation.Name is null) context.RecordMiss(Pattern, "the activation has no name, so it cannot be calibrated", group.Layers.Count);
+            else groups.Add(group);
+        }
+        if (groups.Count == 0) return PassResult.Unchanged;
+
+        var requests = new StatisticsRequests();
+        foreach (var group in groups) requests.ChannelAbsMax(group.Activation);
+        var statistics = CalibratePass.Collect(model, requests, new RangeOptions(), context);
+
+        // Every s from the original weights first: a layer may be both in a group and the producer another group's
+        // 1/s folds into, and row and column scalings commute.
+        var plans = new List<(SmoothQuantGroup Group, float[] Scale)>();
+        foreach (var group in groups)
+        {
+            if (!statistics.TryGetStatistics(group.Activation, out var s) || s.Channels is null)
+            {
+                context.RecordMiss(Pattern, "no calibrated statistics for the activation (it was not computed on the data)", group.Layers.Count);
+                continue;
+            }
+            var xMax = statistics.ChannelAbsMax(group.Activation);
+            if (xMax.Length != group.K)
+            {
+                context.RecordMiss(Pattern, "the activation's last axis is not the layers' input channels", group.Layers.Count);
+                continue;
+            }
+            if (Scales(xMax, group.WeightChannelAbsMax(), options.Alpha, out int zero) is not { } scale)
+            {
+                context.RecordMiss(Pattern, "every channel of the activation or of the weights is zero", group.Layers.Count);
+                continue;
+            }
+            if (zero > 0) context.Count("zero-channels", zero);
+            plans.Add((group, scale));
+        }
+
+        var rewriter = new Rewriter(graph);
+        int changed = 0;
+        foreach (var (group, scale) in plans)
+        {
+            var inverse = scale.Select(v => 1f / v).ToArray();
+            var x = group.Activation;
+            var nodes = group.Layers.Select(l => l.Node).ToList();
+            if (SmoothQuantAbsorber.TryAbsorb(rewriter, x, inverse) is { } how) context.Count(how);
+            else if (options.ExplicitMul)
+            {
+                var mul = new Node("Mul", [x, rewriter.AddConstant(Tensor.FromFloats(inverse, inverse.Length), $"{x.Name}_smooth_inv")]);
+                mul.Outputs[0]!.Name = rewriter.FreshName($"{x.Name}_smoothed");
+                mul.Outputs[0]!.Type = x.Type;
+                rewriter.InsertAfterProducer(x, mul);
+                foreach (var node in nodes) rewriter.SetInput(node, 0, mul.Outputs[0]);
+                context.Count("mul");
+            }
+            else
+            {
+                context.RecordMiss(Pattern, "nothing before the activation absorbs 1/s and explicit-mul is off", nodes.Count);
+                continue;
+            }
+            // Re-read the layers: an earlier group may have given one of them a new weight (its output columns).
+            var layers = nodes.Select(n => LinearLayer.TryRead(n, out var l) is null ? l! : throw new InvalidOperationException($"{n} is no longer a linear layer.")).ToList();
+            foreach (var byWeight in layers.GroupBy(l => l.Weight))
+            {
+                var first = byWeight.First();
+                var rows = first.ReadRows();
+                for (int n = 0; n < first.OutputChannels; n++)
+                    for (int j = 0; j < first.K; j++)
+                        rows[(long)n * first.K + j] *= scale[j];
+                LinearLayer.ReplaceWeight(rewriter, byWeight.ToList(), first.WeightFromRows(rows));
+            }
+            changed += nodes.Count;
+        }
+        context.Count("layers", changed);
+        if (changed > 0) context.Log($"{Name}: smoothed {changed} layers on {plans.Count} activations (alpha {options.Alpha}).");
+        return changed > 0 ? PassResult.Changed : PassResult.Unchanged;
+    }
+
+    /// <summary>
+    /// s_j = xMax_j^α / wMax_j^(1−α); 1 where either is zero or s is not finite (<paramref name="zero"/> counts those);
+    /// null when every channel is so.
+    /// </summary>
+    public static float[]? Scales(double[] xMax, double[] wMax, double alpha, out int zero)
+    {
+        var s = new float[xMax.Length];
+        zero = 0;
+        for (int j = 0; j < s.Length; j++)
+        {
+            double v = Math.Pow(xMax[j], alpha) / Math.Pow(wMax[j], 1 - alpha);
+            if (xMax[j] > 0 && wMax[j] > 0 && double.IsFinite(v) && (float)v is > 0 and < float.PositiveInfinity) s[j] = (float)v;
+            else
+            {
+                s[j] = 1;
+                zero++;
+            }
+        }
+        return zero == s.Length ? null : s;
+    }
+}

@@ -1,0 +1,258 @@
+using OnnxQuant.Ir;
+using OnnxQuant.Ir.Serialization;
+using OnnxQuant.Passes;
+using OnnxQuant.Passes.Calibration;
+using OnnxQuant.Passes.Calibration.DataSources;
+using OnnxQuant.Passes.DemoModels;
+using OnnxQuant.Passes.Equivalence;
+using OnnxQuant.Passes.Recipes;
+using OnnxQuant.Runtime;
+using OnnxQuant.Tests.Fusion;
+using OnnxQuant.Tests.Support;
+
+namespace OnnxQuant.Tests.Equivalence;
+
+/// <summary>
+/// smooth-quant is an exact rewrite of the float model: each case runs the model before and after the pass alone in
+/// ONNX Runtime (optimizations off) and compares max|a−b| / max|a| ≤ 1e-4; the pass collects its own statistics.
+/// </summary>
+public class SmoothQuantTests
+{
+    private const double Tolerance = 1e-4;
+    private static string Calib256 => Path.Combine(SharedPaths.Data, "mnist", "calib_256.npy");
+
+    private static void Cleanup(Model model) =>
+        new PassManager(RecipeLoader.LoadFileOrPreset("cleanup").Steps).Run(model, new PassContext());
+
+    private static Model Copy(Model model) => OnnxReader.Read(OnnxWriter.ToBytes(model));
+
+    private static CalibrationSettings Samples(Model model, Dictionary<string, long[]> shapes, int count = 4) => new()
+    {
+        Samples = new CalibrationSamples(Enumerable.Range(1, count).Select(seed => (IReadOnlyDictionary<string, Tensor>)SampleInputs.ForModel(model, seed, shapes))),
+    };
+
+    /// <summary>Runs the pass alone on <paramref name="model"/> and checks the outputs on <paramref name="feeds"/>; returns the context.</summary>
+    private static PassContext SmoothAndCompare(Model model, CalibrationSettings calibration, IReadOnlyDictionary<string, Tensor> feeds,
+        SmoothQuantOptions? options = null)
+    {
+        using var before = Copy(model);
+        var context = new PassContext { CurrentPass = "smooth-quant" };
+        context.SetAnalysis(calibration);
+        var result = VerifiedPass.Run(new SmoothQuantPass(), model, options ?? new SmoothQuantOptions(), context);
+        Assert.True(result.Modified);
+        NumericAssert.SameOutputs(before, model, feeds, Tolerance);
+        return context;
+    }
+
+    private static long Counter(PassContext context, string name) => context.Counters.GetValueOrDefault($"smooth-quant.{name}");
+
+    [Fact]
+    public void VitMnist_AfterCleanup_IsExact_FoldingIntoItsFusedLayerNorms()
+    {
+        using var model = OnnxReader.Read(SharedPaths.Model("vit_mnist.onnx"));
+        Cleanup(model);
+        Assert.True(FusionTestGraph.Count(model, "LayerNormalization") > 0);
+        var calibration = new CalibrationSettings { Data = Calib256, Source = new DataSourceOptions { Count = 16, BatchSize = 8 } };
+
+        var context = SmoothAndCompare(model, calibration, SharedModelInputs.For("vit_mnist.onnx", model));
+
+        Assert.True(Counter(context, "layers") > 0);
+        Assert.True(Counter(context, "layer-norm") > 0);
+    }
+
+    [Fact]
+    public void Stories260k_AfterCleanup_IsExact_FoldingIntoItsRmsNorms()
+    {
+        using var model = OnnxReader.Read(SharedPaths.Model("stories260k.onnx"));
+        Cleanup(model);
+        var shapes = SharedModelInputs.ShapesFor("stories260k.onnx");
+
+        var context = SmoothAndCompare(model, Samples(model, shapes), SharedModelInputs.For("stories260k.onnx", model));
+
+        Assert.True(Counter(context, "layers") > 0);
+        Assert.True(Counter(context, "rms-norm") > 0);
+    }
+
+    [Fact]
+    public void GeneratedVit_AfterCleanup_IsExact()
+    {
+        using var model = VitGenerator.Generate(VitConfig.Tiny, seed: 5);
+        Cleanup(model);
+        var shapes = new Dictionary<string, long[]> { ["pixel_values"] = [2, 3, 32, 32] };
+
+        var context = SmoothAndCompare(model, Samples(model, shapes), SampleInputs.ForModel(model, 9, shapes));
+
+        // qkv and fc1 read a LayerNorm output in every block; proj and fc2 get a Mul (attention output, GELU).
+        Assert.Equal(2 * VitConfig.Tiny.Layers, Counter(context, "layer-norm"));
+        Assert.True(Counter(context, "mul") >= VitConfig.Tiny.Layers);
+        Assert.True(Counter(context, "layers") >= 4 * VitConfig.Tiny.Layers);
+    }
+
+    /// <summary>x → GELU → MatMul → y: nothing absorbs 1/s, so the pass inserts one Mul.</summary>
+    [Fact]
+    public void GeluThenMatMul_GetsAnExplicitMul_AndIsExact()
+    {
+        var g = new FusionTestGraph(21);
+        var x = g.Input("x", 4, 8);
+        var w = g.Random(-1, 1, 8, 6);
+        // Channel outliers in the activation, as SmoothQuant assumes.
+        var h = g.Op("Gelu", g.Op("Mul", x, g.Const([1, 20, 1, 1, 5, 1, 1, 0.5f], 8)));
+        g.Output(g.Op("MatMul", h, w));
+        var shapes = new Dictionary<string, long[]>();
+
+        var context = SmoothAndCompare(g.Model, Samples(g.Model, shapes), SampleInputs.ForModel(g.Model, 9, shapes));
+
+        Assert.Equal(1, Counter(context, "mul"));
+        Assert.Equal(1, Counter(context, "layers"));
+        Assert.Equal(2, g.Count("Mul"));
+        Assert.Equal("Mul", g.Model.Graph.Nodes.Single(n => n.OpType == "MatMul").Inputs[0]!.Producer!.OpType);
+    }
+
+    /// <summary>LayerNorm → q, k, v MatMuls: one s for the three (the ratio of new to old weight row j is the same in each),
+    /// and γ' = γ/s, β' = β/s.</summary>
+    [Fact]
+    public void QKV_ReadingOneLayerNorm_ShareOneScale_TakenOverAllTheirWeights()
+    {
+        var g = new FusionTestGraph(21);
+        var x = g.Input("x", 2, 3, 8);
+        var gamma = g.Random(0.5f, 2, 8);
+        var beta = g.Random(-1, 1, 8);
+        var h = g.Op("LayerNormalization", [x, gamma, beta], OnnxQuant.Ir.Attribute.Int("axis", -1));
+        var weights = Enumerable.Range(0, 3).Select(_ => g.Random(-1, 1, 8, 4)).ToList();
+        var outs = weights.Select(wt => g.Op("MatMul", h, wt)).ToList();
+        g.Output(g.Op("Add", g.Op("Add", outs[0], outs[1]), outs[2]));
+        var oldWeights = weights.Select(v => v.Const!.ToFloatArray()).ToList();
+        var (oldGamma, oldBeta) = (gamma.Const!.ToFloatArray(), beta.Const!.ToFloatArray());
+        var shapes = new Dictionary<string, long[]>();
+
+        var context = SmoothAndCompare(g.Model, Samples(g.Model, shapes), SampleInputs.ForModel(g.Model, 9, shapes));
+
+        Assert.Equal(3, Counter(context, "layers"));
+        Assert.Equal(1, Counter(context, "layer-norm"));
+        var matmuls = g.Model.Graph.Nodes.Where(n => n.OpType == "MatMul").ToList();
+        var norm = g.Model.Graph.Nodes.Single(n => n.OpType == "LayerNormalization");
+        var (newGamma, newBeta) = (norm.Inputs[1]!.Const!.ToFloatArray(), norm.Inputs[2]!.Const!.ToFloatArray());
+        bool anyNotOne = false;
+        for (int j = 0; j < 8; j++)
+        {
+            double s = oldGamma[j] / newGamma[j];
+            anyNotOne |= Math.Abs(s - 1) > 1e-3;
+            Assert.Equal(s, oldBeta[j] / newBeta[j], 1e-3 * s);
+            for (int layer = 0; layer < 3; layer++)
+            {
+                var now = matmuls[layer].Inputs[1]!.Const!.ToFloatArray();
+                for (int n = 0; n < 4; n++)
+                    Assert.Equal(s, now[j * 4 + n] / oldWeights[layer][j * 4 + n], 1e-3 * s);
+            }
+        }
+        Assert.True(anyNotOne);
+    }
+
+    // ---- must not fire ----
+
+    private static PassContext AssertDoesNotFire(FusionTestGraph g, string reason)
+    {
+        var context = new PassContext { CurrentPass = "smooth-quant" };
+        context.SetAnalysis(Samples(g.Model, []));
+        var bytes = OnnxWriter.ToBytes(g.Model);
+        var result = VerifiedPass.Run(new SmoothQuantPass(), g.Model, context);
+        Assert.False(result.Modified);
+        Assert.Equal(bytes, OnnxWriter.ToBytes(g.Model));
+        var reasons = context.Misses.GetValueOrDefault("smooth-quant.smooth") ?? new Dictionary<string, long>();
+        Assert.Contains(reason, reasons.Keys);
+        return context;
+    }
+
+    [Fact]
+    public void AnActivationWithAnotherReader_IsLeftAlone_SayingSo()
+    {
+        var g = new FusionTestGraph(21);
+        var h = g.Op("Relu", g.Input("x", 4, 8));
+        g.Output(g.Op("MatMul", h, g.Random(-1, 1, 8, 6)));
+        g.Output(g.Op("Sigmoid", h));
+
+        AssertDoesNotFire(g, "the activation has other readers (not MatMul/Gemm with a constant weight reading it as x), which would see the scaled tensor");
+    }
+
+    [Fact]
+    public void AnActivationThatIsAGraphOutput_IsLeftAlone_SayingSo()
+    {
+        var g = new FusionTestGraph(21);
+        var h = g.Op("Relu", g.Input("x", 4, 8));
+        g.Output(g.Op("MatMul", h, g.Random(-1, 1, 8, 6)));
+        g.Output(h);
+
+        AssertDoesNotFire(g, "the activation is a graph output, which would see the scaled tensor");
+    }
+
+    [Fact]
+    public void AWeightSharedWithALayerReadingAnotherActivation_IsLeftAlone_SayingSo()
+    {
+        var g = new FusionTestGraph(21);
+        var x = g.Input("x", 4, 8);
+        var w = g.Random(-1, 1, 8, 8);
+        g.Output(g.Op("MatMul", g.Op("MatMul", g.Op("Relu", x), w), w));
+
+        AssertDoesNotFire(g, "a weight is shared with a node outside the group (shared weights are never changed in place)");
+    }
+
+    [Fact]
+    public void AllZeroWeights_AreLeftAlone_SayingSo()
+    {
+        var g = new FusionTestGraph(21);
+        g.Output(g.Op("MatMul", g.Op("Relu", g.Input("x", 4, 8)), g.Const(new float[48], 8, 6)));
+
+        AssertDoesNotFire(g, "every channel of the activation or of the weights is zero");
+    }
+
+    [Fact]
+    public void WithoutExplicitMul_AGeluInputIsLeftAlone_SayingSo()
+    {
+        var g = new FusionTestGraph(21);
+        g.Output(g.Op("MatMul", g.Op("Gelu", g.Input("x", 4, 8)), g.Random(-1, 1, 8, 6)));
+        var context = new PassContext { CurrentPass = "smooth-quant" };
+        context.SetAnalysis(Samples(g.Model, []));
+
+        Assert.False(new SmoothQuantPass().Run(g.Model, new SmoothQuantOptions { ExplicitMul = false }, context).Modified);
+        Assert.Contains("nothing before the activation absorbs 1/s and explicit-mul is off", context.Misses["smooth-quant.smooth"].Keys);
+    }
+
+    [Fact]
+    public void AlphaOutsideZeroToOne_IsAClearError()
+    {
+        var g = new FusionTestGraph(21);
+        g.Output(g.Op("MatMul", g.Op("Relu", g.Input("x", 4, 8)), g.Random(-1, 1, 8, 6)));
+        var e = Assert.Throws<OnnxQuantException>(() => new SmoothQuantPass().Run(g.Model, new SmoothQuantOptions { Alpha = 1.5 }, new PassContext()));
+        Assert.Equal("smooth-quant: alpha 1.5 is outside [0, 1]; use e.g. 'alpha: 0.5'.", e.Message);
+    }
+
+    // ---- in recipes ----
+
+    [Fact]
+    public void AloneInARecipe_ItCollectsItsOwnStatistics_AndWritesTheSmoothedFloatModel()
+    {
+        using var folder = new ScratchFolder("smooth-quant");
+        string output = Path.Combine(folder.Path, "smoothed.onnx");
+        var result = Quantizer.Quantize(SharedPaths.Model("vit_mnist.onnx"), output, new QuantizeOptions
+        {
+            Recipe = RecipeSource.Yaml("name: smooth\npasses: [smooth-quant]\n"),
+            Calibration = new CalibrationData { Path = Calib256, Count = 8 },
+        });
+
+        Assert.True(result.Counters.GetValueOrDefault("smooth-quant.layers") > 0);
+        using var before = OnnxReader.Read(SharedPaths.Model("vit_mnist.onnx"));
+        using var after = OnnxReader.Read(output);
+        Assert.DoesNotContain(after.Graph.Nodes, n => n.OpType is "QuantizeLinear" or "DequantizeLinear");
+        NumericAssert.SameOutputs(before, after, SharedModelInputs.For("vit_mnist.onnx", before), Tolerance);
+    }
+
+    [Fact]
+    public void ThePreset_SmoothsThenCalibratesThenQuantizes()
+    {
+        var recipe = RecipeLoader.LoadFileOrPreset("w8a8-smooth");
+        var names = recipe.Passes.Select(p => p.Name).ToList();
+        Assert.True(names.IndexOf("smooth-quant") < names.IndexOf("calibrate"));
+        Assert.True(names.IndexOf("calibrate") < names.IndexOf("insert-qdq"));
+        Assert.True(names.IndexOf("fuse-layer-norm") < names.IndexOf("smooth-quant"));
+    }
+}
