@@ -108,6 +108,42 @@ public class SmoothQuantTests
         Assert.Equal("Mul", g.Model.Graph.Nodes.Single(n => n.OpType == "MatMul").Inputs[0]!.Producer!.OpType);
     }
 
+    /// <summary>x → MatMul → Add(bias) → MatMul: 1/s goes into the first layer's output columns and its bias.</summary>
+    [Fact]
+    public void MatMulAddThenMatMul_FoldsIntoThePreviousLayer_AndIsExact()
+    {
+        var g = new FusionTestGraph(21);
+        var x = g.Input("x", 4, 8);
+        var h = g.Op("Add", g.Op("MatMul", x, g.Random(-3, 3, 8, 8)), g.Random(-1, 1, 8));
+        g.Output(g.Op("MatMul", h, g.Random(-1, 1, 8, 6)));
+        var shapes = new Dictionary<string, long[]>();
+
+        var context = SmoothAndCompare(g.Model, Samples(g.Model, shapes), SampleInputs.ForModel(g.Model, 9, shapes));
+
+        Assert.Equal(1, Counter(context, "linear"));
+        Assert.Equal(1, Counter(context, "mul")); // x, a graph input, has nothing before it
+        Assert.Equal(2, Counter(context, "layers"));
+        Assert.Equal(1, g.Count("Add"));
+    }
+
+    /// <summary>Gemm (transB, bias C, alpha and beta) → Gemm: the first Gemm's stored rows and C take 1/s.</summary>
+    [Fact]
+    public void GemmThenGemm_FoldsIntoTheFirstGemmsRowsAndBias_AndIsExact()
+    {
+        var g = new FusionTestGraph(21);
+        var x = g.Input("x", 4, 8);
+        var h = g.Op("Gemm", [x, g.Random(-3, 3, 8, 8), g.Random(-1, 1, 8)],
+            OnnxQuant.Ir.Attribute.Int("transB", 1), OnnxQuant.Ir.Attribute.Float("alpha", 0.5f), OnnxQuant.Ir.Attribute.Float("beta", 2f));
+        g.Output(g.Op("Gemm", [h, g.Random(-1, 1, 6, 8), g.Random(-1, 1, 6)], OnnxQuant.Ir.Attribute.Int("transB", 1)));
+        var shapes = new Dictionary<string, long[]>();
+
+        var context = SmoothAndCompare(g.Model, Samples(g.Model, shapes), SampleInputs.ForModel(g.Model, 9, shapes));
+
+        Assert.Equal(1, Counter(context, "linear"));
+        Assert.Equal(2, Counter(context, "layers")); // the second Gemm's input, and the first's (the graph input x: a Mul)
+        Assert.Equal(1, Counter(context, "mul"));
+    }
+
     /// <summary>LayerNorm → q, k, v MatMuls: one s for the three (the ratio of new to old weight row j is the same in each),
     /// and γ' = γ/s, β' = β/s.</summary>
     [Fact]
