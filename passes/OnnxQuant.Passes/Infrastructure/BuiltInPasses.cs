@@ -27,6 +27,7 @@ internal static class BuiltInPasses
         registry.Register<FuseHardSwishPass>();
         registry.Register<FuseMatMulAddPass>();
         registry.Register<Equivalence.SmoothQuantPass>();
+        registry.Register<Equivalence.EqualizePass>();
         registry.Register<Calibration.CalibratePass>();
         registry.Register<InsertQdqPass>();
         registry.Register<Quantization.WeightOnly.QuantizeWeightsPass>();
