@@ -8,12 +8,14 @@ namespace OnnxQuant.Passes.Equivalence;
 /// Folds the division of an activation by s (per channel, last axis) into what produces it, for
 /// <see cref="SmoothQuantPass"/>: LayerNormalization's γ and β, RMS norm's γ (RMSNormalization,
 /// SimplifiedLayerNormalization), or the output columns and bias of the linear layer before it (MatMul or Gemm,
-/// possibly followed by an Add of a constant bias). Every edit makes new constants; shared ones stay as they are.
+/// possibly followed by an Add of a constant bias). With <c>throughMul</c> (AWQ) also through an elementwise Mul of
+/// two tensors (SwiGLU's silu(gate)·up): (a·b)/s = a·(b/s), so one factor's producing linear layer takes 1/s.
+/// Every edit makes new constants; shared ones stay as they are.
 /// </summary>
 internal static class SmoothQuantAbsorber
 {
     /// <summary>How 1/s was folded ("layer-norm", "rms-norm", "linear"), or null when the producer cannot absorb it.</summary>
-    public static string? TryAbsorb(Rewriter rewriter, Value activation, float[] inverse)
+    public static string? TryAbsorb(Rewriter rewriter, Value activation, float[] inverse, bool throughMul = false)
     {
         if (activation.Producer is not { IsDefaultDomain: true } producer || producer.Graph != rewriter.Graph) return null;
         int k = inverse.Length;
@@ -36,6 +38,14 @@ internal static class SmoothQuantAbsorber
                     if (producer.Input(i) is { Producer: { OpType: "MatMul" } matmul } h && h.Uses.Count == 1 && !h.IsAnyGraphOutput
                         && producer.Input(1 - i) is { } c && IsChannelVector(c, k) && matmul.Graph == rewriter.Graph)
                         return TryAbsorbInLinear(rewriter, matmul, (producer, 1 - i), inverse) ? "linear" : null;
+                return null;
+            case "Mul" when throughMul && producer.Outputs[0] == activation:
+                // One factor written by a linear layer that nothing else reads takes 1/s in its output columns.
+                for (int i = 0; i < 2; i++)
+                    if (producer.Input(i) is { IsConstant: false, IsAnyGraphOutput: false } factor && factor.Uses.Count == 1
+                        && factor.Producer is { IsDefaultDomain: true, OpType: "MatMul" or "Gemm" or "Add" } p && p.Graph == rewriter.Graph
+                        && TryAbsorb(rewriter, factor, inverse) == "linear")
+                        return "through-mul";
                 return null;
             default:
                 return null;

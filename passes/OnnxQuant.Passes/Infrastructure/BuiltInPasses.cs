@@ -28,6 +28,7 @@ internal static class BuiltInPasses
         registry.Register<FuseMatMulAddPass>();
         registry.Register<Equivalence.SmoothQuantPass>();
         registry.Register<Equivalence.EqualizePass>();
+        registry.Register<Equivalence.Awq.AwqPass>();
         registry.Register<Calibration.CalibratePass>();
         registry.Register<InsertQdqPass>();
         registry.Register<Quantization.WeightOnly.QuantizeWeightsPass>();

@@ -35,6 +35,13 @@ public sealed class StatisticsSchedule
     /// <summary>The steps that read what <paramref name="collector"/> collects, in order; empty when none does.</summary>
     public IReadOnlyList<PassStep> ReadersOf(PassStep collector) => _readers.GetValueOrDefault(collector) ?? [];
 
+    /// <summary>The pipeline's steps after <paramref name="step"/> (groups flattened), in order; empty when it is not one of them.</summary>
+    public IReadOnlyList<PassStep> After(PassStep step)
+    {
+        int i = _passes.IndexOf(step);
+        return i < 0 ? [] : _passes.Skip(i + 1).ToList();
+    }
+
     /// <summary>The collecting steps of the pipeline, in order.</summary>
     public IReadOnlyList<PassStep> Collectors => _collectors;
 }

@@ -1,0 +1,127 @@
+using OnnxQuant.Passes.Quantization;
+using OnnxQuant.Passes.Quantization.Rounding;
+
+namespace OnnxQuant.Passes.Equivalence.Awq;
+
+/// <summary>
+/// The arithmetic of <see cref="AwqPass"/>: candidate scales, the output error of a group's layers under a candidate,
+/// and the per-block clip search. The output error of a layer y = x·B over the calibration tokens is computed from
+/// the calibrated H = XᵀX (K×K): Σ_tokens ‖x·(B − B̂)‖² = Σ_n d_nᵀ·H·d_n, d_n = column n of B − B̂, exactly what the
+/// paper's loss over the cached tokens is (up to the token count), without keeping the tokens.
+/// </summary>
+internal static class AwqSearch
+{
+    /// <summary>The paper's lower bound on s before normalization.</summary>
+    public const double MinScale = 1e-4;
+
+    /// <summary>s_j = max(mean|x_j|^α, 1e-4), divided by √(max s · min s) so the scales centre on 1 (α = 0: all 1).</summary>
+    public static float[] Scales(double[] meanAbs, double alpha)
+    {
+        var s = new double[meanAbs.Length];
+        for (int j = 0; j < s.Length; j++) s[j] = Math.Max(Math.Pow(meanAbs[j], alpha), MinScale);
+        double norm = Math.Sqrt(s.Max() * s.Min());
+        return s.Select(v => (float)(v / norm)).ToArray();
+    }
+
+    /// <summary>Σ over the group's quantized layers of Σ_n d_nᵀ·H·d_n with d = alpha·B − Q(alpha·B·diag(s))·diag(s)⁻¹
+    /// (rows as the quantizer rounds them, round to nearest on its grid).</summary>
+    public static double OutputError(double[] h, IReadOnlyList<AwqLayer> layers, float[] s)
+    {
+        double total = 0;
+        foreach (var layer in layers)
+        {
+            if (layer.Grid is not { } grid) continue;
+            int n = layer.N, k = layer.K;
+            var scaled = layer.ScaledForQuantizer(s);
+            var q = Rtn.Round(scaled, n, k, grid, layer.Layer);
+            var perRow = new double[n];
+            Parallel.For(0, n, r =>
+            {
+                var d = new double[k];
+                for (int j = 0; j < k; j++)
+                    d[j] = (double)layer.Alpha * layer.Rows[(long)r * k + j] - (double)q.Dequantize(r, j) / s[j];
+                perRow[r] = Quadratic(h, k, d, 0, k);
+            });
+            // Summed in row order, so the result does not depend on the thread schedule.
+            foreach (double e in perRow) total += e;
+        }
+        return total;
+    }
+
+    private static readonly RoundToNearest Rtn = new();
+
+    /// <summary>dᵀ·H·d over the index range [start, end) of d (H K×K row-major, symmetric).</summary>
+    private static double Quadratic(double[] h, int k, double[] d, int start, int end)
+    {
+        double sum = 0;
+        for (int i = start; i < end; i++)
+        {
+            if (d[i] == 0) continue;
+            double row = 0;
+            long offset = (long)i * k;
+            for (int j = start; j < end; j++) row += h[offset + j] * d[j];
+            sum += d[i] * row;
+        }
+        return sum;
+    }
+
+    /// <summary>The clip ratios tried: 1 − i/20 for i = 0 … ⌈20·maxShrink⌉ − 1 (0.5: 1, 0.95, …, 0.55).</summary>
+    public static double[] ClipRatios(double maxShrink) =>
+        Enumerable.Range(0, Math.Max(1, (int)Math.Round(20 * maxShrink))).Select(i => 1 - i / 20.0).ToArray();
+
+    /// <summary>
+    /// Per row and block of <paramref name="rows"/> (the weight as the quantizer reads it, [n, k]), the clip ratio r
+    /// whose block, clamped to ±r·max|w| and rounded on <paramref name="grid"/>, has the least error dᵀ·H_bb·d against
+    /// the unclamped block (H of the layer's input as it is then, diagonal block only: the paper's per-group loss);
+    /// clamps the block in place when r &lt; 1. Returns how many blocks were clamped.
+    /// </summary>
+    public static int Clip(float[] rows, int n, int k, WeightGrid grid, double[] h, double[] ratios)
+    {
+        int blockSize = grid.BlockSize, blocks = grid.BlockCount(k);
+        var clamped = new int[n];
+        Parallel.For(0, n, r =>
+        {
+            var d = new double[k];
+            var candidate = new float[blockSize];
+            var best = new float[blockSize];
+            for (int b = 0; b < blocks; b++)
+            {
+                int start = b * blockSize, end = Math.Min(k, start + blockSize), len = end - start;
+                var v = new ReadOnlySpan<float>(rows, r * k + start, len);
+                float max = 0;
+                foreach (float w in v) max = Math.Max(max, Math.Abs(w));
+                if (max == 0) continue;
+                double bestError = double.PositiveInfinity;
+                double bestRatio = 1;
+                foreach (double ratio in ratios)
+                {
+                    float limit = (float)(ratio * max);
+                    float lo = 0, hi = 0, extreme = 0;
+                    for (int i = 0; i < len; i++)
+                    {
+                        float c = Math.Clamp(v[i], -limit, limit);
+                        candidate[i] = c;
+                        lo = Math.Min(lo, c);
+                        hi = Math.Max(hi, c);
+                        if (Math.Abs(c) > Math.Abs(extreme)) extreme = c;
+                    }
+                    var (scale, zero) = grid.ScaleFor(lo, hi, extreme);
+                    for (int i = 0; i < len; i++)
+                        d[start + i] = v[i] - (double)(QdqMath.Quantize(candidate[i], scale, zero, grid.MinCode, grid.MaxCode) - zero) * scale;
+                    double error = Quadratic(h, k, d, start, end);
+                    if (error < bestError)
+                    {
+                        (bestError, bestRatio) = (error, ratio);
+                        candidate.AsSpan(0, len).CopyTo(best);
+                    }
+                }
+                if (bestRatio < 1)
+                {
+                    best.AsSpan(0, len).CopyTo(rows.AsSpan(r * k + start, len));
+                    clamped[r]++;
+                }
+            }
+        });
+        return clamped.Sum();
+    }
+}
