@@ -84,7 +84,10 @@ public sealed class AwqPass : Pass<AwqOptions>
             requests.ChannelMeans(group.Activation);
             requests.SecondMoment(group.Activation);
         }
+        var collecting = System.Diagnostics.Stopwatch.StartNew();
         var statistics = CalibratePass.Collect(model, requests, new RangeOptions(), context);
+        context.Log($"{Name}: statistics collected in {collecting.Elapsed.TotalSeconds:0.0} s.");
+        var searching = System.Diagnostics.Stopwatch.StartNew();
 
         // Every s from the original weights first (a layer may be both in a group and the producer another group's 1/s
         // folds into; row and column scalings commute), as smooth-quant plans.
@@ -185,6 +188,7 @@ public sealed class AwqPass : Pass<AwqOptions>
         }
         context.Count("layers", changed);
         context.Count("clipped-blocks", clipped);
+        context.Log($"{Name}: scale and clip search in {searching.Elapsed.TotalSeconds:0.0} s.");
         if (changed + clipped > 0)
             context.Log($"{Name}: scaled {changed} layers on {plans.Count(p => p.Scaled)} activations, clipped {clipped} blocks " +
                 $"(searching int{settings.Bits} {(settings.BlockSize is { } b ? $"g{b}" : "per channel")} {(settings.Symmetric ? "symmetric" : "asymmetric")}).");

@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using OnnxQuant.Passes.Quantization;
 using OnnxQuant.Passes.Quantization.Rounding;
 
@@ -50,17 +51,16 @@ internal static class AwqSearch
 
     private static readonly RoundToNearest Rtn = new();
 
-    /// <summary>dᵀ·H·d over the index range [start, end) of d (H K×K row-major, symmetric).</summary>
+    /// <summary>dᵀ·H·d over the index range [start, end) of d (H K×K row-major, symmetric). The inner products are
+    /// SIMD (<see cref="TensorPrimitives.Dot(ReadOnlySpan{double}, ReadOnlySpan{double})"/>): this is the search's cost.</summary>
     private static double Quadratic(double[] h, int k, double[] d, int start, int end)
     {
         double sum = 0;
+        var slice = new ReadOnlySpan<double>(d, start, end - start);
         for (int i = start; i < end; i++)
         {
             if (d[i] == 0) continue;
-            double row = 0;
-            long offset = (long)i * k;
-            for (int j = start; j < end; j++) row += h[offset + j] * d[j];
-            sum += d[i] * row;
+            sum += d[i] * TensorPrimitives.Dot(new ReadOnlySpan<double>(h, i * k + start, end - start), slice);
         }
         return sum;
     }
