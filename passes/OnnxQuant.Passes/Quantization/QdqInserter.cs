@@ -327,6 +327,8 @@ internal sealed class QdqInserter
         dq.Output.Type = new TensorType(floatType, new Shape(t.Dims.ToArray()));
         _rewriter.InsertAtFront(dq);
         _context.Count("weights");
+        // bias-correction, when it follows, needs W − Ŵ: keep W (a reference to the immutable tensor).
+        BiasCorrection.QuantizedFloatWeights.ForFollowingBiasCorrection(_context)?.Add(dq.Output, t);
         var result = new QuantizedWeight(dq.Output, scales);
         if (!own) _weights[(w, axis)] = result;
         return result;
