@@ -74,7 +74,7 @@ public sealed class BiasCorrectionPass : Pass<BiasCorrectionOptions>
             return "its weight is not a DequantizeLinear made by insert-qdq in this run (bias-correction follows insert-qdq)";
         if (node.OpType == "Gemm" && node.GetInt("transA", 0) != 0) return "it is a Gemm with transA = 1";
         var x = FloatInput(node.Inputs[0]!);
-        if (!calibration.TryGetStatistics(x, out var s) || s.Channels is null) return "its input has no calibrated per-channel mean";
+        if (!calibration.IsValid(x) || !calibration.TryGetStatistics(x, out var s) || s.Channels is null) return "its input has no valid calibrated per-channel mean";
         var mean = calibration.ChannelMean(x);
         var quantized = Dequantize(weightDq);
         if (quantized is null) return "its weight DequantizeLinear does not have constant inputs with one scale per tensor or per axis";
