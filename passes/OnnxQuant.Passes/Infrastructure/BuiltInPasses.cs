@@ -30,6 +30,7 @@ internal static class BuiltInPasses
         registry.Register<Equivalence.EqualizePass>();
         registry.Register<Equivalence.Awq.AwqPass>();
         registry.Register<Quantization.BiasCorrection.BiasCorrectionPass>();
+        registry.Register<Equivalence.RotatePass>();
         registry.Register<Calibration.CalibratePass>();
         registry.Register<InsertQdqPass>();
         registry.Register<Quantization.WeightOnly.QuantizeWeightsPass>();

@@ -1,0 +1,241 @@
+using OnnxQuant.Ir;
+using OnnxQuant.Passes.Equivalence.Rotation;
+using OnnxQuant.Passes.LinearLayers;
+using OnnxQuant.Passes.Numerics;
+using OnnxQuant.Passes.Recipes;
+using OnnxQuant.Passes.Rewriting;
+
+namespace OnnxQuant.Passes.Equivalence;
+
+/// <summary>
+/// QuaRot-style rotation of a pre-norm transformer (Ashkboos et al. 2024, "QuaRot: Outlier-Free 4-Bit Inference in
+/// Rotated LLMs"; SpinQuant's R1/R2/R4 without learning): rewrites the float model into an equivalent one whose weights
+/// and activations have no channel outliers, for 4-bit weights and 8-bit activations. Identities, for an orthogonal Q
+/// (Q·Qᵀ = I):
+/// <list type="bullet">
+/// <item>Residual stream (<see cref="ResidualStream"/>): every writer B ← B·Q (patch/token embedding, out-projection,
+/// fc2/down-projection, biases, position embedding, cls token) and every reader B ← Qᵀ·B, so the stream carries x·Q. A
+/// norm between must commute with Q: RMS(x·Q) = RMS(x)·Q when γ = 1, so each norm's γ (and β) is folded first into the
+/// linear layers reading it (B ← diag(γ)·B, b ← b + β·B). For LayerNorm models the stream is first made zero-mean
+/// (every writer's columns and every constant term minus their mean over the channels; LayerNorm ignores the mean, so
+/// the outputs do not change), then LayerNorm equals the affine-free RMS norm it is replaced by (RMSNormalization from
+/// opset 23, else ONNX Runtime's SimplifiedLayerNormalization). Q = diag(s)·H_d/√d with seeded random signs s
+/// (<see cref="RandomizedHadamard"/>).</item>
+/// <item>Per head (<see cref="AttentionValueHeads"/>): V ← V·(I ⊗ H_dh) and the out-projection B ← (I ⊗ H_dh)ᵀ·B; the
+/// attention is linear in V per head, so the out-projection's input is rotated at no run-time cost.</item>
+/// <item>fc2/down-projection (a stream writer whose input is an activation: Relu, Gelu, SwiGLU's Mul, …):
+/// x·B = (x·H)·(Hᵀ·B), Hᵀ folded into B and x·H computed online as a MatMul by the constant H (a fast transform
+/// kernel is future work; its latency is reported in passes/OnnxQuant.Cli/docs/rotate.md).</item>
+/// </list>
+/// Hadamard orders: 2^m, or K·2^m with K in <see cref="Hadamard.BaseOrders"/> (768 = 12·64, 192 = 12·16, 172).
+/// <para>
+/// Preconditions: a float model whose LayerNorm/RMS norm nodes (fused: the pass runs the cleanup preset first unless
+/// <c>canonicalize: false</c>) normalize the last axis of one residual stream of width d, with constant γ (and β), and
+/// whose norm outputs are read only by MatMul/Gemm layers with constant 2-D weights. No data is needed.
+/// </para>
+/// <para>
+/// Does not fire (the reason is recorded under <c>rotate.stream</c> and nothing changes) when the model has no norm, mixes
+/// LayerNorm and RMS norm, when the stream is a graph input or output, is produced or read by an op it cannot go
+/// through (a Mul by a non-constant, a Conv, a Concat or Gather on the channel axis, …), when a norm output is read by
+/// anything but such a linear layer, when a LayerNorm model reads the stream directly with a linear layer, or when d has
+/// no Hadamard matrix. Per head, an attention is left alone (<c>rotate.heads</c>) when its value path or output path
+/// has other readers (a KV cache) or splits heads; an fc2 whose input width has no Hadamard matrix keeps its input
+/// (<c>rotate.online</c>).
+/// </para>
+/// </summary>
+public sealed class RotatePass : Pass<RotateOptions>
+{
+    public override string Name => "rotate";
+
+    public override string Summary => "QuaRot: fold norms' γ/β, make LayerNorm streams zero-mean (→ RMS norm), rotate the residual stream by a seeded randomized Hadamard, per-head Hadamard on V/out-projection, online Hadamard before fc2/down-projection.";
+
+    public override PassResult Run(Model model, RotateOptions options, PassContext context)
+    {
+        if (options.Canonicalize)
+            new PassManager(RecipeLoader.LoadFileOrPreset("cleanup").Steps).Run(model, new PassContext(context.Seed, context.Cancellation, _ => { }));
+        var graph = model.Graph;
+        if (ResidualStream.TryFind(graph, out var stream) is { } why)
+        {
+            context.RecordMiss("stream", why);
+            context.Log($"{Name}: not applied: {why}.");
+            return options.Canonicalize ? PassResult.Changed : PassResult.Unchanged;
+        }
+        int d = stream!.Width;
+        if (!Hadamard.IsSupportedOrder(d))
+        {
+            var reason = $"the residual width {d} has no Hadamard matrix ({Hadamard.SupportedOrdersText})";
+            context.RecordMiss("stream", reason);
+            context.Log($"{Name}: not applied: {reason}.");
+            return options.Canonicalize ? PassResult.Changed : PassResult.Unchanged;
+        }
+
+        var edits = new Dictionary<Node, RotationLayerEdit>();
+        RotationLayerEdit Edit(Node node)
+        {
+            if (!edits.TryGetValue(node, out var edit))
+            {
+                if (LinearLayer.TryRead(node, out var layer) is { } not) throw new InvalidOperationException($"{node}: {not}");
+                edits[node] = edit = new RotationLayerEdit(layer!);
+            }
+            return edit;
+        }
+
+        // 1. Fold every norm's γ and β into its readers (before any rotation: it reads B as it is).
+        foreach (var (norm, readers) in stream.Norms)
+        {
+            var gamma = norm.Inputs[1]!.Const!.ToFloatArray();
+            var beta = norm.OpType == "LayerNormalization" ? norm.Input(2)?.Const?.ToFloatArray() : null;
+            foreach (var reader in readers) Edit(reader).FoldInputAffine(gamma, beta);
+        }
+
+        // 2. The stream's terms: zero-mean (LayerNorm models), then ·Q.
+        var q = RandomizedHadamard.Create(d, options.Seed ?? context.Seed);
+        void StreamColumns(Span<double> rows)
+        {
+            if (stream.IsLayerNorm) SubtractRowMeans(rows, d);
+            q.ApplyToRows(rows);
+        }
+        foreach (var writer in stream.Writers) Edit(writer).TransformColumns(StreamColumns);
+        foreach (var reader in stream.Norms.SelectMany(n => n.Readers).Concat(stream.DirectReaders).Distinct())
+            Edit(reader).TransformRows(q.ApplyToRows);
+
+        // 3. Per-head Hadamard on V and the out-projection's input.
+        var outProjections = new HashSet<Node>();
+        var headTerms = new List<(Node Node, int Input, Action<Span<double>> Op)>();
+        int heads = 0;
+        if (options.PerHead)
+        {
+            var misses = new List<string>();
+            foreach (var attention in AttentionValueHeads.Find(graph, (int)(model.GetOpset() ?? 1), misses))
+            {
+                if (!Hadamard.IsSupportedOrder(attention.HeadDim))
+                {
+                    context.RecordMiss("heads", $"head dimension {attention.HeadDim} has no Hadamard matrix");
+                    continue;
+                }
+                var h = HadamardTransform.ForOrder(attention.HeadDim);
+                var (offset, count, n) = (attention.ColumnOffset, attention.ColumnCount, Edit(attention.ValueProjection).N);
+                Edit(attention.ValueProjection).TransformColumns(rows => PerBlock(rows, n, offset, count, h));
+                foreach (var (node, input, termOffset, termCount) in attention.ConstantTerms)
+                {
+                    int width = (int)node.Inputs[input]!.Const!.Dims[^1];
+                    headTerms.Add((node, input, rows => PerBlock(rows, width, termOffset, termCount ?? width - termOffset, h)));
+                }
+                int k = Edit(attention.OutProjection).K;
+                Edit(attention.OutProjection).TransformRows(rows => PerBlock(rows, k, 0, k, h));
+                outProjections.Add(attention.OutProjection);
+                heads++;
+            }
+            foreach (var miss in misses) context.RecordMiss("heads", miss);
+        }
+
+        // 4. Online Hadamard before fc2/down-projection.
+        var online = new List<(Node Layer, int K)>();
+        if (options.OnlineHadamard)
+            foreach (var writer in stream.Writers.Where(w => !outProjections.Contains(w) && IsActivation(w.Inputs[0]!.Producer)))
+            {
+                int k = Edit(writer).K;
+                if (!Hadamard.IsSupportedOrder(k))
+                {
+                    context.RecordMiss("online", $"{writer}'s input width {k} has no Hadamard matrix");
+                    continue;
+                }
+                var h = HadamardTransform.ForOrder(k);
+                Edit(writer).TransformRows(rows => h.Apply(rows, normalized: true, transposed: true));
+                online.Add((writer, k));
+            }
+
+        // Write: weights, constant terms, norms, online MatMuls.
+        var rewriter = new Rewriter(graph);
+        foreach (var edit in edits.Values) edit.Write(rewriter);
+        var rotatedConstants = new Dictionary<(Value, string), Value>();
+        foreach (var (node, input) in stream.ConstantTerms)
+            RotateConstant(rewriter, node, input, "stream", StreamColumns, rotatedConstants);
+        foreach (var (node, input, op) in headTerms)
+            RotateConstant(rewriter, node, input, $"head{node.Name}", op, rotatedConstants);
+        foreach (var (norm, _) in stream.Norms) ReplaceNorm(rewriter, model, norm, d);
+        foreach (var (layer, k) in online)
+        {
+            var hMatrix = Hadamard.ForOrder(k).ToMatrix(normalized: true);
+            var values = new float[(long)k * k];
+            for (int i = 0; i < k; i++)
+                for (int j = 0; j < k; j++)
+                    values[(long)i * k + j] = (float)hMatrix[i, j];
+            var x = layer.Inputs[0]!;
+            var matmul = new Node("MatMul", [x, rewriter.AddConstant(Tensor.FromFloats(values, k, k), $"hadamard_{k}")],
+                name: rewriter.FreshName($"{layer.Name ?? "fc2"}_hadamard"));
+            matmul.Outputs[0]!.Name = rewriter.FreshName($"{x.Name}_hadamard");
+            matmul.Outputs[0]!.Type = x.Type;
+            rewriter.InsertBefore(layer, matmul);
+            rewriter.SetInput(layer, 0, matmul.Outputs[0]);
+        }
+
+        context.Count("layers", edits.Count);
+        context.Count("norms", stream.Norms.Count);
+        context.Count("writers", stream.Writers.Count);
+        context.Count("heads", heads);
+        context.Count("online", online.Count);
+        context.Log($"{Name}: rotated a residual stream of width {d} ({(stream.IsLayerNorm ? "LayerNorm made zero-mean → RMS norm" : "RMS norm")}): " +
+                    $"{edits.Count} layers, {stream.Norms.Count} norms, {heads} attentions per head, {online.Count} online Hadamards.");
+        return PassResult.Changed;
+    }
+
+    private static bool IsActivation(Node? producer) =>
+        producer is { IsDefaultDomain: true, OpType: "Relu" or "Gelu" or "Mul" or "Sigmoid" or "Tanh" or "HardSwish" or "LeakyRelu" or "Elu" or "Erf" or "Silu" or "Swish" }
+        || producer is { Domain: "com.microsoft", OpType: "FastGelu" or "BiasGelu" or "Gelu" or "QuickGelu" };
+
+    /// <summary>Each row of <paramref name="rows"/> (length <paramref name="width"/>): columns [offset, offset+count) ← ·H per block of H's order.</summary>
+    private static void PerBlock(Span<double> rows, int width, int offset, int count, HadamardTransform h)
+    {
+        for (int start = 0; start < rows.Length; start += width)
+            h.Apply(rows.Slice(start + offset, count), normalized: true, transposed: true);
+    }
+
+    private static void SubtractRowMeans(Span<double> rows, int width)
+    {
+        for (int start = 0; start < rows.Length; start += width)
+        {
+            var row = rows.Slice(start, width);
+            double mean = 0;
+            foreach (var v in row) mean += v;
+            mean /= width;
+            for (int j = 0; j < width; j++) row[j] -= mean;
+        }
+    }
+
+    private static void RotateConstant(Rewriter rewriter, Node node, int input, string kind, Action<Span<double>> op,
+        Dictionary<(Value, string), Value> done)
+    {
+        var old = node.Inputs[input]!;
+        if (!done.TryGetValue((old, kind), out var replacement))
+        {
+            var tensor = old.Const!;
+            var values = tensor.ToFloatArray().Select(v => (double)v).ToArray();
+            op(values);
+            replacement = rewriter.AddConstant(
+                TensorConversions.FromFloats(tensor.ElementType, values.Select(v => (float)v).ToArray(), tensor.Dims.ToArray()), old.Name);
+            done[(old, kind)] = replacement;
+        }
+        rewriter.ReplaceInput(node, input, replacement);
+    }
+
+    /// <summary>The norm, now reading x·Q, becomes RMS norm with γ = 1 (RMS(x·Q) = RMS(x)·Q).</summary>
+    private static void ReplaceNorm(Rewriter rewriter, Model model, Node norm, int d)
+    {
+        var ones = rewriter.AddConstant(TensorConversions.FromFloats(norm.Inputs[1]!.Const!.ElementType, Enumerable.Repeat(1f, d).ToArray(), [d]), $"{norm.Name ?? "norm"}_unit_scale");
+        if (norm.OpType != "LayerNormalization")
+        {
+            rewriter.ReplaceInput(norm, 1, ones);
+            return;
+        }
+        string op = (model.GetOpset() ?? 1) >= Fusion.FuseRmsNormPass.StandardOpset ? "RMSNormalization" : "SimplifiedLayerNormalization";
+        var rms = new Node(op, [norm.Inputs[0], ones], 1, "",
+            [Attribute.Int("axis", -1), Attribute.Float("epsilon", norm.GetFloat("epsilon", 1e-5f))], name: norm.Name);
+        rms.Outputs[0]!.Type = norm.Outputs[0]!.Type;
+        rewriter.InsertBefore(norm, rms);
+        var output = norm.Outputs[0]!;
+        rms.Outputs[0]!.Name = rewriter.FreshName($"{output.Name}_rms");
+        rewriter.ReplaceAllUsesWith(output, rms.Outputs[0]!);
+        rewriter.RemoveDead([norm]);
+    }
+}
