@@ -69,24 +69,20 @@ public sealed class RotatePass : Pass<RotateOptions>
             return options.Canonicalize ? PassResult.Changed : PassResult.Unchanged;
         }
 
-        var edits = new Dictionary<Node, RotationLayerEdit>();
-        RotationLayerEdit Edit(Node node)
-        {
-            if (!edits.TryGetValue(node, out var edit))
-            {
-                if (LinearLayer.TryRead(node, out var layer) is { } not) throw new InvalidOperationException($"{node}: {not}");
-                edits[node] = edit = new RotationLayerEdit(layer!);
-            }
-            return edit;
-        }
+        // Layers are edited independently of each other, in parallel within each step; a step's edits of one layer
+        // finish before the next step's start, so γ is folded before any rotation reads B.
+        var edits = new System.Collections.Concurrent.ConcurrentDictionary<Node, Lazy<RotationLayerEdit>>();
+        RotationLayerEdit Edit(Node node) => edits.GetOrAdd(node, n => new Lazy<RotationLayerEdit>(() =>
+            LinearLayer.TryRead(n, out var layer) is { } not ? throw new InvalidOperationException($"{n}: {not}") : new RotationLayerEdit(layer!))).Value;
 
         // 1. Fold every norm's γ and β into its readers (before any rotation: it reads B as it is).
-        foreach (var (norm, readers) in stream.Norms)
+        var folds = stream.Norms.SelectMany(n => n.Readers.Select(reader => (Norm: n.Norm, Reader: reader))).ToList();
+        Parallel.ForEach(folds, fold =>
         {
-            var gamma = norm.Inputs[1]!.Const!.ToFloatArray();
-            var beta = norm.OpType == "LayerNormalization" ? norm.Input(2)?.Const?.ToFloatArray() : null;
-            foreach (var reader in readers) Edit(reader).FoldInputAffine(gamma, beta);
-        }
+            var gamma = fold.Norm.Inputs[1]!.Const!.ToFloatArray();
+            var beta = fold.Norm.OpType == "LayerNormalization" ? fold.Norm.Input(2)?.Const?.ToFloatArray() : null;
+            Edit(fold.Reader).FoldInputAffine(gamma, beta);
+        });
 
         // 2. The stream's terms: zero-mean (LayerNorm models), then ·Q.
         var q = RandomizedHadamard.Create(d, options.Seed ?? context.Seed);
@@ -95,9 +91,9 @@ public sealed class RotatePass : Pass<RotateOptions>
             if (stream.IsLayerNorm) SubtractRowMeans(rows, d);
             q.ApplyToRows(rows);
         }
-        foreach (var writer in stream.Writers) Edit(writer).TransformColumns(StreamColumns);
-        foreach (var reader in stream.Norms.SelectMany(n => n.Readers).Concat(stream.DirectReaders).Distinct())
-            Edit(reader).TransformRows(q.ApplyToRows);
+        Parallel.ForEach(stream.Writers, writer => Edit(writer).TransformColumns(StreamColumns));
+        Parallel.ForEach(stream.Norms.SelectMany(n => n.Readers).Concat(stream.DirectReaders).Distinct(),
+            reader => Edit(reader).TransformRows(q.ApplyToRows));
 
         // 3. Per-head Hadamard on V and the out-projection's input.
         var outProjections = new HashSet<Node>();
@@ -140,30 +136,38 @@ public sealed class RotatePass : Pass<RotateOptions>
                     context.RecordMiss("online", $"{writer}'s input width {k} has no Hadamard matrix");
                     continue;
                 }
-                var h = HadamardTransform.ForOrder(k);
-                Edit(writer).TransformRows(rows => h.Apply(rows, normalized: true, transposed: true));
                 online.Add((writer, k));
             }
+        Parallel.ForEach(online, o =>
+        {
+            var h = HadamardTransform.ForOrder(o.K);
+            Edit(o.Layer).TransformRows(rows => h.Apply(rows, normalized: true, transposed: true));
+        });
 
         // Write: weights, constant terms, norms, online MatMuls.
         var rewriter = new Rewriter(graph);
-        foreach (var edit in edits.Values) edit.Write(rewriter);
+        // Written in graph order, so constant names and the output bytes do not depend on the threads.
+        foreach (var node in graph.Nodes.Where(edits.ContainsKey).ToList()) edits[node].Value.Write(rewriter);
         var rotatedConstants = new Dictionary<(Value, string), Value>();
         foreach (var (node, input) in stream.ConstantTerms)
             RotateConstant(rewriter, node, input, "stream", StreamColumns, rotatedConstants);
         foreach (var (node, input, op) in headTerms)
             RotateConstant(rewriter, node, input, $"head{node.Name}", op, rotatedConstants);
         foreach (var (norm, _) in stream.Norms) ReplaceNorm(rewriter, model, norm, d);
+        var hadamards = new Dictionary<int, Value>();
         foreach (var (layer, k) in online)
         {
-            var hMatrix = Hadamard.ForOrder(k).ToMatrix(normalized: true);
-            var values = new float[(long)k * k];
-            for (int i = 0; i < k; i++)
-                for (int j = 0; j < k; j++)
-                    values[(long)i * k + j] = (float)hMatrix[i, j];
+            if (!hadamards.TryGetValue(k, out var hValue))
+            {
+                // One constant per order, shared by every layer of that width.
+                var entries = Hadamard.ForOrder(k).Entries;
+                float scale = (float)(1 / Math.Sqrt(k));
+                var values = new float[entries.Length];
+                for (int i = 0; i < values.Length; i++) values[i] = entries[i] * scale;
+                hadamards[k] = hValue = rewriter.AddConstant(Tensor.FromFloats(values, k, k), $"hadamard_{k}");
+            }
             var x = layer.Inputs[0]!;
-            var matmul = new Node("MatMul", [x, rewriter.AddConstant(Tensor.FromFloats(values, k, k), $"hadamard_{k}")],
-                name: rewriter.FreshName($"{layer.Name ?? "fc2"}_hadamard"));
+            var matmul = new Node("MatMul", [x, hValue], name: rewriter.FreshName($"{layer.Name ?? "fc2"}_hadamard"));
             matmul.Outputs[0]!.Name = rewriter.FreshName($"{x.Name}_hadamard");
             matmul.Outputs[0]!.Type = x.Type;
             rewriter.InsertBefore(layer, matmul);
