@@ -13,7 +13,10 @@ namespace OnnxQuant.Passes.Equivalence.Rotation;
 internal sealed class RotationLayerEdit
 {
     private readonly LinearLayer _layer;
-    private readonly double[] _b; // K×N row-major: row k is input channel k
+    // The weight, either as rows [N, K] (row n = output channel n: input-side ops act on contiguous rows) or as B [K, N]
+    // (output-side ops act on contiguous rows); transposed only when the next op needs the other layout.
+    private double[] _data;
+    private bool _rowsLayout = true;
     private double[]? _bias;      // effective per-output bias (Gemm's β applied); null: none and none needed
 
     public RotationLayerEdit(LinearLayer layer)
@@ -22,10 +25,8 @@ internal sealed class RotationLayerEdit
         K = layer.K;
         N = layer.N;
         var rows = layer.ReadRows();
-        _b = new double[(long)K * N];
-        for (int n = 0; n < N; n++)
-            for (int k = 0; k < K; k++)
-                _b[(long)k * N + n] = rows[(long)n * K + k];
+        _data = new double[rows.Length];
+        for (long i = 0; i < rows.Length; i++) _data[i] = rows[i];
         if (layer.Bias is not null) _bias = layer.ReadBias()!.Select(v => (double)v).ToArray();
     }
 
@@ -36,45 +37,66 @@ internal sealed class RotationLayerEdit
     /// <summary>x = x̂·diag(γ) + β: B ← diag(γ)·B, b ← b + α·β·B (β may be null).</summary>
     public void FoldInputAffine(float[] gamma, float[]? beta)
     {
-        if (beta is not null && beta.Any(v => v != 0))
+        UseRows();
+        bool shift = beta is not null && beta.Any(v => v != 0);
+        if (shift) _bias ??= new double[N];
+        for (int n = 0; n < N; n++)
         {
-            _bias ??= new double[N];
-            for (int k = 0; k < K; k++)
-                for (int n = 0; n < N; n++)
-                    _bias[n] += _layer.Alpha * (double)beta[k] * _b[(long)k * N + n];
+            var row = _data.AsSpan((int)((long)n * K), K);
+            if (shift)
+            {
+                double sum = 0;
+                for (int k = 0; k < K; k++) sum += (double)beta![k] * row[k];
+                _bias![n] += _layer.Alpha * sum;
+            }
+            for (int k = 0; k < K; k++) row[k] *= gamma[k];
         }
-        for (int k = 0; k < K; k++)
-            for (int n = 0; n < N; n++)
-                _b[(long)k * N + n] *= gamma[k];
     }
 
     /// <summary>Applies <paramref name="op"/> to every row of B (length N) and to the bias: B ← B·M, b ← b·M.</summary>
     public void TransformColumns(Action<Span<double>> op)
     {
-        op(_b);
+        UseB();
+        op(_data);
         if (_bias is not null) op(_bias);
     }
 
     /// <summary>Applies <paramref name="op"/> to every column of B (length K), i.e. B ← Mᵀ·B when op is x ← x·M.</summary>
     public void TransformRows(Action<Span<double>> op)
     {
-        var t = new double[_b.Length];
-        for (int k = 0; k < K; k++)
-            for (int n = 0; n < N; n++)
-                t[(long)n * K + k] = _b[(long)k * N + n];
-        op(t);
-        for (int k = 0; k < K; k++)
-            for (int n = 0; n < N; n++)
-                _b[(long)k * N + n] = t[(long)n * K + k];
+        UseRows();
+        op(_data);
+    }
+
+    private void UseRows()
+    {
+        if (_rowsLayout) return;
+        _data = Transpose(_data, K, N);
+        _rowsLayout = true;
+    }
+
+    private void UseB()
+    {
+        if (!_rowsLayout) return;
+        _data = Transpose(_data, N, K);
+        _rowsLayout = false;
+    }
+
+    private static double[] Transpose(double[] a, int rows, int columns)
+    {
+        var t = new double[a.Length];
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < columns; c++)
+                t[(long)c * rows + r] = a[(long)r * columns + c];
+        return t;
     }
 
     /// <summary>Writes the new weight (and bias) as new constants; a MatMul that gained a bias gets an Add after it.</summary>
     public void Write(Rewriter rewriter)
     {
-        var rows = new float[_b.Length];
-        for (int n = 0; n < N; n++)
-            for (int k = 0; k < K; k++)
-                rows[(long)n * K + k] = (float)_b[(long)k * N + n];
+        UseRows();
+        var rows = new float[_data.Length];
+        for (long i = 0; i < rows.Length; i++) rows[i] = (float)_data[i];
         var weight = rewriter.AddConstant(_layer.WeightFromRows(rows), _layer.Weight.Name);
         _layer.UseWeight(rewriter, weight);
         if (_bias is null) return;
