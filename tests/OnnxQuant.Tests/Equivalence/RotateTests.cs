@@ -252,4 +252,25 @@ public class RotateTests
         Assert.DoesNotContain(after.Graph.Nodes, n => n.OpType is "QuantizeLinear" or "DequantizeLinear" or "MatMulNBits");
         NumericAssert.SameOutputs(before, after, SharedModelInputs.For("stories260k.onnx", before), Tolerance);
     }
+    [Fact]
+    public void ThePreset_RotatesBeforeQuantizing_AndKeepsTheOnlineHadamardFloat()
+    {
+        using var folder = new ScratchFolder("rotate-preset");
+        string output = Path.Combine(folder.Path, "w4a16-rotated.onnx");
+        var result = Quantizer.Quantize(SharedPaths.Model("stories260k.onnx"), output, new QuantizeOptions
+        {
+            Recipe = RecipeSource.Preset("w4a16-rotated"),
+        });
+
+        Assert.Equal(5, result.Counters.GetValueOrDefault("rotate.online"));
+        using var after = OnnxReader.Read(output);
+        var hadamards = after.Graph.Nodes.Where(n => n.Name?.Contains("_hadamard", StringComparison.Ordinal) == true).ToList();
+        Assert.Equal(5, hadamards.Count);
+        Assert.All(hadamards, n => Assert.Equal("MatMul", n.OpType));
+        Assert.All(hadamards, n => Assert.Equal(DataType.Float, n.Inputs[1]!.ElementType));
+        Assert.Contains(after.Graph.Nodes, n => n.OpType == "MatMulNBits");
+        using var before = OnnxReader.Read(SharedPaths.Model("stories260k.onnx"));
+        var logits = NumericAssert.Run(after, SharedModelInputs.For("stories260k.onnx", before)).Values.Single();
+        Assert.All(NumericAssert.ToDoubles(logits)!, v => Assert.True(double.IsFinite(v)));
+    }
 }
