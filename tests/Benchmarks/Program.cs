@@ -7,6 +7,12 @@ using OnnxQuant.Passes.Calibration.Ranges;
 //   dotnet run -c Release --project tests/Benchmarks -- [--model PATH] [--data PATH] [--method minmax|percentile|entropy|mse|all]
 //       [--batch-size N] [--count N] [--rounds N] [--all-tensors] [--overlap|--no-overlap]
 // Defaults: ../shared/models/vit_mnist.onnx, ../shared/data/mnist/calib_256.npy, every method, batches of 1, 3 rounds.
+// auto-precision's kernel cost table: dotnet run -c Release --project tests/Benchmarks -- --kernel-costs OUT [--threads 2] [--runs 30]
+if (args.Length >= 2 && args[0] == "--kernel-costs")
+{
+    int Arg(string name, int fallback) => Array.IndexOf(args, name) is int i and >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
+    return KernelCostTable.Run(args[1], Arg("--threads", 2), Arg("--runs", 30));
+}
 var options = new Dictionary<string, string>(StringComparer.Ordinal);
 var flags = new HashSet<string>(StringComparer.Ordinal);
 for (int i = 0; i < args.Length; i++)

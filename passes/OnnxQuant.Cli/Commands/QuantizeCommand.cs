@@ -4,6 +4,7 @@ using OnnxQuant.Ir;
 using OnnxQuant.Ir.Serialization;
 using OnnxQuant.Passes;
 using OnnxQuant.Passes.Recipes;
+using OnnxQuant.Passes.Quantization.AutoPrecision;
 using OnnxQuant.Runtime.Calibration;
 using Spectre.Console;
 
@@ -25,7 +26,7 @@ internal static class QuantizeCommand
     }
 
     private sealed record Settings(string Input, string Output, string? Recipe, bool VerifyEach, string[] PrintIrAfter,
-        bool Stats, int Seed, bool ExternalData, Calibration Calibration);
+        bool Stats, int Seed, bool ExternalData, Calibration Calibration, AutoPrecisionSettings AutoPrecision);
 
     /// <summary>Command-line calibration settings; they override the recipe's <c>calibration:</c> section.</summary>
     private sealed record Calibration(string? Data, int? Count, int? Skip, string[] Images, string[] Shapes, string? SaveTo, string? LoadFrom, string? SaveParams);
@@ -77,16 +78,31 @@ internal static class QuantizeCommand
             HelpName = "FILE",
         };
 
+        private readonly Option<string> _target = new("--target")
+        {
+            Description = "auto-precision's accuracy target on held-out calibration samples: sqnr=DB, top1-drop=POINTS (with --labels), psnr-drop=DB.",
+            HelpName = "KIND=VALUE",
+        };
+        private readonly Option<double?> _maxLatency = new("--max-latency") { Description = "auto-precision's latency budget, a ratio to float (estimated from the shipped kernel cost table).", HelpName = "RATIO" };
+        private readonly Option<double?> _maxMinutes = new("--max-minutes") { Description = "Stop auto-precision's search after this long, keeping the best model so far (default 10).", HelpName = "MIN" };
+        private readonly Option<string> _labels = new("--labels") { Description = "Labels of the calibration data for --target top1-drop (as eval --labels).", HelpName = "FILE" };
+        private readonly Option<string> _keys = new("--keys") { Description = "CTC keys file: top1-drop then scores CTC exact match (as eval --keys).", HelpName = "FILE" };
+
         public void AttachTo(Command command)
         {
             command.Arguments.Add(_input);
             command.Arguments.Add(_output);
-            foreach (var option in new Option[] { _recipe, _verifyEach, _printIrAfter, _stats, _seed, _externalData, _data, _count, _skip, _image, _shape, _saveCalib, _loadCalib, _saveParams })
+            foreach (var option in new Option[] { _recipe, _verifyEach, _printIrAfter, _stats, _seed, _externalData, _data, _count, _skip, _image, _shape, _saveCalib, _loadCalib, _saveParams, _target, _maxLatency, _maxMinutes, _labels, _keys })
                 command.Options.Add(option);
             command.SetAction((parse, cancellation) => Task.FromResult(Execute(new Settings(
                 parse.GetValue(_input)!, parse.GetValue(_output)!, parse.GetValue(_recipe), parse.GetValue(_verifyEach),
                 parse.GetValue(_printIrAfter) ?? [], parse.GetValue(_stats), parse.GetValue(_seed), parse.GetValue(_externalData),
-                new Calibration(parse.GetValue(_data), parse.GetValue(_count), parse.GetValue(_skip), parse.GetValue(_image) ?? [], parse.GetValue(_shape) ?? [], parse.GetValue(_saveCalib), parse.GetValue(_loadCalib), parse.GetValue(_saveParams))),
+                new Calibration(parse.GetValue(_data), parse.GetValue(_count), parse.GetValue(_skip), parse.GetValue(_image) ?? [], parse.GetValue(_shape) ?? [], parse.GetValue(_saveCalib), parse.GetValue(_loadCalib), parse.GetValue(_saveParams)),
+                new AutoPrecisionSettings
+                {
+                    Target = parse.GetValue(_target), MaxLatency = parse.GetValue(_maxLatency), MaxMinutes = parse.GetValue(_maxMinutes),
+                    Labels = parse.GetValue(_labels), Keys = parse.GetValue(_keys),
+                }),
                 env, PipelineCli.ConsoleFor(parse.InvocationConfiguration.Output), parse.InvocationConfiguration.Error,
                 // --verbose is the root's (recursive) option; the command may also be built under another root in tests.
                 parse.Tokens.Any(t => t.Value is "--verbose" or "-v"), cancellation)));
@@ -146,6 +162,7 @@ internal static class QuantizeCommand
             IrSink = text => WriteRaw(output, text),
             ExternalData = settings.ExternalData,
             SaveParametersTo = cli.SaveParams,
+            AutoPrecision = settings.AutoPrecision,
             Registry = env.Registry,
             PresetDirectory = env.PresetDirectory,
             RecipeLoaded = recipe => output.MarkupLine(

@@ -43,6 +43,12 @@ public sealed record QuantizeOptions
     /// <summary>Write every quantized tensor's scale, zero point, bits and granularity as JSON here (<c>--save-params</c>).</summary>
     public string? SaveParametersTo { get; init; }
 
+    /// <summary>
+    /// Settings for the recipe's <c>auto-precision</c> step (<c>--target</c>, <c>--max-latency</c>, <c>--max-minutes</c>,
+    /// <c>--labels</c>, <c>--keys</c>); null keeps the recipe's. Given to a recipe without that step, it is refused.
+    /// </summary>
+    public Passes.Quantization.AutoPrecision.AutoPrecisionSettings? AutoPrecision { get; init; }
+
     /// <summary>The passes recipes may name (default: the built-in ones).</summary>
     public PassRegistry? Registry { get; init; }
 

@@ -90,6 +90,13 @@ public static class Quantizer
             recipe.Passes.FirstOrDefault(p => p.Pass is CalibratePass) is { Options: CalibrateOptions { Data: null } })
             throw new OnnxQuantException(MissingDataMessage.For(model, recipe.Name));
         context.SetAnalysis(calibration);
+        if (options.AutoPrecision is { IsEmpty: false } auto)
+        {
+            if (!recipe.Passes.Any(p => p.Pass is Passes.Quantization.AutoPrecision.AutoPrecisionPass))
+                throw new OnnxQuantException($"--target, --max-latency, --max-minutes, --labels and --keys set the auto-precision step, and recipe '{recipe.Name}' has none; "
+                    + "use --recipe w8a8-auto (or w4a8-auto), or add an auto-precision step to the recipe.");
+            context.SetAnalysis(auto);
+        }
         var pipeline = manager.Run(model, context);
         Provenance.Record(model, recipe, context);
 

@@ -3,6 +3,7 @@ using OnnxQuant.Runtime.DataSources;
 using OnnxQuant.Passes.Calibration.Ranges;
 using OnnxQuant.Runtime.Calibration.Statistics;
 using OnnxQuant.Passes.Quantization;
+using OnnxQuant.Passes.Quantization.AutoPrecision;
 using OnnxQuant.Runtime.Calibration;
 
 namespace OnnxQuant.Passes.Calibration;
@@ -45,7 +46,7 @@ public sealed class CalibratePass : Pass<CalibrateOptions>
             CheckCovers(model, statistics, targets, rangeSpec, requests, load);
             context.Log($"calibrate: reusing {statistics.Count} tensors' statistics from {load} ({statistics.Samples} samples).");
         }
-        else statistics = CollectTargets(model, targets, settings, options.Data, context);
+        else statistics = CollectTargets(model, targets, HoldOut(model, settings, options.Data, context), options.Data, context);
         if (settings.SaveTo is { } save) statistics.Save(save);
         var result = CalibrationResult.Bind(model, statistics, rangeOptions);
         context.Count("tensors", result.Ranges.Count);
@@ -82,6 +83,28 @@ public sealed class CalibratePass : Pass<CalibrateOptions>
         source.NonFinite.Report(source.Description, context.Log);
         context.Log($"calibrate: {statistics.Count} tensors over {statistics.Samples} samples of {source.Description}.");
         return statistics;
+    }
+
+    /// <summary>
+    /// When an <c>auto-precision</c> step reads this step's statistics, its <c>holdout</c> last samples of the data
+    /// are left out of calibration and named in the context (<see cref="HeldOutSamples"/>) for it to measure on; the
+    /// settings returned calibrate on the others.
+    /// </summary>
+    private static CalibrationSettings HoldOut(Model model, CalibrationSettings settings, string? stepData, PassContext context)
+    {
+        var readers = context.CurrentStep is { } step && context.GetAnalysis<StatisticsSchedule>() is { } schedule ? schedule.ReadersOf(step) : [];
+        int holdout = readers.Where(r => r.Pass is AutoPrecisionPass).Select(r => ((AutoPrecisionOptions)r.Options).Holdout).DefaultIfEmpty(0).Max();
+        if (holdout <= 0) return settings;
+        if (settings.Source.Shuffle)
+            throw new OnnxQuantException("auto-precision holds out the last calibration samples in file order; calibrate without shuffling.");
+        int available;
+        using (var probe = settings.OpenData(model, stepData)) available = probe.Count;
+        if (available <= holdout)
+            throw new OnnxQuantException($"auto-precision holds out {holdout} of the calibration samples to measure on, but the data gives {available}; "
+                + "give more samples (--count) or a smaller 'holdout'.");
+        context.SetAnalysis(new HeldOutSamples(settings.Source.Skip + available - holdout, holdout));
+        context.Log($"calibrate: {available - holdout} samples calibrate, the last {holdout} are held out for auto-precision.");
+        return settings with { Source = settings.Source with { Count = available - holdout } };
     }
 
     /// <summary>What the readers of this step request, on the model as it is now.</summary>

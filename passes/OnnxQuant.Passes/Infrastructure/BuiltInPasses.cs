@@ -33,6 +33,7 @@ internal static class BuiltInPasses
         registry.Register<Equivalence.RotatePass>();
         registry.Register<Calibration.CalibratePass>();
         registry.Register<InsertQdqPass>();
+        registry.Register<Quantization.AutoPrecision.AutoPrecisionPass>();
         registry.Register<Quantization.WeightOnly.QuantizeWeightsPass>();
         registry.Register<InsertDynamicQdqPass>();
     }

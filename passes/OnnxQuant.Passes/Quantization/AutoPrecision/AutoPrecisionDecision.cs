@@ -1,0 +1,28 @@
+namespace OnnxQuant.Passes.Quantization.AutoPrecision;
+
+/// <summary>
+/// One step of the search: <see cref="Node"/> (of <see cref="Group"/>, the sensitivity group) set to
+/// <see cref="Choice"/>, because its local error was <see cref="LocalDropDb"/> (SQNR lost between its inputs and its
+/// output in the model as it was), and the held-out score went from <see cref="ScoreBefore"/> to
+/// <see cref="ScoreAfter"/> for <see cref="CostNs"/> more estimated nanoseconds per run.
+/// </summary>
+public sealed record AutoPrecisionDecision(string Node, string Group, PrecisionChoice Choice, double LocalDropDb,
+    double ScoreBefore, double ScoreAfter, double CostNs, int Tried);
+
+/// <summary>What the search did, as written to the output's metadata (key <see cref="AutoPrecisionPass.MetadataKey"/>, JSON).</summary>
+public sealed record AutoPrecisionSummary(
+    string Target,
+    string Metric,
+    int HeldOutSamples,
+    int HeldOutFirst,
+    double FloatScore,
+    double StartScore,
+    double FinalScore,
+    bool TargetHolds,
+    double EstimatedLatencyRatio,
+    double? MaxLatency,
+    int Candidates,
+    int Measurements,
+    string Stopped,
+    string CostTable,
+    IReadOnlyList<AutoPrecisionDecision> Decisions);

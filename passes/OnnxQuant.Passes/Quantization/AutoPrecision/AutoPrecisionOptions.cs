@@ -1,0 +1,45 @@
+using System.ComponentModel;
+
+namespace OnnxQuant.Passes.Quantization.AutoPrecision;
+
+/// <summary>Options of <see cref="AutoPrecisionPass"/>.</summary>
+public sealed class AutoPrecisionOptions
+{
+    [Description("what must hold on the held-out samples: sqnr=DB (output SQNR vs float), top1-drop=POINTS (classify/ctc, needs labels), psnr-drop=DB (reconstruction)")]
+    public string Target { get; set; } = "sqnr=30";
+
+    [Description("estimated latency budget as a ratio to the float model's (from the kernel cost table); 0: none")]
+    public double MaxLatency { get; set; }
+
+    [Description("stop the search after this many minutes with the best model so far")]
+    public double MaxMinutes { get; set; } = 10;
+
+    [Description("calibration samples held out (the last ones) to measure on; calibrate uses the others")]
+    public int Holdout { get; set; } = 8;
+
+    [Description("nodes tried per round, worst local error first; the next ones only when none of these improves the score")]
+    public int Candidates { get; set; } = 4;
+
+    [Description("labels of the calibration data (as eval --labels), for top1-drop")]
+    public string? Labels { get; set; }
+
+    [Description("CTC keys file (as eval --keys): top1-drop then scores CTC exact match")]
+    public string? Keys { get; set; }
+
+    [Description("op types to quantize, as insert-qdq's op-types (empty: MatMul, Gemm, Conv)")]
+    public List<string> OpTypes { get; set; } = [];
+
+    [Description("integer type of activations every node starts from (as insert-qdq's)")]
+    public QdqActivationType ActivationType { get; set; } = QdqActivationType.UInt8;
+
+    [Description("symmetric activation ranges (as insert-qdq's)")]
+    public bool SymmetricActivations { get; set; }
+
+    /// <summary>The insert-qdq settings every node starts from.</summary>
+    public InsertQdqOptions BaseQuantization() => new()
+    {
+        OpTypes = [.. OpTypes],
+        ActivationType = ActivationType,
+        SymmetricActivations = SymmetricActivations,
+    };
+}

@@ -1,0 +1,223 @@
+using System.Diagnostics;
+using System.Text.Json;
+using OnnxQuant.Ir;
+using OnnxQuant.Ir.Serialization;
+using OnnxQuant.Passes.Calibration;
+using OnnxQuant.Passes.Quantization.Sensitivity;
+using OnnxQuant.Runtime;
+using OnnxQuant.Runtime.DataSources;
+
+namespace OnnxQuant.Passes.Quantization.AutoPrecision;
+
+/// <summary>
+/// Accuracy-driven mixed precision (issue 13): static QDQ as <see cref="InsertQdqPass"/> writes it, but each
+/// quantizable node gets int8 (the recipe's setting: per-channel int8 weights, 8-bit activations), int16 activations,
+/// or float, chosen so that a target holds on calibration samples the <c>calibrate</c> step held out
+/// (<see cref="HeldOutSamples"/>): output SQNR ≥ X dB, or a task score (top-1, CTC exact match, PSNR) at most Y below
+/// float's. The search is greedy, in the spirit of HAWQ/ORT's "find the nodes to leave in float" by measurement:
+/// <list type="number">
+/// <item>Quantize everything at int8 and score the model on the held-out samples.</item>
+/// <item>While the target does not hold: run the float and current models with every quantizable node's inputs and
+/// output exposed and rank the int8 nodes by local error (SQNR of the node's output minus the worst SQNR of its
+/// activation inputs: what quantizing this node adds); for the <c>candidates</c> worst, try int16 and float, score the
+/// whole model each time, and keep the change with the most score gained per estimated nanosecond added
+/// (<see cref="KernelCosts"/>: a shipped table, never timed during a run) that stays within <c>max-latency</c>.</item>
+/// <item>Stop when the target holds, when no tried change improves the score, or after <c>max-minutes</c> (the
+/// best model so far is kept and the metadata says why it stopped).</item>
+/// </list>
+/// Every decision and the measurement behind it goes into the output's metadata under <see cref="MetadataKey"/>
+/// (JSON, <see cref="AutoPrecisionSummary"/>). Deterministic for the same data, except when the time cap stops it.
+/// Preconditions: those of insert-qdq, and a <c>calibrate</c> step before it with data to hold samples out of (it
+/// calibrates on all but the last <c>holdout</c> samples). Does not fire on nodes insert-qdq would not quantize.
+/// Choices not made: per-tensor weight scales (never more accurate than per-channel at the same kernel cost, so the
+/// greedy could not pick them) and the equivalence transforms (they rewrite the whole model; run them before).
+/// </summary>
+public sealed class AutoPrecisionPass : Pass<AutoPrecisionOptions>
+{
+    /// <summary>The metadata key of the search's record (not under <c>onnxquant.</c>, which provenance rewrites).</summary>
+    public const string MetadataKey = "auto-precision";
+
+    private const double CapDb = 100;
+
+    public override string Name => "auto-precision";
+
+    public override string Summary => "Static QDQ with per-node int8 / int16-activation / float chosen greedily until an accuracy target holds on held-out calibration samples.";
+
+    public override IReadOnlyList<string> Provides => ["qdq"];
+
+    public override StatisticsUse Statistics { get; } = new() { Reads = StatisticKinds.Range, Preserves = StatisticsPreservation.Declared };
+
+    public override void RequestStatistics(Model model, AutoPrecisionOptions options, StatisticsRequests requests) =>
+        new InsertQdqPass().RequestStatistics(model, options.BaseQuantization(), requests);
+
+    public override PassResult Run(Model model, AutoPrecisionOptions options, PassContext context)
+    {
+        var cli = context.GetAnalysis<AutoPrecisionSettings>() ?? new AutoPrecisionSettings();
+        var target = AccuracyTarget.Parse(cli.Target ?? options.Target);
+        double maxLatency = cli.MaxLatency ?? options.MaxLatency;
+        double maxMinutes = cli.MaxMinutes ?? options.MaxMinutes;
+        if (maxLatency < 0) throw new OnnxQuantException($"{Name}: max-latency is a ratio to float (e.g. 0.5), 0 for none; {maxLatency} is not.");
+        if (maxMinutes <= 0) throw new OnnxQuantException($"{Name}: max-minutes must be more than 0; {maxMinutes} is not.");
+        var calibration = context.GetAnalysis<CalibrationResult>()
+            ?? throw new OnnxQuantException($"{Name}: no calibration: run the calibrate pass (with --data) before '{Name}'.");
+        var held = context.GetAnalysis<HeldOutSamples>()
+            ?? throw new OnnxQuantException($"{Name}: the calibrate step before it held no samples out (it reads statistics from --load-calib, or has no data); run it on --data.");
+        var clock = Stopwatch.StartNew();
+
+        var graph = model.Graph;
+        foreach (var node in graph.Nodes)
+            if (string.IsNullOrEmpty(node.Name)) node.Name = graph.FreshName(node.OpType);
+        var baseOptions = options.BaseQuantization();
+        var candidates = QuantizationCandidates.In(graph, InsertQdqPass.OpTypesOf(baseOptions), []);
+        var groups = NodeRoles.Classify(graph, candidates).ToDictionary(e => e.Key.Name!, e => e.Value, StringComparer.Ordinal);
+        var samples = LoadHeldOut(model, held, context);
+        var runner = new RunnerOptions { IntraOpThreads = 2 };
+        var scorer = new HeldOutScorer(model, samples, target.Metric, cli.Labels ?? options.Labels, cli.Keys ?? options.Keys, runner);
+        byte[] floatBytes = OnnxWriter.ToBytes(model);
+        var costs = KernelCosts.Shipped;
+
+        var choice = candidates.ToDictionary(n => n.Name!, _ => PrecisionChoice.Int8, StringComparer.Ordinal);
+        int measurements = 0;
+        Model Build(IReadOnlyDictionary<string, PrecisionChoice> choices)
+        {
+            context.Cancellation.ThrowIfCancellationRequested();
+            var copy = OnnxReader.Read(floatBytes, model.BaseDirectory);
+            var inner = new PassContext(context.Seed, context.Cancellation);
+            inner.SetAnalysis(calibration.Rebind(copy));
+            new InsertQdqPass().Run(copy, WithChoices(baseOptions, choices), inner);
+            return copy;
+        }
+        double Score(IReadOnlyDictionary<string, PrecisionChoice> choices)
+        {
+            using var variant = Build(choices);
+            measurements++;
+            return scorer.Measure(variant);
+        }
+
+        // Sizes for the cost estimate come from one run of the float model with every candidate's output exposed.
+        var tensorsOfInterest = candidates.SelectMany(n => n.Inputs.Concat(n.Outputs))
+            .Where(v => v is { IsConstant: false, Name: not null }).Select(v => v!.Name!).Distinct(StringComparer.Ordinal).ToList();
+        double Ns(Node n, PrecisionChoice c) => costs.Nanoseconds(KernelCosts.KindOf(n),
+            c, KernelCosts.Macs(n, scorer.ElementCounts.TryGetValue(n.Outputs[0]?.Name ?? "", out long e) ? e : null));
+        double LatencyRatio() => candidates.Sum(n => Ns(n, choice[n.Name!])) / Math.Max(1e-12, candidates.Sum(n => Ns(n, PrecisionChoice.Float)));
+
+        double start = Score(choice), score = start;
+        context.Log($"{Name}: {candidates.Count} nodes, {samples.Count} held-out samples; float {F(scorer.FloatScore)}, all int8 {F(score)} ({target}).");
+        var decisions = new List<AutoPrecisionDecision>();
+        string stopped = "target holds";
+        while (!target.Holds(score, scorer.FloatScore))
+        {
+            if (clock.Elapsed.TotalMinutes >= maxMinutes)
+            {
+                stopped = $"time cap ({maxMinutes} min) reached";
+                break;
+            }
+            Dictionary<string, double> local;
+            using (var current = Build(choice)) local = scorer.TensorSqnr(model, current, tensorsOfInterest);
+            double Sq(Value? v) => v?.Name is { } name && local.TryGetValue(name, out double s) ? Math.Min(s, CapDb) : CapDb;
+            var ranked = candidates.Where(n => choice[n.Name!] == PrecisionChoice.Int8)
+                .Select(n => (Node: n, Drop: n.Inputs.Where(v => v is { IsConstant: false }).Select(Sq).DefaultIfEmpty(CapDb).Min() - Sq(n.Outputs[0])))
+                .OrderByDescending(x => x.Drop).ThenBy(x => x.Node.Name, StringComparer.Ordinal).ToList();
+            if (ranked.Count == 0)
+            {
+                stopped = "every node is already int16 or float";
+                break;
+            }
+            (Node Node, double Drop, PrecisionChoice Choice, double Score, double Cost, double Merit)? best = null;
+            int tried = 0;
+            // The worst `candidates` nodes first; only when none of them helps, the next ones.
+            int chunk = Math.Max(1, options.Candidates);
+            for (int from = 0; from < ranked.Count && best is null && clock.Elapsed.TotalMinutes < maxMinutes; from += chunk)
+                foreach (var (node, drop) in ranked.Skip(from).Take(chunk))
+                    foreach (var option in new[] { PrecisionChoice.Int16, PrecisionChoice.Float })
+                    {
+                        var trial = new Dictionary<string, PrecisionChoice>(choice, StringComparer.Ordinal) { [node.Name!] = option };
+                        double cost = Ns(node, option) - Ns(node, PrecisionChoice.Int8);
+                        if (maxLatency > 0)
+                        {
+                            var saved = choice[node.Name!];
+                            choice[node.Name!] = option;
+                            double ratio = LatencyRatio();
+                            choice[node.Name!] = saved;
+                            if (ratio > maxLatency) continue;
+                        }
+                        double s = Score(trial);
+                        tried++;
+                        double gain = s - score;
+                        if (!(gain > 0)) continue;
+                        double merit = gain / Math.Max(cost, 1e-3);
+                        if (best is null || merit > best.Value.Merit) best = (node, drop, option, s, cost, merit);
+                    }
+            if (best is not { } pick)
+            {
+                stopped = maxLatency > 0 ? "no tried change improves the score within the latency budget" : "no tried change improves the score";
+                break;
+            }
+            choice[pick.Node.Name!] = pick.Choice;
+            decisions.Add(new AutoPrecisionDecision(pick.Node.Name!, groups[pick.Node.Name!], pick.Choice, Round(pick.Drop), Round(score), Round(pick.Score), Round(pick.Cost), tried));
+            context.Log($"{Name}: {pick.Node.Name} ({groups[pick.Node.Name!]}) → {pick.Choice.ToString().ToLowerInvariant()}: local drop {F(pick.Drop)} dB, score {F(score)} → {F(pick.Score)}.");
+            score = pick.Score;
+        }
+
+        // The chosen model, built on the real graph with the context's own calibration.
+        var result = new InsertQdqPass().Run(model, WithChoices(baseOptions, choice), context);
+        bool holds = target.Holds(score, scorer.FloatScore);
+        context.Count("nodes-int16", choice.Count(c => c.Value == PrecisionChoice.Int16));
+        context.Count("nodes-float", choice.Count(c => c.Value == PrecisionChoice.Float));
+        context.Count("measurements", measurements);
+        if (!holds) context.Log($"{Name}: warning: target {target} not reached ({F(score)}; {stopped}); the best model found is written.");
+        var summary = new AutoPrecisionSummary(target.ToString(), target.Metric.ToString().ToLowerInvariant(), samples.Count, held.Skip,
+            Round(scorer.FloatScore), Round(start), Round(score), holds, Round(LatencyRatio()), maxLatency > 0 ? maxLatency : null,
+            candidates.Count, measurements, stopped, costs.MadeBy, decisions);
+        model.Metadata.RemoveAll(e => e.Key == MetadataKey);
+        model.Metadata.Add(new(MetadataKey, JsonSerializer.Serialize(summary, JsonOptions)));
+        return result;
+    }
+
+    private static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower) },
+        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+
+    /// <summary>
+    /// insert-qdq's options with each node's choice as a name override (float: excluded; int16: activation type). Names
+    /// are globs there: a name holding '*' or '?' would also match others (generated and exported names do not).
+    /// </summary>
+    public static InsertQdqOptions WithChoices(InsertQdqOptions baseOptions, IReadOnlyDictionary<string, PrecisionChoice> choices)
+    {
+        var options = new InsertQdqOptions
+        {
+            OpTypes = [.. baseOptions.OpTypes],
+            ExcludeOpTypes = [.. baseOptions.ExcludeOpTypes],
+            ActivationType = baseOptions.ActivationType,
+            WeightGranularity = baseOptions.WeightGranularity,
+            SymmetricActivations = baseOptions.SymmetricActivations,
+            Rounding = baseOptions.Rounding,
+            NonFinite = baseOptions.NonFinite,
+            ExcludeNodes = [.. baseOptions.ExcludeNodes],
+            Overrides = [.. baseOptions.Overrides],
+        };
+        foreach (var (node, choice) in choices.OrderBy(c => c.Key, StringComparer.Ordinal))
+        {
+            if (choice == PrecisionChoice.Float) options.ExcludeNodes.Add(node);
+            else if (choice == PrecisionChoice.Int16) options.Overrides.Add(new QdqOverride { Nodes = node, ActivationType = QdqActivationType.Int16 });
+        }
+        return options;
+    }
+
+    private static List<HeldOutSample> LoadHeldOut(Model model, HeldOutSamples held, PassContext context)
+    {
+        var settings = context.GetAnalysis<CalibrationSettings>() ?? new CalibrationSettings();
+        var heldSettings = settings with { Source = settings.Source with { Skip = held.Skip, Count = held.Count, BatchSize = 1, Shuffle = false } };
+        var samples = new List<HeldOutSample>();
+        using var source = heldSettings.OpenData(model, null);
+        foreach (var batch in source.Batches()) samples.Add(new HeldOutSample(source.Order[batch.FirstSample], batch.Feeds));
+        return samples;
+    }
+
+    private static double Round(double x) => double.IsFinite(x) ? Math.Round(x, 4) : x;
+
+    private static string F(double x) => double.IsPositiveInfinity(x) ? "inf" : x.ToString("F2", System.Globalization.CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,153 @@
+using OnnxQuant.Ir;
+using OnnxQuant.Runtime;
+using OnnxQuant.Runtime.Evaluation;
+
+namespace OnnxQuant.Passes.Quantization.AutoPrecision;
+
+/// <summary>One held-out sample: its feeds and its index in the data file (for its label).</summary>
+public sealed record HeldOutSample(int Index, IReadOnlyDictionary<string, Tensor> Feeds);
+
+/// <summary>
+/// Scores a model variant on the held-out samples against the float model, by <see cref="AccuracyTarget.Metric"/>:
+/// output SQNR (all outputs together, as <c>sensitivity</c>), top-1 / CTC exact match against labels, or mean PSNR of
+/// the first output against the first input (as <c>eval</c>'s scorers). The float model's outputs are computed once.
+/// ONNX Runtime runs with graph optimizations off, so a QDQ model computes exactly its fake-quantized graph.
+/// </summary>
+public sealed class HeldOutScorer
+{
+    private readonly IReadOnlyList<HeldOutSample> _samples;
+    private readonly TargetMetric _metric;
+    private readonly List<string> _outputs;
+    private readonly List<Dictionary<string, float[]>> _reference;
+    private readonly long[]? _classLabels;
+    private readonly string[]? _textLabels;
+    private readonly CtcDecoder? _ctc;
+    private readonly RunnerOptions _runner;
+
+    public HeldOutScorer(Model floatModel, IReadOnlyList<HeldOutSample> samples, TargetMetric metric, string? labels, string? keys, RunnerOptions runner)
+    {
+        if (samples.Count == 0) throw new OnnxQuantException("auto-precision: no held-out samples to measure on.");
+        _samples = samples;
+        _metric = metric;
+        _runner = runner;
+        _outputs = floatModel.Graph.Outputs.Select(o => o.Name!).ToList();
+        if (metric == TargetMetric.Top1)
+        {
+            if (labels is null) throw new OnnxQuantException("auto-precision: target top1-drop needs labels (--labels FILE, as eval takes them).");
+            if (keys is not null)
+            {
+                _ctc = CtcDecoder.FromKeysFile(keys);
+                if (!File.Exists(labels)) throw new OnnxQuantException($"auto-precision: the labels file {labels} does not exist (ctc labels: one text per line).");
+                _textLabels = File.ReadAllLines(labels, System.Text.Encoding.UTF8);
+            }
+            else
+            {
+                using var classes = ClassLabels.Open(labels);
+                _classLabels = Enumerable.Range(0, (int)classes.Count).Select(i => classes[i]).ToArray();
+            }
+            int have = _textLabels?.Length ?? _classLabels!.Length;
+            int need = samples.Max(s => s.Index) + 1;
+            if (have < need) throw new OnnxQuantException($"auto-precision: {labels} holds {have} labels, but held-out sample {need - 1} needs one; give the labels of the whole data file.");
+        }
+        _reference = RunAll(floatModel, []).Outputs;
+        FloatScore = Score(_reference);
+    }
+
+    /// <summary>The float model's own score (for a drop target; SQNR of float against itself is +∞).</summary>
+    public double FloatScore { get; }
+
+    public TargetMetric Metric => _metric;
+
+    /// <summary>Element counts of the tensors <see cref="TensorSqnr"/> exposed, on the first held-out sample (shapes may be free).</summary>
+    public Dictionary<string, long> ElementCounts { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>The score of <paramref name="model"/> on the held-out samples.</summary>
+    public double Measure(Model model) => Score(RunAll(model, []).Outputs);
+
+    /// <summary>
+    /// Runs the float model and <paramref name="quantized"/> with <paramref name="tensors"/> exposed and returns each
+    /// tensor's SQNR of the quantized against the float value, over all held-out samples (tensors missing from either
+    /// model, or of other shapes, are left out).
+    /// </summary>
+    public Dictionary<string, double> TensorSqnr(Model floatModel, Model quantized, IReadOnlyList<string> tensors)
+    {
+        var f = RunAll(floatModel, tensors).Extra;
+        foreach (var (name, values) in f[0]) ElementCounts[name] = values.Length;
+        var q = RunAll(quantized, tensors).Extra;
+        var stats = new Dictionary<string, ErrorStatistics>(StringComparer.Ordinal);
+        for (int s = 0; s < _samples.Count; s++)
+            foreach (var (name, a) in f[s])
+                if (q[s].TryGetValue(name, out var b) && a.Length == b.Length)
+                {
+                    if (!stats.TryGetValue(name, out var st)) stats[name] = st = new ErrorStatistics();
+                    st.Add(a, b);
+                }
+        return stats.ToDictionary(e => e.Key, e => e.Value.SqnrDb, StringComparer.Ordinal);
+    }
+
+    private (List<Dictionary<string, float[]>> Outputs, List<Dictionary<string, float[]>> Extra) RunAll(Model model, IReadOnlyList<string> extra)
+    {
+        var known = model.Graph.Nodes.SelectMany(n => n.Outputs).Where(v => v?.Name is not null).Select(v => v!.Name!).ToHashSet(StringComparer.Ordinal);
+        var exposed = extra.Where(n => known.Contains(n) && !_outputs.Contains(n)).Distinct().ToList();
+        using var runner = ModelRunner.FromModel(model, _runner, exposed);
+        var names = _outputs.Concat(exposed).ToList();
+        var outputs = new List<Dictionary<string, float[]>>();
+        var tensors = new List<Dictionary<string, float[]>>();
+        foreach (var sample in _samples)
+        {
+            var values = runner.Run(sample.Feeds, names);
+            if (_classes == 0 && values[_outputs[0]].Dims.Count > 0) _classes = checked((int)values[_outputs[0]].Dims[^1]);
+            outputs.Add(_outputs.ToDictionary(n => n, n => FloatValues.Of(values[n]).ToArray(), StringComparer.Ordinal));
+            var t = new Dictionary<string, float[]>(StringComparer.Ordinal);
+            foreach (string n in exposed)
+                if (FloatValues.IsComparable(values[n].ElementType)) t[n] = FloatValues.Of(values[n]).ToArray();
+            tensors.Add(t);
+        }
+        return (outputs, tensors);
+    }
+
+    private double Score(List<Dictionary<string, float[]>> outputs)
+    {
+        switch (_metric)
+        {
+            case TargetMetric.Sqnr:
+            {
+                var stats = new ErrorStatistics();
+                for (int s = 0; s < _samples.Count; s++)
+                    foreach (string name in _outputs) stats.Add(_reference[s][name], outputs[s][name]);
+                return stats.SqnrDb;
+            }
+            case TargetMetric.Psnr:
+            {
+                double sum = 0;
+                for (int s = 0; s < _samples.Count; s++)
+                {
+                    var input = FloatValues.Of(_samples[s].Feeds.Values.First());
+                    var output = outputs[s][_outputs[0]];
+                    if (input.Length != output.Length)
+                        throw new OnnxQuantException($"auto-precision: psnr-drop compares the first output with the first input, but they have {output.Length} and {input.Length} values; use sqnr=DB for this model.");
+                    sum += Psnr.Of(input, output);
+                }
+                return sum / _samples.Count;
+            }
+            default:
+            {
+                int correct = 0;
+                for (int s = 0; s < _samples.Count; s++)
+                {
+                    float[] o = outputs[s][_outputs[0]];
+                    int index = _samples[s].Index;
+                    if (_ctc is not null)
+                    {
+                        if (_ctc.Decode(o, _classes).Trim(' ') == _textLabels![index].Trim(' ')) correct++;
+                    }
+                    else if (ArgMax.Of(o) == _classLabels![index]) correct++;
+                }
+                return 100.0 * correct / _samples.Count;
+            }
+        }
+    }
+
+    /// <summary>The last dimension of the first output (classes per CTC step), from the float model's first run.</summary>
+    private int _classes;
+}
