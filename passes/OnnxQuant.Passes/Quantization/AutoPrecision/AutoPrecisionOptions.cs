@@ -5,7 +5,7 @@ namespace OnnxQuant.Passes.Quantization.AutoPrecision;
 /// <summary>Options of <see cref="AutoPrecisionPass"/>.</summary>
 public sealed class AutoPrecisionOptions
 {
-    [Description("what must hold on the held-out samples: sqnr=DB (output SQNR vs float), top1-drop=POINTS (classify/ctc, needs labels), psnr-drop=DB (reconstruction)")]
+    [Description("what must hold on the held-out samples: sqnr=DB (output SQNR vs float), top1-drop=POINTS (classify, or CTC with keys; against labels, else agreement with float), psnr-drop=DB (reconstruction)")]
     public string Target { get; set; } = "sqnr=30";
 
     [Description("estimated latency budget as a ratio to the float model's (from the kernel cost table); 0: none")]

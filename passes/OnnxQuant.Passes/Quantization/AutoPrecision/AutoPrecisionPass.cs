@@ -97,8 +97,15 @@ public sealed class AutoPrecisionPass : Pass<AutoPrecisionOptions>
         // Sizes for the cost estimate come from one run of the float model with every candidate's output exposed.
         var tensorsOfInterest = candidates.SelectMany(n => n.Inputs.Concat(n.Outputs))
             .Where(v => v is { IsConstant: false, Name: not null }).Select(v => v!.Name!).Distinct(StringComparer.Ordinal).ToList();
-        double Ns(Node n, PrecisionChoice c) => costs.Nanoseconds(KernelCosts.KindOf(n),
-            c, KernelCosts.Macs(n, scorer.ElementCounts.TryGetValue(n.Outputs[0]?.Name ?? "", out long e) ? e : null));
+        // Costs are fixed now, on the float graph (insert-qdq later replaces the weights that tell a kind apart).
+        var sizes = scorer.ElementCounts(model, candidates.Select(n => n.Outputs[0]?.Name).OfType<string>().ToList());
+        var nodeCosts = candidates.ToDictionary(n => n.Name!, n =>
+        {
+            string kind = KernelCosts.KindOf(n);
+            double macs = KernelCosts.Macs(n, sizes.TryGetValue(n.Outputs[0]?.Name ?? "", out long e) ? e : null);
+            return Enum.GetValues<PrecisionChoice>().ToDictionary(c => c, c => costs.Nanoseconds(kind, c, macs));
+        }, StringComparer.Ordinal);
+        double Ns(Node n, PrecisionChoice c) => nodeCosts[n.Name!][c];
         double LatencyRatio() => candidates.Sum(n => Ns(n, choice[n.Name!])) / Math.Max(1e-12, candidates.Sum(n => Ns(n, PrecisionChoice.Float)));
 
         double start = Score(choice), score = start;
@@ -166,7 +173,8 @@ public sealed class AutoPrecisionPass : Pass<AutoPrecisionOptions>
         context.Count("nodes-float", choice.Count(c => c.Value == PrecisionChoice.Float));
         context.Count("measurements", measurements);
         if (!holds) context.Log($"{Name}: warning: target {target} not reached ({F(score)}; {stopped}); the best model found is written.");
-        var summary = new AutoPrecisionSummary(target.ToString(), target.Metric.ToString().ToLowerInvariant(), samples.Count, held.Skip,
+        string metric = target.Metric == TargetMetric.Top1 ? (scorer.Labeled ? "top1" : "top1-agreement-with-float") : target.Metric.ToString().ToLowerInvariant();
+        var summary = new AutoPrecisionSummary(target.ToString(), metric, samples.Count, held.Skip,
             Round(scorer.FloatScore), Round(start), Round(score), holds, Round(LatencyRatio()), maxLatency > 0 ? maxLatency : null,
             candidates.Count, measurements, stopped, costs.MadeBy, decisions);
         model.Metadata.RemoveAll(e => e.Key == MetadataKey);

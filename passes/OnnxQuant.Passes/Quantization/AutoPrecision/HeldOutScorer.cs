@@ -19,8 +19,8 @@ public sealed class HeldOutScorer
     private readonly TargetMetric _metric;
     private readonly List<string> _outputs;
     private readonly List<Dictionary<string, float[]>> _reference;
-    private readonly long[]? _classLabels;
-    private readonly string[]? _textLabels;
+    private long[]? _classLabels;
+    private string[]? _textLabels;
     private readonly CtcDecoder? _ctc;
     private readonly RunnerOptions _runner;
 
@@ -31,25 +31,31 @@ public sealed class HeldOutScorer
         _metric = metric;
         _runner = runner;
         _outputs = floatModel.Graph.Outputs.Select(o => o.Name!).ToList();
-        if (metric == TargetMetric.Top1)
+        if (metric == TargetMetric.Top1 && keys is not null) _ctc = CtcDecoder.FromKeysFile(keys);
+        if (metric == TargetMetric.Top1 && labels is not null)
         {
-            if (labels is null) throw new OnnxQuantException("auto-precision: target top1-drop needs labels (--labels FILE, as eval takes them).");
             if (keys is not null)
             {
-                _ctc = CtcDecoder.FromKeysFile(keys);
                 if (!File.Exists(labels)) throw new OnnxQuantException($"auto-precision: the labels file {labels} does not exist (ctc labels: one text per line).");
-                _textLabels = File.ReadAllLines(labels, System.Text.Encoding.UTF8);
+                var lines = File.ReadAllLines(labels, System.Text.Encoding.UTF8);
+                CheckCount(lines.Length, labels, samples);
+                _textLabels = samples.Select(s => lines[s.Index].Trim(' ')).ToArray();
             }
             else
             {
                 using var classes = ClassLabels.Open(labels);
-                _classLabels = Enumerable.Range(0, (int)classes.Count).Select(i => classes[i]).ToArray();
+                CheckCount(classes.Count, labels, samples);
+                _classLabels = samples.Select(s => classes[s.Index]).ToArray();
             }
-            int have = _textLabels?.Length ?? _classLabels!.Length;
-            int need = samples.Max(s => s.Index) + 1;
-            if (have < need) throw new OnnxQuantException($"auto-precision: {labels} holds {have} labels, but held-out sample {need - 1} needs one; give the labels of the whole data file.");
         }
         _reference = RunAll(floatModel, []).Outputs;
+        if (metric == TargetMetric.Top1 && labels is null)
+        {
+            // No labels: the float model's own predictions are the labels, so the score is agreement with float.
+            if (_ctc is not null) _textLabels = _reference.Select(r => _ctc.Decode(r[_outputs[0]], _classes).Trim(' ')).ToArray();
+            else _classLabels = _reference.Select(r => (long)ArgMax.Of(r[_outputs[0]])).ToArray();
+        }
+        Labeled = labels is not null;
         FloatScore = Score(_reference);
     }
 
@@ -58,8 +64,24 @@ public sealed class HeldOutScorer
 
     public TargetMetric Metric => _metric;
 
-    /// <summary>Element counts of the tensors <see cref="TensorSqnr"/> exposed, on the first held-out sample (shapes may be free).</summary>
-    public Dictionary<string, long> ElementCounts { get; } = new(StringComparer.Ordinal);
+    /// <summary>False when top-1 is scored against the float model's predictions (agreement), for want of labels.</summary>
+    public bool Labeled { get; }
+
+    private static void CheckCount(long have, string labels, IReadOnlyList<HeldOutSample> samples)
+    {
+        int need = samples.Max(s => s.Index) + 1;
+        if (have < need) throw new OnnxQuantException($"auto-precision: {labels} holds {have} labels, but held-out sample {need - 1} needs one; give the labels of the whole data file.");
+    }
+
+    /// <summary>Element counts of <paramref name="tensors"/> in <paramref name="model"/> on the first held-out sample (shapes may be free).</summary>
+    public Dictionary<string, long> ElementCounts(Model model, IReadOnlyList<string> tensors)
+    {
+        var known = model.Graph.Nodes.SelectMany(n => n.Outputs).Where(v => v?.Name is not null).Select(v => v!.Name!).ToHashSet(StringComparer.Ordinal);
+        var exposed = tensors.Where(n => known.Contains(n) && !_outputs.Contains(n)).Distinct().ToList();
+        using var runner = ModelRunner.FromModel(model, _runner, exposed);
+        var values = runner.Run(_samples[0].Feeds, _outputs.Concat(exposed).ToList());
+        return exposed.Concat(_outputs).Distinct().ToDictionary(n => n, n => values[n].ElementCount, StringComparer.Ordinal);
+    }
 
     /// <summary>The score of <paramref name="model"/> on the held-out samples.</summary>
     public double Measure(Model model) => Score(RunAll(model, []).Outputs);
@@ -72,7 +94,6 @@ public sealed class HeldOutScorer
     public Dictionary<string, double> TensorSqnr(Model floatModel, Model quantized, IReadOnlyList<string> tensors)
     {
         var f = RunAll(floatModel, tensors).Extra;
-        foreach (var (name, values) in f[0]) ElementCounts[name] = values.Length;
         var q = RunAll(quantized, tensors).Extra;
         var stats = new Dictionary<string, ErrorStatistics>(StringComparer.Ordinal);
         for (int s = 0; s < _samples.Count; s++)
@@ -136,12 +157,11 @@ public sealed class HeldOutScorer
                 for (int s = 0; s < _samples.Count; s++)
                 {
                     float[] o = outputs[s][_outputs[0]];
-                    int index = _samples[s].Index;
                     if (_ctc is not null)
                     {
-                        if (_ctc.Decode(o, _classes).Trim(' ') == _textLabels![index].Trim(' ')) correct++;
+                        if (_ctc.Decode(o, _classes).Trim(' ') == _textLabels![s]) correct++;
                     }
-                    else if (ArgMax.Of(o) == _classLabels![index]) correct++;
+                    else if (ArgMax.Of(o) == _classLabels![s]) correct++;
                 }
                 return 100.0 * correct / _samples.Count;
             }

@@ -1,0 +1,173 @@
+using System.Text.Json;
+using OnnxQuant.Ir;
+using OnnxQuant.Ir.Building;
+using OnnxQuant.Ir.Serialization;
+using OnnxQuant.Passes.Quantization.AutoPrecision;
+using OnnxQuant.Tests.Calibration;
+using OnnxQuant.Tests.Cli;
+using static OnnxQuant.Tests.Quantization.QdqTestKit;
+
+namespace OnnxQuant.Tests.Quantization.AutoPrecision;
+
+public class AutoPrecisionTests
+{
+    private const int K = 16, Layers = 6, Samples = 24;
+
+    /// <summary>
+    /// x → fc1 → Relu → … → fc6 (MatMuls). With <paramref name="brokenLayer"/> set, column 0 of that layer's weight is
+    /// 1000× the others, so its output activations hold one channel 1000× larger, and the next layer (which ignores
+    /// that channel: its weight row 0 is zero) reads a tensor whose single uint8 range leaves every other channel at
+    /// zero. The float model computes the same as without the outlier except for that dead channel.
+    /// </summary>
+    private static void WriteModel(string path, int? brokenLayer)
+    {
+        var b = new GraphBuilder(opset: 17);
+        var h = b.Input("x", DataType.Float, "batch", K);
+        for (int l = 1; l <= Layers; l++)
+        {
+            float[] w = RandomFloats(40 + l, K * K, -0.5f, 0.5f);
+            if (l == brokenLayer) for (int r = 0; r < K; r++) w[r * K] = 1000;
+            if (l == brokenLayer + 1) for (int c = 0; c < K; c++) w[c] = 0;
+            h = b.Op("MatMul", [h, b.Constant(Tensor.FromFloats(w, K, K), $"w{l}")], name: $"fc{l}");
+            if (l < Layers) h = b.Op("Relu", [h], name: $"relu{l}");
+        }
+        b.Output(h, "y", DataType.Float, "batch", K);
+        using var model = b.Build();
+        OnnxWriter.Write(model, path);
+    }
+
+    private static (CliResult Result, JsonElement Summary) Quantize(ScratchFolder folder, int? brokenLayer, string output, params string[] extra)
+    {
+        WriteModel(folder.File("m.onnx"), brokenLayer);
+        NpyFiles.WriteFloats(folder.File("calib.npy"), [Samples, K], RandomFloats(34, Samples * K, 0, 1));
+        var result = Onnxquant.Run([folder.File("m.onnx"), folder.File(output), "--recipe", "w8a8-auto", "--data", folder.File("calib.npy"), .. extra]);
+        Assert.True(result.ExitCode == 0, result.ToString());
+        using var model = OnnxReader.Read(folder.File(output));
+        string json = model.Metadata.Single(e => e.Key == AutoPrecisionPass.MetadataKey).Value;
+        return (result, JsonDocument.Parse(json).RootElement.Clone());
+    }
+
+    [Fact]
+    public void ALayerWithOneChannelScaledBy1000_IsFoundAndOnlyIt()
+    {
+        using var folder = new ScratchFolder();
+        var (_, summary) = Quantize(folder, brokenLayer: 3, "q.onnx", "--target", "sqnr=30");
+
+        Assert.True(summary.GetProperty("startScore").GetDouble() < 10, summary.ToString());
+        var decision = Assert.Single(summary.GetProperty("decisions").EnumerateArray());
+        Assert.Equal("fc4", decision.GetProperty("node").GetString());
+        Assert.True(summary.GetProperty("targetHolds").GetBoolean(), summary.ToString());
+        Assert.True(summary.GetProperty("finalScore").GetDouble() >= 30, summary.ToString());
+        Assert.Equal(8, summary.GetProperty("heldOutSamples").GetInt32());
+        Assert.Equal(16, summary.GetProperty("heldOutFirst").GetInt32());
+
+        // The written model is that choice: fc4 reads no 8-bit DequantizeLinear, every other fc does.
+        using var model = OnnxReader.Read(folder.File("q.onnx"));
+        foreach (var node in model.Graph.Nodes.Where(n => n.OpType == "MatMul"))
+        {
+            var x = node.Inputs[0]!.Producer;
+            bool eightBit = x is { OpType: "DequantizeLinear" } && x.Inputs[0]!.ElementType is DataType.UInt8;
+            Assert.True(eightBit == (node.Name != "fc4"), $"{node.Name}: input from {x?.OpType} ({x?.Inputs[0]?.ElementType})");
+        }
+    }
+
+    [Fact]
+    public void SameInputAndSeed_WriteTheSameBytes()
+    {
+        using var folder = new ScratchFolder();
+        Quantize(folder, brokenLayer: 2, "a.onnx", "--target", "sqnr=30");
+        Quantize(folder, brokenLayer: 2, "b.onnx", "--target", "sqnr=30");
+        Assert.Equal(File.ReadAllBytes(folder.File("a.onnx")), File.ReadAllBytes(folder.File("b.onnx")));
+    }
+
+    [Fact]
+    public void WhenAllInt8AlreadyMeetsTheTarget_NothingChanges_AndTheReasonIsRecorded()
+    {
+        using var folder = new ScratchFolder();
+        var (_, summary) = Quantize(folder, brokenLayer: null, "q.onnx", "--target", "sqnr=20");
+        Assert.Empty(summary.GetProperty("decisions").EnumerateArray());
+        Assert.Equal("target holds", summary.GetProperty("stopped").GetString());
+        Assert.Equal(summary.GetProperty("startScore").GetDouble(), summary.GetProperty("finalScore").GetDouble());
+    }
+
+    [Fact]
+    public void AnUnreachableTarget_StopsWithTheBestModel_AndSaysWhy()
+    {
+        using var folder = new ScratchFolder();
+        var (result, summary) = Quantize(folder, brokenLayer: 3, "q.onnx", "--target", "sqnr=500");
+        Assert.False(summary.GetProperty("targetHolds").GetBoolean());
+        Assert.Contains("not reached", result.Stdout);
+        Assert.True(summary.GetProperty("finalScore").GetDouble() > summary.GetProperty("startScore").GetDouble());
+    }
+
+    [Fact]
+    public void ALatencyBudget_IsKeptByEveryDecision()
+    {
+        using var folder = new ScratchFolder();
+        // All int8 is the cheapest model; a budget equal to its estimate leaves no room for int16 or float.
+        var (_, free) = Quantize(folder, brokenLayer: 3, "free.onnx", "--target", "sqnr=30");
+        Assert.NotEmpty(free.GetProperty("decisions").EnumerateArray());
+        double allInt8 = KernelCosts.Shipped.Nanoseconds("MatMul", PrecisionChoice.Int8, 1) / KernelCosts.Shipped.Nanoseconds("MatMul", PrecisionChoice.Float, 1);
+        string budget = (allInt8 + 1e-4).ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+        var (_, tight) = Quantize(folder, brokenLayer: 3, "tight.onnx", "--target", "sqnr=30", "--max-latency", budget);
+        Assert.Empty(tight.GetProperty("decisions").EnumerateArray());
+        Assert.Contains("latency budget", tight.GetProperty("stopped").GetString());
+        Assert.True(tight.GetProperty("estimatedLatencyRatio").GetDouble() <= allInt8 + 1e-4, $"{allInt8}: {tight}");
+    }
+
+    [Theory]
+    [InlineData("--target", "sqnr", "is not KIND=NUMBER")]
+    [InlineData("--target", "snr=3", "'snr' is not a target")]
+    [InlineData("--target", "psnr-drop=-1", "a drop is 0 or more")]
+    public void BadTargets_AreOneLineErrors_WithNoOutput(string option, string value, string message)
+    {
+        using var folder = new ScratchFolder();
+        WriteModel(folder.File("m.onnx"), null);
+        NpyFiles.WriteFloats(folder.File("calib.npy"), [Samples, K], RandomFloats(34, Samples * K, 0, 1));
+        var result = Onnxquant.Run(folder.File("m.onnx"), folder.File("q.onnx"), "--recipe", "w8a8-auto", "--data", folder.File("calib.npy"), option, value);
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains(message, result.Stderr);
+        Assert.False(File.Exists(folder.File("q.onnx")));
+    }
+
+    [Fact]
+    public void TargetOnARecipeWithoutAutoPrecision_IsRefused()
+    {
+        using var folder = new ScratchFolder();
+        WriteModel(folder.File("m.onnx"), null);
+        var result = Onnxquant.Run(folder.File("m.onnx"), folder.File("q.onnx"), "--recipe", "w8a8", "--data", "random", "--target", "sqnr=30");
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("has none; use --recipe w8a8-auto", result.Stderr);
+    }
+
+    [Fact]
+    public void FewerSamplesThanTheHoldout_IsRefused()
+    {
+        using var folder = new ScratchFolder();
+        WriteModel(folder.File("m.onnx"), null);
+        NpyFiles.WriteFloats(folder.File("calib.npy"), [8, K], RandomFloats(34, 8 * K, 0, 1));
+        var result = Onnxquant.Run(folder.File("m.onnx"), folder.File("q.onnx"), "--recipe", "w8a8-auto", "--data", folder.File("calib.npy"));
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("holds out 8 of the calibration samples", result.Stderr);
+    }
+
+    [Theory]
+    [InlineData("sqnr=30", TargetMetric.Sqnr, 30)]
+    [InlineData("top1-drop=0.5", TargetMetric.Top1, 0.5)]
+    [InlineData("psnr-drop=0.3", TargetMetric.Psnr, 0.3)]
+    public void Targets_Parse(string text, TargetMetric metric, double value)
+    {
+        var target = AccuracyTarget.Parse(text);
+        Assert.Equal(new AccuracyTarget(metric, value), target);
+        Assert.Equal(text, target.ToString());
+    }
+
+    [Fact]
+    public void Targets_Hold_AsTheyRead()
+    {
+        Assert.True(AccuracyTarget.Parse("sqnr=30").Holds(30, double.PositiveInfinity));
+        Assert.False(AccuracyTarget.Parse("sqnr=30").Holds(29.9, double.PositiveInfinity));
+        Assert.True(AccuracyTarget.Parse("top1-drop=0.5").Holds(97.5, 98));
+        Assert.False(AccuracyTarget.Parse("top1-drop=0.5").Holds(97.4, 98));
+    }
+}
