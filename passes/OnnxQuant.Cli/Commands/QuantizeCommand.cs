@@ -84,7 +84,7 @@ internal static class QuantizeCommand
             HelpName = "KIND=VALUE",
         };
         private readonly Option<double?> _maxLatency = new("--max-latency") { Description = "auto-precision's latency budget, a ratio to float (estimated from the shipped kernel cost table).", HelpName = "RATIO" };
-        private readonly Option<double?> _maxMinutes = new("--max-minutes") { Description = "Stop auto-precision's search after this long, keeping the best model so far (default 10).", HelpName = "MIN" };
+        private readonly Option<double?> _maxMinutes = new("--max-minutes") { Description = "Stop auto-precision's search after this long, keeping the best model so far (default 5).", HelpName = "MIN" };
         private readonly Option<string> _labels = new("--labels") { Description = "Labels of the calibration data for --target top1-drop (as eval --labels).", HelpName = "FILE" };
         private readonly Option<string> _keys = new("--keys") { Description = "CTC keys file: top1-drop then scores CTC exact match (as eval --keys).", HelpName = "FILE" };
 

@@ -12,13 +12,16 @@ public sealed class AutoPrecisionOptions
     public double MaxLatency { get; set; }
 
     [Description("stop the search after this many minutes with the best model so far")]
-    public double MaxMinutes { get; set; } = 10;
+    public double MaxMinutes { get; set; } = 5;
 
     [Description("calibration samples held out (the last ones) to measure on; calibrate uses the others")]
     public int Holdout { get; set; } = 8;
 
-    [Description("nodes tried per round, worst local error first; the next ones only when none of these improves the score")]
+    [Description("nodes tried per round (int16 and float each), those of worst local error")]
     public int Candidates { get; set; } = 4;
+
+    [Description("the least score gain (dB, or points for top1-drop) a change must bring to be kept")]
+    public double MinGain { get; set; } = 0.05;
 
     [Description("labels of the calibration data (as eval --labels), for top1-drop")]
     public string? Labels { get; set; }

@@ -132,10 +132,8 @@ public sealed class AutoPrecisionPass : Pass<AutoPrecisionOptions>
             }
             (Node Node, double Drop, PrecisionChoice Choice, double Score, double Cost, double Merit)? best = null;
             int tried = 0;
-            // The worst `candidates` nodes first; only when none of them helps, the next ones.
-            int chunk = Math.Max(1, options.Candidates);
-            for (int from = 0; from < ranked.Count && best is null && clock.Elapsed.TotalMinutes < maxMinutes; from += chunk)
-                foreach (var (node, drop) in ranked.Skip(from).Take(chunk))
+            // The worst `candidates` nodes by local error; a change must gain at least min-gain to count.
+            foreach (var (node, drop) in ranked.Take(Math.Max(1, options.Candidates)))
                     foreach (var option in new[] { PrecisionChoice.Int16, PrecisionChoice.Float })
                     {
                         var trial = new Dictionary<string, PrecisionChoice>(choice, StringComparer.Ordinal) { [node.Name!] = option };
@@ -151,13 +149,14 @@ public sealed class AutoPrecisionPass : Pass<AutoPrecisionOptions>
                         double s = Score(trial);
                         tried++;
                         double gain = s - score;
-                        if (!(gain > 0)) continue;
+                        if (!(gain >= options.MinGain) || gain <= 0) continue;
                         double merit = gain / Math.Max(cost, 1e-3);
                         if (best is null || merit > best.Value.Merit) best = (node, drop, option, s, cost, merit);
                     }
             if (best is not { } pick)
             {
-                stopped = maxLatency > 0 ? "no tried change improves the score within the latency budget" : "no tried change improves the score";
+                stopped = $"no change to the {Math.Min(ranked.Count, Math.Max(1, options.Candidates))} nodes of worst local error gains {options.MinGain}"
+                    + (maxLatency > 0 ? " within the latency budget" : "");
                 break;
             }
             choice[pick.Node.Name!] = pick.Choice;
