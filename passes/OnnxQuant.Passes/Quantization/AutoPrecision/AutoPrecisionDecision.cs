@@ -2,11 +2,11 @@ namespace OnnxQuant.Passes.Quantization.AutoPrecision;
 
 /// <summary>
 /// One step of the search: <see cref="Node"/> (of <see cref="Group"/>, the sensitivity group) set to
-/// <see cref="Choice"/>, because its local error was <see cref="LocalDropDb"/> (SQNR lost between its inputs and its
-/// output in the model as it was), and the held-out score went from <see cref="ScoreBefore"/> to
+/// <see cref="Choice"/>, because the error it adds had an SQNR of <see cref="LocalSqnrDb"/> (its output's noise
+/// less its worst input's, against the float model, in the model as it was), and the held-out score went from <see cref="ScoreBefore"/> to
 /// <see cref="ScoreAfter"/> for <see cref="CostNs"/> more estimated nanoseconds per run.
 /// </summary>
-public sealed record AutoPrecisionDecision(string Node, string Group, PrecisionChoice Choice, double LocalDropDb,
+public sealed record AutoPrecisionDecision(string Node, string Group, PrecisionChoice Choice, double LocalSqnrDb,
     double ScoreBefore, double ScoreAfter, double CostNs, int Tried);
 
 /// <summary>What the search did, as written to the output's metadata (key <see cref="AutoPrecisionPass.MetadataKey"/>, JSON).</summary>

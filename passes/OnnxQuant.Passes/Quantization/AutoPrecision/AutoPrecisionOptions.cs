@@ -17,7 +17,7 @@ public sealed class AutoPrecisionOptions
     [Description("calibration samples held out (the last ones) to measure on; calibrate uses the others")]
     public int Holdout { get; set; } = 8;
 
-    [Description("nodes tried per round (int16 and float each), those of worst local error")]
+    [Description("nodes tried per round (int16 and float each), those of lowest local SQNR")]
     public int Candidates { get; set; } = 4;
 
     [Description("the least score gain (dB, or points for top1-drop) a change must bring to be kept")]

@@ -18,8 +18,8 @@ namespace OnnxQuant.Passes.Quantization.AutoPrecision;
 /// <list type="number">
 /// <item>Quantize everything at int8 and score the model on the held-out samples.</item>
 /// <item>While the target does not hold: run the float and current models with every quantizable node's inputs and
-/// output exposed and rank the int8 nodes by local error (SQNR of the node's output minus the worst SQNR of its
-/// activation inputs: what quantizing this node adds); for the <c>candidates</c> worst, try int16 and float, score the
+/// output exposed and rank the int8 nodes by local SQNR (signal over the error this node adds: its output's error power
+/// less its worst activation input's, relative to the signal); for the <c>candidates</c> lowest, try int16 and float, score the
 /// whole model each time, and keep the change with the most score gained per estimated nanosecond added
 /// (<see cref="KernelCosts"/>: a shipped table, never timed during a run) that stays within <c>max-latency</c>.</item>
 /// <item>Stop when the target holds, when no tried change improves the score, or after <c>max-minutes</c> (the
@@ -120,20 +120,57 @@ public sealed class AutoPrecisionPass : Pass<AutoPrecisionOptions>
                 break;
             }
             Dictionary<string, double> local;
-            using (var current = Build(choice)) local = scorer.TensorSqnr(model, current, tensorsOfInterest);
-            double Sq(Value? v) => v?.Name is { } name && local.TryGetValue(name, out double s) ? Math.Min(s, CapDb) : CapDb;
+            // Each tensor as computed (its own name) and as the next node reads it (the DequantizeLinear after its
+            // QuantizeLinear, named "q:" + the tensor here), both against the float tensor.
+            using (var current = Build(choice))
+            {
+                var pairs = tensorsOfInterest.ToDictionary(t => t, t => t, StringComparer.Ordinal);
+                var dequantized = new Dictionary<string, string>(StringComparer.Ordinal);
+                foreach (var q in current.Graph.Nodes.Where(n => n.OpType == "QuantizeLinear"))
+                    if (q.Inputs[0]?.Name is { } t && pairs.ContainsKey(t) && q.Outputs[0]?.Uses.FirstOrDefault().Node is { OpType: "DequantizeLinear" } dq
+                        && dq.Outputs[0]?.Name is { } d)
+                    {
+                        pairs[d] = t;
+                        dequantized[t] = d;
+                    }
+                var measured = scorer.TensorSqnr(model, current, pairs);
+                local = new Dictionary<string, double>(StringComparer.Ordinal);
+                foreach (string t in tensorsOfInterest)
+                {
+                    if (measured.TryGetValue(t, out double own)) local[t] = own;
+                    if (dequantized.TryGetValue(t, out string? d) && measured.TryGetValue(d, out double read)) local["q:" + t] = read;
+                }
+            }
+            // A graph input is exact; a tensor the run could not compare (renamed, other shape) says nothing.
+            double? Sq(Value? v) => v is { IsGraphInput: true } ? CapDb
+                : v?.Name is { } name && local.TryGetValue(name, out double s) ? Math.Min(s, CapDb) : null;
+            // The SQNR of the error this node adds: output noise minus the worst input's noise (powers relative to the
+            // signal), so error that merely flows through from earlier nodes is not blamed on it.
+            double LocalSqnr(Node n)
+            {
+                // What this node's int8 choice quantizes: its inputs as it reads them, its weights, and its output as
+                // the next node reads it (QLinearConv writes it quantized).
+                double Noise(double? db) => db is { } x ? Math.Pow(10, -Math.Min(x, CapDb) / 10) : 0;
+                double? Read(Value? v) => v?.Name is { } name && local.TryGetValue("q:" + name, out double s) ? s : Sq(v);
+                var inputs = n.Inputs.Where(v => v is { IsConstant: false }).ToList();
+                double before = inputs.Select(v => Noise(Sq(v))).DefaultIfEmpty(0).Max();
+                double after = Math.Max(Noise(Sq(n.Outputs[0])), Noise(Read(n.Outputs[0])));
+                double added = after - before;
+                return added > 0 ? Math.Min(CapDb, -10 * Math.Log10(added)) : CapDb;
+            }
             var ranked = candidates.Where(n => choice[n.Name!] == PrecisionChoice.Int8)
-                .Select(n => (Node: n, Drop: n.Inputs.Where(v => v is { IsConstant: false }).Select(Sq).DefaultIfEmpty(CapDb).Min() - Sq(n.Outputs[0])))
-                .OrderByDescending(x => x.Drop).ThenBy(x => x.Node.Name, StringComparer.Ordinal).ToList();
+                .Select(n => (Node: n, Local: LocalSqnr(n)))
+                .OrderBy(x => x.Local).ThenBy(x => x.Node.Name, StringComparer.Ordinal).ToList();
+            context.Log($"{Name}: lowest local SQNR: {string.Join(", ", ranked.Take(Math.Max(1, options.Candidates)).Select(r => $"{r.Node.Name} {F(r.Local)} dB"))}.");
             if (ranked.Count == 0)
             {
                 stopped = "every node is already int16 or float";
                 break;
             }
-            (Node Node, double Drop, PrecisionChoice Choice, double Score, double Cost, double Merit)? best = null;
+            (Node Node, double Local, PrecisionChoice Choice, double Score, double Cost, double Merit)? best = null;
             int tried = 0;
-            // The worst `candidates` nodes by local error; a change must gain at least min-gain to count.
-            foreach (var (node, drop) in ranked.Take(Math.Max(1, options.Candidates)))
+            // The `candidates` nodes of lowest local SQNR; a change must gain at least min-gain to count.
+            foreach (var (node, localSqnr) in ranked.Take(Math.Max(1, options.Candidates)))
                     foreach (var option in new[] { PrecisionChoice.Int16, PrecisionChoice.Float })
                     {
                         var trial = new Dictionary<string, PrecisionChoice>(choice, StringComparer.Ordinal) { [node.Name!] = option };
@@ -151,17 +188,17 @@ public sealed class AutoPrecisionPass : Pass<AutoPrecisionOptions>
                         double gain = s - score;
                         if (!(gain >= options.MinGain) || gain <= 0) continue;
                         double merit = gain / Math.Max(cost, 1e-3);
-                        if (best is null || merit > best.Value.Merit) best = (node, drop, option, s, cost, merit);
+                        if (best is null || merit > best.Value.Merit) best = (node, localSqnr, option, s, cost, merit);
                     }
             if (best is not { } pick)
             {
-                stopped = $"no change to the {Math.Min(ranked.Count, Math.Max(1, options.Candidates))} nodes of worst local error gains {options.MinGain}"
+                stopped = $"no change to the {Math.Min(ranked.Count, Math.Max(1, options.Candidates))} nodes of lowest local SQNR gains {options.MinGain}"
                     + (maxLatency > 0 ? " within the latency budget" : "");
                 break;
             }
             choice[pick.Node.Name!] = pick.Choice;
-            decisions.Add(new AutoPrecisionDecision(pick.Node.Name!, groups[pick.Node.Name!], pick.Choice, Round(pick.Drop), Round(score), Round(pick.Score), Round(pick.Cost), tried));
-            context.Log($"{Name}: {pick.Node.Name} ({groups[pick.Node.Name!]}) → {pick.Choice.ToString().ToLowerInvariant()}: local drop {F(pick.Drop)} dB, score {F(score)} → {F(pick.Score)}.");
+            decisions.Add(new AutoPrecisionDecision(pick.Node.Name!, groups[pick.Node.Name!], pick.Choice, Round(pick.Local), Round(score), Round(pick.Score), Round(pick.Cost), tried));
+            context.Log($"{Name}: {pick.Node.Name} ({groups[pick.Node.Name!]}) → {pick.Choice.ToString().ToLowerInvariant()}: local SQNR {F(pick.Local)} dB, score {F(score)} → {F(pick.Score)}.");
             score = pick.Score;
         }
 

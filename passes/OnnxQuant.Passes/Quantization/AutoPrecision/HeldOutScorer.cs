@@ -91,16 +91,24 @@ public sealed class HeldOutScorer
     /// tensor's SQNR of the quantized against the float value, over all held-out samples (tensors missing from either
     /// model, or of other shapes, are left out).
     /// </summary>
-    public Dictionary<string, double> TensorSqnr(Model floatModel, Model quantized, IReadOnlyList<string> tensors)
+    public Dictionary<string, double> TensorSqnr(Model floatModel, Model quantized, IReadOnlyList<string> tensors) =>
+        TensorSqnr(floatModel, quantized, tensors.ToDictionary(t => t, t => t, StringComparer.Ordinal));
+
+    /// <summary>
+    /// As <see cref="TensorSqnr(Model, Model, IReadOnlyList{string})"/>, comparing the float tensor named by each
+    /// value of <paramref name="pairs"/>' entries with the quantized tensor named by its key (e.g. a DequantizeLinear
+    /// output against the float tensor it stands for); results are keyed by the quantized name.
+    /// </summary>
+    public Dictionary<string, double> TensorSqnr(Model floatModel, Model quantized, IReadOnlyDictionary<string, string> pairs)
     {
-        var f = RunAll(floatModel, tensors).Extra;
-        var q = RunAll(quantized, tensors).Extra;
+        var f = RunAll(floatModel, pairs.Values.Distinct().ToList()).Extra;
+        var q = RunAll(quantized, pairs.Keys.ToList()).Extra;
         var stats = new Dictionary<string, ErrorStatistics>(StringComparer.Ordinal);
         for (int s = 0; s < _samples.Count; s++)
-            foreach (var (name, a) in f[s])
-                if (q[s].TryGetValue(name, out var b) && a.Length == b.Length)
+            foreach (var (quantName, floatName) in pairs)
+                if (f[s].TryGetValue(floatName, out var a) && q[s].TryGetValue(quantName, out var b) && a.Length == b.Length)
                 {
-                    if (!stats.TryGetValue(name, out var st)) stats[name] = st = new ErrorStatistics();
+                    if (!stats.TryGetValue(quantName, out var st)) stats[quantName] = st = new ErrorStatistics();
                     st.Add(a, b);
                 }
         return stats.ToDictionary(e => e.Key, e => e.Value.SqnrDb, StringComparer.Ordinal);
