@@ -3,6 +3,7 @@ using System.Text.Json;
 using OnnxQuant.Ir;
 using OnnxQuant.Ir.Serialization;
 using OnnxQuant.Passes.Calibration;
+using OnnxQuant.Passes.Calibration.Ranges;
 using OnnxQuant.Passes.Quantization.Sensitivity;
 using OnnxQuant.Runtime;
 using OnnxQuant.Runtime.DataSources;
@@ -11,7 +12,8 @@ namespace OnnxQuant.Passes.Quantization.AutoPrecision;
 
 /// <summary>
 /// Accuracy-driven mixed precision (issue 13): static QDQ as <see cref="InsertQdqPass"/> writes it, but each
-/// quantizable node gets int8 (the recipe's setting: per-channel int8 weights, 8-bit activations), int16 activations,
+/// quantizable node gets int8 (the recipe's setting: per-channel int8 weights, 8-bit activations), int8 with its
+/// activation ranges clipped at percentile 99.99 (<see cref="PrecisionChoice.Int8Clipped"/>), int16 activations,
 /// or float, chosen so that a target holds on calibration samples the <c>calibrate</c> step held out
 /// (<see cref="HeldOutSamples"/>): output SQNR ≥ X dB, or a task score (top-1, CTC exact match, PSNR) at most Y below
 /// float's. The search is greedy, in the spirit of HAWQ/ORT's "find the nodes to leave in float" by measurement:
@@ -38,6 +40,9 @@ public sealed class AutoPrecisionPass : Pass<AutoPrecisionOptions>
     public const string MetadataKey = "auto-precision";
 
     private const double CapDb = 100;
+
+    /// <summary>The percentile of <see cref="PrecisionChoice.Int8Clipped"/> (the issue's U-Net: 99.99 where the presets' 99.999 failed).</summary>
+    public const double ClippedPercentile = 99.99;
 
     public override string Name => "auto-precision";
 
@@ -108,6 +113,10 @@ public sealed class AutoPrecisionPass : Pass<AutoPrecisionOptions>
         double Ns(Node n, PrecisionChoice c) => nodeCosts[n.Name!][c];
         double LatencyRatio() => candidates.Sum(n => Ns(n, choice[n.Name!])) / Math.Max(1e-12, candidates.Sum(n => Ns(n, PrecisionChoice.Float)));
 
+        // Clipping needs histograms, which calibrate keeps for percentile, entropy and MSE ranges.
+        PrecisionChoice[] alternatives = calibration.Options.Method == CalibrationMethod.MinMax
+            ? [PrecisionChoice.Int16, PrecisionChoice.Float]
+            : [PrecisionChoice.Int8Clipped, PrecisionChoice.Int16, PrecisionChoice.Float];
         double start = Score(choice), score = start;
         context.Log($"{Name}: {candidates.Count} nodes, {samples.Count} held-out samples; float {F(scorer.FloatScore)}, all int8 {F(score)} ({target}).");
         var decisions = new List<AutoPrecisionDecision>();
@@ -158,7 +167,7 @@ public sealed class AutoPrecisionPass : Pass<AutoPrecisionOptions>
                 double added = after - before;
                 return added > 0 ? Math.Min(CapDb, -10 * Math.Log10(added)) : CapDb;
             }
-            var ranked = candidates.Where(n => choice[n.Name!] == PrecisionChoice.Int8)
+            var ranked = candidates.Where(n => choice[n.Name!] is PrecisionChoice.Int8 or PrecisionChoice.Int8Clipped)
                 .Select(n => (Node: n, Local: LocalSqnr(n)))
                 .OrderBy(x => x.Local).ThenBy(x => x.Node.Name, StringComparer.Ordinal).ToList();
             context.Log($"{Name}: lowest local SQNR: {string.Join(", ", ranked.Take(Math.Max(1, options.Candidates)).Select(r => $"{r.Node.Name} {F(r.Local)} dB"))}.");
@@ -171,10 +180,10 @@ public sealed class AutoPrecisionPass : Pass<AutoPrecisionOptions>
             int tried = 0;
             // The `candidates` nodes of lowest local SQNR; a change must gain at least min-gain to count.
             foreach (var (node, localSqnr) in ranked.Take(Math.Max(1, options.Candidates)))
-                    foreach (var option in new[] { PrecisionChoice.Int16, PrecisionChoice.Float })
+                    foreach (var option in alternatives.Where(a => a != choice[node.Name!]))
                     {
                         var trial = new Dictionary<string, PrecisionChoice>(choice, StringComparer.Ordinal) { [node.Name!] = option };
-                        double cost = Ns(node, option) - Ns(node, PrecisionChoice.Int8);
+                        double cost = Ns(node, option) - Ns(node, choice[node.Name!]);
                         if (maxLatency > 0)
                         {
                             var saved = choice[node.Name!];
@@ -207,6 +216,7 @@ public sealed class AutoPrecisionPass : Pass<AutoPrecisionOptions>
         bool holds = target.Holds(score, scorer.FloatScore);
         context.Count("nodes-int16", choice.Count(c => c.Value == PrecisionChoice.Int16));
         context.Count("nodes-float", choice.Count(c => c.Value == PrecisionChoice.Float));
+        context.Count("nodes-int8-clipped", choice.Count(c => c.Value == PrecisionChoice.Int8Clipped));
         context.Count("measurements", measurements);
         if (!holds) context.Log($"{Name}: warning: target {target} not reached ({F(score)}; {stopped}); the best model found is written.");
         string metric = target.Metric == TargetMetric.Top1 ? (scorer.Labeled ? "top1" : "top1-agreement-with-float") : target.Metric.ToString().ToLowerInvariant();
@@ -247,6 +257,7 @@ public sealed class AutoPrecisionPass : Pass<AutoPrecisionOptions>
         {
             if (choice == PrecisionChoice.Float) options.ExcludeNodes.Add(node);
             else if (choice == PrecisionChoice.Int16) options.Overrides.Add(new QdqOverride { Nodes = node, ActivationType = QdqActivationType.Int16 });
+            else if (choice == PrecisionChoice.Int8Clipped) options.Overrides.Add(new QdqOverride { Nodes = node, Method = CalibrationMethod.Percentile, Percentile = ClippedPercentile });
         }
         return options;
     }

@@ -63,7 +63,7 @@ public sealed class KernelCosts
     public double Nanoseconds(string kind, PrecisionChoice choice, double macs)
     {
         var row = _nsPerMac.GetValueOrDefault(kind) ?? _nsPerMac["Conv kxk"];
-        string key = choice switch { PrecisionChoice.Int8 => "int8", PrecisionChoice.Int16 => "int16", _ => "float" };
+        string key = choice switch { PrecisionChoice.Int8 or PrecisionChoice.Int8Clipped => "int8", PrecisionChoice.Int16 => "int16", _ => "float" };
         return row[key] * macs;
     }
 
