@@ -182,6 +182,8 @@ public sealed class AutoPrecisionPass : Pass<AutoPrecisionOptions>
             foreach (var (node, localSqnr) in ranked.Take(Math.Max(1, options.Candidates)))
                     foreach (var option in alternatives.Where(a => a != choice[node.Name!]))
                     {
+                        // The cap is checked before every measurement: one round can take long on a big model.
+                        if (clock.Elapsed.TotalMinutes >= maxMinutes) break;
                         var trial = new Dictionary<string, PrecisionChoice>(choice, StringComparer.Ordinal) { [node.Name!] = option };
                         double cost = Ns(node, option) - Ns(node, choice[node.Name!]);
                         if (maxLatency > 0)
@@ -199,6 +201,11 @@ public sealed class AutoPrecisionPass : Pass<AutoPrecisionOptions>
                         double merit = gain / Math.Max(cost, 1e-3);
                         if (best is null || merit > best.Value.Merit) best = (node, localSqnr, option, s, cost, merit);
                     }
+            if (best is null && clock.Elapsed.TotalMinutes >= maxMinutes)
+            {
+                stopped = $"time cap ({maxMinutes} min) reached";
+                break;
+            }
             if (best is not { } pick)
             {
                 stopped = $"no change to the {Math.Min(ranked.Count, Math.Max(1, options.Candidates))} nodes of lowest local SQNR gains {options.MinGain}"
@@ -207,7 +214,7 @@ public sealed class AutoPrecisionPass : Pass<AutoPrecisionOptions>
             }
             choice[pick.Node.Name!] = pick.Choice;
             decisions.Add(new AutoPrecisionDecision(pick.Node.Name!, groups[pick.Node.Name!], pick.Choice, Round(pick.Local), Round(score), Round(pick.Score), Round(pick.Cost), tried));
-            context.Log($"{Name}: {pick.Node.Name} ({groups[pick.Node.Name!]}) → {pick.Choice.ToString().ToLowerInvariant()}: local SQNR {F(pick.Local)} dB, score {F(score)} → {F(pick.Score)}.");
+            context.Log($"{Name}: {pick.Node.Name} ({groups[pick.Node.Name!]}) → {KebabCase.From(pick.Choice.ToString())}: local SQNR {F(pick.Local)} dB, score {F(score)} → {F(pick.Score)}.");
             score = pick.Score;
         }
 
