@@ -24,6 +24,7 @@ public static class CliApp
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(EvalCommand.Create());
         root.Subcommands.Add(CalibrateCommand.Create());
+        root.Subcommands.Add(MergeStatsCommand.Create());
         root.Subcommands.Add(SensitivityCommand.Create());
     }
 

@@ -44,16 +44,18 @@ public static class CalibrateCommand
         var shapes = new Option<string[]>("--shape") { Description = "Shape of one sample of an input as fed, NAME=D0,D1,… (repeatable).", HelpName = "NAME=DIMS" };
         var budget = new Option<double?>("--memory-budget") { Description = "MB of observed tensors per run; above it tensors are split into several passes over the data.", HelpName = "MB" };
         var allTensors = new Option<bool>("--all-tensors") { Description = "Observe every floating-point activation, not only those insert-qdq reads ranges of (the recipe's 'tensors')." };
+        var shard = new Option<string?>("--shard") { Description = "Observe only part INDEX of COUNT of the batches (1-based, e.g. 2/4), for calibration on many machines; join the files with merge-stats.", HelpName = "INDEX/COUNT" };
         var benchmark = new Option<bool>("--benchmark") { Description = "Also time plain inference on the same samples and print the ratio and peak memory." };
         var command = new Command("calibrate", "Collect activation statistics over calibration data and save them.")
         {
-            model, data, output, recipe, count, skip, image, method, symmetric, percentile, batch, shuffle, seed, shapes, budget, allTensors, benchmark,
+            model, data, output, recipe, count, skip, image, method, symmetric, percentile, batch, shuffle, seed, shapes, budget, allTensors, shard, benchmark,
         };
         command.SetAction((parse, cancellation) =>
         {
             var args = new Arguments(parse.GetRequiredValue(model), parse.GetValue(data), parse.GetRequiredValue(output), parse.GetValue(recipe),
                 parse.GetValue(count), parse.GetValue(skip), parse.GetValue(image) ?? [], parse.GetValue(method), parse.GetValue(symmetric), parse.GetValue(percentile), parse.GetValue(batch),
-                parse.GetValue(shuffle), parse.GetValue(seed), parse.GetValue(shapes) ?? [], parse.GetValue(budget), parse.GetValue(allTensors), parse.GetValue(benchmark));
+                parse.GetValue(shuffle), parse.GetValue(seed), parse.GetValue(shapes) ?? [], parse.GetValue(budget), parse.GetValue(allTensors), parse.GetValue(benchmark),
+                parse.GetValue(shard) is { } s ? DataShard.Parse(s) : null);
             Run(args, registry ?? PassRegistry.BuiltIn, presetDirectory ?? RecipePresets.DefaultDirectory,
                 PipelineCli.ConsoleFor(parse.InvocationConfiguration.Output), cancellation);
             return Task.FromResult(ExitCodes.Success);
@@ -62,7 +64,7 @@ public static class CalibrateCommand
     }
 
     private sealed record Arguments(string Model, string? Data, string Output, string? Recipe, int? Count, int? Skip, string[] Images, CalibrationMethod? Method,
-        bool Symmetric, double? Percentile, int? BatchSize, bool Shuffle, int? Seed, string[] Shapes, double? BudgetMb, bool AllTensors, bool Benchmark);
+        bool Symmetric, double? Percentile, int? BatchSize, bool Shuffle, int? Seed, string[] Shapes, double? BudgetMb, bool AllTensors, bool Benchmark, DataShard? Shard);
 
     private static void Run(Arguments a, PassRegistry registry, string presets, IAnsiConsole console, CancellationToken cancellation)
     {
@@ -74,6 +76,8 @@ public static class CalibrateCommand
         var settings = new CalibrationSettings();
         var options = new CalibrateOptions();
         IReadOnlyList<PassStep> readers = [];
+        List<PipelineStep> before = [];
+        string recipeName = "";
         if (a.Recipe is not null)
         {
             var r = RecipeLoader.LoadFileOrPreset(a.Recipe, registry, presets);
@@ -82,12 +86,8 @@ public static class CalibrateCommand
             if (at >= 0) options = (CalibrateOptions)((PassStep)r.Steps[at]).Options;
             // What the recipe's passes after its calibrate step read, so that --load-calib later finds it all.
             if (at >= 0) readers = new StatisticsSchedule(r.Steps).ReadersOf((PassStep)r.Steps[at]);
-            var before = at >= 0 ? r.Steps.Take(at).ToList() : r.Steps.ToList();
-            if (before.Count > 0)
-            {
-                console.MarkupLine($"Running the {before.Sum(s => s.Passes.Count())} passes of recipe [bold]{Markup.Escape(r.Name)}[/] before calibration");
-                new PassManager(before, registry: registry).Run(model, new PassContext(a.Seed ?? 0, cancellation));
-            }
+            before = at >= 0 ? r.Steps.Take(at).ToList() : r.Steps.ToList();
+            recipeName = r.Name;
         }
         string data = a.Data ?? settings.Data ?? options.Data ?? throw new OnnxQuantException(
             "Which data? Add --data PATH (a .npy/.npz file, a folder of NAME.npy files or images, or 'random'), or 'data:' in the recipe's calibration section.");
@@ -101,6 +101,7 @@ public static class CalibrateCommand
             Shuffle = a.Shuffle || source.Shuffle,
             Seed = a.Seed ?? source.Seed,
             Shapes = shapes.Count > 0 ? shapes : source.Shapes,
+            Shard = a.Shard,
         };
         var rangeOptions = options.ToRangeOptions() with
         {
@@ -109,11 +110,24 @@ public static class CalibrateCommand
             Percentile = a.Percentile ?? options.Percentile,
         };
         long? budget = a.BudgetMb is double mb ? (long)(mb * 1024 * 1024) : settings.MemoryBudgetBytes;
+        if (before.Count > 0)
+        {
+            console.MarkupLine($"Running the {before.Sum(s => s.Passes.Count())} passes of recipe [bold]{Markup.Escape(recipeName)}[/] before calibration");
+            // Passes that collect their own statistics (smooth-quant, equalize, awq…) read the same data, unsharded.
+            var context = new PassContext(a.Seed ?? 0, cancellation);
+            context.SetAnalysis(settings with { Data = data, Source = source with { Shard = null } });
+            new PassManager(before, registry: registry).Run(model, context);
+        }
 
         using var dataSource = CalibrationDataSource.Open(data, model, source);
         var targets = CalibratePass.CollectionTargets(model, rangeOptions, a.AllTensors ? CalibrationScope.All : options.Tensors, readers);
+        // A moving average depends on the order and number of batches: shards of it do not add up to one run.
+        if (a.Shard is not null && targets.FirstOrDefault(t => t.Value.MovingAverage) is { Key: not null } moving)
+            throw new OnnxQuantException($"--shard {a.Shard}: the recipe calibrates '{moving.Key}' with a moving-average min/max, which shards cannot reproduce "
+                + "(it depends on the order of all batches). Use the plain min-max (moving-average: false) or a histogram method, or calibrate in one run.");
+        string shardText = dataSource.Shard is { } sh ? $" (shard {sh}: batches {dataSource.ShardBatches.First + 1}–{dataSource.ShardBatches.First + dataSource.ShardBatches.Count} of {(dataSource.TotalSamples + dataSource.BatchSize - 1) / dataSource.BatchSize})" : "";
         console.MarkupLine($"Calibrating [bold]{targets.Count}[/] tensors of {Markup.Escape(Path.GetFileName(a.Model))} on "
-            + $"{dataSource.Count} samples of {Markup.Escape(dataSource.Description)} (batches of {dataSource.BatchSize}, method {EnumSpelling.Of(rangeOptions.Method)})");
+            + $"{dataSource.Count} samples of {Markup.Escape(dataSource.Description)} (batches of {dataSource.BatchSize}, method {EnumSpelling.Of(rangeOptions.Method)}){Markup.Escape(shardText)}");
         // Warm up first (JIT, reading the data), so that the first timed run does not pay for what the others reuse.
         if (a.Benchmark) PlainInferenceSeconds(model, dataSource, batches: 8);
         var plainBefore = a.Benchmark ? PlainInferenceSeconds(model, dataSource) : default;
@@ -159,6 +173,8 @@ public static class CalibrateCommand
         clock.Stop();
         double calibrationCpu = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
         var plainAfter = a.Benchmark ? PlainInferenceSeconds(model, dataSource) : default;
+        if (dataSource.Shard is { } part)
+            statistics.Shard = new CalibrationShard(part.Index, part.Count, dataSource.TotalSamples, dataSource.BatchSize, dataSource.ShardBatches.First, dataSource.ShardBatches.Count);
         dataSource.NonFinite.Report(dataSource.Description, logs.Add);
         foreach (string line in logs) console.MarkupLine($"  [grey]{Markup.Escape(line)}[/]");
         try { statistics.Save(a.Output); }

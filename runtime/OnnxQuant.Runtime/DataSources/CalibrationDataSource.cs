@@ -61,9 +61,23 @@ public sealed class CalibrationDataSource : IDisposable
         var all = Enumerable.Range(0, available).ToArray();
         if (options.Shuffle) new Random(options.Seed).Shuffle(all);
         _order = all[skip..(skip + count)];
-        _scanned = new bool[BatchCount];
         if (FixedBatch() is (string name, long fixedBatch) && count % BatchSize != 0)
             throw new OnnxQuantException($"Input '{name}' has a fixed batch dimension ({fixedBatch}); {count} samples do not fill batches of {BatchSize}. Use a count that is a multiple of {BatchSize}.");
+        TotalSamples = count;
+        if (options.Shard is { } shard)
+        {
+            // Whole batches of the unsharded run, so that every batch (and each batch's statistics) is the same.
+            long totalBatches = (count + BatchSize - 1) / BatchSize;
+            var (firstBatch, batches) = shard.BatchRange(totalBatches);
+            if (totalBatches < shard.Count)
+                throw new OnnxQuantException($"--shard {shard}: {count} samples in batches of {BatchSize} make {totalBatches} batches, "
+                    + $"too few for {shard.Count} shards; use at most {totalBatches} shards (or smaller batches).");
+            int from = (int)(firstBatch * BatchSize), to = (int)Math.Min((firstBatch + batches) * BatchSize, count);
+            _order = _order[from..to];
+            Shard = shard;
+            ShardBatches = (firstBatch, batches);
+        }
+        _scanned = new bool[BatchCount];
     }
 
     /// <summary>NaN and ±∞ among the float values of each input, over the batches made so far (each counted once).</summary>
@@ -72,8 +86,17 @@ public sealed class CalibrationDataSource : IDisposable
     /// <summary>Where the data comes from (a file, folder or "random data").</summary>
     public string Description => _provider.Description;
 
-    /// <summary>Samples used (after --skip and --count).</summary>
+    /// <summary>Samples used (after --skip and --count, and of this shard only under --shard).</summary>
     public int Count => _order.Length;
+
+    /// <summary>Samples the whole run uses (after --skip and --count; all shards together).</summary>
+    public int TotalSamples { get; }
+
+    /// <summary>The shard these samples are (null for a whole run).</summary>
+    public DataShard? Shard { get; }
+
+    /// <summary>Under <see cref="Shard"/>, the batches of the whole run this shard takes.</summary>
+    public (long First, long Count) ShardBatches { get; }
 
     public int BatchSize { get; }
     public int BatchCount => (Count + BatchSize - 1) / BatchSize;

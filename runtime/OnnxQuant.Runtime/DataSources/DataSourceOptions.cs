@@ -23,6 +23,9 @@ public sealed record DataSourceOptions
     /// <summary>Shapes of one sample per input (<c>--shape</c>), fixing free dimensions.</summary>
     public IReadOnlyDictionary<string, long[]> Shapes { get; init; } = new Dictionary<string, long[]>();
 
+    /// <summary>Only this part of the selected batches (<c>calibrate --shard i/n</c>); null for all.</summary>
+    public DataShard? Shard { get; init; }
+
     public ImagePreprocessing Images { get; init; } = new();
     public RandomInputOptions Random { get; init; } = new();
 }

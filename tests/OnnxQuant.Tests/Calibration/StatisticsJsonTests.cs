@@ -50,6 +50,41 @@ public sealed class StatisticsJsonTests : IDisposable
     }
 
     [Fact]
+    public void SumsThatDoubleCannotHold_AreWrittenExactly_SoReloadedShardsStillMergeIntoOneRun()
+    {
+        // 2^24 + 2^-30 needs 55 bits: the rounded double loses the small batch, the exact form keeps it.
+        var spec = new ObserverSpec { ChannelAxis = -1 };
+        var whole = new TensorStatistics("x", spec);
+        var first = new TensorStatistics("x", spec);
+        var second = new TensorStatistics("x", spec);
+        float big = 16777216f, small = MathF.ScaleB(1f, -30);
+        foreach (var t in new[] { whole, first }) t.Observe([big, -big], [1, 2]);
+        foreach (var t in new[] { whole, second }) t.Observe([small, -small], [1, 2]);
+        foreach (var t in new[] { whole, second }) t.Observe([small, -small], [1, 2]);
+        Assert.False(whole.MinMax.ExactSumAbs.IsExactlyRepresentable);
+
+        CalibrationStatistics Wrap(TensorStatistics t) { var s = new CalibrationStatistics { Samples = 1 }; s.Add(t); return s; }
+        var a = CalibrationStatistics.FromJson(Wrap(first).ToJson(), "a.json");
+        var b = CalibrationStatistics.FromJson(Wrap(second).ToJson(), "b.json");
+        a.Merge(b);
+        a.Samples = 1;
+        string json = Wrap(whole).ToJson();
+        Assert.Contains("\"sumAbsExact\"", json);
+        Assert.Contains("\"sumsExact\"", json);
+        Assert.Equal(json, a.ToJson());
+        Assert.Equal(whole.MinMax.ExactSumAbs.ToExactString(), CalibrationStatistics.FromJson(json, "w.json")["x"].MinMax.ExactSumAbs.ToExactString());
+    }
+
+    [Fact]
+    public void ABatchWithNaN_LeavesTheSumOfMagnitudesFinite()
+    {
+        var t = new TensorStatistics("x", new ObserverSpec());
+        t.Observe([1f, float.NaN, -2f, float.PositiveInfinity, 0.5f, 3f, 4f, 5f, 6f, 7f], [10]);
+        Assert.Equal(28.5, t.MinMax.SumAbs);
+        Assert.Equal(2, t.MinMax.NonFinite);
+    }
+
+    [Fact]
     public void SavedStatisticsReloadIdentically()
     {
         var stats = Sample();

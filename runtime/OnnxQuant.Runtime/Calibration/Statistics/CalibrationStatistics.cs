@@ -17,6 +17,9 @@ public sealed class CalibrationStatistics
     /// <summary>Free text: which model and data they came from (written to the file, not interpreted).</summary>
     public string? Source { get; set; }
 
+    /// <summary>Set in the file of one shard of a sharded run (<c>calibrate --shard</c>); null for a whole run or a merge.</summary>
+    public CalibrationShard? Shard { get; set; }
+
     public IReadOnlyDictionary<string, TensorStatistics> Tensors => _tensors;
     public int Count => _tensors.Count;
 

@@ -5,7 +5,8 @@ namespace OnnxQuant.Runtime.Calibration.Statistics;
 /// the finite values (mean x for bias correction) and optionally a histogram per channel (RepQ-ViT's per-channel
 /// percentiles). Each batch's values of a channel are one batch for that channel's statistics, whatever their layout.
 /// </summary>
-/// <remarks>The signed sums add in double per channel: merged shards equal one run up to double rounding.</remarks>
+/// <remarks>Each batch's signed sum of a channel is formed in double and added exactly (<see cref="ExactSum"/>):
+/// shards split at batch boundaries merge into exactly one run's sums.</remarks>
 public sealed class ChannelStatistics
 {
     private float[] _scratch = [];
@@ -18,7 +19,8 @@ public sealed class ChannelStatistics
         Axis = axis;
         MinMax = new MinMaxStatistic[channels];
         for (int c = 0; c < channels; c++) MinMax[c] = new MinMaxStatistic(movingAverage, averagingConstant);
-        Sums = new double[channels];
+        ExactSums = new ExactSum[channels];
+        for (int c = 0; c < channels; c++) ExactSums[c] = new ExactSum();
         if (histogram != HistogramKind.None)
         {
             Histograms = new Histogram[channels];
@@ -26,11 +28,11 @@ public sealed class ChannelStatistics
         }
     }
 
-    private ChannelStatistics(int axis, MinMaxStatistic[] minMax, double[] sums, Histogram[]? histograms)
+    private ChannelStatistics(int axis, MinMaxStatistic[] minMax, ExactSum[]? sums, Histogram[]? histograms)
     {
         Axis = axis;
         MinMax = minMax;
-        Sums = sums;
+        ExactSums = sums;
         Histograms = histograms;
     }
 
@@ -41,8 +43,12 @@ public sealed class ChannelStatistics
     public MinMaxStatistic[] MinMax { get; }
     public Histogram[]? Histograms { get; }
 
-    /// <summary>Per channel, the sum of its finite values (Σx over <see cref="MinMaxStatistic.Count"/> values).</summary>
-    public double[] Sums { get; }
+    /// <summary>Per channel, the sum of its finite values (Σx over <see cref="MinMaxStatistic.Count"/> values), exactly;
+    /// null for statistics read from files written before the signed sums were kept.</summary>
+    public ExactSum[]? ExactSums { get; private set; }
+
+    /// <summary>Per channel, the sum of its finite values rounded to double (NaN where unknown, see <see cref="ExactSums"/>).</summary>
+    public double[] Sums => ExactSums is { } sums ? Array.ConvertAll(sums, s => s.Value) : Enumerable.Repeat(double.NaN, Channels).ToArray();
 
     public double[] AbsMax() => Array.ConvertAll(MinMax, m => m.AbsMax);
     public double[] MeanAbs() => Array.ConvertAll(MinMax, m => m.MeanAbs);
@@ -51,7 +57,8 @@ public sealed class ChannelStatistics
     public double[] Mean()
     {
         var mean = new double[Channels];
-        for (int c = 0; c < mean.Length; c++) mean[c] = MinMax[c].IsEmpty ? double.NaN : Sums[c] / MinMax[c].Count;
+        var sums = Sums;
+        for (int c = 0; c < mean.Length; c++) mean[c] = MinMax[c].IsEmpty ? double.NaN : sums[c] / MinMax[c].Count;
         return mean;
     }
 
@@ -75,7 +82,7 @@ public sealed class ChannelStatistics
         {
             var channel = scratch.Slice(c * perChannel, perChannel);
             MinMax[c].Add(channel);
-            Sums[c] += FiniteSum(channel);
+            ExactSums?[c].Add(FiniteSum(channel));
             Histograms?[c].Add(channel);
         }
     }
@@ -86,19 +93,21 @@ public sealed class ChannelStatistics
             throw new ArgumentException($"Cannot merge {other.Channels} channels along axis {other.Axis} into {Channels} along axis {Axis}.", nameof(other));
         if ((Histograms is null) != (other.Histograms is null))
             throw new ArgumentException("Cannot merge per-channel statistics with and without histograms.", nameof(other));
+        // A side without sums (an old file) leaves the merged sums unknown.
+        if (other.ExactSums is null) ExactSums = null;
         for (int c = 0; c < Channels; c++)
         {
             MinMax[c].Merge(other.MinMax[c]);
-            Sums[c] += other.Sums[c];
+            if (ExactSums is { } mine && other.ExactSums is { } theirs) mine[c].Add(theirs[c]);
             Histograms?[c].Merge(other.Histograms![c]);
         }
     }
 
     public ChannelStatistics Clone() =>
-        new(Axis, Array.ConvertAll(MinMax, m => m.Clone()), (double[])Sums.Clone(), Histograms is null ? null : Array.ConvertAll(Histograms, h => h.Clone()));
+        new(Axis, Array.ConvertAll(MinMax, m => m.Clone()), ExactSums is null ? null : Array.ConvertAll(ExactSums, s => s.Clone()), Histograms is null ? null : Array.ConvertAll(Histograms, h => h.Clone()));
 
     /// <param name="sums">Null for files written before the signed sums were kept: means are then unknown (NaN).</param>
-    internal static ChannelStatistics Restore(int axis, MinMaxStatistic[] minMax, double[]? sums, Histogram[]? histograms)
+    internal static ChannelStatistics Restore(int axis, MinMaxStatistic[] minMax, ExactSum[]? sums, Histogram[]? histograms)
     {
         if (axis < 0) throw new FormatException("the channel axis is negative");
         if (minMax.Length == 0) throw new FormatException("no channels");
@@ -106,7 +115,7 @@ public sealed class ChannelStatistics
             throw new FormatException($"{histograms.Length} histograms for {minMax.Length} channels");
         if (sums is not null && sums.Length != minMax.Length)
             throw new FormatException($"{sums.Length} sums for {minMax.Length} channels");
-        return new ChannelStatistics(axis, minMax, sums ?? Enumerable.Repeat(double.NaN, minMax.Length).ToArray(), histograms);
+        return new ChannelStatistics(axis, minMax, sums, histograms);
     }
 
     /// <summary>Σx over the finite values, in double (NaN and ±∞ are left out, as <see cref="MinMaxStatistic"/> leaves them out of its count).</summary>

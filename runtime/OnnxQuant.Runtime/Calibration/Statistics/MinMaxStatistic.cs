@@ -5,9 +5,10 @@ namespace OnnxQuant.Runtime.Calibration.Statistics;
 /// optionally ONNX Runtime's moving average of per-batch minima and maxima.
 /// </summary>
 /// <remarks>
-/// Min, Max and Count merge exactly (merging shards equals one run). The sum of magnitudes adds per-lane float sums
-/// of blocks of a few thousand values in double: merged shards (or other batch sizes) equal one run up to float
-/// rounding, a relative 1e-6 at worst. The moving average m ← m + c·(batch − m) (ORT's
+/// Min, Max and Count merge exactly (merging shards equals one run). The sum of magnitudes is exact over batches
+/// (<see cref="ExactSum"/>): each batch's sum (per-lane float sums of blocks of a few thousand values, added in
+/// double) is added to it without rounding, so shards split at batch boundaries merge into exactly one run's sum;
+/// other batch sizes differ from it up to float rounding, a relative 1e-6 at worst. The moving average m ← m + c·(batch − m) (ORT's
 /// <c>averaging_constant</c>, default 0.01; the first batch sets m) depends on the order and size of batches: it is
 /// a property of the run, not of the set of values, and merging two shards combines their averages weighted by
 /// their batch counts, which no single run reproduces in general. NaN and ±∞ are counted in
@@ -29,7 +30,13 @@ public sealed class MinMaxStatistic
     public long NonFinite { get; private set; }
     public double Min { get; private set; } = double.NaN;
     public double Max { get; private set; } = double.NaN;
-    public double SumAbs { get; private set; }
+    private ExactSum _sumAbs = new();
+
+    /// <summary>Σ|x| over the finite values, rounded once to double.</summary>
+    public double SumAbs => _sumAbs.Value;
+
+    /// <summary>Σ|x| exactly (what the statistics file keeps, so that merged shards equal one run bit for bit).</summary>
+    public ExactSum ExactSumAbs => _sumAbs;
 
     public bool IsEmpty => Count == 0;
 
@@ -66,6 +73,8 @@ public sealed class MinMaxStatistic
             lo = float.PositiveInfinity;
             hi = float.NegativeInfinity;
             finite = 0;
+            // The scan's sum includes the non-finite values: sum the finite ones again.
+            sumAbs = 0;
             foreach (float v in values)
             {
                 if (!float.IsFinite(v)) continue;
@@ -80,7 +89,7 @@ public sealed class MinMaxStatistic
         Min = IsEmpty ? lo : Math.Min(Min, lo);
         Max = IsEmpty ? hi : Math.Max(Max, hi);
         Count += finite;
-        SumAbs += sumAbs;
+        _sumAbs.Add(sumAbs);
         if (MovingAverage)
         {
             if (Batches == 0)
@@ -119,7 +128,7 @@ public sealed class MinMaxStatistic
         Min = IsEmpty ? other.Min : Math.Min(Min, other.Min);
         Max = IsEmpty ? other.Max : Math.Max(Max, other.Max);
         Count += other.Count;
-        SumAbs += other.SumAbs;
+        _sumAbs.Add(other._sumAbs);
         Batches += other.Batches;
     }
 
@@ -130,7 +139,7 @@ public sealed class MinMaxStatistic
         return c;
     }
 
-    internal static MinMaxStatistic Restore(long count, long nonFinite, double min, double max, double sumAbs,
+    internal static MinMaxStatistic Restore(long count, long nonFinite, double min, double max, ExactSum sumAbs,
         bool movingAverage, double averagingConstant, long batches, double movingMin, double movingMax)
     {
         if (count < 0 || nonFinite < 0 || batches < 0) throw new FormatException("a count is negative");
@@ -141,7 +150,7 @@ public sealed class MinMaxStatistic
             NonFinite = nonFinite,
             Min = count > 0 ? min : double.NaN,
             Max = count > 0 ? max : double.NaN,
-            SumAbs = sumAbs,
+            _sumAbs = sumAbs,
             Batches = batches,
             MovingMin = movingMin,
             MovingMax = movingMax,

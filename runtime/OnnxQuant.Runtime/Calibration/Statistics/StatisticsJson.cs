@@ -14,6 +14,8 @@ namespace OnnxQuant.Runtime.Calibration.Statistics;
 ///   "version": 1,                         // files of a newer version are refused
 ///   "samples": 256,                       // calibration samples
 ///   "source": "vit_mnist.onnx on calib_256.npy",   // optional, free text
+///   "shard": { "index": 2, "count": 4, "samples": 256, "batchSize": 1,   // only in a file of calibrate --shard:
+///              "firstBatch": 64, "batches": 64 },                           // shard 2 of 4 of 256 samples
 ///   "tensors": {                          // keyed by tensor name, sorted
 ///     "NAME": {
 ///       "elementType": "float", "shape": [1, 50, 64],  // type and shape of the last batch
@@ -23,11 +25,13 @@ namespace OnnxQuant.Runtime.Calibration.Statistics;
 ///                 "channelAxis": null | AXIS, "channelHistogram": "none", "channelHistogramResolution": 512,
 ///                 "secondMoment": false, "tokens": true },        // "tokens" only when true
 ///       "minMax": { "count": N, "nonFinite": 0, "min": X, "max": X, "sumAbs": X, "batches": B,
+///                   "sumAbsExact": "M*2^E",   // only when sumAbs is rounded: the exact Σ|x| (see ExactSum)
 ///                   "movingAverage": { "constant": 0.01, "min": X, "max": X } },   // only with a moving average
 ///       "histogram": { "absolute": true, "resolution": 2048, "widthExponent": E, "offset": G0,
 ///                      "total": N, "nonFinite": 0, "min": X, "max": X,
 ///                      "firstBin": G, "counts": [ ... ] },   // counts of global bins G, G+1, …: bin g is [g·2^E, (g+1)·2^E)
 ///       "channels": { "axis": A, "minMax": [ {minMax}, … ], "sums": [ Σx per channel ],   // optional parts
+///                     "sumsExact": [ "M*2^E", … ],   // only when some sum is rounded: all sums exactly
 ///                     "histograms": [ {histogram}, … ] },                    // ("sums" absent in older files)
 ///       "secondMoment": { "k": K, "rows": N, "upper": [ ... ] },  // Σxxᵀ, upper triangle row by row
 ///       "tokens": { "hidden": H, "absMax": {minMax}, "histogram": {histogram} }   // of each token's max |x|
@@ -78,6 +82,17 @@ public static class StatisticsJson
             w.WriteNumber("version", Version);
             w.WriteNumber("samples", statistics.Samples);
             if (statistics.Source is not null) w.WriteString("source", statistics.Source);
+            if (statistics.Shard is { } shard)
+            {
+                w.WriteStartObject("shard");
+                w.WriteNumber("index", shard.Index);
+                w.WriteNumber("count", shard.Count);
+                w.WriteNumber("samples", shard.TotalSamples);
+                w.WriteNumber("batchSize", shard.BatchSize);
+                w.WriteNumber("firstBatch", shard.FirstBatch);
+                w.WriteNumber("batches", shard.Batches);
+                w.WriteEndObject();
+            }
             w.WriteStartObject("tensors");
             foreach (var (name, t) in statistics.Tensors.OrderBy(kv => kv.Key, StringComparer.Ordinal))
             {
@@ -112,6 +127,7 @@ public static class StatisticsJson
             {
                 Samples = root.Long("samples"),
                 Source = root.OptionalString("source"),
+                Shard = root.OptionalObject("shard") is { } shard ? ReadShard(shard) : null,
             };
             foreach (var (name, element) in root.Object("tensors").Properties())
                 result.Add(ReadTensor(name, element));
@@ -146,7 +162,12 @@ public static class StatisticsJson
                 w.WriteEndObject();
             }
             w.WriteEndArray();
-            WriteArray(w, "sums", c.Sums.Select(FormatDouble));
+            if (c.ExactSums is { } exact)
+            {
+                WriteArray(w, "sums", c.Sums.Select(FormatDouble));
+                // Exact text only where rounding happened, so single-batch files read as before.
+                if (exact.Any(x => !x.IsExactlyRepresentable)) WriteArray(w, "sumsExact", exact.Select(x => "\"" + x.ToExactString() + "\""));
+            }
             if (c.Histograms is { } hs)
             {
                 w.WriteStartArray("histograms");
@@ -206,6 +227,7 @@ public static class StatisticsJson
         WriteDouble(w, "min", m.Min);
         WriteDouble(w, "max", m.Max);
         WriteDouble(w, "sumAbs", m.SumAbs);
+        if (!m.ExactSumAbs.IsExactlyRepresentable) w.WriteString("sumAbsExact", m.ExactSumAbs.ToExactString());
         w.WriteNumber("batches", m.Batches);
         if (m.MovingAverage)
         {
@@ -254,8 +276,11 @@ public static class StatisticsJson
             {
                 var mm = c.Array("minMax").Select(e => ReadMinMax(e)).ToArray();
                 var hs = c.OptionalArray("histograms")?.Select(e => ReadHistogram(e)).ToArray();
-                var sums = c.OptionalArray("sums")?.Select(e => e.AsDouble()).ToArray();
-                channels = c.Wrap(() => ChannelStatistics.Restore((int)c.Long("axis"), mm, sums, hs));
+                var sums = c.OptionalArray("sumsExact")?.Select(e => e.AsExactSum()).ToArray()
+                    ?? c.OptionalArray("sums")?.Select(e => e.AsDouble()).Select(ExactOrNaN).ToArray();
+                // A file written before the sums were kept has NaN there: the sums are then unknown.
+                if (sums is not null && sums.Any(x => x is null)) sums = null;
+                channels = c.Wrap(() => ChannelStatistics.Restore((int)c.Long("axis"), mm, sums?.Select(x => x!).ToArray(), hs));
             }
             SecondMomentStatistic? second = null;
             if (t.OptionalObject("secondMoment") is { } s)
@@ -294,10 +319,16 @@ public static class StatisticsJson
     private static MinMaxStatistic ReadMinMax(Reader m)
     {
         var moving = m.OptionalObject("movingAverage");
+        var sumAbs = m.OptionalExactSum("sumAbsExact") ?? ExactOrNaN(m.Double("sumAbs")) ?? throw m.Error("sumAbs", "is not finite");
         return m.Wrap(() => MinMaxStatistic.Restore(m.Long("count"), m.Long("nonFinite"), m.Double("min"), m.Double("max"),
-            m.Double("sumAbs"), moving is not null, moving?.Double("constant") ?? MinMaxStatistic.DefaultAveragingConstant,
+            sumAbs, moving is not null, moving?.Double("constant") ?? MinMaxStatistic.DefaultAveragingConstant,
             m.Long("batches"), moving?.Double("min") ?? double.NaN, moving?.Double("max") ?? double.NaN));
     }
+
+    private static ExactSum? ExactOrNaN(double value) => double.IsFinite(value) ? ExactSum.Of(value) : null;
+
+    private static CalibrationShard ReadShard(Reader s) => s.Wrap(() => new CalibrationShard(
+        (int)s.Long("index"), (int)s.Long("count"), s.Long("samples"), (int)s.Long("batchSize"), s.Long("firstBatch"), s.Long("batches")));
 
     private static Histogram ReadHistogram(Reader h)
     {
@@ -413,6 +444,16 @@ public static class StatisticsJson
             foreach (var p in element.EnumerateObject())
                 list.Add((p.Name, new Reader(p.Value, source, $"{path}[{JsonSerializer.Serialize(p.Name)}]")));
             return list;
+        }
+
+        public ExactSum? OptionalExactSum(string property) =>
+            GetOptional(property) is not null ? new Reader(Get(property), source, $"{path}.{property}").AsExactSum() : null;
+
+        public ExactSum AsExactSum()
+        {
+            if (element.ValueKind != JsonValueKind.String) throw Error(null, "expected an exact sum \"M*2^E\"");
+            try { return ExactSum.Parse(element.GetString()!); }
+            catch (FormatException e) { throw Error(null, e.Message); }
         }
 
         public long AsLong() => element.ValueKind == JsonValueKind.Number && element.TryGetInt64(out long l) ? l : throw Error(null, "expected an integer");
