@@ -55,8 +55,10 @@ public sealed class Attribute
         _ => [],
     };
 
-    private InvalidOperationException Mismatch(string wanted) =>
-        new($"Attribute '{Name}' is {Kind}, not {wanted}.");
+    // Our passes read attributes by the ONNX schema's names and types, so a mismatch means the model breaks the
+    // schema (a damaged or hand-edited file): a user error that names the attribute, not a crash.
+    private OnnxFormatException Mismatch(string wanted) =>
+        new($"Attribute '{Name}' is {Kind} where ONNX expects {wanted}: the model does not follow the operator's schema. Re-export it, or fix that attribute's type.");
 
     public override string ToString() => Value switch
     {

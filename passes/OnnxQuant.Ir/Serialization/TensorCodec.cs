@@ -22,9 +22,15 @@ internal static class TensorCodec
         long[] dims = proto.Dims.ToArray();
         long count = 1;
         foreach (long d in dims)
-        {
             if (d < 0) throw new OnnxFormatException($"{what} has a negative dimension in {Tensor.FormatDims(dims)}.");
-            count = checked(count * d);
+        try
+        {
+            foreach (long d in dims) count = checked(count * d);
+            if (type != DataType.String) _ = type.ByteLength(count);
+        }
+        catch (OverflowException)
+        {
+            throw new OnnxFormatException($"{what} has dimensions {Tensor.FormatDims(dims)}: more bytes than 64 bits can count. The file is damaged; re-export the model.");
         }
         var tensor = DecodeData(proto, type, dims, count, what, external);
         if (proto.HasDocString || proto.MetadataProps.Count > 0)
