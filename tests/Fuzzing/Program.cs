@@ -3,21 +3,22 @@ using OnnxQuant.Fuzzing;
 
 // The fuzzing harness (issue 16): mutated real models through onnxquant's inspect, convert and w8a8 pipeline.
 //   dotnet run -c Release --project tests/Fuzzing -- [--count 10000] [--seed 1] [--from 0] [--commands inspect,convert,w8a8]
-//       [--timeout 60] [--models ../shared/models] [--scratch DIR] [--keep]
+//       [--timeout 60] [--models ../shared/models] [--scratch DIR] [--keep] [--list (every case, not only failures)]
 // Prints a summary and every failure (crash, hang, internal error, stack trace, missing message, partial output,
 // changed input) with the case id, the model, the mutation and the command; exit 1 when any case failed.
 // One case again: --from ID --count 1 --keep --scratch DIR (its files stay in DIR/case-ID).
 var options = new Dictionary<string, string>(StringComparer.Ordinal);
-bool worker = false, keep = false;
+bool worker = false, keep = false, list = false;
 for (int i = 0; i < args.Length; i++)
 {
     switch (args[i])
     {
         case "-h" or "--help":
-            Console.WriteLine("Options: --count N --seed S --from ID --commands inspect,convert,w8a8 --timeout SECONDS --models DIR --scratch DIR --keep");
+            Console.WriteLine("Options: --count N --seed S --from ID --commands inspect,convert,w8a8 --timeout SECONDS --models DIR --scratch DIR --keep --list");
             return 0;
         case "--worker": worker = true; break;
         case "--keep": keep = true; break;
+        case "--list": list = true; break;
         default:
             if (args[i].StartsWith("--", StringComparison.Ordinal) && i + 1 < args.Length) options[args[i]] = args[++i];
             else
@@ -51,6 +52,7 @@ long done = 0;
 var results = FuzzCampaign.Run(fuzz, r =>
 {
     if (++done % 500 == 0) Console.WriteLine($"  {done} cases, {clock.Elapsed.TotalMinutes:F1} min");
+    if (list && r.Outcome.Passes()) Console.WriteLine($"  case {r.Id} [{r.Outcome}] {r.Command} on {r.Base}: {r.Description}: {r.Detail}");
     if (!r.Outcome.Passes()) Console.WriteLine($"  FAIL case {r.Id} [{r.Outcome}] {r.Command} on {r.Base}: {r.Description}: {r.Detail}");
 });
 Console.WriteLine(FuzzCampaign.Summary(results));

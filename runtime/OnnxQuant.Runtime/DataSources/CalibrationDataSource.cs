@@ -215,6 +215,14 @@ public sealed class CalibrationDataSource : IDisposable
         else
             throw ShapeError(input, layout, $"a sample has rank {sample.Length}; the input needs samples of rank {input.Rank - 1} (arrays of shape [N{string.Concat(input.Dims.Skip(1).Select(d => "," + d))}])");
 
+        // One batch is read into one array: a damaged or absurd shape is refused here, not by an overflow later.
+        long batchBytes;
+        try { batchBytes = checked(layout.ElementType.ByteLength(sample.Aggregate(1L, (a, d) => checked(a * d))) * BatchSize); }
+        catch (OverflowException) { batchBytes = long.MaxValue; }
+        if (batchBytes > Array.MaxLength)
+            throw ShapeError(input, layout, $"a batch of {BatchSize} sample(s) of shape [{string.Join(",", sample)}] takes {(batchBytes == long.MaxValue ? "more than 2^63" : batchBytes.ToString(System.Globalization.CultureInfo.InvariantCulture))} bytes, "
+                + "more than one array can hold (2 GB); give smaller samples (--shape) or a smaller --batch-size");
+
         // The shape of one sample as fed, compared with --shape or with the model's fixed dimensions.
         long[] fed = addBatchAxis ? [1, .. sample] : sample;
         if (shapes.TryGetValue(input.Name, out var given))
