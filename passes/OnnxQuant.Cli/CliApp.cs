@@ -26,6 +26,7 @@ public static class CliApp
         root.Subcommands.Add(CalibrateCommand.Create());
         root.Subcommands.Add(MergeStatsCommand.Create());
         root.Subcommands.Add(SensitivityCommand.Create());
+        root.Subcommands.Add(ReportCommand.Create());
     }
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)

@@ -168,7 +168,9 @@ public sealed class FoldConstantsPass : Pass<FoldConstantsOptions>
                     ? node.GetAttribute("value")?.Value is Tensor v ? v.ElementType : DataType.Float
                     : inputs[0]?.ElementType);
                 if (type is null or DataType.String) return null;
-                total += type.Value.ByteLength(count.Value);
+                // Absurd shapes (a damaged model) count as too large to fold rather than overflowing.
+                try { total = checked(total + type.Value.ByteLength(count.Value)); }
+                catch (OverflowException) { return long.MaxValue; }
             }
             return total;
         }

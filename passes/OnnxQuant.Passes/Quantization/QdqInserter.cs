@@ -213,7 +213,7 @@ internal sealed class QdqInserter
     /// of Q/DQ may extend through it: a non-constant input read by that op alone and not a graph output.</summary>
     private static Value? PassThroughSource(Value v, Graph graph) =>
         v.Producer is { } p && p.IsDefaultDomain && PassThroughOps.Contains(p.OpType) && p.Graph == graph
-        && p.Inputs[0] is { IsConstant: false } src && src.Uses.Count == 1 && !src.IsAnyGraphOutput ? src : null;
+        && p.Inputs.Count > 0 && p.Inputs[0] is { IsConstant: false } src && src.Uses.Count == 1 && !src.IsAnyGraphOutput ? src : null;
 
     /// <summary>The activation inputs whose ranges <see cref="Plan"/> requires: the first input, and the second of a
     /// MatMul/Gemm when it is not a constant. <see cref="ActivationsToCalibrate"/> requests the same list.</summary>

@@ -207,8 +207,10 @@ public sealed class CalibrationDataSource : IDisposable
             throw new OnnxQuantException($"Model input '{input.Name}' is {input.ElementType.OnnxName()}, but {layout.Origin} holds {layout.ElementType.OnnxName()} ({layout.TypeDetail}). "
                 + $"Convert the data to {input.ElementType.OnnxName()}.");
         var sample = layout.SampleDims;
-        if (sample.Contains(0))
-            throw ShapeError(input, layout, $"a sample has shape [{string.Join(",", sample)}], which holds no values; every dimension of a sample must be at least 1");
+        if (sample.Any(d => d < 1))
+            throw ShapeError(input, layout, sample.Contains(0)
+                ? $"a sample has shape [{string.Join(",", sample)}], which holds no values; every dimension of a sample must be at least 1"
+                : $"a sample has shape [{string.Join(",", sample)}], with a negative dimension; every dimension of a sample must be at least 1 (the model's input shape may be damaged)");
         bool addBatchAxis;
         if (sample.Length == input.Rank - 1) addBatchAxis = true;
         else if (sample.Length == input.Rank && input.Rank > 0) addBatchAxis = false;

@@ -85,6 +85,15 @@ public sealed class StatisticsJsonTests : IDisposable
     }
 
     [Fact]
+    public void ValuesNearFloatsLimit_GiveAFiniteSumOfMagnitudes()
+    {
+        // 16 values of 3e38: their float lane sums overflow, their double sum does not.
+        var t = new TensorStatistics("x", new ObserverSpec());
+        t.Observe(Enumerable.Repeat(3e38f, 16).ToArray(), [16]);
+        Assert.Equal(16 * (double)3e38f, t.MinMax.SumAbs, 1e-9 * 16 * 3e38);
+    }
+
+    [Fact]
     public void SavedStatisticsReloadIdentically()
     {
         var stats = Sample();

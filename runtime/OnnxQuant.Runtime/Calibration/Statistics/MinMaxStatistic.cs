@@ -86,6 +86,13 @@ public sealed class MinMaxStatistic
             NonFinite += values.Length - finite;
             if (finite == 0) return;
         }
+        // The scan adds magnitudes in float lanes, which overflow for values near float's limit: add in double then.
+        if (!double.IsFinite(sumAbs))
+        {
+            sumAbs = 0;
+            foreach (float v in values)
+                if (float.IsFinite(v)) sumAbs += Math.Abs(v);
+        }
         Min = IsEmpty ? lo : Math.Min(Min, lo);
         Max = IsEmpty ? hi : Math.Max(Max, hi);
         Count += finite;
