@@ -43,7 +43,11 @@ public static class QuantizationReportBuilder
         using var quantModel = OnnxReader.Read(quantPath);
 
         var layers = InNetworkOrder(floatModel, evaluation.Tensors ?? []);
-        var worst = Histograms(floatModel, quantModel, data, options, evaluation.Tensors ?? []);
+        var e = options.Evaluation;
+        using var source = CalibrationDataSource.Open(data, floatModel,
+            new DataSourceOptions { Count = 1, Skip = e.Skip, Images = e.Images, BatchSize = 1, Shapes = e.Shapes, Seed = e.Seed });
+        var firstSample = source.Batches().First().Feeds;
+        var worst = Histograms(floatModel, quantModel, firstSample, options, evaluation.Tensors ?? []);
         var weights = WeightErrors(floatModel, quantPath);
         var audit = FusionAudit.Run(quantModel);
         var stayedFloat = StayedFloat(quantModel);
@@ -55,7 +59,8 @@ public static class QuantizationReportBuilder
                 Warmup = 3,
                 Threads = options.Threads,
                 Seed = options.Evaluation.Seed,
-                Shapes = options.Evaluation.Shapes,
+                // Timed on the first sample of the data, as bench --data times it.
+                Feeds = firstSample,
             })
             : null;
         return new QuantizationReport(floatPath, quantPath, evaluation, layers, worst, weights, audit, stayedFloat, provenance, latency);
@@ -73,14 +78,11 @@ public static class QuantizationReportBuilder
         return result;
     }
 
-    private static List<TensorHistogram> Histograms(Model floatModel, Model quantModel, string data, ReportOptions options, IReadOnlyList<ErrorSummary> tensors)
+    private static List<TensorHistogram> Histograms(Model floatModel, Model quantModel, IReadOnlyDictionary<string, Tensor> feeds, ReportOptions options, IReadOnlyList<ErrorSummary> tensors)
     {
         var worst = tensors.Where(t => !t.Identical && t.SqnrDb is not null).OrderBy(t => t.SqnrDb).Take(options.WorstTensors).Select(t => t.Name).ToList();
         if (worst.Count == 0) return [];
         var e = options.Evaluation;
-        using var source = CalibrationDataSource.Open(data, floatModel,
-            new DataSourceOptions { Count = 1, Skip = e.Skip, Images = e.Images, BatchSize = 1, Shapes = e.Shapes, Seed = e.Seed });
-        var feeds = source.Batches().First().Feeds;
         var runner = new RunnerOptions { Optimization = e.Optimization, IntraOpThreads = e.Threads };
         using var f = ModelRunner.FromModel(floatModel, runner, worst);
         using var q = ModelRunner.FromModel(quantModel, runner, worst);
@@ -124,13 +126,15 @@ public static class QuantizationReportBuilder
             for (int i = 0; i < node.Inputs.Count; i++)
                 if (node.Inputs[i]?.Producer is { OpType: "DequantizeLinear" } dq && dq.Inputs[0] is { } x && ConstantNode.ConstantOf(x) is { } codes)
                     formats[(node.Name!, i)] = $"{codes.ElementType.OnnxName()} ({(dq.Inputs.Count > 1 && dq.Inputs[1] is { } s && ConstantNode.ConstantOf(s) is { } scale && scale.ElementCount > 1 ? "per channel or block" : "per tensor")})";
-        new FoldConstantsPass().Run(folded, new FoldConstantsOptions { FoldDequantizeLinear = true }, new PassContext());
+        new FoldConstantsPass().Run(folded, new FoldConstantsOptions { FoldDequantizeLinear = true, MaxOutputBytes = long.MaxValue, SmallOutputBytes = long.MaxValue }, new PassContext());
 
         var floatNodes = floatModel.Graph.Nodes.Where(n => n.Name is not null).GroupBy(n => n.Name!).ToDictionary(g => g.Key, g => g.First(), StringComparer.Ordinal);
         var result = new List<WeightError>();
         foreach (var node in folded.Graph.Nodes.Where(n => ComputeOps.Contains(n.OpType) && n.Name is not null))
         {
-            if (!floatNodes.TryGetValue(node.Name!, out var original)) continue;
+            // quantize-weights names a MatMulNBits after the MatMul it replaces (NAME_MatMulNBits).
+            string key = node.OpType == "MatMulNBits" && node.Name!.LastIndexOf("_MatMulNBits", StringComparison.Ordinal) is > 0 and var at ? node.Name[..at] : node.Name!;
+            if (!floatNodes.TryGetValue(key, out var original)) continue;
             if (node.OpType == "MatMulNBits")
             {
                 if (original.Inputs.Count > 1 && original.Inputs[1] is { } w && ConstantNode.ConstantOf(w) is { } floatWeight
