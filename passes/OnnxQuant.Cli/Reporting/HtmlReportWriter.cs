@@ -46,7 +46,7 @@ public static class HtmlReportWriter
         h.Append("<table class=\"sortable\" id=\"tensor-table\">\n<thead><tr><th>#</th><th>Tensor</th><th>Op</th><th>SQNR (dB)</th><th>Cosine</th><th>Max |error|</th></tr></thead>\n<tbody>\n");
         foreach (var l in r.Layers)
             h.Append("<tr><td>").Append(l.Position).Append("</td><td>").Append(E(l.Tensor)).Append("</td><td>").Append(E(l.OpType)).Append("</td><td>")
-                .Append(Db(l.SqnrDb, false)).Append("</td><td>").Append(N(l.Cosine, "F6")).Append("</td><td>").Append(N(l.MaxAbsError, "G4")).Append("</td></tr>\n");
+                .Append(Db(l.SqnrDb, l.Identical)).Append("</td><td>").Append(N(l.Cosine, "F6")).Append("</td><td>").Append(N(l.MaxAbsError, "G4")).Append("</td></tr>\n");
         h.Append("</tbody></table>\n");
 
         // Worst tensors' distributions.

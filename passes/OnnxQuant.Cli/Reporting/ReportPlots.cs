@@ -30,19 +30,20 @@ public static class ReportPlots
         int bins = h.FloatCounts.Length;
         double width = (h.Max - h.Min) / bins;
         var centers = Enumerable.Range(0, bins).Select(i => h.Min + (i + 0.5) * width).ToArray();
-        var f = plot.Add.Scatter(centers, h.FloatCounts.Select(c => (double)c).ToArray());
+        var f = plot.Add.Scatter(centers, h.FloatCounts.Select(c => Math.Log10(1 + c)).ToArray());
         f.LegendText = "float";
         f.MarkerSize = 0;
         f.ConnectStyle = ConnectStyle.StepHorizontal;
-        var q = plot.Add.Scatter(centers, h.QuantCounts.Select(c => (double)c).ToArray());
+        var q = plot.Add.Scatter(centers, h.QuantCounts.Select(c => Math.Log10(1 + c)).ToArray());
         q.LegendText = "quantized";
         q.MarkerSize = 0;
         q.ConnectStyle = ConnectStyle.StepHorizontal;
         plot.ShowLegend();
-        string name = h.Tensor.Length > 60 ? "…" + h.Tensor[^59..] : h.Tensor;
+        string name = h.Tensor.Length > 40 ? "…" + h.Tensor[^39..] : h.Tensor;
         plot.Title($"{name} ({(h.SqnrDb is double d ? $"{d:F1} dB" : "n/a")})");
         plot.XLabel("value");
-        plot.YLabel("count (first sample)");
+        // Logarithmic counts: the tails, where clipping and outliers show, are orders of magnitude below the peak.
+        plot.YLabel("log10(1 + count), first sample");
         return plot.GetImageBytes(440, 300, ImageFormat.Png);
     }
 

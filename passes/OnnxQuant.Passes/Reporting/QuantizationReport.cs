@@ -23,7 +23,7 @@ public sealed record QuantizationReport(
     BenchReport? Latency);
 
 /// <summary>One intermediate tensor's error, at its position in the float model's node order.</summary>
-public sealed record LayerError(int Position, string Tensor, string Producer, string OpType, double? SqnrDb, double Cosine, double MaxAbsError, long Elements);
+public sealed record LayerError(int Position, string Tensor, string Producer, string OpType, double? SqnrDb, double Cosine, double MaxAbsError, long Elements, bool Identical);
 
 /// <summary>Histograms of one tensor's float and quantized values on the first sample, over one shared range.</summary>
 public sealed record TensorHistogram(string Tensor, double? SqnrDb, double Min, double Max, long[] FloatCounts, long[] QuantCounts);

@@ -74,7 +74,7 @@ public static class QuantizationReportBuilder
         foreach (var node in floatModel.Graph.Nodes)
             foreach (var output in node.Outputs)
                 if (output?.Name is { } name && byName.TryGetValue(name, out var e))
-                    result.Add(new LayerError(result.Count, name, node.Name ?? "", node.OpType, e.SqnrDb, e.Cosine, e.MaxAbsError, e.Elements));
+                    result.Add(new LayerError(result.Count, name, node.Name ?? "", node.OpType, e.SqnrDb, e.Cosine, e.MaxAbsError, e.Elements, e.Identical));
         return result;
     }
 
