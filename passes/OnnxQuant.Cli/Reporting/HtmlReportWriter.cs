@@ -82,6 +82,17 @@ public static class HtmlReportWriter
             h.Append("<tr><td>").Append(E(f.Node)).Append("</td><td>").Append(E(f.OpType)).Append("</td><td>").Append(E(f.Reason)).Append("</td></tr>\n");
         h.Append("</tbody></table>\n");
 
+        if (r.AutoPrecision is { } ap)
+        {
+            h.Append("<h2 id=\"auto-precision\">Auto-precision decisions</h2>\n<p>").Append(E(string.Create(CultureInfo.InvariantCulture,
+                $"Target {ap.Target} ({ap.Metric}) on {ap.HeldOutSamples} held-out samples: {ap.StartScore:G4} all-int8 → {ap.FinalScore:G4} (float {ap.FloatScore:G4}); target {(ap.TargetHolds ? "holds" : "not reached")}; {ap.Measurements} measurements; stopped: {ap.Stopped}; estimated latency {ap.EstimatedLatencyRatio:F3}× float.")))
+                .Append("</p>\n<table class=\"sortable\" id=\"decision-table\">\n<thead><tr><th>Node</th><th>Choice</th><th>Before</th><th>After</th><th>Local SQNR (dB)</th><th>Cost (ns)</th></tr></thead>\n<tbody>\n");
+            foreach (var d in ap.Decisions)
+                h.Append("<tr><td>").Append(E(d.Node)).Append("</td><td>").Append(E(d.Choice.ToString())).Append("</td><td>").Append(N(d.ScoreBefore, "G4"))
+                    .Append("</td><td>").Append(N(d.ScoreAfter, "G4")).Append("</td><td>").Append(N(d.LocalSqnrDb, "F2")).Append("</td><td>").Append(N(d.CostNs, "G4")).Append("</td></tr>\n");
+            h.Append("</tbody></table>\n");
+        }
+
         h.Append("<script type=\"application/json\" id=\"onnxquant-report\">").Append(Json(r).Replace("</", "<\\/", StringComparison.Ordinal)).Append("</script>\n");
         h.Append("<script>\n").Append(SortScript).Append("</script>\n</body>\n</html>\n");
         return h.ToString();
@@ -109,6 +120,7 @@ public static class HtmlReportWriter
             UnfusedDequantize = r.Audit.UnfusedOnComputePath.Count,
             r.StayedFloat,
             Provenance = r.Provenance.ToDictionary(kv => kv.Key, kv => kv.Value),
+            AutoPrecisionDecisions = r.AutoPrecision?.Decisions.Count,
             LatencyRatio = r.Latency?.Comparison?.LatencyRatio,
             SizeRatio = r.Latency?.Comparison?.SizeRatio,
         }, options);

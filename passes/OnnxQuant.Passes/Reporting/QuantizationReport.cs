@@ -1,3 +1,4 @@
+using OnnxQuant.Passes.Quantization.AutoPrecision;
 using OnnxQuant.Runtime.Audit;
 using OnnxQuant.Runtime.Benchmarking;
 using OnnxQuant.Runtime.Evaluation;
@@ -20,7 +21,8 @@ public sealed record QuantizationReport(
     FusionAuditReport Audit,
     IReadOnlyList<FloatLayer> StayedFloat,
     IReadOnlyList<KeyValuePair<string, string>> Provenance,
-    BenchReport? Latency);
+    BenchReport? Latency,
+    AutoPrecisionSummary? AutoPrecision = null);
 
 /// <summary>One intermediate tensor's error, at its position in the float model's node order.</summary>
 public sealed record LayerError(int Position, string Tensor, string Producer, string OpType, double? SqnrDb, double Cosine, double MaxAbsError, long Elements, bool Identical);

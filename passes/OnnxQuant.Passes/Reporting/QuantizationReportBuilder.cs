@@ -1,6 +1,7 @@
 using OnnxQuant.Ir;
 using OnnxQuant.Ir.Serialization;
 using OnnxQuant.Passes.Canonicalization;
+using OnnxQuant.Passes.Quantization.AutoPrecision;
 using OnnxQuant.Runtime;
 using OnnxQuant.Runtime.Audit;
 using OnnxQuant.Runtime.Benchmarking;
@@ -50,7 +51,8 @@ public static class QuantizationReportBuilder
         var worst = Histograms(floatModel, quantModel, firstSample, options, evaluation.Tensors ?? []);
         var weights = WeightErrors(floatModel, quantPath);
         var audit = FusionAudit.Run(quantModel);
-        var stayedFloat = StayedFloat(quantModel);
+        var autoPrecision = AutoPrecisionOf(quantModel);
+        var stayedFloat = StayedFloat(quantModel, autoPrecision);
         var provenance = quantModel.Metadata.Where(e => e.Key.StartsWith(Recipes.Provenance.Prefix, StringComparison.Ordinal)).ToList();
         BenchReport? latency = options.BenchRuns > 0
             ? LatencyBenchmark.Run([floatPath, quantPath], new BenchOptions
@@ -63,8 +65,14 @@ public static class QuantizationReportBuilder
                 Feeds = firstSample,
             })
             : null;
-        return new QuantizationReport(floatPath, quantPath, evaluation, layers, worst, weights, audit, stayedFloat, provenance, latency);
+        return new QuantizationReport(floatPath, quantPath, evaluation, layers, worst, weights, audit, stayedFloat, provenance, latency, autoPrecision);
     }
+
+    /// <summary>The auto-precision pass's record of its search, when the model has one.</summary>
+    public static AutoPrecisionSummary? AutoPrecisionOf(Model model) =>
+        model.Metadata.FirstOrDefault(e => e.Key == AutoPrecisionPass.MetadataKey) is { Value: { } json }
+            ? System.Text.Json.JsonSerializer.Deserialize<AutoPrecisionSummary>(json, AutoPrecisionPass.JsonOptions)
+            : null;
 
     /// <summary>The per-tensor errors of <c>eval --per-tensor</c>, in the float model's node order.</summary>
     public static List<LayerError> InNetworkOrder(Model floatModel, IReadOnlyList<ErrorSummary> tensors)
@@ -162,11 +170,15 @@ public static class QuantizationReportBuilder
     }
 
     /// <summary>Compute layers that read no quantized tensor, with the reason the quantizer recorded when it recorded one.</summary>
-    public static List<FloatLayer> StayedFloat(Model quantModel)
+    public static List<FloatLayer> StayedFloat(Model quantModel, AutoPrecisionSummary? autoPrecision = null)
     {
         var reasons = quantModel.Metadata
             .Where(e => e.Key.StartsWith("onnxquant.float.", StringComparison.Ordinal))
             .ToDictionary(e => e.Key["onnxquant.float.".Length..], e => e.Value, StringComparer.Ordinal);
+        foreach (var d in autoPrecision?.Decisions ?? [])
+            if (d.Choice == PrecisionChoice.Float)
+                reasons[d.Node] = string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                    $"auto-precision kept it float: {autoPrecision!.Metric} {d.ScoreBefore:G4} → {d.ScoreAfter:G4} on held-out samples (local SQNR {d.LocalSqnrDb:F1} dB)");
         var result = new List<FloatLayer>();
         foreach (var node in quantModel.Graph.Nodes.Where(n => n.OpType is "MatMul" or "Gemm" or "Conv" or "ConvTranspose"))
         {

@@ -235,7 +235,8 @@ public sealed class AutoPrecisionPass : Pass<AutoPrecisionOptions>
         return result;
     }
 
-    private static readonly JsonSerializerOptions JsonOptions = new()
+    /// <summary>How the summary is written (and read back, e.g. by the report).</summary>
+    public static readonly JsonSerializerOptions JsonOptions = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
         Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower) },
