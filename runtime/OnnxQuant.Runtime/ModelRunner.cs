@@ -1,6 +1,7 @@
 using Microsoft.ML.OnnxRuntime;
 using OnnxQuant.Ir;
 using OnnxQuant.Ir.Serialization;
+using OnnxQuant.Runtime.Kernels;
 
 namespace OnnxQuant.Runtime;
 
@@ -30,7 +31,7 @@ public sealed class ModelRunner : IDisposable
 
     public static ModelRunner FromFile(string path, RunnerOptions? options = null)
     {
-        var so = CreateSessionOptions(options ?? RunnerOptions.Default);
+        var so = CreateSessionOptions(options ?? RunnerOptions.Default, File.Exists(path) && KernelLibrary.IsUsedBy(path));
         try { return new ModelRunner(new InferenceSession(path, so), so, null); }
         catch (OnnxRuntimeException e)
         {
@@ -42,7 +43,7 @@ public sealed class ModelRunner : IDisposable
     /// <summary>A session over <paramref name="model"/>; <paramref name="extraOutputs"/> exposes intermediate values by name.</summary>
     public static ModelRunner FromModel(Model model, RunnerOptions? options = null, IEnumerable<string>? extraOutputs = null)
     {
-        var so = CreateSessionOptions(options ?? RunnerOptions.Default);
+        var so = CreateSessionOptions(options ?? RunnerOptions.Default, KernelLibrary.IsUsedBy(model));
         var proto = OnnxWriter.ToProto(model);
         if (extraOutputs is not null)
         {
@@ -151,8 +152,11 @@ public sealed class ModelRunner : IDisposable
         return runner.Run(feeds);
     }
 
-    private static SessionOptions CreateSessionOptions(RunnerOptions o)
+    /// <summary>Session options for <paramref name="o"/>; with OnnxQuant's kernel library registered when the model uses it.</summary>
+    private static SessionOptions CreateSessionOptions(RunnerOptions o, bool usesKernelLibrary)
     {
+        // Resolved before anything native is created, so a missing library is a plain error with nothing to dispose.
+        string? kernels = usesKernelLibrary ? KernelLibrary.Path : null;
         var so = new SessionOptions
         {
             GraphOptimizationLevel = o.Optimization switch
@@ -172,6 +176,7 @@ public sealed class ModelRunner : IDisposable
         so.AddSessionConfigEntry("session.inter_op.allow_spinning", o.AllowSpinning ? "1" : "0");
         foreach (var (k, v) in o.SessionConfig) so.AddSessionConfigEntry(k, v);
         foreach (string lib in o.CustomOpLibraries) so.RegisterCustomOpLibrary(lib);
+        if (kernels is not null && !o.CustomOpLibraries.Contains(kernels)) so.RegisterCustomOpLibrary(kernels);
         return so;
     }
 

@@ -1,0 +1,91 @@
+// com.onnxquant MatMulW4A8 (version 1): Y = A · dequant(B) + bias with A quantized per token to int8 at run time.
+// Inputs and attributes are com.microsoft MatMulNBits' (bits = 4), so a MatMulNBits node becomes this op by
+// changing its domain and type: A float [..., K]; B uint8 [N][blocks][block_size/2] (element 2j in the low nibble);
+// scales float [N·blocks]; zero_points uint8 [N][⌈blocks/2⌉] (optional, default 8); bias float [N] (optional).
+// Attributes K, N, block_size (a multiple of 8), bits (4), isa (optional: auto, scalar, avx2, avx512vnni).
+#include "matmul_w4a8.h"
+
+namespace onnxquant {
+
+static int64_t RequiredInt(const Ort::ConstKernelInfo& info, const char* name) {
+  return info.GetAttribute<int64_t>(name);
+}
+
+static PackedWeights PackW4(const Ort::ConstKernelInfo& info) {
+  int64_t k = RequiredInt(info, "K"), n = RequiredInt(info, "N"), bs = RequiredInt(info, "block_size");
+  int64_t bits = 4;
+  {
+    // bits is optional in MatMulNBits' schema history; only 4 is supported here.
+    int64_t value;
+    OrtStatus* status = Ort::GetApi().KernelInfoGetAttribute_int64(info, "bits", &value);
+    if (status == nullptr) bits = value;
+    else Ort::GetApi().ReleaseStatus(status);
+  }
+  std::string node = info.GetNodeName();
+  if (bits != 4) throw std::runtime_error("MatMulW4A8 node '" + node + "': bits = " + std::to_string(bits) + "; only 4 is supported");
+  if (k <= 0 || n <= 0 || bs < 8 || bs % 8 != 0)
+    throw std::runtime_error("MatMulW4A8 node '" + node + "': needs K, N > 0 and block_size a multiple of 8");
+  PackedWeights w;
+  w.n = n;
+  w.k = k;
+  w.block = bs;
+  w.nibbles = true;
+  w.Allocate();
+  int64_t blob = bs / 2;
+  Ort::ConstValue b = ConstantInput(info, 1, "MatMulW4A8", "B");
+  Ort::ConstValue s = ConstantInput(info, 2, "MatMulW4A8", "scales");
+  if (b.GetTensorTypeAndShapeInfo().GetElementCount() != static_cast<size_t>(n * w.blocks * blob))
+    throw std::runtime_error("MatMulW4A8 node '" + node + "': B must hold N·⌈K/block_size⌉·block_size/2 bytes");
+  if (s.GetTensorTypeAndShapeInfo().GetElementCount() != static_cast<size_t>(n * w.blocks))
+    throw std::runtime_error("MatMulW4A8 node '" + node + "': scales must hold N·⌈K/block_size⌉ values");
+  const uint8_t* bp = b.GetTensorData<uint8_t>();
+  const float* sp = s.GetTensorData<float>();
+  const uint8_t* zp = nullptr;
+  int64_t zrow = (w.blocks + 1) / 2;
+  if (info.GetInputCount() > 3) {
+    int is_constant = 0;
+    Ort::ConstValue z = info.GetTensorConstantInput(3, &is_constant);
+    if (static_cast<const OrtValue*>(z) != nullptr) {
+      if (z.GetTensorTypeAndShapeInfo().GetElementType() != ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8 ||
+          z.GetTensorTypeAndShapeInfo().GetElementCount() != static_cast<size_t>(n * zrow))
+        throw std::runtime_error("MatMulW4A8 node '" + node + "': zero_points must be packed uint8 [N, ⌈blocks/2⌉]");
+      zp = z.GetTensorData<uint8_t>();
+    }
+  }
+  for (int64_t col = 0; col < n; col++) {
+    for (int64_t blk = 0; blk < w.blocks; blk++) {
+      size_t sb = static_cast<size_t>(((col / kLanes) * w.blocks + blk) * kLanes + col % kLanes);
+      w.scales[sb] = sp[col * w.blocks + blk];
+      int zero = 8;
+      if (zp != nullptr) {
+        uint8_t byte = zp[col * zrow + blk / 2];
+        zero = blk % 2 == 0 ? byte & 0x0F : byte >> 4;
+      }
+      w.zeros[sb] = zero;
+      const uint8_t* src = bp + (col * w.blocks + blk) * blob;
+      for (int64_t j = 0; j < bs; j++) {
+        int code = j % 2 == 0 ? src[j / 2] & 0x0F : src[j / 2] >> 4;
+        w.SetCode(col, blk * bs + j, code);
+      }
+    }
+  }
+  return w;
+}
+
+OrtStatusPtr MatMulW4A8Op::CreateKernelV2(const OrtApi& api, const OrtKernelInfo* info, void** kernel) const {
+  try {
+    Ort::ConstKernelInfo ki(info);
+    std::string node = ki.GetNodeName();
+    Isa isa = ResolveNodeIsa(api, info, "MatMulW4A8", node);
+    *kernel = new QuantizedMatMulKernel(PackW4(ki), isa, 4, "MatMulW4A8 node '" + node + "'");
+    return nullptr;
+  } catch (const std::exception& e) {
+    return api.CreateStatus(ORT_INVALID_ARGUMENT, e.what());
+  }
+}
+
+ONNXTensorElementDataType MatMulW4A8Op::GetInputType(size_t index) const {
+  return index == 1 || index == 3 ? ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8 : ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
+}
+
+}  // namespace onnxquant

@@ -1,0 +1,65 @@
+// com.onnxquant MatMulW8A8 (version 1): Y = A · (W · diag(w_scale)) + bias with A quantized per token to int8 at
+// run time (what activations with per-token outliers need) and int32 accumulation. Inputs: A float [..., K];
+// W int8 [K, N] (ONNX MatMul's layout, as a QDQ graph stores it); w_scale float [N] or one value; w_zero_point int8
+// (optional, must be 0: symmetric weights); bias float [N] (optional). Attribute isa (optional). K ≤ 65536 keeps
+// every int32 sum exact.
+#include "matmul_w8a8.h"
+
+namespace onnxquant {
+
+static PackedWeights PackW8(const Ort::ConstKernelInfo& info) {
+  std::string node = info.GetNodeName();
+  auto fail = [&](const std::string& what) { return std::runtime_error("MatMulW8A8 node '" + node + "': " + what); };
+  Ort::ConstValue wv = ConstantInput(info, 1, "MatMulW8A8", "W");
+  Ort::ConstValue sv = ConstantInput(info, 2, "MatMulW8A8", "w_scale");
+  auto wshape = wv.GetTensorTypeAndShapeInfo().GetShape();
+  if (wshape.size() != 2 || wv.GetTensorTypeAndShapeInfo().GetElementType() != ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8)
+    throw fail("W must be an int8 matrix [K, N]");
+  int64_t k = wshape[0], n = wshape[1];
+  if (k <= 0 || n <= 0 || k > 65536) throw fail("needs 0 < K <= 65536 and N > 0");
+  size_t scales = sv.GetTensorTypeAndShapeInfo().GetElementCount();
+  if (scales != 1 && scales != static_cast<size_t>(n)) throw fail("w_scale must hold 1 or N values");
+  if (info.GetInputCount() > 3) {
+    int is_constant = 0;
+    Ort::ConstValue z = info.GetTensorConstantInput(3, &is_constant);
+    if (static_cast<const OrtValue*>(z) != nullptr) {
+      const int8_t* zp = z.GetTensorData<int8_t>();
+      for (size_t i = 0; i < z.GetTensorTypeAndShapeInfo().GetElementCount(); i++)
+        if (zp[i] != 0) throw fail("w_zero_point must be 0 (symmetric weights)");
+    }
+  }
+  PackedWeights w;
+  w.n = n;
+  w.k = k;
+  w.block = (k + kGroup - 1) / kGroup * kGroup;  // one block: the whole row
+  w.nibbles = false;
+  w.Allocate();
+  const int8_t* wp = wv.GetTensorData<int8_t>();
+  const float* sp = sv.GetTensorData<float>();
+  // Codes are w + 128 (unsigned, what vpdpbusd multiplies) with zero point 128; padding gets the zero point.
+  for (int64_t col = 0; col < n; col++) {
+    size_t sb = static_cast<size_t>((col / kLanes) * kLanes + col % kLanes);
+    w.scales[sb] = sp[scales == 1 ? 0 : col];
+    w.zeros[sb] = 128;
+    for (int64_t kk = 0; kk < w.block; kk++) w.SetCode(col, kk, kk < k ? wp[kk * n + col] + 128 : 128);
+  }
+  return w;
+}
+
+OrtStatusPtr MatMulW8A8Op::CreateKernelV2(const OrtApi& api, const OrtKernelInfo* info, void** kernel) const {
+  try {
+    Ort::ConstKernelInfo ki(info);
+    std::string node = ki.GetNodeName();
+    Isa isa = ResolveNodeIsa(api, info, "MatMulW8A8", node);
+    *kernel = new QuantizedMatMulKernel(PackW8(ki), isa, 4, "MatMulW8A8 node '" + node + "'");
+    return nullptr;
+  } catch (const std::exception& e) {
+    return api.CreateStatus(ORT_INVALID_ARGUMENT, e.what());
+  }
+}
+
+ONNXTensorElementDataType MatMulW8A8Op::GetInputType(size_t index) const {
+  return index == 1 || index == 3 ? ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8 : ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
+}
+
+}  // namespace onnxquant

@@ -1,0 +1,126 @@
+#include "quantized_matmul_kernel.h"
+
+#include <vector>
+
+namespace onnxquant {
+namespace {
+
+constexpr int64_t kTilesPerTask = 4;  // 64 columns: enough tasks for 2-16 threads at N >= 768
+
+struct QuantizeJob {
+  const float* a;
+  int64_t k, block;
+  QuantizedActivations* out;
+};
+
+struct GemmJob {
+  GemmFn fn;
+  const PackedWeights* w;
+  const QuantizedActivations* a;
+  const float* bias;
+  float* y;
+};
+
+GemmFn PickGemm(Isa isa) {
+  switch (isa) {
+    case Isa::Avx512Vnni: return GemmAvx512Vnni;
+    case Isa::Avx2: return GemmAvx2;
+    default: return GemmScalar;
+  }
+}
+
+}  // namespace
+
+OrtStatusPtr QuantizedMatMulKernel::ComputeV2(OrtKernelContext* context) {
+  try {
+    Ort::KernelContext ctx(context);
+    Compute(ctx);
+    return nullptr;
+  } catch (const std::exception& e) {
+    return Ort::GetApi().CreateStatus(ORT_FAIL, (node_ + ": " + e.what()).c_str());
+  }
+}
+
+void QuantizedMatMulKernel::Compute(Ort::KernelContext& ctx) {
+  Ort::ConstValue input = ctx.GetInput(0);
+  std::vector<int64_t> shape = input.GetTensorTypeAndShapeInfo().GetShape();
+  if (shape.empty() || shape.back() != w_.k)
+    throw std::runtime_error("input A must end in K = " + std::to_string(w_.k) + " elements");
+  int64_t rows = 1;
+  for (size_t i = 0; i + 1 < shape.size(); i++) rows *= shape[i];
+  const float* bias = nullptr;
+  if (ctx.GetInputCount() > bias_input_) {
+    Ort::ConstValue b = ctx.GetInput(bias_input_);
+    if (static_cast<const OrtValue*>(b) != nullptr) {
+      if (b.GetTensorTypeAndShapeInfo().GetElementCount() != static_cast<size_t>(w_.n))
+        throw std::runtime_error("bias must have N = " + std::to_string(w_.n) + " elements");
+      bias = b.GetTensorData<float>();
+    }
+  }
+  shape.back() = w_.n;
+  Ort::UnownedValue output = ctx.GetOutput(0, shape);
+  float* y = output.GetTensorMutableData<float>();
+  if (rows == 0) return;
+
+  QuantizedActivations a;
+  a.rows = rows;
+  a.padded_k = w_.PaddedK();
+  a.blocks = w_.blocks;
+  a.q.resize(static_cast<size_t>(rows * a.padded_k));
+  a.scale.resize(static_cast<size_t>(rows));
+  a.sums.resize(static_cast<size_t>(rows * a.blocks));
+  QuantizeJob qj{input.GetTensorData<float>(), w_.k, w_.block, &a};
+  ctx.ParallelFor(
+      [](void* data, size_t row) {
+        auto* j = static_cast<QuantizeJob*>(data);
+        QuantizeRow(j->a + static_cast<int64_t>(row) * j->k, j->k, j->block, *j->out, static_cast<int64_t>(row));
+      },
+      static_cast<size_t>(rows), 0, &qj);
+
+  GemmJob gj{PickGemm(isa_), &w_, &a, bias, y};
+  size_t tasks = static_cast<size_t>((w_.tiles + kTilesPerTask - 1) / kTilesPerTask);
+  ctx.ParallelFor(
+      [](void* data, size_t task) {
+        auto* j = static_cast<GemmJob*>(data);
+        int64_t t0 = static_cast<int64_t>(task) * kTilesPerTask;
+        int64_t t1 = t0 + kTilesPerTask < j->w->tiles ? t0 + kTilesPerTask : j->w->tiles;
+        j->fn(*j->w, *j->a, j->bias, j->y, t0, t1);
+      },
+      tasks, 0, &gj);
+}
+
+std::string OptionalStringAttribute(const OrtApi& api, const OrtKernelInfo* info, const char* name) {
+  size_t size = 0;
+  OrtStatus* status = api.KernelInfoGetAttribute_string(info, name, nullptr, &size);
+  if (status != nullptr) {
+    api.ReleaseStatus(status);
+    return "";
+  }
+  std::string value(size, '\0');
+  status = api.KernelInfoGetAttribute_string(info, name, value.data(), &size);
+  if (status != nullptr) {
+    api.ReleaseStatus(status);
+    return "";
+  }
+  value.resize(size > 0 ? size - 1 : 0);  // size counts the terminating NUL
+  return value;
+}
+
+Ort::ConstValue ConstantInput(const Ort::ConstKernelInfo& info, size_t index, const char* op, const char* what) {
+  int is_constant = 0;
+  Ort::ConstValue v = info.GetTensorConstantInput(index, &is_constant);
+  if (!is_constant || static_cast<const OrtValue*>(v) == nullptr)
+    throw std::runtime_error(std::string(op) + " node '" + info.GetNodeName() + "': input " + std::to_string(index) +
+                             " (" + what + ") must be a constant initializer (weights are packed once, when the session loads)");
+  return v;
+}
+
+Isa ResolveNodeIsa(const OrtApi& api, const OrtKernelInfo* info, const std::string& op, const std::string& node) {
+  Isa isa;
+  std::string error;
+  if (!ResolveIsa(OptionalStringAttribute(api, info, "isa"), &isa, &error))
+    throw std::runtime_error(op + " node '" + node + "': " + error);
+  return isa;
+}
+
+}  // namespace onnxquant
