@@ -36,5 +36,6 @@ internal static class BuiltInPasses
         registry.Register<Quantization.AutoPrecision.AutoPrecisionPass>();
         registry.Register<Quantization.WeightOnly.QuantizeWeightsPass>();
         registry.Register<InsertDynamicQdqPass>();
+        registry.Register<CustomOps.FuseCustomOpsPass>();
     }
 }

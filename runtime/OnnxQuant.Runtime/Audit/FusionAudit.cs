@@ -1,6 +1,7 @@
 using OnnxQuant.Ir;
 using OnnxQuant.Ir.Serialization;
 using OnnxQuant.Runtime;
+using OnnxQuant.Runtime.Kernels;
 
 namespace OnnxQuant.Runtime.Audit;
 
@@ -9,7 +10,8 @@ namespace OnnxQuant.Runtime.Audit;
 /// optimized graph ORT writes (<c>OptimizedModelFilePath</c>), and lists the integer kernels it found (QLinearConv,
 /// QLinearMatMul, MatMulIntegerToFloat, QGemm...) and every DequantizeLinear it did not fuse. A QDQ model whose
 /// MatMul/Gemm/Conv still read a DequantizeLinear runs them in float, after dequantizing at every run: slower than the
-/// float model (ALGORITHMS.md §6).
+/// float model (ALGORITHMS.md §6). OnnxQuant's own operators (domain <c>com.onnxquant</c>, written by
+/// <c>fuse-custom-ops</c>) are integer kernels too and are listed with their domain (<c>com.onnxquant.MatMulW4A8</c>).
 /// </summary>
 public static class FusionAudit
 {
@@ -46,7 +48,12 @@ public static class FusionAudit
         var unfused = new List<UnfusedDequantize>();
         foreach (var node in optimized.AllGraphs().SelectMany(g => g.Nodes))
         {
-            if (IsIntegerKernel(node.OpType)) kernels[node.OpType] = kernels.GetValueOrDefault(node.OpType) + 1;
+            if (node.Domain == KernelLibrary.Domain)
+            {
+                string key = $"{KernelLibrary.Domain}.{node.OpType}";
+                kernels[key] = kernels.GetValueOrDefault(key) + 1;
+            }
+            else if (IsIntegerKernel(node.OpType)) kernels[node.OpType] = kernels.GetValueOrDefault(node.OpType) + 1;
             if (node.OpType != "DequantizeLinear") continue;
             var consumers = node.Outputs[0]?.Uses.Select(u => u.Node).ToList() ?? [];
             unfused.Add(new UnfusedDequantize(node.Name, node.Inputs[0]?.Name,

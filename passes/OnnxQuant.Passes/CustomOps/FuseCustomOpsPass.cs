@@ -1,0 +1,46 @@
+using OnnxQuant.Ir;
+using OnnxQuant.Passes.Rewriting;
+
+namespace OnnxQuant.Passes.CustomOps;
+
+/// <summary>
+/// Rewrites what the quantizers emit into OnnxQuant's own ONNX Runtime operators (runtime/kernels, domain
+/// <c>com.onnxquant</c> version 1; registered automatically by every command that runs a model):
+/// <list type="bullet">
+/// <item><c>com.microsoft.MatMulNBits</c> with 4 bits → <c>MatMulW4A8</c>: the same inputs and layout; activations
+/// quantized per token (one int8 scale per row of A) instead of per block of K as MatMulNBits' accuracy level 4
+/// does, int32 accumulation, the group scales applied once per block.</item>
+/// <item><c>MatMul(DQ(Q(x)), DQ(W int8, per-column or per-tensor scale, zero point 0))</c> → <c>MatMulW8A8(x, W,
+/// scale)</c>: the static activation range is dropped for a per-token range measured at run time.</item>
+/// <item><c>Add(op(…), b)</c> with b a constant float [N] → the op's bias input (one pass over the output less).</item>
+/// </list>
+/// Not exact: the activation rounding changes (per token instead of the calibrated range or per block); tests bound
+/// the difference. Does not fire (reason in <c>--stats</c>) on MatMulNBits with bits ≠ 4, g_idx, non-float A or
+/// scales, float zero points or a block size that is not a multiple of 8; on MatMuls whose weight is not a constant
+/// int8 DequantizeLinear with zero point 0 and per-column (axis 1) or per-tensor scale, whose activation is not
+/// DequantizeLinear(QuantizeLinear(x)) of a float x, or whose K exceeds 65536 (int32 sums stay exact). Only the
+/// <c>-fast</c> presets run it: every other preset stays standard ONNX (plus com.microsoft).
+/// </summary>
+public sealed class FuseCustomOpsPass : Pass<NoOptions>
+{
+    public const string Domain = "com.onnxquant";
+    public const long DomainVersion = 1;
+    public const int MaxW8A8K = 65536;
+
+    public override string Name => "fuse-custom-ops";
+    public override string Summary => "Rewrite 4-bit MatMulNBits and int8 QDQ MatMul into OnnxQuant's per-token W4A8/W8A8 kernels (com.onnxquant).";
+
+    public override PassResult Run(Model model, NoOptions options, PassContext context)
+    {
+        var ops = RewriteDriver.Apply(model, [new FuseMatMulNBitsIntoW4A8(), new FuseQdqMatMulIntoW8A8()], context);
+        var bias = RewriteDriver.Apply(model, [new FoldAddIntoCustomOpBias()], context);
+        if (ops.Applications > 0)
+        {
+            context.Count("w4a8", ops.Applied.GetValueOrDefault(nameof(FuseMatMulNBitsIntoW4A8)));
+            context.Count("w8a8", ops.Applied.GetValueOrDefault(nameof(FuseQdqMatMulIntoW8A8)));
+            if (model.GetOpset(Domain) is null) model.SetOpset(Domain, DomainVersion);
+        }
+        if (bias.Applications > 0) context.Count("bias-folded", bias.Applications);
+        return ops.Applications + bias.Applications > 0 ? PassResult.Changed : PassResult.Unchanged;
+    }
+}
