@@ -18,20 +18,24 @@ inline __m512i Broadcast4(const int8_t* p) {
 template <int MR, bool NIBBLES>
 void Tile(const PackedWeights& w, const QuantizedActivations& a, const float* bias, float* y, int64_t tile, int64_t row0) {
   __m512 facc[MR];
+  _Pragma("GCC unroll 4")
   for (int r = 0; r < MR; r++) facc[r] = _mm512_setzero_ps();
   const uint8_t* wp = w.data.data() + tile * w.TileBytes();
   const __m512i low4 = _mm512_set1_epi8(0x0F);
   const int64_t groups = w.block / kGroup;
   for (int64_t b = 0; b < w.blocks; b++) {
     __m512i acc[MR];
+    _Pragma("GCC unroll 4")
     for (int r = 0; r < MR; r++) acc[r] = _mm512_setzero_si512();
     const int8_t* ap[MR];
+    _Pragma("GCC unroll 4")
     for (int r = 0; r < MR; r++) ap[r] = a.q.data() + (row0 + r) * a.padded_k + b * w.block;
     if (NIBBLES) {
       for (int64_t g = 0; g < groups; g += 2, wp += 64) {
         __m512i x = _mm512_loadu_si512(wp);
         __m512i lo = _mm512_and_si512(x, low4);
         __m512i hi = _mm512_and_si512(_mm512_srli_epi16(x, 4), low4);
+        _Pragma("GCC unroll 4")
         for (int r = 0; r < MR; r++) {
           acc[r] = _mm512_dpbusd_epi32(acc[r], lo, Broadcast4(ap[r] + g * 4));
           acc[r] = _mm512_dpbusd_epi32(acc[r], hi, Broadcast4(ap[r] + g * 4 + 4));
@@ -40,12 +44,14 @@ void Tile(const PackedWeights& w, const QuantizedActivations& a, const float* bi
     } else {
       for (int64_t g = 0; g < groups; g++, wp += 64) {
         __m512i x = _mm512_loadu_si512(wp);
+        _Pragma("GCC unroll 4")
         for (int r = 0; r < MR; r++) acc[r] = _mm512_dpbusd_epi32(acc[r], x, Broadcast4(ap[r] + g * 4));
       }
     }
     size_t sb = static_cast<size_t>((tile * w.blocks + b) * kLanes);
     __m512i zero = _mm512_loadu_si512(w.zeros.data() + sb);
     __m512 scale = _mm512_loadu_ps(w.scales.data() + sb);
+    _Pragma("GCC unroll 4")
     for (int r = 0; r < MR; r++) {
       __m512i sum = _mm512_set1_epi32(a.sums[(row0 + r) * a.blocks + b]);
       __m512i dot = _mm512_sub_epi32(acc[r], _mm512_mullo_epi32(zero, sum));
@@ -56,6 +62,7 @@ void Tile(const PackedWeights& w, const QuantizedActivations& a, const float* bi
   int64_t valid = w.n - col0 < kLanes ? w.n - col0 : kLanes;
   __mmask16 mask = static_cast<__mmask16>((1u << valid) - 1u);
   __m512 bv = bias != nullptr ? _mm512_maskz_loadu_ps(mask, bias + col0) : _mm512_setzero_ps();
+  _Pragma("GCC unroll 4")
   for (int r = 0; r < MR; r++) {
     __m512 out = _mm512_fmadd_ps(facc[r], _mm512_set1_ps(a.scale[row0 + r]), bv);
     _mm512_mask_storeu_ps(y + (row0 + r) * w.n + col0, mask, out);
