@@ -71,6 +71,8 @@ internal static class KernelTestModels
             b.Constant(Tensor.FromFloats(w.Scales, w.N * w.Blocks), "scales"),
             w.PackedZeroPoints is null ? null : b.Constant(Tensor.FromSpan<byte>(DataType.UInt8, w.PackedZeroPoints, [w.N, (w.Blocks + 1) / 2]), "zero_points"),
         };
+        // MatMulNBits has g_idx before the bias; MatMulW4A8 does not.
+        if (w.Bias is not null && domain == "com.microsoft") inputs.Add(null);
         if (w.Bias is not null) inputs.Add(b.Constant(Tensor.FromFloats(w.Bias, w.N), "bias"));
         var attrs = new List<Attribute> { Attribute.Int("K", w.K), Attribute.Int("N", w.N), Attribute.Int("bits", 4), Attribute.Int("block_size", w.BlockSize) };
         if (domain == "com.microsoft") attrs.Add(Attribute.Int("accuracy_level", accuracyLevel));

@@ -46,4 +46,30 @@ internal static class PerTokenReference
         }
         return y;
     }
+
+    /// <summary>
+    /// Float reference decomposition: y = a·W_deq + bias. Rounding a token to int8 moves each element by at most
+    /// s_a/2 (s_a = amax/127), so |y − y_ref| ≤ s_a/2·Σ_k|W_deq[k, n]| plus float rounding of the sums (1e-4 relative).
+    /// </summary>
+    public static void AssertWithinBound(float[] a, int rows, int k, int n, Func<int, int, float> weight, float[]? bias, float[] actual)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            double amax = 0;
+            for (int i = 0; i < k; i++) amax = Math.Max(amax, Math.Abs(a[r * k + i]));
+            for (int c = 0; c < n; c++)
+            {
+                double reference = bias?[c] ?? 0, absSum = 0, magnitude = 0;
+                for (int i = 0; i < k; i++)
+                {
+                    reference += (double)a[r * k + i] * weight(c, i);
+                    absSum += Math.Abs(weight(c, i));
+                    magnitude += Math.Abs((double)a[r * k + i] * weight(c, i));
+                }
+                double bound = amax / 127 / 2 * absSum + 1e-4 * (magnitude + Math.Abs(bias?[c] ?? 0)) + 1e-6;
+                Assert.True(Math.Abs(actual[r * n + c] - reference) <= bound,
+                            $"row {r} column {c}: {actual[r * n + c]} vs float {reference} (bound {bound})");
+            }
+        }
+    }
 }
