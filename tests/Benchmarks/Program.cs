@@ -13,6 +13,30 @@ if (args.Length >= 2 && args[0] == "--kernel-costs")
     int Arg(string name, int fallback) => Array.IndexOf(args, name) is int i and >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
     return KernelCostTable.Run(args[1], Arg("--threads", 2), Arg("--runs", 30));
 }
+// GEMM kernels (float, ORT int8 QDQ, MatMulNBits, OnnxQuant's MatMulW8A8/MatMulW4A8), a Markdown table:
+//   dotnet run -c Release --project tests/Benchmarks -- gemm [--threads 2] [--rounds 10] [--shape MxKxN ...]
+if (args.Length > 0 && args[0] == "gemm")
+{
+    int threads = 2, gemmRounds = 10;
+    var shapes = new List<(int M, int K, int N)>();
+    for (int i = 1; i + 1 < args.Length; i += 2)
+    {
+        switch (args[i])
+        {
+            case "--threads": threads = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
+            case "--rounds": gemmRounds = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
+            case "--shape":
+                var d = args[i + 1].Split('x').Select(v => int.Parse(v, CultureInfo.InvariantCulture)).ToArray();
+                shapes.Add((d[0], d[1], d[2]));
+                break;
+            default:
+                Console.Error.WriteLine($"Unknown gemm argument '{args[i]}' (--threads N, --rounds N, --shape MxKxN).");
+                return 2;
+        }
+    }
+    GemmBenchmark.Run(threads, gemmRounds, shapes.Count > 0 ? shapes : GemmBenchmark.DefaultShapes);
+    return 0;
+}
 var options = new Dictionary<string, string>(StringComparer.Ordinal);
 var flags = new HashSet<string>(StringComparer.Ordinal);
 for (int i = 0; i < args.Length; i++)

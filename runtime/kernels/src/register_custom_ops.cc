@@ -1,6 +1,7 @@
 // Entry point ONNX Runtime calls when a session registers this library (SessionOptions.RegisterCustomOpLibrary):
 // adds the com.onnxquant domain with every operator. Ops are versioned by their start version (1 today); a changed
 // contract gets a new version and the old kernel stays registered for files written before it.
+#include "hadamard_transform.h"
 #include "matmul_w4a8.h"
 #include "matmul_w8a8.h"
 
@@ -10,6 +11,11 @@ const char* const kDomain = "com.onnxquant";
 
 onnxquant::MatMulW4A8Op& W4A8() {
   static onnxquant::MatMulW4A8Op op;
+  return op;
+}
+
+onnxquant::HadamardTransformOp& Hadamard() {
+  static onnxquant::HadamardTransformOp op;
   return op;
 }
 
@@ -29,6 +35,7 @@ extern "C" __attribute__((visibility("default"))) OrtStatus* ORT_API_CALL Regist
   if (OrtStatus* status = api->CreateCustomOpDomain(kDomain, &domain)) return status;
   if (OrtStatus* status = api->CustomOpDomain_Add(domain, &W4A8())) return status;
   if (OrtStatus* status = api->CustomOpDomain_Add(domain, &W8A8())) return status;
+  if (OrtStatus* status = api->CustomOpDomain_Add(domain, &Hadamard())) return status;
   // The domain must outlive every session that uses it; one per registration, released with the process.
   return api->AddCustomOpDomain(options, domain);
 }
