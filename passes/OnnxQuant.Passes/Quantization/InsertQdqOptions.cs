@@ -15,20 +15,35 @@ public sealed class InsertQdqOptions
     [Description("node-name globs (* and ?) whose nodes stay float")]
     public List<string> ExcludeNodes { get; set; } = [];
 
-    [Description("integer type of activations (int16/uint16: opset 21, more accurate, not faster on CPU)")]
+    [Description("type of activations (int16/uint16/int4/uint4: opset 21, float8-e4m3fn/float8-e5m2: opset 19; only uint8/int8 are fused by ORT's CPU provider)")]
     public QdqActivationType ActivationType { get; set; } = QdqActivationType.UInt8;
+
+    [Description("emulated activation width 2..8: codes clipped to 2^b values stored in the activation type (a Clip before each QuantizeLinear); empty: the type's width")]
+    public int? ActivationBits { get; set; }
+
+    [Description("activation bits of the model's inputs (e.g. 8 for the patch embedding's input in a 4-bit recipe); empty: activation-bits")]
+    public int? ModelInputBits { get; set; }
+
+    [Description("float8 activation scale: range (max|x| of the calibrated range / the format's largest value) or distribution (std of the calibrated histogram / std of the format's finite values, ONNX Runtime's float8 rule)")]
+    public Float8ScaleRule Float8Scale { get; set; } = Float8ScaleRule.Range;
+
+    [Description("weight bits 2..8, stored as int8 symmetric codes in [-(2^(b-1)-1), 2^(b-1)-1]")]
+    public int WeightBits { get; set; } = 8;
 
     [Description("one weight scale per output channel or per tensor")]
     public QdqWeightGranularity WeightGranularity { get; set; } = QdqWeightGranularity.PerChannel;
 
-    [Description("how weights are rounded to int8: rtn (round to nearest)")]
+    [Description("how weights are rounded: rtn (round to nearest) or gptq (MatMul/Gemm weights, from each layer's calibrated XᵀX; Conv weights round to nearest)")]
     public WeightRounding Rounding { get; set; } = WeightRounding.Rtn;
 
     [Description("symmetric activation ranges (zero point 0 for int8, 128 for uint8)")]
     public bool SymmetricActivations { get; set; }
 
-    [Description("per-tensor or per-node settings: [{nodes|tensors: GLOB, exclude, activation-type, symmetric-activations, weight-granularity, method, percentile}]")]
+    [Description("per-tensor or per-node settings: [{nodes|tensors: GLOB, exclude, activation-type, activation-bits, symmetric-activations, weight-granularity, method, percentile}]")]
     public List<QdqOverride> Overrides { get; set; } = [];
+
+    [Description("GPTQ damping (fraction of mean diag H), with rounding: gptq")]
+    public double GptqDamp { get; set; } = 0.01;
 
     [Description(NonFiniteWeights.OptionDescription)]
     public NonFiniteWeightsPolicy NonFinite { get; set; } = NonFiniteWeightsPolicy.Error;

@@ -1,5 +1,6 @@
 using OnnxQuant.Ir;
 using OnnxQuant.Passes.Calibration;
+using OnnxQuant.Passes.LinearLayers;
 using OnnxQuant.Passes.Quantization.Rounding;
 
 namespace OnnxQuant.Passes.Quantization;
@@ -101,6 +102,11 @@ public sealed class InsertQdqPass : Pass<InsertQdqOptions>
     /// </summary>
     public override StatisticsUse Statistics { get; } = new() { Reads = StatisticKinds.Range, Preserves = StatisticsPreservation.Declared };
 
+    /// <summary>With <c>rounding: gptq</c> the pass also reads the XᵀX of every MatMul/Gemm input.</summary>
+    public override StatisticsUse StatisticsFor(InsertQdqOptions options) => options.Rounding == WeightRounding.Gptq
+        ? new StatisticsUse { Reads = StatisticKinds.Range | StatisticKinds.SecondMoment, Preserves = StatisticsPreservation.Declared }
+        : Statistics;
+
     /// <summary>The ranges <see cref="Run"/> reads: <see cref="QdqInserter.ActivationsToCalibrate"/> of
     /// <see cref="SupportedOpTypes"/> and the listed op types.</summary>
     public override void RequestStatistics(Model model, InsertQdqOptions options, Calibration.StatisticsRequests requests)
@@ -108,6 +114,32 @@ public sealed class InsertQdqPass : Pass<InsertQdqOptions>
         var ops = new HashSet<string>(SupportedOpTypes.Concat(options.OpTypes), StringComparer.Ordinal);
         foreach (var value in QdqInserter.ActivationsToCalibrate(model.Graph, ops))
             requests.Range(value);
+        if (options.Rounding != WeightRounding.Gptq) return;
+        var selected = OpTypesOf(options);
+        foreach (var node in model.Graph.Nodes)
+            if (GptqApplies(node, selected) && node.Inputs[0] is { IsConstant: false } x) requests.SecondMoment(x);
+    }
+
+    /// <summary>GPTQ rounds the constant 2-D weights of MatMul/Gemm (the layer input's last axis is K); Conv's
+    /// im2col input is not calibrated, so Conv weights round to nearest.</summary>
+    private static bool GptqApplies(Node node, IReadOnlySet<string> ops) =>
+        node.IsDefaultDomain && node.OpType is "MatMul" or "Gemm" && ops.Contains(node.OpType) && node.Inputs.Count > 1
+        && node.Inputs[1] is { Const.Rank: 2 } && LinearLayer.TryRead(node, out _) is null;
+
+    /// <summary>The weight rounder of <paramref name="options"/>: round to nearest, or GPTQ for MatMul/Gemm with RTN for the rest.</summary>
+    private IWeightRounder RounderFor(InsertQdqOptions options, PassContext context)
+    {
+        if (options.Rounding != WeightRounding.Gptq) return WeightRounders.For(options.Rounding);
+        var calibration = context.GetAnalysis<CalibrationResult>()
+            ?? throw new OnnxQuantException($"{Name}: rounding: gptq reads each layer's calibrated XᵀX; run a calibrate step (with --data) before '{Name}'.");
+        var settings = new GptqSettings(options.GptqDamp, 128, ActOrder: false);
+        settings.Validate(Name);
+        var gptq = new GptqRounder(layer =>
+        {
+            var (matrix, _, rows) = calibration.SecondMoment(layer.Node.Inputs[0]!);
+            return (matrix, rows);
+        }, settings);
+        return new PerLayerRounder(gptq, new RoundToNearest(), layer => layer is { Node.OpType: "MatMul" or "Gemm", Groups: 1 }, context);
     }
 
     /// <summary>The op types <paramref name="options"/> select: <c>op-types</c> (default <see cref="DefaultOpTypes"/>) minus <c>exclude-op-types</c>.</summary>
@@ -132,8 +164,11 @@ public sealed class InsertQdqPass : Pass<InsertQdqOptions>
         var ops = OpTypesOf(options);
         var excluded = options.ExcludeNodes.Select(NameGlob.Compile).ToList();
 
+        if (options.WeightBits is < 2 or > 8)
+            throw new OnnxQuantException($"{Name}: weight-bits is {options.WeightBits}; QDQ weights take 2..8 bits (stored as int8).");
         var resolver = new QdqParameterResolver(options, ranges, context.GetAnalysis<CalibrationResult>(), opset, Name);
-        var inserter = new QdqInserter(model.Graph, ranges, resolver, context, opset, Name, WeightRounders.For(options.Rounding));
+        var inserter = new QdqInserter(model.Graph, ranges, resolver, context, opset, Name, RounderFor(options, context),
+            context.GetAnalysis<PinnedActivations>(), options.WeightBits) { Float8Scale = options.Float8Scale };
         var activationOps = new QdqActivationOpInserter(inserter, context, opset, Name);
         int quantizedNodes = 0;
         foreach (var node in QuantizationCandidates.Of(model, ops, excluded, context, Name))

@@ -15,7 +15,9 @@ namespace OnnxQuant.Passes.Quantization;
 /// </summary>
 internal sealed class QdqInserter
 {
-    internal readonly record struct ActivationParams(float Scale, int ZeroPoint, DataType Type);
+    /// <summary>One activation quantizer: <see cref="Bits"/> set when fewer codes than <see cref="Type"/> holds are
+    /// used (a Clip to [(qmin − z)·s, (qmax − z)·s] goes before the QuantizeLinear).</summary>
+    internal readonly record struct ActivationParams(float Scale, int ZeroPoint, DataType Type, int? Bits = null, bool Symmetric = false);
     private readonly record struct QuantizedWeight(Value Dequantized, float[] Scales);
 
     // Ops whose outputs lie within their first input's range (they select, move or, for Resize, interpolate values):
@@ -38,10 +40,18 @@ internal sealed class QdqInserter
     private readonly DataType? _modelFloatType;
     private readonly Dictionary<Value, (Value Dq, ActivationParams P)> _activations = [];
     private readonly Dictionary<(Value, int), QuantizedWeight> _weights = [];
+    private readonly PinnedActivations? _pinned;
+    private readonly int _weightBits;
+    private Float8ScaleRule _float8Scale;
+
+    /// <summary>How float8 activation scales are chosen (<see cref="InsertQdqOptions.Float8Scale"/>).</summary>
+    internal Float8ScaleRule Float8Scale { set => _float8Scale = value; }
 
     public QdqInserter(Graph graph, IActivationRanges ranges, QdqParameterResolver resolve, PassContext context, long opset, string pass,
-        IWeightRounder rounder)
+        IWeightRounder rounder, PinnedActivations? pinned = null, int weightBits = 8)
     {
+        _pinned = pinned;
+        _weightBits = weightBits;
         _graph = graph;
         _rewriter = new Rewriter(graph);
         _rounder = rounder;
@@ -175,6 +185,26 @@ internal sealed class QdqInserter
     internal (Value Dq, ActivationParams P)? QuantizeActivation(Value x, DataType floatType)
     {
         if (_activations.TryGetValue(x, out var done)) return done;
+        if (_pinned is not null && _pinned.AlreadyQuantized.Contains(x))
+        {
+            // Quantized in float ops already (the log√2 quantizer): its readers read it as it is.
+            _context.Count("already-quantized");
+            return _activations[x] = (x, new ActivationParams(1, 0, DataType.Float));
+        }
+        if (_pinned is not null && _pinned.Pins.TryGetValue(x, out var pin))
+        {
+            var c = _resolve.Activation(x);
+            if (c.IsFloat8 || c.Target.Bits != pin.Bits)
+                throw new OnnxQuantException($"{_pass}: {x} was reparameterized for {pin.Bits}-bit codes, but this pass quantizes it to {c.Target}; " +
+                    "give the reparameterizing pass and insert-qdq the same activation bits.");
+            var (lo, hi) = c.Target.CodeRange;
+            if (pin.ZeroPoint < lo || pin.ZeroPoint > hi)
+                throw new OnnxQuantException($"{_pass}: the pinned zero point {pin.ZeroPoint} of {x} is outside {c.Target}'s codes [{lo}, {hi}].");
+            var pinned = new ActivationParams(pin.Scale, pin.ZeroPoint, c.Type, c.Bits, c.Symmetric);
+            _context.Count("pinned");
+            var pinnedDq = Insert(x, pinned, floatType);
+            return _activations[x] = _activations[pinnedDq] = (pinnedDq, pinned);
+        }
         var chain = new List<Value> { x };
         for (var v = x; PassThroughSource(v, _graph) is { } src; v = src)
         {
@@ -188,9 +218,16 @@ internal sealed class QdqInserter
             if (_activations.TryGetValue(chain[i], out var known)) param = known.P;
             else if (_resolve.TryGetRange(chain[i], choice, out float min, out float max))
             {
-                var (s, z) = QdqMath.ActivationParams(min, max, choice.Type, choice.Symmetric, floatType);
-                param = new ActivationParams(s, z, choice.Type);
-                if (QuantParams.IsDegenerate(min, max, new QuantTarget(choice.Type, choice.Symmetric)))
+                var (s, z) = QdqMath.ActivationParams(min, max, choice.Target, floatType);
+                if (choice.IsFloat8 && _float8Scale == Float8ScaleRule.Distribution)
+                {
+                    double std = _resolve.HistogramStd(chain[i])
+                        ?? throw new OnnxQuantException($"{_pass}: float8-scale distribution needs the calibrated histogram of {chain[i]}; " +
+                            "calibrate with method percentile, entropy or mse, or use float8-scale: range.");
+                    s = QdqMath.RoundScale(QuantParams.Float8FromStd(std, choice.Target).Scale, floatType);
+                }
+                param = new ActivationParams(s, z, choice.Type, choice.Bits, choice.Symmetric);
+                if (QuantParams.IsDegenerate(min, max, choice.Target))
                 {
                     _context.Count("zero-range");
                     _context.Log($"{_pass}: warning: {chain[i]} was 0 on every calibration sample; it gets scale {s} (as ONNX Runtime's tool does), " +
@@ -272,13 +309,32 @@ internal sealed class QdqInserter
         var uses = x.Uses.ToList();
         var scale = _rewriter.AddConstant(TensorConversions.FromFloats(floatType, [p.Scale], []), _rewriter.FreshName(hint + "_scale"));
         var zero = _rewriter.AddConstant(TensorConversions.FromDoubles(p.Type, [p.ZeroPoint], []), _rewriter.FreshName(hint + "_zero_point"));
-        var q = new Node("QuantizeLinear", [x, scale, zero], 1, "", name: _rewriter.FreshName(hint + "_QuantizeLinear"),
+        Value quantizeInput = x;
+        Node? clip = null;
+        if (p.Bits is not null)
+        {
+            // Emulated width: only the 2^b codes [qmin, qmax] may occur, so clip to their values first; x/s of a
+            // clipped end is within an ulp of qmin − z (or qmax − z), which rounds to it.
+            var (qmin, qmax) = new QuantTarget(p.Type, p.Symmetric, emulatedBits: p.Bits).CodeRange;
+            var lo = _rewriter.AddConstant(TensorConversions.FromFloats(floatType, [(float)((qmin - p.ZeroPoint) * (double)p.Scale)], []), _rewriter.FreshName(hint + "_clip_min"));
+            var hi = _rewriter.AddConstant(TensorConversions.FromFloats(floatType, [(float)((qmax - p.ZeroPoint) * (double)p.Scale)], []), _rewriter.FreshName(hint + "_clip_max"));
+            clip = new Node("Clip", [x, lo, hi], 1, "", name: _rewriter.FreshName(hint + "_Clip"), outputNames: [_rewriter.FreshName(hint + "_clipped")]);
+            clip.Output.Type = x.Type ?? new TensorType(floatType, x.Shape);
+            quantizeInput = clip.Output;
+            _context.Count("emulated-bits");
+        }
+        var q = new Node("QuantizeLinear", [quantizeInput, scale, zero], 1, "", name: _rewriter.FreshName(hint + "_QuantizeLinear"),
             outputNames: [_rewriter.FreshName(hint + "_quantized")]);
         var dq = new Node("DequantizeLinear", [q.Output, scale, zero], 1, "", name: _rewriter.FreshName(hint + "_DequantizeLinear"),
             outputNames: [_rewriter.FreshName(hint + "_dequantized")]);
         q.Output.Type = new TensorType(p.Type, x.Shape);
         dq.Output.Type = x.Type ?? new TensorType(floatType, x.Shape);
-        _rewriter.InsertAfterProducer(x, q);
+        if (clip is not null)
+        {
+            _rewriter.InsertAfterProducer(x, clip);
+            _rewriter.InsertAfter(clip, q);
+        }
+        else _rewriter.InsertAfterProducer(x, q);
         _rewriter.InsertAfter(q, dq);
         // Readers inside If/Loop/Scan bodies keep reading the float tensor: those bodies stay float.
         foreach (var use in uses)
@@ -304,7 +360,7 @@ internal sealed class QdqInserter
         float[] data = layer?.ReadRows() ?? rows.ToRows<float>(t.ToFloatArray());
         int rowCount = layer?.OutputChannels ?? (int)rows.RowCount;
         int length = data.Length / rowCount;
-        var grid = new WeightGrid(8, WeightScaleRule.NarrowSymmetric, length, axis < 0, floatType);
+        var grid = new WeightGrid(_weightBits, WeightScaleRule.NarrowSymmetric, length, axis < 0, floatType);
         var natural = grid.ScalesOf(data, rowCount, length);
         // One scale per output channel (per tensor: the one every row repeats).
         float[] naturalScales = axis < 0 ? [natural.Scales[0]] : natural.Scales;

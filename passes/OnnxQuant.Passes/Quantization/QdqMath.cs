@@ -33,13 +33,18 @@ public static class QdqMath
     /// <see cref="QuantParams.FromRange"/>, so calibration reports and the model agree; for float16 scales the scale is
     /// rounded to float16 and the zero point recomputed with it.
     /// </summary>
-    public static (float Scale, int ZeroPoint) ActivationParams(float min, float max, DataType type, bool symmetric, DataType scaleType = DataType.Float)
+    public static (float Scale, int ZeroPoint) ActivationParams(float min, float max, DataType type, bool symmetric, DataType scaleType = DataType.Float) =>
+        ActivationParams(min, max, new QuantTarget(type, symmetric), scaleType);
+
+    /// <summary><see cref="ActivationParams(float, float, DataType, bool, DataType)"/> for any target: 4-bit, emulated
+    /// widths (the code range of <see cref="QuantTarget.Bits"/>) and float8 (zero point 0).</summary>
+    public static (float Scale, int ZeroPoint) ActivationParams(float min, float max, QuantTarget target, DataType scaleType)
     {
-        var p = QuantParams.FromRange(min, max, new QuantTarget(type, symmetric));
+        var p = QuantParams.FromRange(min, max, target);
         if (scaleType != DataType.Float16) return (p.Scale, (int)p.ZeroPoint);
         float scale = RoundScale(p.Scale, scaleType);
-        if (symmetric) return (scale, (int)p.ZeroPoint);
-        var (qmin, qmax) = IntegerRange(type, symmetric: false);
+        if (target.Symmetric || target.IsFloat8) return (scale, (int)p.ZeroPoint);
+        var (qmin, qmax) = target.CodeRange;
         return (scale, (int)Math.Clamp(Math.Round(qmin - Math.Min(min, 0) / scale, MidpointRounding.ToEven), qmin, qmax));
     }
 

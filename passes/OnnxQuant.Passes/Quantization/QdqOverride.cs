@@ -29,6 +29,9 @@ public sealed class QdqOverride : IOptionRecord
     [Description("integer type of the matched activations (int16/uint16 need opset 21 and are not faster on CPU)")]
     public QdqActivationType? ActivationType { get; set; }
 
+    [Description("emulated width 2..8 of the matched activations (codes clipped to 2^b values)")]
+    public int? ActivationBits { get; set; }
+
     [Description("symmetric ranges for the matched activations")]
     public bool? SymmetricActivations { get; set; }
 
@@ -47,8 +50,8 @@ public sealed class QdqOverride : IOptionRecord
         if ((Nodes is null) == (Tensors is null)) return "An override names either 'nodes: GLOB' or 'tensors: GLOB' (one of them).";
         if (Percentile is { } p && p is <= 0 or > 100) return $"'percentile' is in (0, 100]; {p} is not.";
         if (Percentile is not null && Method is not (null or CalibrationMethod.Percentile)) return "'percentile' goes with 'method: percentile'.";
-        if (!Exclude && ActivationType is null && SymmetricActivations is null && WeightGranularity is null && Method is null && Percentile is null)
-            return "This override changes nothing: give exclude, activation-type, symmetric-activations, weight-granularity, method or percentile.";
+        if (!Exclude && ActivationType is null && ActivationBits is null && SymmetricActivations is null && WeightGranularity is null && Method is null && Percentile is null)
+            return "This override changes nothing: give exclude, activation-type, activation-bits, symmetric-activations, weight-granularity, method or percentile.";
         return null;
     }
 }

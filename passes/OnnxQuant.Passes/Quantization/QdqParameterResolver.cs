@@ -14,7 +14,13 @@ namespace OnnxQuant.Passes.Quantization;
 internal sealed class QdqParameterResolver
 {
     /// <summary>How one activation tensor is quantized.</summary>
-    public readonly record struct ActivationChoice(DataType Type, bool Symmetric, CalibrationMethod? Method, double? Percentile);
+    public readonly record struct ActivationChoice(DataType Type, bool Symmetric, CalibrationMethod? Method, double? Percentile, int? Bits = null)
+    {
+        /// <summary>The quantized type with its code range (emulated bits when fewer than the type holds).</summary>
+        public QuantTarget Target => new(Type, Symmetric, emulatedBits: Bits);
+
+        public bool IsFloat8 => Type is DataType.Float8E4M3FN or DataType.Float8E5M2;
+    }
 
     private readonly record struct Entry(QdqOverride Override, Regex Pattern);
 
@@ -25,8 +31,11 @@ internal sealed class QdqParameterResolver
     private readonly string _pass;
     private readonly List<Entry> _entries;
 
-    /// <summary>The first opset with int16/uint16 QuantizeLinear/DequantizeLinear.</summary>
+    /// <summary>The first opset with int16/uint16 (and int4/uint4) QuantizeLinear/DequantizeLinear.</summary>
     public const long RequiredOpsetInt16 = 21;
+
+    /// <summary>The first opset with float8 QuantizeLinear/DequantizeLinear.</summary>
+    public const long RequiredOpsetFloat8 = 19;
 
     public QdqParameterResolver(InsertQdqOptions options, IActivationRanges ranges, CalibrationResult? calibration, long opset, string pass)
     {
@@ -43,7 +52,19 @@ internal sealed class QdqParameterResolver
         }
         if (options.Overrides.Any(o => o.Method is not null) && calibration is null)
             throw new OnnxQuantException($"{pass}: an override sets 'method', which needs the statistics of the calibrate pass; run 'calibrate' before '{pass}'.");
-        if (IsSixteenBit(Map(options.ActivationType))) CheckOpset("activation-type " + KebabCase.From(options.ActivationType.ToString()));
+        CheckOpset(Map(options.ActivationType), "activation-type " + KebabCase.From(options.ActivationType.ToString()));
+        CheckBits(options.ActivationBits, Map(options.ActivationType), "activation-bits");
+        CheckBits(options.ModelInputBits, Map(options.ActivationType), "model-input-bits");
+        foreach (var o in options.Overrides) CheckBits(o.ActivationBits, Map(o.ActivationType ?? options.ActivationType), "overrides: activation-bits");
+    }
+
+    private void CheckBits(int? bits, DataType type, string what)
+    {
+        if (bits is not { } b) return;
+        if (type is DataType.Float8E4M3FN or DataType.Float8E5M2)
+            throw new OnnxQuantException($"{_pass}: {what} {b} does not apply to {type.OnnxName()} activations; remove it or use an integer activation-type.");
+        if (b < 2 || b > 16)
+            throw new OnnxQuantException($"{_pass}: {what} is {b}; emulated activation widths are 2..{type.BitWidth()} bits of activation-type {type.OnnxName()}.");
     }
 
     /// <summary>Why <paramref name="node"/> stays float by an exclude entry (itself, or a tensor it reads or writes), else null.</summary>
@@ -73,6 +94,7 @@ internal sealed class QdqParameterResolver
     public ActivationChoice Activation(Value tensor)
     {
         var type = _options.ActivationType;
+        int? bits = tensor.IsGraphInput && _options.ModelInputBits is { } inputBits ? inputBits : _options.ActivationBits;
         bool symmetric = _options.SymmetricActivations;
         CalibrationMethod? method = null;
         double? percentile = null;
@@ -80,26 +102,36 @@ internal sealed class QdqParameterResolver
         {
             if (!Matches(o, pattern, tensor, null)) continue;
             if (o.ActivationType is { } t) type = t;
+            if (o.ActivationBits is { } ob) bits = ob;
             if (o.SymmetricActivations is { } s) symmetric = s;
             if (o.Method is { } m) method = m;
             if (o.Percentile is { } p) (method, percentile) = (CalibrationMethod.Percentile, p);
         }
         var dataType = Map(type);
-        if (IsSixteenBit(dataType)) CheckOpset($"{tensor}: activation-type {KebabCase.From(type.ToString())}");
-        return new ActivationChoice(dataType, symmetric, method, percentile);
+        CheckOpset(dataType, $"{tensor}: activation-type {KebabCase.From(type.ToString())}");
+        bool isFloat8 = dataType is DataType.Float8E4M3FN or DataType.Float8E5M2;
+        if (isFloat8) bits = null;
+        else if (bits is { } b && b > dataType.BitWidth())
+            throw new OnnxQuantException($"{_pass}: {tensor}: activation-bits {b} exceed activation-type {dataType.OnnxName()}; use a wider activation-type (e.g. uint8) or fewer bits.");
+        else if (bits == dataType.BitWidth()) bits = null;
+        return new ActivationChoice(dataType, symmetric, method, percentile, bits);
     }
 
     /// <summary>The calibrated range of <paramref name="tensor"/>, recomputed when <paramref name="choice"/> names another method.</summary>
     public bool TryGetRange(Value tensor, ActivationChoice choice, out float min, out float max)
     {
         (min, max) = (0, 0);
-        if (choice.Method is null && choice.Percentile is null) return _ranges.TryGetRange(tensor, out min, out max);
+        // An MSE search minimizes the error of a target: for low-bit and float8 activations, the one they get.
+        bool retarget = (choice.Method ?? _calibration?.Options.Method) == CalibrationMethod.Mse && (choice.Bits is not null || choice.IsFloat8
+            || choice.Type is DataType.Int4 or DataType.UInt4);
+        if (choice.Method is null && choice.Percentile is null && !retarget) return _ranges.TryGetRange(tensor, out min, out max);
         if (_calibration is null || !_calibration.TryGetStatistics(tensor, out var statistics)) return false;
         var options = _calibration.Options with
         {
             Method = choice.Method ?? _calibration.Options.Method,
             Percentile = choice.Percentile ?? _calibration.Options.Percentile,
         };
+        if (retarget) options = options with { Target = choice.Target, Symmetric = choice.Symmetric || choice.IsFloat8 };
         try
         {
             var range = RangeCalculator.Compute(statistics!, options);
@@ -121,21 +153,48 @@ internal sealed class QdqParameterResolver
         return (tensor.Producer?.Name is { } p && pattern.IsMatch(p)) || tensor.Uses.Any(u => u.Node.Name is { } r && pattern.IsMatch(r));
     }
 
-    private void CheckOpset(string what)
+    private void CheckOpset(DataType type, string what)
     {
-        if (_opset < RequiredOpsetInt16)
+        long required = type switch
+        {
+            DataType.Int16 or DataType.UInt16 or DataType.Int4 or DataType.UInt4 => RequiredOpsetInt16,
+            DataType.Float8E4M3FN or DataType.Float8E5M2 => RequiredOpsetFloat8,
+            _ => 0,
+        };
+        if (_opset < required)
             throw new OnnxQuantException(
-                $"{_pass}: {what} needs opset >= {RequiredOpsetInt16} (16-bit QuantizeLinear/DequantizeLinear); the model has {_opset}. " +
+                $"{_pass}: {what} needs opset >= {required} ({type.OnnxName()} QuantizeLinear/DequantizeLinear); the model has {_opset}. " +
                 $"Run 'upgrade-opset' (target-opset: {RequiredOpsetInt16}) before '{_pass}'.");
     }
 
-    private static bool IsSixteenBit(DataType type) => type is DataType.Int16 or DataType.UInt16;
+    /// <summary>The standard deviation of the values in <paramref name="tensor"/>'s calibrated histogram (bin centres), or null without one.</summary>
+    public double? HistogramStd(Value tensor)
+    {
+        if (_calibration is null || !_calibration.TryGetStatistics(tensor, out var statistics) || statistics.Histogram is not { IsEmpty: false } h) return null;
+        double n = 0, sum = 0, squares = 0, width = h.Width;
+        var counts = h.Counts;
+        for (int j = 0; j < counts.Length; j++)
+        {
+            if (counts[j] == 0) continue;
+            double c = h.LowerEdge(j) + width / 2;
+            n += counts[j];
+            sum += counts[j] * c;
+            squares += counts[j] * c * c;
+        }
+        // A histogram of |x| is that of a distribution symmetric about 0: its mean is 0.
+        double mean = h.Absolute ? 0 : sum / n;
+        return Math.Sqrt(Math.Max(squares / n - mean * mean, 0));
+    }
 
     public static DataType Map(QdqActivationType type) => type switch
     {
         QdqActivationType.Int8 => DataType.Int8,
         QdqActivationType.Int16 => DataType.Int16,
         QdqActivationType.UInt16 => DataType.UInt16,
+        QdqActivationType.Int4 => DataType.Int4,
+        QdqActivationType.UInt4 => DataType.UInt4,
+        QdqActivationType.Float8E4m3fn => DataType.Float8E4M3FN,
+        QdqActivationType.Float8E5m2 => DataType.Float8E5M2,
         _ => DataType.UInt8,
     };
 

@@ -9,7 +9,7 @@ public enum WeightRounding
     Rtn,
 
     /// <summary>GPTQ (<see cref="GptqRounder"/>): error feedback through the layer input's XᵀX, which a calibrate step
-    /// before the pass collects; quantize-weights only.</summary>
+    /// before the pass collects; quantize-weights and insert-qdq.</summary>
     Gptq,
 }
 
@@ -20,7 +20,7 @@ public static class WeightRounders
     {
         WeightRounding.Rtn => new RoundToNearest(),
         WeightRounding.Gptq => throw new OnnxQuantException(
-            "rounding: gptq is supported by quantize-weights only (it needs each layer's calibrated XᵀX); use rounding: rtn here."),
+            "rounding: gptq is supported by quantize-weights and insert-qdq only (it needs each layer's calibrated XᵀX); use rounding: rtn here."),
         _ => throw new ArgumentOutOfRangeException(nameof(rounding), rounding, "No rounder for this choice."),
     };
 }

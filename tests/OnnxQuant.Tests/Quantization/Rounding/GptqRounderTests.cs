@@ -166,14 +166,13 @@ public class GptqRounderTests
     }
 
     [Theory]
-    [InlineData("insert-qdq")]
     [InlineData("insert-dynamic-qdq")]
-    public void GptqOnTheQdqPasses_IsRefusedWithAMessage(string pass)
+    public void GptqOnTheDynamicQdqPass_IsRefusedWithAMessage(string pass)
     {
         var recipe = RecipeLoader.Parse($"name: r\npasses:\n  - calibrate\n  - {pass}: {{rounding: gptq}}\n", "r.yaml");
         var options = recipe.Passes.Single(p => p.Name == pass).Options;
         var rounding = (WeightRounding)options.GetType().GetProperty("Rounding")!.GetValue(options)!;
         var e = Assert.Throws<OnnxQuantException>(() => WeightRounders.For(rounding));
-        Assert.Contains("quantize-weights only", e.Message);
+        Assert.Contains("quantize-weights and insert-qdq only", e.Message);
     }
 }
