@@ -25,6 +25,9 @@ public sealed class CalibrateOptions
     [Description("Which activations to observe: quantizer (what the passes after calibrate request, e.g. the ranges insert-qdq reads; the same result, less work) or all (also every other activation's range).")]
     public CalibrationScope Tensors { get; set; } = CalibrationScope.Quantizer;
 
+    [Description("mse: also try RepQ-ViT's quantile ranges (0.999, 0.9999, 0.99999 of the values) besides the shrink grid.")]
+    public bool MseQuantiles { get; set; }
+
     [Description("Calibration data, when neither the command line nor the recipe's calibration section gives any.")]
     public string? Data { get; set; }
 
@@ -35,5 +38,6 @@ public sealed class CalibrateOptions
         Percentile = Percentile,
         MovingAverage = MovingAverage,
         HistogramResolution = HistogramResolution,
+        MsePercentiles = MseQuantiles ? Quantization.Repq.RepqVitPass.CandidateFractions : [],
     };
 }

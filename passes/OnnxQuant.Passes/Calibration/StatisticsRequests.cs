@@ -18,6 +18,7 @@ public sealed class StatisticsRequests
         public bool Range { get; init; }
         public HistogramKind Histogram { get; init; }
         public int? ChannelAxis { get; init; }
+        public HistogramKind ChannelHistogram { get; init; }
         public bool SecondMoment { get; init; }
         public bool Tokens { get; init; }
     }
@@ -57,6 +58,11 @@ public sealed class StatisticsRequests
     /// <summary>Per-channel min, max and abs-max along <paramref name="axis"/> (negative counts from the end).</summary>
     public void ChannelAbsMax(Value value, int axis = -1) => Add(value, StatisticKinds.ChannelAbsMax, n => WithAxis(n, value, axis));
 
+    /// <summary>Per-channel min/max and a signed histogram per channel along <paramref name="axis"/> (RepQ-ViT's per-channel
+    /// range search).</summary>
+    public void ChannelHistograms(Value value, int axis = -1) =>
+        Add(value, StatisticKinds.ChannelAbsMax, n => WithAxis(n, value, axis) with { ChannelHistogram = HistogramKind.Signed });
+
     /// <summary>Per-channel mean |x| and mean x along <paramref name="axis"/> (negative counts from the end).</summary>
     public void ChannelMeans(Value value, int axis = -1) => Add(value, StatisticKinds.ChannelMean, n => WithAxis(n, value, axis));
 
@@ -81,7 +87,8 @@ public sealed class StatisticsRequests
                     "one tensor keeps one histogram. Calibrate with a method whose histogram agrees, or in two calibrate steps.");
             spec = spec with { Histogram = need.Histogram };
         }
-        return spec with { ChannelAxis = need.ChannelAxis, SecondMoment = need.SecondMoment, Tokens = need.Tokens };
+        spec = spec with { ChannelAxis = need.ChannelAxis, SecondMoment = need.SecondMoment, Tokens = need.Tokens };
+        return need.ChannelHistogram == HistogramKind.None ? spec : spec with { ChannelHistogram = need.ChannelHistogram };
     }
 
     /// <summary>Why statistics <paramref name="have"/> lack part of <paramref name="need"/> (null when they cover it).</summary>
@@ -93,6 +100,7 @@ public sealed class StatisticsRequests
             return $"a histogram of {(have.Histogram.Absolute ? "|x|" : "x")}, not of {(want.Histogram == HistogramKind.Absolute ? "|x|" : "x")}";
         if (want.MovingAverage && !have.MinMax.MovingAverage) return "no moving-average min/max";
         if (want.ChannelAxis is not null && have.Channels is null) return "no per-channel statistics";
+        if (want.ChannelHistogram != HistogramKind.None && have.Channels?.Histograms is null) return "no per-channel histograms";
         if (want.SecondMoment && have.SecondMoment is null) return "no XᵀX";
         if (want.Tokens && have.Tokens is null) return "no per-token statistics";
         return null;

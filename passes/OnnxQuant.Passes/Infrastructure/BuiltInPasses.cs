@@ -27,6 +27,7 @@ internal static class BuiltInPasses
         registry.Register<FuseHardSwishPass>();
         registry.Register<FuseMatMulAddPass>();
         registry.Register<Equivalence.SmoothQuantPass>();
+        registry.Register<Quantization.Repq.RepqVitPass>();
         registry.Register<Equivalence.EqualizePass>();
         registry.Register<Equivalence.Awq.AwqPass>();
         registry.Register<Quantization.BiasCorrection.BiasCorrectionPass>();

@@ -136,9 +136,15 @@ public sealed class InsertQdqPass : Pass<InsertQdqOptions>
         settings.Validate(Name);
         var gptq = new GptqRounder(layer =>
         {
-            var (matrix, _, rows) = calibration.SecondMoment(layer.Node.Inputs[0]!);
+            var (matrix, _, rows) = calibration.SecondMoment(FloatInput(layer.Node.Inputs[0]!));
             return (matrix, rows);
         }, settings);
+        // The weight is rounded after the input got its Q/DQ (and the Clip of an emulated width): XᵀX is the float input's.
+        static Value FloatInput(Value v)
+        {
+            while (v.Producer is { OpType: "DequantizeLinear" or "QuantizeLinear" or "Clip", IsDefaultDomain: true } p && p.Inputs[0] is { } source) v = source;
+            return v;
+        }
         return new PerLayerRounder(gptq, new RoundToNearest(), layer => layer is { Node.OpType: "MatMul" or "Gemm", Groups: 1 }, context);
     }
 

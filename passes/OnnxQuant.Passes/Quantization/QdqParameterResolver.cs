@@ -121,17 +121,21 @@ internal sealed class QdqParameterResolver
     public bool TryGetRange(Value tensor, ActivationChoice choice, out float min, out float max)
     {
         (min, max) = (0, 0);
-        // An MSE search minimizes the error of a target: for low-bit and float8 activations, the one they get.
-        bool retarget = (choice.Method ?? _calibration?.Options.Method) == CalibrationMethod.Mse && (choice.Bits is not null || choice.IsFloat8
-            || choice.Type is DataType.Int4 or DataType.UInt4);
-        if (choice.Method is null && choice.Percentile is null && !retarget) return _ranges.TryGetRange(tensor, out min, out max);
+        // An MSE search minimizes the error of a target: the one this tensor gets (type, bits, symmetry), not the
+        // calibrate step's default (int8 symmetric).
+        bool retarget = (choice.Method ?? _calibration?.Options.Method) == CalibrationMethod.Mse;
+        if (choice.Method is null && choice.Percentile is null && (!retarget || !_ranges.TryGetRange(tensor, out min, out max)))
+            return _ranges.TryGetRange(tensor, out min, out max);
         if (_calibration is null || !_calibration.TryGetStatistics(tensor, out var statistics)) return false;
+        // Observed without a histogram (e.g. min/max only): the calibrated range as it is.
+        if (retarget && choice.Method is null && statistics.Histogram is null) return _ranges.TryGetRange(tensor, out min, out max);
         var options = _calibration.Options with
         {
             Method = choice.Method ?? _calibration.Options.Method,
             Percentile = choice.Percentile ?? _calibration.Options.Percentile,
         };
-        if (retarget) options = options with { Target = choice.Target, Symmetric = choice.Symmetric || choice.IsFloat8 };
+        // A histogram of |x| (calibrate's symmetric: true) can only give a symmetric range.
+        if (retarget) options = options with { Target = choice.Target, Symmetric = choice.Symmetric || choice.IsFloat8 || statistics!.Histogram?.Absolute == true };
         try
         {
             var range = RangeCalculator.Compute(statistics!, options);
