@@ -5,7 +5,8 @@ namespace OnnxQuant.Passes.Quantization.Repq;
 
 /// <summary>
 /// Subtracts a per-output-channel vector from a linear layer's bias: Gemm's C (divided by β), the constant of an Add
-/// that alone reads a MatMul's output (x·B + c written as two nodes), or a new Add after the MatMul. New constants
+/// that alone reads a MatMul's output (x·B + c written as two nodes), or a new Add after the MatMul (which takes over
+/// the name of a graph output). New constants
 /// only; shared ones are never changed in place.
 /// </summary>
 internal static class BiasEdit
@@ -39,8 +40,6 @@ internal static class BiasEdit
             rewriter.ReplaceInput(add, 1 - output.Uses[0].InputIndex, rewriter.AddConstant(TensorConversions.FromFloats(t.ElementType, values, t.Dims.ToArray()), constant.Name));
             return;
         }
-        if (output.IsAnyGraphOutput)
-            throw new OnnxQuantException($"repq-vit: {node} writes the graph output {output}; its bias correction would need an Add after it. Keep the output behind another node.");
         var uses = output.Uses.ToList();
         var delta = rewriter.AddConstant(Tensor.FromFloats(correction.Select(v => (float)-v).ToArray(), n), rewriter.FreshName((node.Name ?? "matmul") + "_repq_bias"));
         var addNode = new Node("Add", [output, delta], 1, "", name: rewriter.FreshName((node.Name ?? "matmul") + "_repq_bias_add"),
@@ -48,6 +47,8 @@ internal static class BiasEdit
         addNode.Output.Type = output.Type;
         rewriter.InsertAfter(node, addNode);
         foreach (var use in uses) rewriter.ReplaceInput(use.Node, use.InputIndex, addNode.Output);
+        // A graph output: the Add takes over its name and place.
+        rewriter.TakeOverGraphOutput(output, addNode.Output);
     }
 
     private static float[] Broadcast(float[] values, int n) => values.Length == n ? values : Enumerable.Repeat(values[0], n).ToArray();
