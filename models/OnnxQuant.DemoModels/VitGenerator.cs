@@ -15,6 +15,7 @@ public static class VitGenerator
     public static Model Generate(VitConfig c, int seed)
     {
         var w = new SeededWeights(seed);
+        var outliers = OutlierScales(c, seed);
         var g = new Graph { Name = "vit" };
         var b = new GraphOps(g);
         var x0 = g.AddInput("pixel_values", new TensorType(DataType.Float,
@@ -36,8 +37,8 @@ public static class VitGenerator
         for (int l = 0; l < c.Layers; l++)
         {
             string p = $"blocks.{l}.";
-            var h = LayerNorm(b, w, x, c.Width, p + "norm1");
-            var qkv = Linear(b, w, h, c.Width, 3 * c.Width, p + "attn.qkv");
+            var h = LayerNorm(b, w, x, c.Width, p + "norm1", outliers);
+            var qkv = Linear(b, w, h, c.Width, 3 * c.Width, p + "attn.qkv", outliers);
             var split = b.Op("Transpose", [b.Op("Reshape", [qkv, b.Ints(0, 0, 3, c.Heads, c.HeadDim)])],
                 Attribute.Ints("perm", 2, 0, 3, 1, 4));
             var q = b.Op("Gather", [split, b.Scalar(0)], Attribute.Int("axis", 0));
@@ -50,13 +51,16 @@ public static class VitGenerator
             ctx = b.Op("Reshape", [ctx, b.Ints(0, 0, c.Width)]);
             x = b.Op("Add", [x, Linear(b, w, ctx, c.Width, c.Width, p + "attn.proj")]);
 
-            h = LayerNorm(b, w, x, c.Width, p + "norm2");
-            var fc1 = Linear(b, w, h, c.Width, c.MlpWidth, p + "mlp.fc1");
+            h = LayerNorm(b, w, x, c.Width, p + "norm2", outliers);
+            var fc1 = Linear(b, w, h, c.Width, c.MlpWidth, p + "mlp.fc1", outliers);
             x = b.Op("Add", [x, Linear(b, w, Gelu(b, fc1), c.MlpWidth, c.Width, p + "mlp.fc2")]);
         }
-        x = LayerNorm(b, w, x, c.Width, "norm");
+        x = LayerNorm(b, w, x, c.Width, "norm", outliers);
         var clsOut = b.Op("Gather", [x, b.Scalar(0)], Attribute.Int("axis", 1));
-        var logits = b.Op("Gemm", [clsOut, b.Const(w.Normal(0.02, c.Classes, c.Width), "head.weight"),
+        // The head's weight is [classes, width] (transB): its columns are the LayerNorm's channels.
+        var head = w.Normal(0.02, c.Classes, c.Width);
+        if (outliers is not null) head = Scaled(head, i => 1 / outliers[i % c.Width]);
+        var logits = b.Op("Gemm", [clsOut, b.Const(head, "head.weight"),
             b.Const(w.Normal(0.02, c.Classes), "head.bias")], Attribute.Int("transB", 1));
         logits.Name = "logits";
         logits.Type = new TensorType(DataType.Float, new Shape([Dim.Symbolic("batch"), c.Classes]));
@@ -67,13 +71,39 @@ public static class VitGenerator
         return model;
     }
 
-    /// <summary>y = x·W + b with W as [in, out] (ONNX MatMul layout).</summary>
-    private static Value Linear(GraphOps b, SeededWeights w, Value x, int inputs, int outputs, string name) =>
-        b.Op("Add", [b.Op("MatMul", [x, b.Const(w.Normal(0.02, inputs, outputs), name + ".weight")]),
-            b.Const(w.Normal(0.02, outputs), name + ".bias")]);
+    /// <summary>
+    /// The per-channel factors of <see cref="VitConfig.OutlierChannels"/> (null when 0): that many channels, the same in
+    /// every LayerNorm, each with a factor drawn uniformly from [10, 50]; from their own seeded stream, so the weights
+    /// are those of the model without outliers.
+    /// </summary>
+    private static float[]? OutlierScales(VitConfig c, int seed)
+    {
+        if (c.OutlierChannels <= 0) return null;
+        if (c.OutlierChannels > c.Width) throw new OnnxQuantException($"generate: {c.OutlierChannels} outlier channels exceed the width {c.Width}.");
+        var random = new Random(unchecked(seed * 7919 + 104729));
+        var scales = Enumerable.Repeat(1f, c.Width).ToArray();
+        foreach (int channel in Enumerable.Range(0, c.Width).OrderBy(_ => random.Next()).Take(c.OutlierChannels).Order())
+            scales[channel] = 10 + 40 * (float)random.NextDouble();
+        return scales;
+    }
 
-    /// <summary>LayerNorm over the last axis, decomposed as opset-14 exporters write it.</summary>
-    private static Value LayerNorm(GraphOps b, SeededWeights w, Value x, int width, string name)
+    private static Tensor Scaled(Tensor t, Func<int, float> factor)
+    {
+        var values = t.ToFloatArray();
+        for (int i = 0; i < values.Length; i++) values[i] *= factor(i);
+        return Tensor.FromFloats(values, t.Dims.ToArray());
+    }
+
+    /// <summary>y = x·W + b with W as [in, out] (ONNX MatMul layout); rows of W divided by <paramref name="inputScales"/> when given.</summary>
+    private static Value Linear(GraphOps b, SeededWeights w, Value x, int inputs, int outputs, string name, float[]? inputScales = null)
+    {
+        var weight = w.Normal(0.02, inputs, outputs);
+        if (inputScales is not null) weight = Scaled(weight, i => 1 / inputScales[i / outputs]);
+        return b.Op("Add", [b.Op("MatMul", [x, b.Const(weight, name + ".weight")]), b.Const(w.Normal(0.02, outputs), name + ".bias")]);
+    }
+
+    /// <summary>LayerNorm over the last axis, decomposed as opset-14 exporters write it; γ and β times <paramref name="scales"/> when given.</summary>
+    private static Value LayerNorm(GraphOps b, SeededWeights w, Value x, int width, string name, float[]? scales = null)
     {
         var mean = b.Op("ReduceMean", [x], Attribute.Ints("axes", -1), Attribute.Int("keepdims", 1));
         var centered = b.Op("Sub", [x, mean]);
@@ -81,8 +111,10 @@ public static class VitGenerator
             Attribute.Ints("axes", -1), Attribute.Int("keepdims", 1));
         var std = b.Op("Sqrt", [b.Op("Add", [variance, b.Const(Tensor.Scalar(1e-6f))])]);
         var normalized = b.Op("Div", [centered, std]);
-        return b.Op("Add", [b.Op("Mul", [normalized, b.Const(w.Normal(1.0, 0.05, width), name + ".weight")]),
-            b.Const(w.Normal(0.02, width), name + ".bias")]);
+        var gamma = w.Normal(1.0, 0.05, width);
+        var beta = w.Normal(0.02, width);
+        if (scales is not null) (gamma, beta) = (Scaled(gamma, i => scales[i]), Scaled(beta, i => scales[i]));
+        return b.Op("Add", [b.Op("Mul", [normalized, b.Const(gamma, name + ".weight")]), b.Const(beta, name + ".bias")]);
     }
 
     /// <summary>GELU in erf form: x·0.5·(1 + erf(x/√2)).</summary>

@@ -6,8 +6,8 @@ using OnnxQuant.DemoModels;
 namespace OnnxQuant.Cli.Commands;
 
 /// <summary>
-/// <c>onnxquant generate vit-tiny|vit-b16|llama OUT [--seed S] [--width W --layers L --heads H --kv-heads K --ffn F
-/// --vocab V --tie-embeddings]</c>: writes a demo model built by our own code with seeded weights. For structure and
+/// <c>onnxquant generate vit-tiny|vit-b16|llama OUT [--seed S] [--outlier-channels N] [--width W --layers L --heads H
+/// --kv-heads K --ffn F --vocab V --tie-embeddings]</c>: writes a demo model built by our own code with seeded weights. For structure and
 /// speed measurements only; accuracy is always measured on real models. The shape options are llama's; a model of
 /// more than 2 GB of weights is written with external data (ONNX's protobuf limit).
 /// </summary>
@@ -39,6 +39,11 @@ public static class GenerateCommand
         var vocab = Shape("--vocab", "vocabulary size", d.Vocab);
         var tie = new Option<bool>("--tie-embeddings") { Description = "llama: the LM head reuses the embedding table (Gemm, transB = 1) instead of its own weight." };
         Option[] llamaOptions = [width, layers, heads, kvHeads, ffn, vocab, tie];
+        var outlierChannels = new Option<int>("--outlier-channels")
+        {
+            HelpName = "N",
+            Description = "vit-tiny/vit-b16: give N channels of every LayerNorm output a 10-50x larger scale (the next layer compensates, the float function is unchanged): the outliers real ViTs have, which per-tensor activation quantization cannot represent (default 0).",
+        };
         var command = new Command("generate", "Write a demo model built by OnnxQuant (seeded weights; for speed and structure, not accuracy).")
         {
             kind,
@@ -46,6 +51,7 @@ public static class GenerateCommand
             seed,
         };
         foreach (var option in llamaOptions) command.Options.Add(option);
+        command.Options.Add(outlierChannels);
         command.SetAction(parse =>
         {
             string name = parse.GetRequiredValue(kind);
@@ -59,6 +65,8 @@ public static class GenerateCommand
                     parse.GetValue(width) ?? d.Width, parse.GetValue(layers) ?? d.Layers, parse.GetValue(heads) ?? d.Heads,
                     parse.GetValue(kvHeads) ?? d.KvHeads, parse.GetValue(ffn) ?? d.Ffn, parse.GetValue(vocab) ?? d.Vocab)
                 { TiedEmbeddings = parse.GetValue(tie) };
+                if (parse.GetResult(outlierChannels) is { Implicit: false })
+                    throw new OnnxQuantException("generate llama: --outlier-channels shapes the ViTs' LayerNorm outputs only; drop it, or generate vit-tiny or vit-b16.");
                 model = LlamaGenerator.Generate(config, parse.GetValue(seed));
             }
             else
@@ -66,7 +74,10 @@ public static class GenerateCommand
                 var given = llamaOptions.Where(o => parse.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToList();
                 if (given.Count > 0)
                     throw new OnnxQuantException($"generate {name}: {string.Join(", ", given)} only shape(s) the llama model; {name} has a fixed shape. Drop them, or generate llama.");
-                model = VitGenerator.Generate(Vits[name], parse.GetValue(seed));
+                int outliers = parse.GetValue(outlierChannels);
+                if (outliers < 0 || outliers > Vits[name].Width)
+                    throw new OnnxQuantException($"generate {name}: --outlier-channels {outliers} is outside 0..{Vits[name].Width} (the width). Give e.g. --outlier-channels 4.");
+                model = VitGenerator.Generate(Vits[name] with { OutlierChannels = outliers }, parse.GetValue(seed));
             }
             using (model)
             {

@@ -59,4 +59,29 @@ public class VitGeneratorTests
         long head = 2 * d + c.Classes * d + c.Classes;
         return embed + c.Layers * block + head;
     }
+
+    [Fact]
+    public void OutlierChannels_KeepTheFloatFunction_AndGiveAFewLayerNormChannels10To50TimesTheScale()
+    {
+        using var plain = VitGenerator.Generate(VitConfig.Tiny, seed: 0);
+        using var outliers = VitGenerator.Generate(VitConfig.Tiny with { OutlierChannels = 3 }, seed: 0);
+        var feeds = SampleInputs.ForModel(plain, seed: 3, new Dictionary<string, long[]> { ["pixel_values"] = [2, 3, 32, 32] });
+
+        // The next layers divide what the LayerNorms multiply: the logits are the same up to float rounding.
+        var expected = ModelRunner.RunOnce(plain, feeds)["logits"].ToFloatArray();
+        var actual = ModelRunner.RunOnce(outliers, feeds)["logits"].ToFloatArray();
+        double scale = expected.Max(Math.Abs);
+        Assert.All(expected.Zip(actual), p => Assert.True(Math.Abs(p.First - p.Second) <= 1e-4 * scale, $"{p.First} vs {p.Second}"));
+
+        // Each LayerNorm's γ: exactly three channels 10–50× the plain model's.
+        var plainGamma = plain.Graph.Constants.Where(c => c.Name!.EndsWith("norm1.weight", StringComparison.Ordinal)).Select(c => c.Const!.ToFloatArray()).ToList();
+        var outlierGamma = outliers.Graph.Constants.Where(c => c.Name!.EndsWith("norm1.weight", StringComparison.Ordinal)).Select(c => c.Const!.ToFloatArray()).ToList();
+        Assert.Equal(VitConfig.Tiny.Layers, plainGamma.Count);
+        for (int l = 0; l < plainGamma.Count; l++)
+        {
+            var ratios = plainGamma[l].Zip(outlierGamma[l], (a, b) => b / a).ToArray();
+            Assert.Equal(3, ratios.Count(r => r is >= 10 and <= 50));
+            Assert.Equal(VitConfig.Tiny.Width - 3, ratios.Count(r => r == 1));
+        }
+    }
 }
