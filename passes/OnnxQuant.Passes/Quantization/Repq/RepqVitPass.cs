@@ -1,7 +1,6 @@
 using OnnxQuant.Ir;
 using OnnxQuant.Passes.Calibration;
 using OnnxQuant.Passes.Calibration.Ranges;
-using OnnxQuant.Passes.Equivalence;
 using OnnxQuant.Passes.LinearLayers;
 using OnnxQuant.Passes.Rewriting;
 using OnnxQuant.Runtime.Calibration.Statistics;
@@ -13,7 +12,7 @@ namespace OnnxQuant.Passes.Quantization.Repq;
 /// ICCV 2023; ALGORITHMS.md §1.3–1.4). Two edits, both decided on the pass's own calibration over <c>--data</c>:
 /// <list type="bullet">
 /// <item><b>Post-LayerNorm reparameterization (exact).</b> A LayerNormalization output X = γ⊙x̂ + β read only by linear
-/// layers (fused qkv, separate q/k/v, fc1) gets per-channel (s_c, z_c) from RepQ's percentile-candidate MSE search on
+/// layers (fused qkv, separate q/k/v, fc1, the head through a Gather of the class token; <see cref="RepqGroup"/>) gets per-channel (s_c, z_c) from RepQ's percentile-candidate MSE search on
 /// each channel's histogram (quantiles 0.999, 0.9999, 0.99999 and the full range). With s̃ = mean s_c, z̃ =
 /// round(mean z_c), r₁ = s/s̃ and r₂ = z − z̃: γ′ = γ/r₁, β′ = (β + s⊙r₂)/r₁, every reader's weight rows B′[c,:] =
 /// r₁_c·B[c,:] and bias b′ = b − Σ_c s_c·r₂_c·B[c,:]. Then X′/s̃ + z̃ = X/s + z, so the per-tensor quantizer (s̃, z̃)
@@ -50,11 +49,10 @@ public sealed class RepqVitPass : Pass<RepqVitOptions>
         if (options.Bits is < 2 or > 8) throw new OnnxQuantException($"{Name}: bits is {options.Bits}; use 2..8 (the post-LayerNorm activations are uint8 with that many bits of codes).");
         if (options.SoftmaxBits is not 0 and (< 2 or > 8)) throw new OnnxQuantException($"{Name}: softmax-bits is {options.SoftmaxBits}; use 2..8, or 0 to leave Softmax outputs float.");
         var graph = model.Graph;
-        var groups = new List<SmoothQuantGroup>();
-        foreach (var group in SmoothQuantGroup.Candidates(graph))
+        var groups = new List<RepqGroup>();
+        foreach (var group in RepqGroup.Of(graph))
         {
-            if (group.Activation.Producer is not { OpType: "LayerNormalization", IsDefaultDomain: true } ln || ln.Graph != graph) continue;
-            if ((GroupRefusal(group) ?? LayerNormRefusal(ln, group)) is { } why) context.RecordMiss(Pattern, why, group.Layers.Count);
+            if ((group.Refusal ?? LayerNormRefusal(group.LayerNorm, group)) is { } why) context.RecordMiss(Pattern, why, group.Layers.Count);
             else if (group.Activation.Name is null) context.RecordMiss(Pattern, "the LayerNorm output has no name, so it cannot be calibrated");
             else groups.Add(group);
         }
@@ -86,7 +84,9 @@ public sealed class RepqVitPass : Pass<RepqVitOptions>
             }
             var plan = ReparameterizationPlan.From(histograms, target, CandidateFractions);
             Apply(rewriter, group, plan);
-            pinned.SetPin(group.Activation, new PinnedActivations.Pin(plan.Scale, plan.ZeroPoint, target.Bits));
+            var pin = new PinnedActivations.Pin(plan.Scale, plan.ZeroPoint, target.Bits);
+            pinned.SetPin(group.Activation, pin);
+            foreach (var gathered in group.Gathered) pinned.SetPin(gathered, pin);
             context.Log($"{Name}: {group.Activation}: {group.K} channel scales in [{plan.ChannelScales.Min():G4}, {plan.ChannelScales.Max():G4}] → one scale {plan.Scale:G6}, zero point {plan.ZeroPoint} ({group.Layers.Count} layer(s)).");
             reparameterized++;
         }
@@ -107,7 +107,7 @@ public sealed class RepqVitPass : Pass<RepqVitOptions>
     }
 
     /// <summary>γ′, β′ on the LayerNorm; r₁ into every reader's weight rows and the bias correction into its bias.</summary>
-    private static void Apply(Rewriter rewriter, SmoothQuantGroup group, ReparameterizationPlan plan)
+    private static void Apply(Rewriter rewriter, RepqGroup group, ReparameterizationPlan plan)
     {
         var ln = group.Activation.Producer!;
         int k = group.K;
@@ -145,26 +145,7 @@ public sealed class RepqVitPass : Pass<RepqVitOptions>
         }
     }
 
-    /// <summary>
-    /// <see cref="SmoothQuantGroup.Refusal"/>, except that readers of the tensor's shape alone (Shape, as exported
-    /// attention reads it for its reshapes) are allowed: the reparameterization changes values, not shapes.
-    /// </summary>
-    private static string? GroupRefusal(SmoothQuantGroup group)
-    {
-        var x = group.Activation;
-        if (x.IsAnyGraphOutput) return "the LayerNorm output is a graph output, which would see the reparameterized tensor";
-        var nodes = group.Layers.Select(l => l.Node).ToHashSet();
-        if (x.Uses.Any(u => !(nodes.Contains(u.Node) && u.InputIndex == 0) && u.Node.OpType != "Shape"))
-            return "the LayerNorm output has other readers (not MatMul/Gemm with a constant weight reading it as x, or Shape), which would see the reparameterized tensor";
-        if (group.Layers.Any(l => l.K != group.K)) return "the layers reading the LayerNorm output disagree on its channel count";
-        if (x.ElementType is { } t && t != DataType.Float) return $"the LayerNorm output is {t.OnnxName()}, not float";
-        foreach (var byWeight in group.Layers.GroupBy(l => l.Weight))
-            if (LinearLayer.SharingConflict(byWeight.ToList()) is not null)
-                return "a weight is shared with a node outside the group (shared weights are never changed in place)";
-        return null;
-    }
-
-    private static string? LayerNormRefusal(Node ln, SmoothQuantGroup group)
+    private static string? LayerNormRefusal(Node ln, RepqGroup group)
     {
         if (ln.Outputs[0] != group.Activation) return "the activation is not the LayerNorm's normalized output";
         if (ln.GetInt("axis", -1) is var axis && axis != -1 && !(group.Activation.Shape is { } shape && axis == shape.Rank - 1))
