@@ -1,6 +1,7 @@
 using OnnxQuant.Ir;
 using OnnxQuant.Ir.Building;
 using OnnxQuant.Passes;
+using OnnxQuant;
 using OnnxQuant.Passes.Calibration;
 using OnnxQuant.Passes.Quantization;
 using OnnxQuant.Passes.Quantization.Repq;
@@ -233,5 +234,45 @@ public class RepqVitTests
 
         Assert.Equal(13, context.Counters["repq-vit.layer-norms"]);
         NumericAssert.SameOutputs(before, model, SharedModelInputs.For("vit_mnist.onnx", model), 1e-5);
+    }
+
+    private static double LogitsSqnr(Model reference, string quantized, IReadOnlyList<Dictionary<string, Tensor>> feeds)
+    {
+        using var q = OnnxReader.Read(quantized);
+        var stats = new OnnxQuant.Runtime.Evaluation.ErrorStatistics();
+        foreach (var f in feeds) stats.Add(NumericAssert.Run(reference, f)["logits"].ToFloatArray(), NumericAssert.Run(q, f)["logits"].ToFloatArray());
+        return stats.SqnrDb;
+    }
+
+    [Fact]
+    public void GeneratedVitWithOutlierChannels_W8A8Collapses_RepqRecovers_AndW4A8RepqRuns()
+    {
+        var shapes = new Dictionary<string, long[]> { ["pixel_values"] = [1, 3, 32, 32] };
+        using var plain = OnnxQuant.DemoModels.VitGenerator.Generate(OnnxQuant.DemoModels.VitConfig.Tiny, seed: 0);
+        using var outliers = OnnxQuant.DemoModels.VitGenerator.Generate(OnnxQuant.DemoModels.VitConfig.Tiny with { OutlierChannels = 3 }, seed: 0);
+        var calibration = CalibrationData.FromSamples(Enumerable.Range(1, 32).Select(i => (IReadOnlyDictionary<string, Tensor>)SampleInputs.ForModel(plain, i, shapes)).ToList());
+        var eval = Enumerable.Range(100, 16).Select(i => SampleInputs.ForModel(plain, i, shapes).ToDictionary()).ToList();
+        string w8a8Repq = File.ReadAllText(Path.Combine(RecipePresets.DefaultDirectory, "w8a8.yaml")).Replace("name: w8a8", "name: w8a8-repq-test")
+            .Replace("  - calibrate:", "  - repq-vit: {bits: 8, softmax-bits: 0}\n  - calibrate:");
+        using var scratch = new ScratchFolder("repq");
+        double Quantize(Model model, RecipeSource recipe, string name, out QuantizationResult result)
+        {
+            string path = Path.Combine(scratch.Path, name);
+            using (var copy = Copy(model)) result = Quantizer.Quantize(copy, path, new QuantizeOptions { Recipe = recipe, Calibration = calibration });
+            return LogitsSqnr(model, path, eval);
+        }
+
+        double plainW8a8 = Quantize(plain, RecipeSource.Preset("w8a8"), "plain.onnx", out _);
+        double outlierW8a8 = Quantize(outliers, RecipeSource.Preset("w8a8"), "outliers.onnx", out _);
+        double outlierRepq = Quantize(outliers, RecipeSource.Yaml(w8a8Repq), "outliers.repq.onnx", out var repq);
+        double outlierW4a8 = Quantize(outliers, RecipeSource.Preset("w4a8-repq"), "outliers.w4a8.onnx", out var w4a8);
+
+        Assert.True(outlierW8a8 < plainW8a8 - 10, $"per-tensor W8A8: {outlierW8a8:F1} dB with outlier channels vs {plainW8a8:F1} dB without");
+        Assert.True(outlierRepq > outlierW8a8 + 15, $"W8A8 with repq-vit: {outlierRepq:F1} dB vs {outlierW8a8:F1} dB without");
+        // Every LayerNorm (2 layers × 2 + the final one, read through the class-token Gather) and both Softmaxes.
+        Assert.Equal(5, repq.Counters["repq-vit.layer-norms"]);
+        Assert.Equal(5, w4a8.Counters["repq-vit.layer-norms"]);
+        Assert.Equal(2, w4a8.Counters["repq-vit.log2-softmax"]);
+        Assert.True(outlierW4a8 > 15, $"w4a8-repq: {outlierW4a8:F1} dB");
     }
 }
