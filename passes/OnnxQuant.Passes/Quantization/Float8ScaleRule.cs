@@ -10,3 +10,13 @@ public enum Float8ScaleRule
     /// calibrated histogram (the calibrate step must keep one: method percentile, entropy or mse).</summary>
     Distribution,
 }
+
+/// <summary>The 8-bit float format of <c>activation-type: float8</c>.</summary>
+public enum Float8Format
+{
+    /// <summary>E4M3FN: 4 exponent and 3 mantissa bits, max 448, no infinities.</summary>
+    E4m3fn,
+
+    /// <summary>E5M2: 5 exponent and 2 mantissa bits, max 57344, IEEE-like.</summary>
+    E5m2,
+}

@@ -15,7 +15,7 @@ public sealed class InsertQdqOptions
     [Description("node-name globs (* and ?) whose nodes stay float")]
     public List<string> ExcludeNodes { get; set; } = [];
 
-    [Description("type of activations (int16/uint16/int4/uint4: opset 21, float8-e4m3fn/float8-e5m2: opset 19; only uint8/int8 are fused by ORT's CPU provider)")]
+    [Description("type of activations (int16/uint16/int4/uint4: opset 21, float8: opset 19; only uint8/int8 are fused by ORT's CPU provider)")]
     public QdqActivationType ActivationType { get; set; } = QdqActivationType.UInt8;
 
     [Description("emulated activation width 2..8: codes clipped to 2^b values stored in the activation type (a Clip before each QuantizeLinear); empty: the type's width")]
@@ -23,6 +23,9 @@ public sealed class InsertQdqOptions
 
     [Description("activation bits of the model's inputs (e.g. 8 for the patch embedding's input in a 4-bit recipe); empty: activation-bits")]
     public int? ModelInputBits { get; set; }
+
+    [Description("format of activation-type float8: e4m3fn (max 448) or e5m2 (max 57344)")]
+    public Float8Format Float8Format { get; set; } = Float8Format.E4m3fn;
 
     [Description("float8 activation scale: range (max|x| of the calibrated range / the format's largest value) or distribution (std of the calibrated histogram / std of the format's finite values, ONNX Runtime's float8 rule)")]
     public Float8ScaleRule Float8Scale { get; set; } = Float8ScaleRule.Range;

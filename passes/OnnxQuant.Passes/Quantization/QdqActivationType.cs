@@ -2,7 +2,7 @@ namespace OnnxQuant.Passes.Quantization;
 
 /// <summary>
 /// Type of quantized activations (recipes write <c>uint8</c>, <c>int8</c>, <c>int16</c>, <c>uint16</c>, <c>int4</c>,
-/// <c>uint4</c>, <c>float8-e4m3fn</c> or <c>float8-e5m2</c>). Fewer bits than the type holds are emulated with
+/// <c>uint4</c> or <c>float8</c>, whose format <c>float8-format</c> picks). Fewer bits than the type holds are emulated with
 /// <c>activation-bits</c>.
 /// </summary>
 public enum QdqActivationType
@@ -27,9 +27,7 @@ public enum QdqActivationType
     /// <summary>uint4 (opset 21); see <see cref="Int4"/>.</summary>
     UInt4,
 
-    /// <summary>float8 E4M3FN (opset 19; max 448, no infinities), zero point 0; not fused by ORT's CPU provider.</summary>
-    Float8E4m3fn,
-
-    /// <summary>float8 E5M2 (opset 19; max 57344), zero point 0; not fused by ORT's CPU provider.</summary>
-    Float8E5m2,
+    /// <summary>float8 (opset 19) in the pass's <c>float8-format</c> (E4M3FN: max 448, no infinities; E5M2: max 57344),
+    /// zero point 0; not fused by ORT's CPU provider.</summary>
+    Float8,
 }

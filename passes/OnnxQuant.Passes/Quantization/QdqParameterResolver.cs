@@ -190,15 +190,16 @@ internal sealed class QdqParameterResolver
         return Math.Sqrt(Math.Max(squares / n - mean * mean, 0));
     }
 
-    public static DataType Map(QdqActivationType type) => type switch
+    private DataType Map(QdqActivationType type) => Map(type, _options.Float8Format);
+
+    public static DataType Map(QdqActivationType type, Float8Format float8Format) => type switch
     {
         QdqActivationType.Int8 => DataType.Int8,
         QdqActivationType.Int16 => DataType.Int16,
         QdqActivationType.UInt16 => DataType.UInt16,
         QdqActivationType.Int4 => DataType.Int4,
         QdqActivationType.UInt4 => DataType.UInt4,
-        QdqActivationType.Float8E4m3fn => DataType.Float8E4M3FN,
-        QdqActivationType.Float8E5m2 => DataType.Float8E5M2,
+        QdqActivationType.Float8 => float8Format == Float8Format.E5m2 ? DataType.Float8E5M2 : DataType.Float8E4M3FN,
         _ => DataType.UInt8,
     };
 

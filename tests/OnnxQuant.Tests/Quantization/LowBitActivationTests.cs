@@ -1,6 +1,7 @@
 using OnnxQuant.Ir;
 using OnnxQuant.Ir.Building;
 using OnnxQuant.Ir.Numerics;
+using OnnxQuant;
 using OnnxQuant.Passes;
 using OnnxQuant.Passes.Quantization;
 using OnnxQuant.Runtime;
@@ -93,13 +94,13 @@ public class LowBitActivationTests
     }
 
     [Theory]
-    [InlineData(QdqActivationType.Float8E4m3fn, DataType.Float8E4M3FN, 448)]
-    [InlineData(QdqActivationType.Float8E5m2, DataType.Float8E5M2, 57344)]
-    public void Float8_ScaleIsAbsMaxOverTheFormatMax_AndValuesEqualTheReference(QdqActivationType type, DataType dataType, double formatMax)
+    [InlineData(Float8Format.E4m3fn, DataType.Float8E4M3FN, 448)]
+    [InlineData(Float8Format.E5m2, DataType.Float8E5M2, 57344)]
+    public void Float8_ScaleIsAbsMaxOverTheFormatMax_AndValuesEqualTheReference(Float8Format format, DataType dataType, double formatMax)
     {
         var (model, feeds) = OneMatMul();
         using var _ = model;
-        VerifiedPass.Run(new InsertQdqPass(), model, new InsertQdqOptions { ActivationType = type }, Context(Calibrated()));
+        VerifiedPass.Run(new InsertQdqPass(), model, new InsertQdqOptions { ActivationType = QdqActivationType.Float8, Float8Format = format }, Context(Calibrated()));
 
         var q = model.Graph.Nodes.Single(n => n.OpType == "QuantizeLinear");
         var dq = model.Graph.Nodes.Single(n => n.OpType == "DequantizeLinear" && n.Inputs[0] == q.Output);
@@ -119,7 +120,7 @@ public class LowBitActivationTests
 
     [Theory]
     [InlineData(QdqActivationType.UInt4, null)]
-    [InlineData(QdqActivationType.Float8E4m3fn, null)]
+    [InlineData(QdqActivationType.Float8, null)]
     public void Audit_SaysTheLowBitMatMulIsNotFused(QdqActivationType type, int? bits)
     {
         var (model, feeds) = OneMatMul();
@@ -146,7 +147,7 @@ public class LowBitActivationTests
     [Theory]
     [InlineData(QdqActivationType.UInt4, 6, "exceed activation-type uint4")]
     [InlineData(QdqActivationType.UInt8, 1, "2..8 bits")]
-    [InlineData(QdqActivationType.Float8E4m3fn, 4, "does not apply")]
+    [InlineData(QdqActivationType.Float8, 4, "does not apply")]
     public void BadBits_AreRefusedWithAMessage(QdqActivationType type, int bits, string message)
     {
         var (model, _) = OneMatMul();
@@ -167,5 +168,29 @@ public class LowBitActivationTests
         Assert.Equal(7, codes.Max(Math.Abs));
         Assert.True(codes.Distinct().Count() > 8);
         NumericAssert.Run(model, feeds);
+    }
+
+    [Fact]
+    public void Float8_DistributionScale_IsTheStdOfTheDataOverTheStdOfTheFormat()
+    {
+        var (model, _) = OneMatMul();
+        using var _ = model;
+        var samples = Enumerable.Range(0, 8).Select(i => (IReadOnlyDictionary<string, Tensor>)new Dictionary<string, Tensor>
+            { ["x"] = Tensor.FromFloats(RandomFloats(20 + i, M * K, -2, 5), M, K) }).ToList();
+        var all = samples.SelectMany(d => d["x"].ToFloatArray()).Select(v => (double)v).ToArray();
+        double mean = all.Average(), std = Math.Sqrt(all.Select(v => (v - mean) * (v - mean)).Average());
+        using var scratch = new ScratchFolder("f8");
+        string recipe = "name: f8\npasses:\n  - calibrate: {method: percentile}\n  - insert-qdq: {activation-type: float8, float8-scale: distribution}\n";
+
+        Quantizer.Quantize(model, scratch.File("f8.onnx"), new QuantizeOptions { Recipe = RecipeSource.Yaml(recipe), Calibration = CalibrationData.FromSamples(samples) });
+
+        using var quantized = OnnxQuant.Ir.Serialization.OnnxReader.Read(scratch.File("f8.onnx"));
+        var q = quantized.Graph.Nodes.Single(n => n.OpType == "QuantizeLinear");
+        float scale = q.Inputs[1]!.Const!.ToFloatArray()[0];
+        double expected = std / Passes.Calibration.QuantParams.Float8Std(DataType.Float8E4M3FN);
+        // The histogram's bins (2048 over the range) put each value at its bin centre: well within 0.1%.
+        Assert.InRange(scale / expected, 0.999, 1.001);
+        // And it is not the range rule's max|x|/448.
+        Assert.True(Math.Abs(scale - 5 / 448.0) > 0.1 * scale);
     }
 }
