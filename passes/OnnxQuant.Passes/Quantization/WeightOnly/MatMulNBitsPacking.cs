@@ -14,6 +14,19 @@ public static class MatMulNBitsPacking
     /// <summary>The bit widths MatMulNBits packs evenly into bytes (and ORT's CPU kernels support).</summary>
     public static bool Supports(int bits) => bits is 2 or 4 or 8;
 
+    /// <summary>The bit widths a weight may be rounded to for MatMulNBits: the packed ones, and 3 (stored in the 4-bit
+    /// container, <see cref="InContainer"/>).</summary>
+    public static bool SupportsGrid(int bits) => Supports(bits) || bits == 3;
+
+    /// <summary>
+    /// A weight rounded to a narrower grid (3 bits: codes 0 … 7) as the 4-bit MatMulNBits stores it: the same codes and
+    /// scales with explicit zero points (a symmetric 3-bit grid's zero point is 4, not the 4-bit default 8), so
+    /// (q − z)·s is unchanged; ORT's fast 4-bit kernel runs it.
+    /// </summary>
+    public static BlockQuantizedRows InContainer(BlockQuantizedRows q) =>
+        Supports(q.Bits) ? q : q.Bits == 3 ? q with { Bits = 4, Symmetric = false } :
+            throw new ArgumentOutOfRangeException(nameof(q), q.Bits, "MatMulNBits holds 2, 3 (as 4), 4 or 8 bits.");
+
     public static int BlobSize(int blockSize, int bits) => blockSize * bits / 8;
 
     /// <summary>B as a flat [rows·blocks·blob] array.</summary>

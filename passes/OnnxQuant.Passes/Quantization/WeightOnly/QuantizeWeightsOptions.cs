@@ -6,7 +6,7 @@ namespace OnnxQuant.Passes.Quantization.WeightOnly;
 /// <summary>Options of <see cref="QuantizeWeightsPass"/>.</summary>
 public sealed class QuantizeWeightsOptions
 {
-    [Description("bits per weight, 2..8 (matmulnbits: 2, 4 or 8)")]
+    [Description("bits per weight, 2..8 (matmulnbits: 2, 3 (as 4-bit codes), 4 or 8)")]
     public int Bits { get; set; } = 4;
 
     [Description("weights per scale along K: a power of two 16..256, or per-channel (one scale per output channel)")]

@@ -87,11 +87,11 @@ internal sealed class WeightOnlyRewriter
             return true;
         }
 
-        var q = Rows(key, layer);
+        var q = MatMulNBitsPacking.InContainer(Rows(key, layer));
         var nb = NBits(key, q, floatType);
         var attrs = new List<Attribute>
         {
-            Attribute.Int("K", k), Attribute.Int("N", n), Attribute.Int("bits", bits),
+            Attribute.Int("K", k), Attribute.Int("N", n), Attribute.Int("bits", q.Bits),
             Attribute.Int("block_size", q.BlockSize), Attribute.Int("accuracy_level", _s.AccuracyLevel),
         };
         var inputs = new List<Value?> { x, nb.B, nb.Scales, nb.ZeroPoints };
@@ -116,7 +116,7 @@ internal sealed class WeightOnlyRewriter
         // node reads it; Finish reports weights kept for other readers).
         _rewriter.RemoveDead([node]);
         _context.Count("matmulnbits");
-        if (bits != 4 && _s.AccuracyLevel < 4) WarnSlowKernel(bits);
+        if (q.Bits != 4 && _s.AccuracyLevel < 4) WarnSlowKernel(q.Bits);
         return true;
     }
 

@@ -15,8 +15,8 @@ internal sealed record WeightOnlySettings(
     public static WeightOnlySettings From(QuantizeWeightsOptions o, string pass)
     {
         bool nbits = o.Format == WeightOnlyFormat.MatMulNBits;
-        Func<int, bool> supported = nbits ? MatMulNBitsPacking.Supports : b => b is >= 2 and <= 8;
-        string supportedText = nbits ? "2, 4 or 8 for format matmulnbits" : "2..8";
+        Func<int, bool> supported = nbits ? MatMulNBitsPacking.SupportsGrid : b => b is >= 2 and <= 8;
+        string supportedText = nbits ? "2, 3 (stored as 4-bit codes), 4 or 8 for format matmulnbits" : "2..8";
         if (!supported(o.Bits))
             throw new OnnxQuantException($"{pass}: bits is {o.Bits}; it must be {supportedText}" +
                 (nbits && o.Bits is >= 2 and <= 8 ? " (MatMulNBits packs whole blocks into bytes; use format: dq for other widths)." : "."));

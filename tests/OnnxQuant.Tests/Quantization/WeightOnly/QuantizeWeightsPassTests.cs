@@ -264,7 +264,7 @@ public class QuantizeWeightsPassTests
     }
 
     [Theory]
-    [InlineData("bits", "3", "2, 4 or 8")]
+    [InlineData("bits", "5", "2, 3 (stored as 4-bit codes), 4 or 8")]
     [InlineData("block-size", "48", "power of two")]
     [InlineData("block-size", "512", "power of two")]
     [InlineData("lm-head", "16", "lm-head")]
