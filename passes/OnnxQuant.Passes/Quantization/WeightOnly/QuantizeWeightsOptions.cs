@@ -15,7 +15,7 @@ public sealed class QuantizeWeightsOptions
     [Description("symmetric weights (no zero point); false: asymmetric, with a zero point per block")]
     public bool Symmetric { get; set; } = true;
 
-    [Description("how weights are rounded to the grid: rtn (round to nearest) or gptq (error feedback through the calibrated XᵀX of each layer's input; needs a calibrate step before)")]
+    [Description("how weights are rounded to the grid: rtn (round to nearest), gptq (error feedback through the calibrated XᵀX of each layer's input; needs a calibrate step before) or gptqt (GPTQ to gptqt-linear-bits, then binary coding in 'bits' planes; format dq only)")]
     public WeightRounding Rounding { get; set; } = WeightRounding.Rtn;
 
     [Description("gptq: damping added to the Hessian's diagonal, as a fraction of its mean diagonal")]
@@ -26,6 +26,9 @@ public sealed class QuantizeWeightsOptions
 
     [Description("gptq: round columns in order of decreasing Hessian diagonal (act-order), with static groups so the exported group layout is unchanged")]
     public bool GptqActOrder { get; set; }
+
+    [Description("gptqt: bits of the linear grid GPTQ rounds to before the conversion to 'bits' binary planes (more than bits, at most 8)")]
+    public int GptqtLinearBits { get; set; } = 3;
 
     [Description("matmulnbits (com.microsoft MatMulNBits) or dq (blocked DequantizeLinear, opset 21, feeding the MatMul/Gemm)")]
     public WeightOnlyFormat Format { get; set; } = WeightOnlyFormat.MatMulNBits;

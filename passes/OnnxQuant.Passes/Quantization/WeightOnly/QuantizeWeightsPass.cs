@@ -50,12 +50,12 @@ public sealed class QuantizeWeightsPass : Pass<QuantizeWeightsOptions>
     /// <summary>With <c>rounding: gptq</c>: reads XᵀX of linear inputs (so needs a calibrate step before); else nothing.
     /// Either way a change invalidates every statistic.</summary>
     public override StatisticsUse StatisticsFor(QuantizeWeightsOptions options) =>
-        options.Rounding == WeightRounding.Gptq ? new StatisticsUse { Reads = StatisticKinds.SecondMoment } : Statistics;
+        options.Rounding is WeightRounding.Gptq or WeightRounding.Gptqt ? new StatisticsUse { Reads = StatisticKinds.SecondMoment } : Statistics;
 
     /// <summary>With <c>rounding: gptq</c>: the XᵀX of the input of every MatMul/Gemm the pass may quantize.</summary>
     public override void RequestStatistics(Model model, QuantizeWeightsOptions options, StatisticsRequests requests)
     {
-        if (options.Rounding != WeightRounding.Gptq) return;
+        if (options.Rounding is not (WeightRounding.Gptq or WeightRounding.Gptqt)) return;
         var s = WeightOnlySettings.From(options, Name);
         var head = FindHead(model.Graph, s.OpTypes);
         foreach (var node in model.Graph.Nodes)
@@ -110,16 +110,23 @@ public sealed class QuantizeWeightsPass : Pass<QuantizeWeightsOptions>
 
     private IWeightRounder RounderFor(QuantizeWeightsOptions options, PassContext context)
     {
-        if (options.Rounding != WeightRounding.Gptq) return WeightRounders.For(options.Rounding);
+        if (options.Rounding is not (WeightRounding.Gptq or WeightRounding.Gptqt)) return WeightRounders.For(options.Rounding);
         var settings = new GptqSettings(options.GptqDamp, options.GptqBlockSize, options.GptqActOrder);
         settings.Validate(Name);
+        string rounding = options.Rounding == WeightRounding.Gptq ? "gptq" : "gptqt";
         var calibration = context.GetAnalysis<CalibrationResult>()
-            ?? throw new OnnxQuantException($"{Name}: rounding: gptq reads each layer's calibrated XᵀX; run a calibrate step (with --data) before '{Name}'.");
-        return new GptqRounder(layer =>
+            ?? throw new OnnxQuantException($"{Name}: rounding: {rounding} reads each layer's calibrated XᵀX; run a calibrate step (with --data) before '{Name}'.");
+        Func<LinearLayer, (double[], long)> secondMoment = layer =>
         {
             var (matrix, _, rows) = calibration.SecondMoment(layer.Node.Inputs[0]!);
             return (matrix, rows);
-        }, settings);
+        };
+        if (options.Rounding == WeightRounding.Gptq) return new GptqRounder(secondMoment, settings);
+        if (options.Format != WeightOnlyFormat.Dq)
+            throw new OnnxQuantException($"{Name}: rounding: gptqt exports binary-coded weights as a standard-ONNX float decomposition; set format: dq.");
+        var binary = new GptqtSettings(options.Bits, options.GptqtLinearBits, settings, GptqtSettings.DefaultScaleFactors);
+        binary.Validate(Name);
+        return new GptqtRounder(secondMoment, binary);
     }
 
     /// <summary>An embedding: a Gather on a constant 2-D table.</summary>

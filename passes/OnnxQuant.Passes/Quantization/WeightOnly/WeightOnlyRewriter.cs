@@ -18,7 +18,7 @@ namespace OnnxQuant.Passes.Quantization.WeightOnly;
 /// head and the embedding, or a float embedding kept beside a quantized head — is counted (<c>tied-copies</c>,
 /// <c>tied-extra-bytes</c>) and logged with its size, never silent.
 /// </summary>
-internal sealed class WeightOnlyRewriter
+internal sealed partial class WeightOnlyRewriter
 {
     private readonly record struct Key(Value Source, bool Transposed, int Bits, float Alpha);
     private readonly record struct NBitsTensors(Value? B, Value Scales, Value? ZeroPoints);
@@ -66,7 +66,14 @@ internal sealed class WeightOnlyRewriter
         key = key with { Bits = bits };
         if (_s.Format == WeightOnlyFormat.Dq)
         {
-            var dq = DequantizedWeight(key, floatType, layer);
+            Value dq;
+            if (_rounder is GptqtRounder binary)
+            {
+                if (layer is null || !key.Transposed)
+                    return Skip(node, "binary coding (rounding: gptqt) exports a MatMul/Gemm weight stored as [K, N] only", "skipped");
+                dq = BinaryCodedWeight(key, floatType, layer, binary);
+            }
+            else dq = DequantizedWeight(key, floatType, layer);
             int slot = 1;
             if (node.OpType == "MatMul" && node.Inputs[1]!.Producer is { OpType: "Transpose" } transpose)
             {
