@@ -27,6 +27,9 @@ public sealed class QuantizeWeightsOptions
     [Description("gptq: round columns in order of decreasing Hessian diagonal (act-order), with static groups so the exported group layout is unchanged")]
     public bool GptqActOrder { get; set; }
 
+    [Description("gptq/gptqt: calibrate layer by layer - each layer's XᵀX from the model with the layers before it already quantized (one calibration run over --data per distinct layer input; no calibrate step needed before)")]
+    public bool GptqSequential { get; set; }
+
     [Description("gptqt: bits of the linear grid GPTQ rounds to before the conversion to 'bits' binary planes (more than bits, at most 8)")]
     public int GptqtLinearBits { get; set; } = 3;
 

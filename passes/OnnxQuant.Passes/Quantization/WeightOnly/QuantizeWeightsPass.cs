@@ -50,12 +50,12 @@ public sealed class QuantizeWeightsPass : Pass<QuantizeWeightsOptions>
     /// <summary>With <c>rounding: gptq</c>: reads XᵀX of linear inputs (so needs a calibrate step before); else nothing.
     /// Either way a change invalidates every statistic.</summary>
     public override StatisticsUse StatisticsFor(QuantizeWeightsOptions options) =>
-        options.Rounding is WeightRounding.Gptq or WeightRounding.Gptqt ? new StatisticsUse { Reads = StatisticKinds.SecondMoment } : Statistics;
+        options.Rounding is WeightRounding.Gptq or WeightRounding.Gptqt && !options.GptqSequential ? new StatisticsUse { Reads = StatisticKinds.SecondMoment } : Statistics;
 
     /// <summary>With <c>rounding: gptq</c>: the XᵀX of the input of every MatMul/Gemm the pass may quantize.</summary>
     public override void RequestStatistics(Model model, QuantizeWeightsOptions options, StatisticsRequests requests)
     {
-        if (options.Rounding is not (WeightRounding.Gptq or WeightRounding.Gptqt)) return;
+        if (options.Rounding is not (WeightRounding.Gptq or WeightRounding.Gptqt) || options.GptqSequential) return;
         var s = WeightOnlySettings.From(options, Name);
         var head = FindHead(model.Graph, s.OpTypes);
         foreach (var node in model.Graph.Nodes)
@@ -77,7 +77,7 @@ public sealed class QuantizeWeightsPass : Pass<QuantizeWeightsOptions>
                 $"Run 'upgrade-opset' (target-opset: {DqOpset}) before '{Name}' in the recipe, or use format: matmulnbits.");
 
         var head = FindHead(model.Graph, s.OpTypes);
-        var rewriter = new WeightOnlyRewriter(model, s, context, Name, RounderFor(options, context));
+        var rewriter = new WeightOnlyRewriter(model, s, context, Name, RounderFor(model, options, context));
         int quantized = 0;
         foreach (var node in QuantizationCandidates.Of(model, s.OpTypes, s.ExcludeNodes, context, Name, IsEmbedding))
         {
@@ -108,19 +108,33 @@ public sealed class QuantizeWeightsPass : Pass<QuantizeWeightsOptions>
         return PassResult.From(quantized > 0);
     }
 
-    private IWeightRounder RounderFor(QuantizeWeightsOptions options, PassContext context)
+    private IWeightRounder RounderFor(Model model, QuantizeWeightsOptions options, PassContext context)
     {
-        if (options.Rounding is not (WeightRounding.Gptq or WeightRounding.Gptqt)) return WeightRounders.For(options.Rounding);
+        if (options.Rounding is not (WeightRounding.Gptq or WeightRounding.Gptqt))
+        {
+            if (options.GptqSequential)
+                throw new OnnxQuantException($"{Name}: gptq-sequential calibrates layer by layer for rounding: gptq or gptqt; rounding is {options.Rounding.ToString().ToLowerInvariant()}.");
+            return WeightRounders.For(options.Rounding);
+        }
         var settings = new GptqSettings(options.GptqDamp, options.GptqBlockSize, options.GptqActOrder);
         settings.Validate(Name);
         string rounding = options.Rounding == WeightRounding.Gptq ? "gptq" : "gptqt";
-        var calibration = context.GetAnalysis<CalibrationResult>()
-            ?? throw new OnnxQuantException($"{Name}: rounding: {rounding} reads each layer's calibrated XᵀX; run a calibrate step (with --data) before '{Name}'.");
-        Func<LinearLayer, (double[], long)> secondMoment = layer =>
+        Func<LinearLayer, (double[], long)> secondMoment;
+        if (options.GptqSequential)
         {
-            var (matrix, _, rows) = calibration.SecondMoment(layer.Node.Inputs[0]!);
-            return (matrix, rows);
-        };
+            var sequential = new SequentialSecondMoments(model, context);
+            secondMoment = sequential.Of;
+        }
+        else
+        {
+            var calibration = context.GetAnalysis<CalibrationResult>()
+                ?? throw new OnnxQuantException($"{Name}: rounding: {rounding} reads each layer's calibrated XᵀX; run a calibrate step (with --data) before '{Name}'.");
+            secondMoment = layer =>
+            {
+                var (matrix, _, rows) = calibration.SecondMoment(layer.Node.Inputs[0]!);
+                return (matrix, rows);
+            };
+        }
         if (options.Rounding == WeightRounding.Gptq) return new GptqRounder(secondMoment, settings);
         if (options.Format != WeightOnlyFormat.Dq)
             throw new OnnxQuantException($"{Name}: rounding: gptqt exports binary-coded weights as a standard-ONNX float decomposition; set format: dq.");
