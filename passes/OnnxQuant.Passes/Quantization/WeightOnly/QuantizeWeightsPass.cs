@@ -129,9 +129,12 @@ public sealed class QuantizeWeightsPass : Pass<QuantizeWeightsOptions>
         {
             var calibration = context.GetAnalysis<CalibrationResult>()
                 ?? throw new OnnxQuantException($"{Name}: rounding: {rounding} reads each layer's calibrated XᵀX; run a calibrate step (with --data) before '{Name}'.");
+            // The inputs as calibrated: a layer reading another layer's output reads, once that one is rewritten, the
+            // output of its replacement, which calibration never saw (the values are equal up to quantization).
+            var calibratedInput = model.Graph.Nodes.Where(n => n.Inputs.Count > 0 && n.Inputs[0] is not null).ToDictionary(n => n, n => n.Inputs[0]!);
             secondMoment = layer =>
             {
-                var (matrix, _, rows) = calibration.SecondMoment(layer.Node.Inputs[0]!);
+                var (matrix, _, rows) = calibration.SecondMoment(calibratedInput.GetValueOrDefault(layer.Node) ?? layer.Node.Inputs[0]!);
                 return (matrix, rows);
             };
         }
