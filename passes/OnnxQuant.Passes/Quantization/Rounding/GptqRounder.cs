@@ -20,8 +20,9 @@ namespace OnnxQuant.Passes.Quantization.Rounding;
 /// scales are given (the export's group layout never changes).</item>
 /// </list>
 /// Rows are independent given H, so they are rounded in parallel with a fixed per-row order (deterministic). Needs the
-/// XᵀX of the layer's input (calibrated on the float model: layers are not calibrated one after another on the
-/// quantized model's activations); a weight with no layer (an embedding table) is rounded to nearest.
+/// XᵀX of the layer's input (calibrated on the float model, or with <c>gptq-sequential</c> layer by layer on the
+/// partly quantized model: <see cref="WeightOnly.SequentialSecondMoments"/>); a weight with no layer (an embedding
+/// table) is rounded to nearest.
 /// </summary>
 public sealed class GptqRounder(Func<LinearLayer, (double[] SecondMoment, long Rows)> secondMomentOf, GptqSettings settings) : IWeightRounder
 {

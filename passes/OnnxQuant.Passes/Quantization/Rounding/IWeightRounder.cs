@@ -5,8 +5,9 @@ namespace OnnxQuant.Passes.Quantization.Rounding;
 /// <summary>
 /// Chooses the integer codes (and scales) of a weight on a given grid. Every pass that quantizes weights
 /// (<c>quantize-weights</c>, <c>insert-qdq</c>, <c>insert-dynamic-qdq</c>) rounds through one of these, chosen by the
-/// recipe's <c>rounding</c> option (<see cref="WeightRounding"/>): round-to-nearest today; GPTQ (error feedback through
-/// the layer input's XᵀX) and binary coding plug in here.
+/// recipe's <c>rounding</c> option (<see cref="WeightRounding"/>): round-to-nearest, GPTQ (error feedback through
+/// the layer input's XᵀX); GPTQT's binary coding (<see cref="GptqtRounder"/>) implements this for its integer
+/// fallback and adds <see cref="GptqtRounder.RoundBinary"/>.
 /// </summary>
 public interface IWeightRounder
 {

@@ -34,7 +34,10 @@ namespace OnnxQuant.Passes.Quantization.WeightOnly;
 /// table holding NaN/±∞ is refused, or with <c>non-finite: float</c> left float (<see cref="NonFiniteWeights"/>).
 /// With <c>rounding: gptq</c> (<see cref="GptqRounder"/>) the pass reads the XᵀX of every quantized MatMul/Gemm's
 /// input, so a calibrate step must come before it; a weight read through a Transpose, and embedding tables, are
-/// rounded to nearest.
+/// rounded to nearest. <c>rounding: gptqt</c> (<see cref="GptqtRounder"/>, format dq only) binary-codes the weight and
+/// feeds the MatMul/Gemm a standard-ONNX float decomposition (WeightOnlyRewriter.BinaryCoding.cs); weights stored
+/// [N, K] stay float there. <c>gptq-sequential: true</c> collects each layer's XᵀX itself, layer by layer, on the
+/// partly quantized model (<see cref="SequentialSecondMoments"/>), and then needs no calibrate step.
 /// </summary>
 public sealed class QuantizeWeightsPass : Pass<QuantizeWeightsOptions>
 {
