@@ -39,7 +39,7 @@ public class WeightRoundingTests
         var e = Assert.Throws<RecipeException>(() => RecipeLoader.Parse($"name: r\npasses:\n  - calibrate\n{line}\n", "r.yaml"));
         Assert.Equal(4, e.Location.Line);
         Assert.Equal(line.IndexOf("gptqq", StringComparison.Ordinal) + 1, e.Location.Column);
-        Assert.Contains($"Option 'rounding' of pass '{pass}' is one of rtn, gptq; 'gptqq' is not.", e.Message);
+        Assert.Contains($"Option 'rounding' of pass '{pass}' is one of rtn, gptq, gptqt; 'gptqq' is not.", e.Message);
     }
 
     [Fact]
