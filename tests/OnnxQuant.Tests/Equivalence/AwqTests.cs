@@ -350,8 +350,8 @@ public class AwqTests
         g.Output(g.Op("MatMul", g.Op("Relu", g.Input("x", 4, 64)), g.Random(-1, 1, 64, 6)));
         var e = Assert.Throws<OnnxQuantException>(() => new AwqPass().Run(g.Model, new AwqOptions { MaxShrink = 1 }, new PassContext()));
         Assert.Equal("awq: max-shrink 1 is outside [0, 1); use e.g. 'max-shrink: 0.5'.", e.Message);
-        e = Assert.Throws<OnnxQuantException>(() => new AwqPass().Run(g.Model, new AwqOptions { Bits = 3 }, new PassContext()));
-        Assert.StartsWith("awq: bits is 3", e.Message);
+        e = Assert.Throws<OnnxQuantException>(() => new AwqPass().Run(g.Model, new AwqOptions { Bits = 5 }, new PassContext()));
+        Assert.StartsWith("awq: bits is 5", e.Message);
     }
 
     // ---- in recipes ----
