@@ -27,6 +27,7 @@ public static class CliApp
         root.Subcommands.Add(MergeStatsCommand.Create());
         root.Subcommands.Add(SensitivityCommand.Create());
         root.Subcommands.Add(ReportCommand.Create());
+        root.Subcommands.Add(SampleCommand.Create());
     }
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)

@@ -43,7 +43,14 @@ public static class EvalCommand
             Description = "compare: output errors only (language models, i.e. token-id inputs and a logits output: also next-token agreement and KL); classify: also top-1 accuracy and agreement of the first output ([1, C]); ctc: also greedy CTC exact match of the first output ([1, T, C]); psnr: also the mean per-sample PSNR of the (last model's) first output against the first input, clipped to [0, 1].",
             DefaultValueFactory = _ => "compare",
         };
-        task.AcceptOnlyFromAmong("compare", "classify", "ctc", "psnr");
+        task.AcceptOnlyFromAmong("compare", "classify", "ctc", "psnr", "diffusion");
+        task.Description += " diffusion: run both denoisers through the sampler of --data sampler:FILE from the same noise (--seed, --count samples, default 200) and compare the final samples (PSNR, cosine; with --classifier, class agreement), beside the float sampler's seed-to-seed spread.";
+        var classifier = new Option<string?>("--classifier") { HelpName = "MODEL", Description = "diffusion: a classifier of final samples (e.g. vit_mnist.onnx) for class agreement between float and quantized samples." };
+        var classifierNorm = new Option<string?>("--classifier-norm")
+        {
+            HelpName = "MEAN,STD",
+            Description = "diffusion: the classifier reads (pixel − MEAN)/STD with pixel = clamp((x+1)/2, 0, 1) (vit_mnist: 0.1307,0.3081; default 0,1).",
+        };
         var keys = new Option<string?>("--keys") { HelpName = "FILE", Description = "ctc: the character list, one per line (class i > 0 is line i; the class after the last key is a space)." };
         var count = new Option<int?>("--count") { HelpName = "N", Description = "Use the first N samples (default: all)." };
         var skip = new Option<int>("--skip") { HelpName = "N", Description = "Pass over the first N samples (file order; sorted names for images), e.g. those used for calibration." };
@@ -88,10 +95,15 @@ public static class EvalCommand
         var command = new Command("eval", "Measure a quantized model against its float original: output SQNR, cosine and max error, task accuracy, CI gates.")
         {
             floatModel, quantModel, labels, task, keys, count, skip, then, perTensor, minTop1, maxDrop, minAgreement, maxKl, optimization, threads, json,
+            classifier, classifierNorm,
         };
         foreach (var option in inputs.All) command.Options.Add(option);
         command.SetAction(parse =>
         {
+            if (parse.GetRequiredValue(task) == "diffusion")
+                return DiffusionEvalCli.Run(parse, parse.GetRequiredValue(floatModel), parse.GetRequiredValue(quantModel), parse.GetRequiredValue(inputs.Data),
+                    parse.GetValue(count), parse.GetValue(inputs.Seed), parse.GetValue(classifier), parse.GetValue(classifierNorm),
+                    Enum.Parse<OptimizationLevel>(parse.GetRequiredValue(optimization), ignoreCase: true), parse.GetValue(threads), parse.GetValue(json));
             var options = new EvalOptions
             {
                 Task = Enum.Parse<EvalTask>(parse.GetRequiredValue(task), ignoreCase: true),

@@ -105,8 +105,9 @@ public sealed class CalibrationDataSource : IDisposable
     public IReadOnlyList<int> Order => _order;
 
     /// <summary>
-    /// Opens calibration data for <paramref name="model"/>: <c>random</c>, a <c>.npy</c> or <c>.npz</c> file, or a
-    /// folder of <c>NAME.npy</c> files or of images (see the remarks).
+    /// Opens calibration data for <paramref name="model"/>: <c>random</c>, a <c>.npy</c> or <c>.npz</c> file, a
+    /// folder of <c>NAME.npy</c> files or of images (see the remarks), or <c>sampler:FILE</c> (a diffusion denoiser's
+    /// inputs along the sampling loop, <see cref="Diffusion.SamplerTrajectories"/>).
     /// </summary>
     public static CalibrationDataSource Open(string data, Model model, DataSourceOptions? options = null)
     {
@@ -115,6 +116,12 @@ public sealed class CalibrationDataSource : IDisposable
         if (inputs.Count == 0) throw new OnnxQuantException("The model has no inputs to feed calibration data to.");
         ISampleProvider provider;
         int? defaultCount = null;
+        if (Diffusion.SamplerTrajectories.IsSamplerData(data))
+        {
+            // Trajectories count as samples on the command line; every recorded step is one sample here.
+            var recorded = Diffusion.SamplerTrajectories.Collect(data, model, options);
+            return Create(new InMemorySamples(recorded), inputs, options with { Count = null, Skip = 0, Shuffle = false }, null);
+        }
         if (data == "random")
         {
             // Skipped random samples are generated and passed over, so --skip gives the seeded stream's later samples.
