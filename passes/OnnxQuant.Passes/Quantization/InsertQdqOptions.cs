@@ -48,6 +48,9 @@ public sealed class InsertQdqOptions
     [Description("GPTQ damping (fraction of mean diag H), with rounding: gptq")]
     public double GptqDamp { get; set; } = 0.01;
 
+    [Description("accept a model in which insert-dynamic-qdq already quantized some MatMul/Gemm (mixed static/dynamic presets such as w8a8-diffusion); those nodes stay as they are")]
+    public bool AfterDynamic { get; set; }
+
     [Description(NonFiniteWeights.OptionDescription)]
     public NonFiniteWeightsPolicy NonFinite { get; set; } = NonFiniteWeightsPolicy.Error;
 }

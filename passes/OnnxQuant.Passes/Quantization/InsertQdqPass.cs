@@ -161,7 +161,7 @@ public sealed class InsertQdqPass : Pass<InsertQdqOptions>
 
     public override PassResult Run(Model model, InsertQdqOptions options, PassContext context)
     {
-        long opset = FloatModelPrecondition.Check(model, Name, RequiredOpset, "per-channel QuantizeLinear/DequantizeLinear need");
+        long opset = FloatModelPrecondition.Check(model, Name, RequiredOpset, "per-channel QuantizeLinear/DequantizeLinear need", options.AfterDynamic);
         // Ranges given directly win; else those of an earlier calibrate pass.
         var ranges = context.GetAnalysis<IActivationRanges>()
             ?? context.GetAnalysis<CalibrationResult>()
