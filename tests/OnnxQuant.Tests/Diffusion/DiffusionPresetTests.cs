@@ -1,0 +1,40 @@
+using OnnxQuant.Ir.Serialization;
+using OnnxQuant.Runtime.Audit;
+using OnnxQuant.Runtime.Diffusion;
+using OnnxQuant.Tests.Cli;
+
+namespace OnnxQuant.Tests.Diffusion;
+
+/// <summary>The diffusion presets on the shared DiT (structure and a sanity bound; the measured figures are in the README).</summary>
+public sealed class DiffusionPresetTests : IDisposable
+{
+    private readonly ScratchFolder _folder = new("diffusion-preset");
+    private static string Dit => SharedPaths.Model("dit_mnist.onnx");
+    private static string SamplerFile => SharedPaths.Model("dit_mnist_sampler.json");
+
+    public void Dispose() => _folder.Dispose();
+
+    [Fact]
+    public void W8a8Diffusion_RunsBlockMatMulsAsDynamicInt8_AndKeepsTheConditioningPathFinalLayerAndPatchConvFloat()
+    {
+        string output = _folder.File("dit.w8a8-diffusion.onnx");
+        var r = Onnxquant.Run(Dit, output, "--recipe", "w8a8-diffusion");
+        Assert.True(r.ExitCode == 0, r.ToString());
+
+        using var model = OnnxReader.Read(output);
+        var audit = FusionAudit.Run(model);
+        // 6 blocks × (qkv, proj, mlp up, mlp down); the final layer stays float.
+        Assert.Equal(24, audit.Kernels("DynamicQuantizeMatMul") + audit.Kernels("MatMulIntegerToFloat"));
+        Assert.Equal(0, audit.Kernels("QLinearConv"));
+        Assert.Single(model.Graph.Nodes, n => n.OpType == "Conv");
+        Assert.Empty(audit.UnfusedOnComputePath);
+        // The adaLN modulation and timestep MLP Gemms and the final linear read float constant weights.
+        var floatLayers = model.Graph.Nodes.Where(n => n.OpType is "Gemm" or "MatMul" && n.Inputs[1]?.Const is not null).Select(n => n.Name ?? "").ToList();
+        Assert.Equal(6 + 1 + 2 + 1, floatLayers.Count);
+        Assert.All(floatLayers, name => Assert.True(name.Contains("adaLN") || name.Contains("t_embedder") || name.Contains("final_layer"), name));
+
+        // Sanity only (the measured fidelity is in docs/diffusion.md): four samples stay close to the float sampler's.
+        var report = DiffusionEvaluation.Run(Dit, output, SamplerFile, new DiffusionEvalOptions { Count = 4, Seed = 1000, NoSpread = true });
+        Assert.True(report.Quantized.MeanPsnrDb > 30, $"mean PSNR {report.Quantized.MeanPsnrDb:0.00} dB");
+    }
+}
