@@ -14,7 +14,7 @@ namespace OnnxQuant.Cli.Commands;
 /// </summary>
 internal static class DiffusionEvalCli
 {
-    public static int Run(ParseResult parse, string floatModel, string quantModel, string data, int? count, int seed, string? classifier, string? norm,
+    public static int Run(ParseResult parse, string floatModel, string quantModel, string data, int? count, int seed, string? classifier, string? norm, bool noSpread,
         OptimizationLevel optimization, int threads, bool json)
     {
         if (!SamplerTrajectories.IsSamplerData(data))
@@ -27,6 +27,7 @@ internal static class DiffusionEvalCli
             Classifier = classifier,
             ClassifierMean = mean,
             ClassifierStd = std,
+            NoSpread = noSpread,
             Optimization = optimization,
             Threads = threads,
         });

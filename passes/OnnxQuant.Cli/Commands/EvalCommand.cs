@@ -46,6 +46,7 @@ public static class EvalCommand
         task.AcceptOnlyFromAmong("compare", "classify", "ctc", "psnr", "diffusion");
         task.Description += " diffusion: run both denoisers through the sampler of --data sampler:FILE from the same noise (--seed, --count samples, default 200) and compare the final samples (PSNR, cosine; with --classifier, class agreement), beside the float sampler's seed-to-seed spread.";
         var classifier = new Option<string?>("--classifier") { HelpName = "MODEL", Description = "diffusion: a classifier of final samples (e.g. vit_mnist.onnx) for class agreement between float and quantized samples." };
+        var noSpread = new Option<bool>("--no-spread") { Description = "diffusion: skip the float sampler's second run (seed + 1) that measures its seed-to-seed spread." };
         var classifierNorm = new Option<string?>("--classifier-norm")
         {
             HelpName = "MEAN,STD",
@@ -95,14 +96,14 @@ public static class EvalCommand
         var command = new Command("eval", "Measure a quantized model against its float original: output SQNR, cosine and max error, task accuracy, CI gates.")
         {
             floatModel, quantModel, labels, task, keys, count, skip, then, perTensor, minTop1, maxDrop, minAgreement, maxKl, optimization, threads, json,
-            classifier, classifierNorm,
+            classifier, classifierNorm, noSpread,
         };
         foreach (var option in inputs.All) command.Options.Add(option);
         command.SetAction(parse =>
         {
             if (parse.GetRequiredValue(task) == "diffusion")
                 return DiffusionEvalCli.Run(parse, parse.GetRequiredValue(floatModel), parse.GetRequiredValue(quantModel), parse.GetRequiredValue(inputs.Data),
-                    parse.GetValue(count), parse.GetValue(inputs.Seed), parse.GetValue(classifier), parse.GetValue(classifierNorm),
+                    parse.GetValue(count), parse.GetValue(inputs.Seed), parse.GetValue(classifier), parse.GetValue(classifierNorm), parse.GetValue(noSpread),
                     Enum.Parse<OptimizationLevel>(parse.GetRequiredValue(optimization), ignoreCase: true), parse.GetValue(threads), parse.GetValue(json));
             var options = new EvalOptions
             {

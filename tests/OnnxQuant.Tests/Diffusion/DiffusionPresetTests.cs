@@ -37,4 +37,31 @@ public sealed class DiffusionPresetTests : IDisposable
         var report = DiffusionEvaluation.Run(Dit, output, SamplerFile, new DiffusionEvalOptions { Count = 4, Seed = 1000, NoSpread = true });
         Assert.True(report.Quantized.MeanPsnrDb > 30, $"mean PSNR {report.Quantized.MeanPsnrDb:0.00} dB");
     }
+
+    [Fact]
+    public void W4a8Diffusion_CalibratesOnTheTrajectory_AndWritesInt4MatMulNBitsForTheBlocksOnly()
+    {
+        string output = _folder.File("dit.w4a8-diffusion.onnx");
+        var r = Onnxquant.Run(Dit, output, "--recipe", "w4a8-diffusion", "--data", "sampler:" + SamplerFile, "--count", "1", "--seed", "1");
+        Assert.True(r.ExitCode == 0, r.ToString());
+
+        using var model = OnnxReader.Read(output);
+        var nbits = model.Graph.Nodes.Where(n => n.OpType == "MatMulNBits").ToList();
+        Assert.Equal(24, nbits.Count);
+        Assert.All(nbits, n => Assert.Equal(4L, n.Attributes.Single(a => a.Name == "bits").AsInt()));
+        Assert.All(nbits, n => Assert.Equal(4L, n.Attributes.Single(a => a.Name == "accuracy_level").AsInt()));
+        var floatLayers = model.Graph.Nodes.Where(n => n.OpType is "Gemm" or "MatMul" && n.Inputs[1]?.Const is not null).Select(n => n.Name ?? "").ToList();
+        Assert.Equal(10, floatLayers.Count);
+
+        var report = DiffusionEvaluation.Run(Dit, output, SamplerFile, new DiffusionEvalOptions { Count = 4, Seed = 1000, NoSpread = true });
+        Assert.True(report.Quantized.MeanPsnrDb > 25, $"mean PSNR {report.Quantized.MeanPsnrDb:0.00} dB");
+    }
+
+    [Fact]
+    public void W4a8Diffusion_WithoutData_FailsAndWritesNothing()
+    {
+        var r = Onnxquant.Run(Dit, _folder.File("out.onnx"), "--recipe", "w4a8-diffusion");
+        Assert.Equal(2, r.ExitCode);
+        Assert.False(File.Exists(_folder.File("out.onnx")));
+    }
 }
