@@ -25,6 +25,9 @@ public sealed record LlamaConfig(int Width, int Layers, int Heads, int KvHeads, 
     /// <summary>The LM head reuses the embedding table (Gemm with transB = 1) instead of its own [width, vocab] MatMul weight.</summary>
     public bool TiedEmbeddings { get; init; }
 
+    /// <summary>Weights, activations and logits are float16 (the float32 model's weights rounded), as exported for ONNX Runtime GenAI.</summary>
+    public bool Float16 { get; init; }
+
     public int HeadDim => Width / Heads;
 
     /// <summary>Query heads per key/value head.</summary>

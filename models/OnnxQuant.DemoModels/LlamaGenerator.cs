@@ -20,6 +20,11 @@ namespace OnnxQuant.DemoModels;
 /// on [vocab, width], the forms the quantization passes recognise; the head is a MatMul with its own weight unless
 /// <see cref="LlamaConfig.TiedEmbeddings"/> (then Gemm(transB = 1) on the embedding table).
 /// <para>
+/// With <see cref="LlamaConfig.Float16"/> (as models are exported for ONNX Runtime GenAI in float16) every weight is
+/// the float32 weight rounded to float16 and every activation, the logits included, is float16; only the rotary angles
+/// and the causal mask are built in float32 and cast, so the network is the float32 one up to float16 rounding.
+/// </para>
+/// <para>
 /// Weights are seeded N(0, 1/in) per projection (the embedding N(0, 1/width)), so every projection keeps unit
 /// variance and the logits are finite and spread (not one token everywhere); norm scales are N(1, 0.05). Like the
 /// ViT, these models are for speed and structure only, never for accuracy figures. The default shape (≈ 1.25 GB)
@@ -33,17 +38,20 @@ public static class LlamaGenerator
     /// <summary>Added to the scores above the diagonal: exp underflows to exactly 0 for any score a unit-variance model makes.</summary>
     public const float MaskValue = -1e9f;
 
+    /// <summary>The mask of a <see cref="LlamaConfig.Float16"/> model: −1e9 is −∞ in float16; −1e4 is finite and its exp still 0.</summary>
+    public const float MaskValueFloat16 = -1e4f;
+
     public static Model Generate(LlamaConfig c, int seed)
     {
         c.Validate();
         var w = new SeededWeights(seed);
         var g = new Graph { Name = "llama" };
-        var b = new GraphOps(g);
+        var b = new GraphOps(g) { Float16 = c.Float16 };
         int d = c.HeadDim;
         var ids = g.AddInput("input_ids", new TensorType(DataType.Int64, new Shape([Dim.Symbolic("batch"), Dim.Symbolic("sequence")])));
 
         // N(0, 1/width): the RMS norms rescale it anyway, and a tied head then gives unit-variance logits too.
-        var embed = b.Const(w.Normal(0, 1 / Math.Sqrt(c.Width), c.Vocab, c.Width), "model.embed_tokens.weight");
+        var embed = b.Weight(w.Normal(0, 1 / Math.Sqrt(c.Width), c.Vocab, c.Width), "model.embed_tokens.weight");
         var x = b.Op("Gather", [embed, ids], Attribute.Int("axis", 0));
 
         // Rotary angles [seq, d/2] = positions ⊗ θ^(−2i/d), and the causal mask [seq, seq], from the sequence length.
@@ -52,13 +60,15 @@ public static class LlamaGenerator
         var inverseFrequencies = new float[d / 2];
         for (int i = 0; i < d / 2; i++) inverseFrequencies[i] = (float)Math.Pow(c.RopeTheta, -2.0 * i / d);
         var angles = b.Op("Mul", [b.Op("Unsqueeze", [positions, b.Ints(1)]), b.Const(Tensor.FromFloats(inverseFrequencies, d / 2), "rope.inv_freq")]);
-        var cos = b.Op("Cos", [angles]);
-        var sin = b.Op("Sin", [angles]);
+        // Angles, cos/sin and the mask are made in float32 (exact positions; ORT's CPU runs Cos/Sin/Trilu in float32)
+        // and cast to the activations' type once.
+        var cos = b.Activation(b.Op("Cos", [angles]));
+        var sin = b.Activation(b.Op("Sin", [angles]));
         var seq1 = b.Op("Unsqueeze", [seq, b.Ints(0)]);
         var filled = b.Op("ConstantOfShape", [b.Op("Concat", [seq1, seq1], Attribute.Int("axis", 0))],
-            Attribute.FromTensor("value", Tensor.FromFloats([MaskValue], 1)));
-        var mask = b.Op("Trilu", [filled, b.Scalar(1)], Attribute.Int("upper", 1));
-        var scale = b.Const(Tensor.Scalar((float)(1 / Math.Sqrt(d))));
+            Attribute.FromTensor("value", Tensor.FromFloats([c.Float16 ? MaskValueFloat16 : MaskValue], 1)));
+        var mask = b.Activation(b.Op("Trilu", [filled, b.Scalar(1)], Attribute.Int("upper", 1)));
+        var scale = b.Weight(Tensor.Scalar((float)(1 / Math.Sqrt(d))));
 
         for (int l = 0; l < c.Layers; l++)
         {
@@ -89,7 +99,7 @@ public static class LlamaGenerator
         x = RmsNorm(b, w, x, c, "model.norm");
         var logits = c.TiedEmbeddings ? TiedHead(b, x, embed, c) : Linear(b, w, x, c.Width, c.Vocab, "lm_head");
         logits.Name = "logits";
-        logits.Type = new TensorType(DataType.Float, new Shape([Dim.Symbolic("batch"), Dim.Symbolic("sequence"), c.Vocab]));
+        logits.Type = new TensorType(b.FloatType, new Shape([Dim.Symbolic("batch"), Dim.Symbolic("sequence"), c.Vocab]));
         g.Outputs.Add(logits);
 
         // Opset 23 came with IR version 11; an older IR version with it is an invalid model for the ONNX checker.
@@ -100,10 +110,10 @@ public static class LlamaGenerator
 
     /// <summary>x·W with W as [in, out] (ONNX MatMul layout), entries N(0, 1/in).</summary>
     private static Value Linear(GraphOps b, SeededWeights w, Value x, int inputs, int outputs, string name) =>
-        b.Op("MatMul", [x, b.Const(w.Normal(0, 1 / Math.Sqrt(inputs), inputs, outputs), name + ".weight")]);
+        b.Op("MatMul", [x, b.Weight(w.Normal(0, 1 / Math.Sqrt(inputs), inputs, outputs), name + ".weight")]);
 
     private static Value RmsNorm(GraphOps b, SeededWeights w, Value x, LlamaConfig c, string name) =>
-        b.Op("RMSNormalization", [x, b.Const(w.Normal(1.0, 0.05, c.Width), name + ".weight")],
+        b.Op("RMSNormalization", [x, b.Weight(w.Normal(1.0, 0.05, c.Width), name + ".weight")],
             Attribute.Int("axis", -1), Attribute.Float("epsilon", c.NormEpsilon));
 
     /// <summary>[b, s, heads·d] → [b, heads, s, d].</summary>

@@ -44,6 +44,19 @@ public class GenerateCommandTests
         Assert.Contains($"{expected.Graph.Constants.Sum(c => c.Const!.ElementCount):N0} parameters", result.Stdout);
     }
 
+    [Fact]
+    public void GenerateLlamaFloat16_WritesTheGeneratorsFloat16Model()
+    {
+        using var folder = new ScratchFolder();
+        var result = Onnxquant.Run("generate", "llama", folder.File("l.onnx"), "--width", "16", "--layers", "1", "--heads", "4",
+            "--kv-heads", "2", "--ffn", "24", "--vocab", "32", "--float16");
+        Assert.True(result.ExitCode == 0, result.ToString());
+        var expected = LlamaGenerator.Generate(new LlamaConfig(16, 1, 4, 2, 24, 32) { Float16 = true }, 0);
+        Assert.Equal(OnnxWriter.ToBytes(expected), File.ReadAllBytes(folder.File("l.onnx")));
+        using var written = OnnxReader.Read(folder.File("l.onnx"));
+        Assert.Equal(OnnxQuant.Ir.DataType.Float16, written.Graph.Outputs[0].ElementType);
+    }
+
     [Theory]
     [InlineData("--width", "18", "--heads 16 does not divide --width 18")]
     [InlineData("--kv-heads", "3", "--kv-heads 3 does not divide --heads 16")]
