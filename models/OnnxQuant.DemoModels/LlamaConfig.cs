@@ -28,6 +28,9 @@ public sealed record LlamaConfig(int Width, int Layers, int Heads, int KvHeads, 
     /// <summary>Weights, activations and logits are float16 (the float32 model's weights rounded), as exported for ONNX Runtime GenAI.</summary>
     public bool Float16 { get; init; }
 
+    /// <summary>The model takes past_key_values.N.key/value inputs and returns present.N.key/value outputs (decoding with a KV cache).</summary>
+    public bool KvCache { get; init; }
+
     public int HeadDim => Width / Heads;
 
     /// <summary>Query heads per key/value head.</summary>

@@ -25,6 +25,13 @@ namespace OnnxQuant.DemoModels;
 /// and the causal mask are built in float32 and cast, so the network is the float32 one up to float16 rounding.
 /// </para>
 /// <para>
+/// With <see cref="LlamaConfig.KvCache"/> the model has the inputs and outputs ONNX Runtime GenAI's decoder loop
+/// feeds: past_key_values.N.key/value [batch, kv-heads, past_sequence, head] in, present.N.key/value (past and new
+/// tokens concatenated, keys after rotation) out; the new tokens take positions past .. past + sequence − 1 and the
+/// mask lets each see the whole past. Attention stays standard ONNX ops. There is no attention_mask input (no
+/// padded batches): every sequence of a batch has the same length.
+/// </para>
+/// <para>
 /// Weights are seeded N(0, 1/in) per projection (the embedding N(0, 1/width)), so every projection keeps unit
 /// variance and the logits are finite and spread (not one token everywhere); norm scales are N(1, 0.05). Like the
 /// ViT, these models are for speed and structure only, never for accuracy figures. The default shape (≈ 1.25 GB)
@@ -56,7 +63,19 @@ public static class LlamaGenerator
 
         // Rotary angles [seq, d/2] = positions ⊗ θ^(−2i/d), and the causal mask [seq, seq], from the sequence length.
         var seq = b.Op("Gather", [b.Op("Shape", [ids]), b.Scalar(1)], Attribute.Int("axis", 0));
-        var positions = b.Op("Cast", [b.Op("Range", [b.Scalar(0), seq, b.Scalar(1)])], Attribute.Int("to", (long)DataType.Float));
+        // With a KV cache the new tokens sit at positions past .. past + seq − 1, past read from the first cache input.
+        var pastKeys = new Value[c.KvCache ? c.Layers : 0];
+        var pastValues = new Value[pastKeys.Length];
+        var cacheShape = new Shape([Dim.Symbolic("batch"), c.KvHeads, Dim.Symbolic("past_sequence"), d]);
+        for (int l = 0; l < pastKeys.Length; l++)
+        {
+            pastKeys[l] = g.AddInput($"past_key_values.{l}.key", new TensorType(b.FloatType, cacheShape));
+            pastValues[l] = g.AddInput($"past_key_values.{l}.value", new TensorType(b.FloatType, cacheShape));
+        }
+        var past = c.KvCache ? b.Op("Gather", [b.Op("Shape", [pastKeys[0]]), b.Scalar(2)], Attribute.Int("axis", 0)) : null;
+        var positions = b.Op("Cast", [past is null
+            ? b.Op("Range", [b.Scalar(0), seq, b.Scalar(1)])
+            : b.Op("Range", [past, b.Op("Add", [past, seq]), b.Scalar(1)])], Attribute.Int("to", (long)DataType.Float));
         var inverseFrequencies = new float[d / 2];
         for (int i = 0; i < d / 2; i++) inverseFrequencies[i] = (float)Math.Pow(c.RopeTheta, -2.0 * i / d);
         var angles = b.Op("Mul", [b.Op("Unsqueeze", [positions, b.Ints(1)]), b.Const(Tensor.FromFloats(inverseFrequencies, d / 2), "rope.inv_freq")]);
@@ -64,10 +83,14 @@ public static class LlamaGenerator
         // and cast to the activations' type once.
         var cos = b.Activation(b.Op("Cos", [angles]));
         var sin = b.Activation(b.Op("Sin", [angles]));
+        // The mask is [seq, past + seq]: query i (at position past + i) sees keys 0 .. past + i, so Trilu's diagonal is past + 1.
         var seq1 = b.Op("Unsqueeze", [seq, b.Ints(0)]);
-        var filled = b.Op("ConstantOfShape", [b.Op("Concat", [seq1, seq1], Attribute.Int("axis", 0))],
+        var total1 = past is null ? seq1 : b.Op("Unsqueeze", [b.Op("Add", [past, seq]), b.Ints(0)]);
+        var filled = b.Op("ConstantOfShape", [b.Op("Concat", [seq1, total1], Attribute.Int("axis", 0))],
             Attribute.FromTensor("value", Tensor.FromFloats([c.Float16 ? MaskValueFloat16 : MaskValue], 1)));
-        var mask = b.Activation(b.Op("Trilu", [filled, b.Scalar(1)], Attribute.Int("upper", 1)));
+        var diagonal = past is null ? b.Scalar(1) : b.Op("Add", [past, b.Scalar(1)]);
+        var mask = b.Activation(b.Op("Trilu", [filled, diagonal], Attribute.Int("upper", 1)));
+        var presents = new List<Value>();
         var scale = b.Weight(Tensor.Scalar((float)(1 / Math.Sqrt(d))));
 
         for (int l = 0; l < c.Layers; l++)
@@ -79,6 +102,12 @@ public static class LlamaGenerator
             var v = Heads(b, Linear(b, w, n, c.Width, c.KvWidth, p + "self_attn.v_proj"), c.KvHeads, d);
             q = Rotate(b, q, cos, sin, d);
             k = Rotate(b, k, cos, sin, d);
+            if (c.KvCache)
+            {
+                // present = Concat(past, new) along the sequence: the rotated keys and the values of every token so far.
+                k = Present(b, b.Op("Concat", [pastKeys[l], k], Attribute.Int("axis", 2)), $"present.{l}.key", c, presents);
+                v = Present(b, b.Op("Concat", [pastValues[l], v], Attribute.Int("axis", 2)), $"present.{l}.value", c, presents);
+            }
 
             // [b, H, s, d] → [b, K, H/K, s, d] against [b, K, 1, s, d]: head h meets KV head h / (H/K).
             var q5 = b.Op("Reshape", [q, b.Ints(0, c.KvHeads, c.Group, -1, d)]);
@@ -101,11 +130,20 @@ public static class LlamaGenerator
         logits.Name = "logits";
         logits.Type = new TensorType(b.FloatType, new Shape([Dim.Symbolic("batch"), Dim.Symbolic("sequence"), c.Vocab]));
         g.Outputs.Add(logits);
+        foreach (var present in presents) g.Outputs.Add(present);
 
         // Opset 23 came with IR version 11; an older IR version with it is an invalid model for the ONNX checker.
         var model = new Model(g) { IrVersion = OpsetHistory.MinimumIrVersion(Opset), ProducerName = "onnxquant generate", ProducerVersion = "0.1.0" };
         model.OpsetImports.Add(new OpsetImport("", Opset));
         return model;
+    }
+
+    private static Value Present(GraphOps b, Value cache, string name, LlamaConfig c, List<Value> presents)
+    {
+        cache.Name = name;
+        cache.Type = new TensorType(b.FloatType, new Shape([Dim.Symbolic("batch"), c.KvHeads, Dim.Symbolic("total_sequence"), c.HeadDim]));
+        presents.Add(cache);
+        return cache;
     }
 
     /// <summary>x·W with W as [in, out] (ONNX MatMul layout), entries N(0, 1/in).</summary>
