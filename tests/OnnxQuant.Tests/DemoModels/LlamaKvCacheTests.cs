@@ -139,9 +139,10 @@ public class LlamaKvCacheTests
         Assert.Equal(cached.Graph.Outputs.Select(o => o.Name), floatCached.Graph.Outputs.Select(o => o.Name));
 
         // Decoding 4 tokens after a prefill of 8, on held-out sequences: logits against the float model's on the same
-        // steps. The float16/float32 models without cache measure 11.3 (w4a16), 13.0 (w4a16-gptq) and 6.8 dB
-        // (w3a16-gptq) on whole sequences (LlamaFloat16Tests); a bound of 5 dB fails if decoding with the quantized
-        // model breaks (wrong cache, wrong positions: ~0 dB or NaN).
+        // steps. Measured (float32 / float16): w4a16 11.99 / 12.03 dB, w4a16-gptq 10.81 / 10.93 dB, w3a16-gptq
+        // 5.01 / 5.08 dB. (GPTQ below RTN here: 16 samples × 8 tokens = 128 rows calibrate Hessians of up to 128
+        // inputs.) The bounds, 8 dB for 4 bits and 3 dB for 3 bits, fail if decoding with the quantized model breaks
+        // (wrong cache or positions: ~0 dB or NaN).
         var expected = new List<float>();
         var actual = new List<float>();
         for (int s = 0; s < 4; s++)
@@ -151,6 +152,7 @@ public class LlamaKvCacheTests
             actual.AddRange(DecodeTail(cached, c, ids, 4));
         }
         double sqnr = Sqnr([.. expected], [.. actual]);
-        Assert.True(sqnr > 5 && double.IsFinite(sqnr), $"{preset}: decoding logit SQNR {sqnr:F2} dB against the float model");
+        double bound = preset.StartsWith("w3", StringComparison.Ordinal) ? 3 : 8;
+        Assert.True(sqnr > bound && double.IsFinite(sqnr), $"{preset}: decoding logit SQNR {sqnr:F2} dB against the float model");
     }
 }
