@@ -1,13 +1,38 @@
 using System.ComponentModel;
+using System.Globalization;
+using OnnxQuant.Ir;
 
 namespace OnnxQuant.Passes.Equivalence;
 
 /// <summary>Options of <see cref="SmoothQuantPass"/>.</summary>
-public sealed class SmoothQuantOptions
+public sealed class SmoothQuantOptions : IOptionRecord
 {
-    [Description("migration strength α in [0, 1]: s_j = max|X_j|^α / max|W_j|^(1−α) (0.5: the paper's default)")]
-    public double Alpha { get; set; } = 0.5;
+    [Description("migration strength: a number α in [0, 1], s_j = max|X_j|^α / max|W_j|^(1−α) (0.5: the paper's default), or 'auto': per activation, the α on the grid 0, 0.05, …, 1 whose layers' output error under int8 (uint8 per-tensor activations, int8 per-channel weights) is least on sampled calibration rows")]
+    public string Alpha { get; set; } = "0.5";
+
+    [Description("with 'alpha: auto': at most this many activation rows (tokens) per activation, spread evenly over the calibration data, on which the error is measured")]
+    public int AutoRows { get; set; } = 1024;
 
     [Description("when nothing before an activation absorbs 1/s (GELU, a graph input...): insert a Mul by 1/s (true) or leave those layers as they are (false)")]
     public bool ExplicitMul { get; set; } = true;
+
+    /// <summary>True for <c>alpha: auto</c>.</summary>
+    public bool IsAuto => Alpha.Trim().Equals("auto", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>The fixed α, or null for <c>auto</c>; throws the one-line error of <see cref="Problem"/> otherwise.</summary>
+    public double? FixedAlpha()
+    {
+        if (Problem() is { } problem) throw new OnnxQuantException($"smooth-quant: {problem}");
+        return IsAuto ? null : double.Parse(Alpha, NumberStyles.Float, CultureInfo.InvariantCulture);
+    }
+
+    public string? Problem()
+    {
+        if (AutoRows < 1) return $"auto-rows is {AutoRows}; it must be at least 1 (e.g. 'auto-rows: 1024').";
+        if (IsAuto) return null;
+        if (!double.TryParse(Alpha, NumberStyles.Float, CultureInfo.InvariantCulture, out double a))
+            return $"alpha '{Alpha}' is neither a number nor 'auto'; use e.g. 'alpha: 0.5' or 'alpha: auto'.";
+        if (a is < 0 or > 1 || double.IsNaN(a)) return $"alpha {Alpha} is outside [0, 1]; use e.g. 'alpha: 0.5' or 'alpha: auto'.";
+        return null;
+    }
 }

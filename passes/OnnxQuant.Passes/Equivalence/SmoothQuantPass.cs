@@ -30,6 +30,12 @@ namespace OnnxQuant.Passes.Equivalence;
 /// channel of X or of the weights is zero, or when nothing absorbs 1/s and <c>explicit-mul</c> is off. A single channel
 /// with max|X_j| = 0 or max|B_j| = 0 keeps s_j = 1 (counted as <c>zero-channels</c>).
 /// </para>
+/// <para>
+/// <c>alpha: auto</c>: per activation, the α on 0, 0.05, …, 1 whose s gives the least output error of its layers under
+/// 8-bit quantization of both activation and weights, measured on sampled activation rows
+/// (<see cref="SmoothQuantAlphaSearch"/>); each choice is counted (<c>auto-alpha-0.35</c>) and logged with its error
+/// and the error at 0.5. An activation with no sampled rows keeps 0.5 (<c>auto-no-rows</c>).
+/// </para>
 /// </summary>
 public sealed class SmoothQuantPass : Pass<SmoothQuantOptions>
 {
@@ -44,8 +50,7 @@ public sealed class SmoothQuantPass : Pass<SmoothQuantOptions>
 
     public override PassResult Run(Model model, SmoothQuantOptions options, PassContext context)
     {
-        if (options.Alpha is < 0 or > 1 || double.IsNaN(options.Alpha))
-            throw new OnnxQuantException($"{Name}: alpha {options.Alpha} is outside [0, 1]; use e.g. 'alpha: 0.5'.");
+        double? fixedAlpha = options.FixedAlpha();
         var graph = model.Graph;
         var groups = new List<SmoothQuantGroup>();
         foreach (var group in SmoothQuantGroup.Candidates(graph))
@@ -60,9 +65,15 @@ public sealed class SmoothQuantPass : Pass<SmoothQuantOptions>
         foreach (var group in groups) requests.ChannelAbsMax(group.Activation);
         var statistics = CalibratePass.Collect(model, requests, new RangeOptions(), context);
 
+        // alpha: auto measures its error on actual activation rows (see SmoothQuantAlphaSearch for why not XᵀX).
+        var sampled = fixedAlpha is null
+            ? SmoothQuantAlphaSearch.SampleRows(model, groups.Where(g => statistics.TryGetStatistics(g.Activation, out var t) && t.Channels is not null).Select(g => g.Activation).ToList(), options.AutoRows, context)
+            : null;
+
         // Every s from the original weights first: a layer may be both in a group and the producer another group's
         // 1/s folds into, and row and column scalings commute.
         var plans = new List<(SmoothQuantGroup Group, float[] Scale)>();
+        var chosen = new Dictionary<Value, double>();
         foreach (var group in groups)
         {
             if (!statistics.TryGetStatistics(group.Activation, out var s) || s.Channels is null)
@@ -76,7 +87,21 @@ public sealed class SmoothQuantPass : Pass<SmoothQuantOptions>
                 context.RecordMiss(Pattern, "the activation's last axis is not the layers' input channels", group.Layers.Count);
                 continue;
             }
-            if (Scales(xMax, group.WeightChannelAbsMax(), options.Alpha, out int zero) is not { } scale)
+            var wMax = group.WeightChannelAbsMax();
+            if (sampled is not null && sampled[group.Activation].Length == 0) context.Count("auto-no-rows");
+            else if (sampled is not null && Scales(xMax, wMax, 0.5, out _) is not null)
+            {
+                var minMax = s.Channels.MinMax;
+                var layers = group.Layers.Select(l => new SmoothQuantAlphaSearch.Layer(l.ReadRows(), l.OutputChannels, l.K)).ToList();
+                var (alpha, _, errors) = SmoothQuantAlphaSearch.Choose(sampled[group.Activation], minMax.Select(m => m.Min).ToArray(),
+                    minMax.Select(m => m.Max).ToArray(), xMax, wMax, layers);
+                double atHalf = errors[Array.IndexOf(SmoothQuantAlphaSearch.Grid, 0.5)];
+                context.Count($"auto-alpha-{alpha.ToString("0.00", System.Globalization.CultureInfo.InvariantCulture)}");
+                context.Log(FormattableString.Invariant($"{Name}: {group.Activation.Name}: alpha {alpha:0.00} (error {errors.Min():G4}; at 0.5: {atHalf:G4}) over {sampled[group.Activation].Length} rows."));
+                chosen[group.Activation] = alpha;
+            }
+            double groupAlpha = fixedAlpha ?? chosen.GetValueOrDefault(group.Activation, 0.5);
+            if (Scales(xMax, wMax, groupAlpha, out int zero) is not { } scale)
             {
                 context.RecordMiss(Pattern, "every channel of the activation or of the weights is zero", group.Layers.Count);
                 continue;

@@ -34,6 +34,9 @@ internal static class OptionBinder
             object? value = Convert(valueNode, option.Type, nullable, file, $"Option '{key}' of pass '{pass.Name}'");
             option.Property.SetValue(options, value);
         }
+        // Options that check themselves as a whole (e.g. smooth-quant's 'alpha: auto' or a number) fail at the mapping.
+        if (options is IOptionRecord record && record.Problem() is { } problem)
+            throw new RecipeException(RecipeLoader.At(mapping, file), $"Pass '{pass.Name}': {problem}");
         return options;
     }
 

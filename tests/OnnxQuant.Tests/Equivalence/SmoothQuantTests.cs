@@ -258,8 +258,80 @@ public class SmoothQuantTests
     {
         var g = new FusionTestGraph(21);
         g.Output(g.Op("MatMul", g.Op("Relu", g.Input("x", 4, 8)), g.Random(-1, 1, 8, 6)));
-        var e = Assert.Throws<OnnxQuantException>(() => new SmoothQuantPass().Run(g.Model, new SmoothQuantOptions { Alpha = 1.5 }, new PassContext()));
-        Assert.Equal("smooth-quant: alpha 1.5 is outside [0, 1]; use e.g. 'alpha: 0.5'.", e.Message);
+        var e = Assert.Throws<OnnxQuantException>(() => new SmoothQuantPass().Run(g.Model, new SmoothQuantOptions { Alpha = "1.5" }, new PassContext()));
+        Assert.Equal("smooth-quant: alpha 1.5 is outside [0, 1]; use e.g. 'alpha: 0.5' or 'alpha: auto'.", e.Message);
+    }
+
+    // ---- alpha: auto ----
+
+    [Theory]
+    [InlineData("alpha: 1.5", "alpha 1.5 is outside [0, 1]")]
+    [InlineData("alpha: -0.1", "alpha -0.1 is outside [0, 1]")]
+    [InlineData("alpha: autoo", "alpha 'autoo' is neither a number nor 'auto'")]
+    [InlineData("alpha: .nan", "alpha '.nan' is neither a number nor 'auto'")]
+    [InlineData("{alpha: auto, auto-rows: 0}", "auto-rows is 0; it must be at least 1")]
+    public void BadAlphaInARecipe_IsARecipeErrorAtItsLine(string options, string message)
+    {
+        string body = options.StartsWith('{') ? options : "{" + options + "}";
+        var e = Assert.Throws<RecipeException>(() => RecipeLoader.Parse($"name: bad\npasses:\n  - smooth-quant: {body}\n", "bad.yaml"));
+        Assert.Contains(message, e.Message);
+        Assert.Contains("bad.yaml:3", e.ToString());
+    }
+
+    [Theory]
+    [InlineData("alpha: auto")]
+    [InlineData("alpha: 0.35")]
+    [InlineData("alpha: 1")]
+    public void GoodAlphaInARecipe_Loads(string options) =>
+        Assert.Single(RecipeLoader.Parse($"name: ok\npasses:\n  - smooth-quant: {{{options}}}\n", "ok.yaml").Passes);
+
+    [Fact]
+    public void VitMnist_AlphaAuto_IsExact_AndRecordsTheChosenAlphaPerActivation()
+    {
+        using var model = OnnxReader.Read(SharedPaths.Model("vit_mnist.onnx"));
+        Cleanup(model);
+        var calibration = new CalibrationSettings { Data = Calib256, Source = new DataSourceOptions { Count = 16, BatchSize = 8 } };
+
+        var context = SmoothAndCompare(model, calibration, SharedModelInputs.For("vit_mnist.onnx", model), new SmoothQuantOptions { Alpha = "auto", AutoRows = 256 });
+
+        long chosen = context.Counters.Where(c => c.Key.StartsWith("smooth-quant.auto-alpha-", StringComparison.Ordinal)).Sum(c => c.Value);
+        long activations = Counter(context, "layer-norm") + Counter(context, "mul") + Counter(context, "linear") + Counter(context, "rms-norm");
+        Assert.True(chosen > 0);
+        Assert.Equal(activations, chosen);
+    }
+
+    /// <summary>
+    /// A built group with one strong activation outlier channel: the α auto chooses has an output error (activation and
+    /// weights quantized) no larger than α = 0.5's on the same rows, and strictly smaller than the worst α of the grid,
+    /// so the search is not flat; checked against a direct evaluation of the error at 0.5.
+    /// </summary>
+    [Fact]
+    public void AutoAlpha_LayerErrorIsAtMostAlphaHalfs_OnABuiltOutlierCase()
+    {
+        var random = new Random(3);
+        const int k = 16, n = 12, rows = 200;
+        var x = new float[rows][];
+        for (int r = 0; r < rows; r++)
+        {
+            x[r] = new float[k];
+            for (int j = 0; j < k; j++) x[r][j] = (float)(random.NextDouble() * 2 - 1) * (j == 3 ? 60 : j == 7 ? 8 : 1);
+        }
+        var w = new float[n * k];
+        for (int i = 0; i < w.Length; i++) w[i] = (float)(random.NextDouble() * 2 - 1) * (i % k == 5 ? 4 : 1);
+        var xMin = Enumerable.Range(0, k).Select(j => (double)x.Min(r => r[j])).ToArray();
+        var xMax = Enumerable.Range(0, k).Select(j => (double)x.Max(r => r[j])).ToArray();
+        var xAbs = Enumerable.Range(0, k).Select(j => Math.Max(-xMin[j], xMax[j])).ToArray();
+        var wAbs = Enumerable.Range(0, k).Select(j => Enumerable.Range(0, n).Max(c => (double)Math.Abs(w[c * k + j]))).ToArray();
+        var layers = new[] { new SmoothQuantAlphaSearch.Layer(w, n, k) };
+
+        var (alpha, scale, errors) = SmoothQuantAlphaSearch.Choose(x, xMin, xMax, xAbs, wAbs, layers);
+
+        double atHalf = SmoothQuantAlphaSearch.OutputError(x, xMin, xMax, SmoothQuantPass.Scales(xAbs, wAbs, 0.5, out _)!, layers);
+        double atChosen = SmoothQuantAlphaSearch.OutputError(x, xMin, xMax, scale!, layers);
+        Assert.True(atChosen <= atHalf, $"auto (alpha {alpha}) error {atChosen} > alpha 0.5 error {atHalf}");
+        Assert.Equal(errors.Min(), atChosen);
+        Assert.True(atChosen < errors.Max());
+        Assert.Equal(21, errors.Length);
     }
 
     // ---- in recipes ----
