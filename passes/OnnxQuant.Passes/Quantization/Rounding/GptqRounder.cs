@@ -70,33 +70,13 @@ public sealed class GptqRounder(Func<LinearLayer, (double[] SecondMoment, long R
         if (hessian.Length != (long)columns * columns)
             throw new ArgumentException($"a {columns}-column weight needs a {columns}×{columns} Hessian, not {hessian.Length} entries.", nameof(hessian));
         int k = columns, groupSize = grid.BlockSize, blocks = grid.BlockCount(columns);
-        var h = (double[])hessian.Clone();
-        var weights = rows.ToArray();
-        for (int i = 0; i < k; i++)
-        {
-            if (h[i * k + i] != 0) continue;
-            h[i * k + i] = 1;
-            for (int r = 0; r < rowCount; r++) weights[r * k + i] = 0;
-        }
-
-        var order = Enumerable.Range(0, k).ToArray();
-        if (settings.ActOrder)
-            order = order.OrderByDescending(i => h[i * k + i]).ThenBy(i => i).ToArray();
+        var (weights, h, order, u) = GptqHessian.Prepare(rows, rowCount, hessian, k, settings.ActOrder, settings.Damp);
         bool staticScales = scales is not null || settings.ActOrder || grid.PerTensor || groupSize >= columns;
         if (staticScales) scales ??= grid.ScalesOf(weights, rowCount, columns);
         var scaleValues = scales?.Scales ?? new float[rowCount * blocks];
         var zeroPoints = scales?.ZeroPoints ?? new int[rowCount * blocks];
         if (scaleValues.Length != rowCount * blocks || zeroPoints.Length != scaleValues.Length)
             throw new ArgumentException($"{scaleValues.Length} scales for {rowCount}×{blocks} blocks.", nameof(scales));
-
-        double meanDiagonal = 0;
-        for (int i = 0; i < k; i++) meanDiagonal += h[i * k + i];
-        double damping = settings.Damp * meanDiagonal / k;
-        var permuted = new double[k * k];
-        for (int i = 0; i < k; i++)
-            for (int j = 0; j < k; j++)
-                permuted[i * k + j] = h[order[i] * k + order[j]] + (i == j ? damping : 0);
-        double[] u = Cholesky.UpperOfInverse(DoubleMatrix.FromRowMajor(k, k, permuted)).ToRowMajor();
 
         var codes = new byte[rows.Length];
         int blockSize = Math.Max(1, settings.BlockSize);

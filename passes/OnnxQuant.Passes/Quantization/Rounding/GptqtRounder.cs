@@ -57,24 +57,7 @@ public sealed class GptqtRounder(Func<LinearLayer, (double[] SecondMoment, long 
         if (hessian.Length != (long)columns * columns)
             throw new ArgumentException($"a {columns}-column weight needs a {columns}×{columns} Hessian, not {hessian.Length} entries.", nameof(hessian));
         int k = columns, planes = settings.Planes, blocks = (k + blockSize - 1) / blockSize;
-        var h = (double[])hessian.Clone();
-        var weights = rows.ToArray();
-        for (int i = 0; i < k; i++)
-        {
-            if (h[i * k + i] != 0) continue;
-            h[i * k + i] = 1;
-            for (int r = 0; r < rowCount; r++) weights[r * k + i] = 0;
-        }
-        var order = Enumerable.Range(0, k).ToArray();
-        if (settings.Gptq.ActOrder) order = order.OrderByDescending(i => h[i * k + i]).ThenBy(i => i).ToArray();
-        double meanDiagonal = 0;
-        for (int i = 0; i < k; i++) meanDiagonal += h[i * k + i];
-        double damping = settings.Gptq.Damp * meanDiagonal / k;
-        var permuted = new double[k * k];
-        for (int i = 0; i < k; i++)
-            for (int j = 0; j < k; j++)
-                permuted[i * k + j] = h[order[i] * k + order[j]] + (i == j ? damping : 0);
-        double[] u = Cholesky.UpperOfInverse(DoubleMatrix.FromRowMajor(k, k, permuted)).ToRowMajor();
+        var (weights, h, order, u) = GptqHessian.Prepare(rows, rowCount, hessian, k, settings.Gptq.ActOrder, settings.Gptq.Damp);
         var importance = Enumerable.Range(0, k).Select(i => h[i * k + i]).ToArray();
         var linear = new WeightGrid(settings.LinearBits, WeightScaleRule.Asymmetric, blockSize, false, storedType);
 

@@ -1,0 +1,39 @@
+using OnnxQuant.Passes.Numerics;
+
+namespace OnnxQuant.Passes.Quantization.Rounding;
+
+/// <summary>
+/// GPTQ's preparation of a layer's Hessian, shared by <see cref="GptqRounder"/> and <see cref="GptqtRounder"/>: inputs
+/// that never fire (zero diagonal) get a unit diagonal and their weight column zeroed, the columns are ordered (by
+/// decreasing diagonal under act-order), damping · mean(diag H) is added to the diagonal, and U with H⁻¹ = UᵀU is
+/// formed in that order.
+/// </summary>
+/// <param name="Weights">The row-major weights with dead columns zeroed (a copy).</param>
+/// <param name="H">The Hessian with dead diagonals set to 1, in the original column order (a copy; no damping).</param>
+/// <param name="Order">Column processing order: position i handles column Order[i].</param>
+/// <param name="U">Upper Cholesky factor of the damped, permuted inverse, row-major k×k.</param>
+internal sealed record GptqHessian(float[] Weights, double[] H, int[] Order, double[] U)
+{
+    public static GptqHessian Prepare(ReadOnlySpan<float> rows, int rowCount, double[] hessian, int k, bool actOrder, double damp)
+    {
+        var h = (double[])hessian.Clone();
+        var weights = rows.ToArray();
+        for (int i = 0; i < k; i++)
+        {
+            if (h[i * k + i] != 0) continue;
+            h[i * k + i] = 1;
+            for (int r = 0; r < rowCount; r++) weights[r * k + i] = 0;
+        }
+        var order = Enumerable.Range(0, k).ToArray();
+        if (actOrder) order = order.OrderByDescending(i => h[i * k + i]).ThenBy(i => i).ToArray();
+        double meanDiagonal = 0;
+        for (int i = 0; i < k; i++) meanDiagonal += h[i * k + i];
+        double damping = damp * meanDiagonal / k;
+        var permuted = new double[k * k];
+        for (int i = 0; i < k; i++)
+            for (int j = 0; j < k; j++)
+                permuted[i * k + j] = h[order[i] * k + order[j]] + (i == j ? damping : 0);
+        double[] u = Cholesky.UpperOfInverse(DoubleMatrix.FromRowMajor(k, k, permuted)).ToRowMajor();
+        return new GptqHessian(weights, h, order, u);
+    }
+}
