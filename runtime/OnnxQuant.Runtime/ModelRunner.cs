@@ -71,6 +71,34 @@ public sealed class ModelRunner : IDisposable
         }
     }
 
+    /// <summary>
+    /// A session over <paramref name="proto"/> whose initializers named in <paramref name="supplied"/> are taken from
+    /// those values (memory the caller owns and keeps alive while the runner lives) instead of the model's bytes:
+    /// block-wise calibration hands each block's weights to ORT this way, without copying them. The proto declares
+    /// them as external data in <paramref name="placeholderFile"/>, which ORT checks exists and never reads: it is
+    /// created sparse (<paramref name="placeholderBytes"/> long, no disk blocks) beside the model in a temporary folder.
+    /// </summary>
+    internal static ModelRunner FromProto(Onnx.Proto.ModelProto proto, RunnerOptions options, bool usesKernelLibrary,
+        IReadOnlyList<KeyValuePair<string, OrtValue>> supplied, string placeholderFile, long placeholderBytes)
+    {
+        var so = CreateSessionOptions(options, usesKernelLibrary);
+        string temp = Directory.CreateTempSubdirectory("onnxquant-block-").FullName;
+        try
+        {
+            using (var placeholder = new FileStream(Path.Combine(temp, placeholderFile), FileMode.CreateNew)) placeholder.SetLength(placeholderBytes);
+            string path = Path.Combine(temp, "model.onnx");
+            using (var stream = new FileStream(path, FileMode.CreateNew)) Google.Protobuf.MessageExtensions.WriteTo(proto, stream);
+            foreach (var (name, value) in supplied) so.AddInitializer(name, value);
+            return new ModelRunner(new InferenceSession(path, so), so, temp);
+        }
+        catch (OnnxRuntimeException e)
+        {
+            so.Dispose();
+            Directory.Delete(temp, recursive: true);
+            throw new OnnxQuantException($"ONNX Runtime cannot load the model: {e.Message}", e);
+        }
+    }
+
     /// <summary>Runs once; returns the requested outputs (all graph outputs by default) by name.</summary>
     public IReadOnlyDictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> feeds, IReadOnlyList<string>? outputNames = null)
     {

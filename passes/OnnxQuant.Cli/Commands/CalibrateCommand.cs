@@ -45,17 +45,19 @@ public static class CalibrateCommand
         var budget = new Option<double?>("--memory-budget") { Description = "MB of observed tensors per run; above it tensors are split into several passes over the data.", HelpName = "MB" };
         var allTensors = new Option<bool>("--all-tensors") { Description = "Observe every floating-point activation, not only those insert-qdq reads ranges of (the recipe's 'tensors')." };
         var shard = new Option<string?>("--shard") { Description = "Observe only part INDEX of COUNT of the batches (1-based, e.g. 2/4), for calibration on many machines; join the files with merge-stats.", HelpName = "INDEX/COUNT" };
+        var blockWise = EnumOption.Create<BlockWiseMode>("--block-wise",
+            "Run the model one block at a time (on), whole (off), or block-wise above the recipe's block-wise-above-mb (auto; the default).");
         var benchmark = new Option<bool>("--benchmark") { Description = "Also time plain inference on the same samples and print the ratio and peak memory." };
         var command = new Command("calibrate", "Collect activation statistics over calibration data and save them.")
         {
-            model, data, output, recipe, count, skip, image, method, symmetric, percentile, batch, shuffle, seed, shapes, budget, allTensors, shard, benchmark,
+            model, data, output, recipe, count, skip, image, method, symmetric, percentile, batch, shuffle, seed, shapes, budget, allTensors, shard, blockWise, benchmark,
         };
         command.SetAction((parse, cancellation) =>
         {
             var args = new Arguments(parse.GetRequiredValue(model), parse.GetValue(data), parse.GetRequiredValue(output), parse.GetValue(recipe),
                 parse.GetValue(count), parse.GetValue(skip), parse.GetValue(image) ?? [], parse.GetValue(method), parse.GetValue(symmetric), parse.GetValue(percentile), parse.GetValue(batch),
                 parse.GetValue(shuffle), parse.GetValue(seed), parse.GetValue(shapes) ?? [], parse.GetValue(budget), parse.GetValue(allTensors), parse.GetValue(benchmark),
-                parse.GetValue(shard) is { } s ? DataShard.Parse(s) : null);
+                parse.GetValue(shard) is { } s ? DataShard.Parse(s) : null, parse.GetValue(blockWise));
             Run(args, registry ?? PassRegistry.BuiltIn, presetDirectory ?? RecipePresets.DefaultDirectory,
                 PipelineCli.ConsoleFor(parse.InvocationConfiguration.Output), cancellation);
             return Task.FromResult(ExitCodes.Success);
@@ -64,7 +66,8 @@ public static class CalibrateCommand
     }
 
     private sealed record Arguments(string Model, string? Data, string Output, string? Recipe, int? Count, int? Skip, string[] Images, CalibrationMethod? Method,
-        bool Symmetric, double? Percentile, int? BatchSize, bool Shuffle, int? Seed, string[] Shapes, double? BudgetMb, bool AllTensors, bool Benchmark, DataShard? Shard);
+        bool Symmetric, double? Percentile, int? BatchSize, bool Shuffle, int? Seed, string[] Shapes, double? BudgetMb, bool AllTensors, bool Benchmark, DataShard? Shard,
+        BlockWiseMode? BlockWise);
 
     private static void Run(Arguments a, PassRegistry registry, string presets, IAnsiConsole console, CancellationToken cancellation)
     {
@@ -139,6 +142,9 @@ public static class CalibrateCommand
             CalibrationCollector.Collect(model, dataSource, targets, new CollectorOptions
             {
                 MemoryBudgetBytes = budget,
+                BlockWise = a.BlockWise ?? settings.BlockWise ?? options.BlockWise,
+                BlockWiseAboveBytes = checked(options.BlockWiseAboveMb << 20),
+                BlockBytes = checked(options.BlockMb << 20),
                 Progress = p => { last = p; progress(p); },
                 Log = logs.Add,
                 Cancellation = cancellation,

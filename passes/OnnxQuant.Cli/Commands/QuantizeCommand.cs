@@ -29,7 +29,8 @@ internal static class QuantizeCommand
         bool Stats, int Seed, bool ExternalData, Calibration Calibration, AutoPrecisionSettings AutoPrecision);
 
     /// <summary>Command-line calibration settings; they override the recipe's <c>calibration:</c> section.</summary>
-    private sealed record Calibration(string? Data, int? Count, int? Skip, string[] Images, string[] Shapes, string? SaveTo, string? LoadFrom, string? SaveParams);
+    private sealed record Calibration(string? Data, int? Count, int? Skip, string[] Images, string[] Shapes, string? SaveTo, string? LoadFrom, string? SaveParams,
+        OnnxQuant.Runtime.Calibration.BlockWiseMode? BlockWise);
 
     /// <summary>The arguments and options (each command needs its own instances).</summary>
     private sealed class Symbols(CliEnvironment env)
@@ -66,6 +67,8 @@ internal static class QuantizeCommand
             Description = "Fix an input's free dimensions for calibration, NAME=D0,D1,... (repeatable).",
             HelpName = "NAME=DIMS",
         };
+        private readonly Option<OnnxQuant.Runtime.Calibration.BlockWiseMode?> _blockWise = EnumOption.Create<OnnxQuant.Runtime.Calibration.BlockWiseMode>("--block-wise",
+            "Calibrate one block at a time (on), the whole model (off), or block-wise above the calibrate step's block-wise-above-mb (auto); overrides the step's block-wise.");
         private readonly Option<string> _saveCalib = new("--save-calib") { Description = "Save the calibration statistics (JSON) to reuse them.", HelpName = "FILE" };
         private readonly Option<string> _saveParams = new("--save-params")
         {
@@ -92,12 +95,12 @@ internal static class QuantizeCommand
         {
             command.Arguments.Add(_input);
             command.Arguments.Add(_output);
-            foreach (var option in new Option[] { _recipe, _verifyEach, _printIrAfter, _stats, _seed, _externalData, _data, _count, _skip, _image, _shape, _saveCalib, _loadCalib, _saveParams, _target, _maxLatency, _maxMinutes, _labels, _keys })
+            foreach (var option in new Option[] { _recipe, _verifyEach, _printIrAfter, _stats, _seed, _externalData, _data, _count, _skip, _image, _shape, _saveCalib, _loadCalib, _saveParams, _blockWise, _target, _maxLatency, _maxMinutes, _labels, _keys })
                 command.Options.Add(option);
             command.SetAction((parse, cancellation) => Task.FromResult(Execute(new Settings(
                 parse.GetValue(_input)!, parse.GetValue(_output)!, parse.GetValue(_recipe), parse.GetValue(_verifyEach),
                 parse.GetValue(_printIrAfter) ?? [], parse.GetValue(_stats), parse.GetValue(_seed), parse.GetValue(_externalData),
-                new Calibration(parse.GetValue(_data), parse.GetValue(_count), parse.GetValue(_skip), parse.GetValue(_image) ?? [], parse.GetValue(_shape) ?? [], parse.GetValue(_saveCalib), parse.GetValue(_loadCalib), parse.GetValue(_saveParams)),
+                new Calibration(parse.GetValue(_data), parse.GetValue(_count), parse.GetValue(_skip), parse.GetValue(_image) ?? [], parse.GetValue(_shape) ?? [], parse.GetValue(_saveCalib), parse.GetValue(_loadCalib), parse.GetValue(_saveParams), parse.GetValue(_blockWise)),
                 new AutoPrecisionSettings
                 {
                     Target = parse.GetValue(_target), MaxLatency = parse.GetValue(_maxLatency), MaxMinutes = parse.GetValue(_maxMinutes),
@@ -154,7 +157,7 @@ internal static class QuantizeCommand
             Calibration = new CalibrationData
             {
                 Path = cli.Data, Count = cli.Count, Skip = cli.Skip, Image = cli.Images, Shapes = ShapeOverrides.Parse(cli.Shapes),
-                SaveStatisticsTo = cli.SaveTo, LoadStatisticsFrom = cli.LoadFrom,
+                SaveStatisticsTo = cli.SaveTo, LoadStatisticsFrom = cli.LoadFrom, BlockWise = cli.BlockWise,
             },
             Seed = settings.Seed,
             VerifyEach = settings.VerifyEach,

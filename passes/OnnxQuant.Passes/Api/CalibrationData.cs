@@ -23,6 +23,9 @@ public sealed record CalibrationData
     /// <summary>Where to save the collected statistics (JSON), to reuse them.</summary>
     public string? SaveStatisticsTo { get; init; }
 
+    /// <summary>Run the model whole or one block at a time (as <c>--block-wise</c>); null keeps the calibrate step's <c>block-wise</c>.</summary>
+    public OnnxQuant.Runtime.Calibration.BlockWiseMode? BlockWise { get; init; }
+
     /// <summary>Use at most this many samples (after <see cref="Skip"/>).</summary>
     public int? Count { get; init; }
 

@@ -136,6 +136,7 @@ public static class Quantizer
             Samples = data.Samples,
             SaveTo = data.SaveStatisticsTo ?? settings.SaveTo,
             LoadFrom = data.LoadStatisticsFrom ?? settings.LoadFrom,
+            BlockWise = data.BlockWise ?? settings.BlockWise,
             Source = settings.Source with
             {
                 Count = data.Count ?? settings.Source.Count,

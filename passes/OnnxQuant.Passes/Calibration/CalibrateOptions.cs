@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using OnnxQuant.Passes.Calibration.Ranges;
+using OnnxQuant.Runtime.Calibration;
 using OnnxQuant.Runtime.Calibration.Statistics;
 
 namespace OnnxQuant.Passes.Calibration;
@@ -27,6 +28,15 @@ public sealed class CalibrateOptions
 
     [Description("mse: also try RepQ-ViT's quantile ranges (0.999, 0.9999, 0.99999 of the values) besides the shrink grid.")]
     public bool MseQuantiles { get; set; }
+
+    [Description("Run the model whole (off), one block at a time (on: peak memory about one block plus the activations at a cut; the same statistics), or block-wise when its weights exceed block-wise-above-mb (auto).")]
+    public BlockWiseMode BlockWise { get; set; } = BlockWiseMode.Auto;
+
+    [Description("auto: block-wise when the model's weights are more than this many MB.")]
+    public long BlockWiseAboveMb { get; set; } = 2048;
+
+    [Description("Block-wise: most MB of weights per block (stretches between cuts are grouped up to this).")]
+    public long BlockMb { get; set; } = 64;
 
     [Description("Calibration data, when neither the command line nor the recipe's calibration section gives any.")]
     public string? Data { get; set; }

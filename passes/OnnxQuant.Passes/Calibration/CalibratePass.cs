@@ -46,7 +46,7 @@ public sealed class CalibratePass : Pass<CalibrateOptions>
             CheckCovers(model, statistics, targets, rangeSpec, requests, load);
             context.Log($"calibrate: reusing {statistics.Count} tensors' statistics from {load} ({statistics.Samples} samples).");
         }
-        else statistics = CollectTargets(model, targets, HoldOut(model, settings, options.Data, context), options.Data, context);
+        else statistics = CollectTargets(model, targets, HoldOut(model, settings, options.Data, context), options.Data, context, options);
         if (settings.SaveTo is { } save) statistics.Save(save);
         var result = CalibrationResult.Bind(model, statistics, rangeOptions);
         context.Count("tensors", result.Ranges.Count);
@@ -65,17 +65,20 @@ public sealed class CalibratePass : Pass<CalibrateOptions>
     {
         var settings = context.GetAnalysis<CalibrationSettings>() ?? new CalibrationSettings();
         var targets = Targets(model, rangeOptions.ObserverSpec(), CalibrationScope.Quantizer, requests);
-        return CalibrationResult.Bind(model, CollectTargets(model, targets, settings, null, context), rangeOptions);
+        return CalibrationResult.Bind(model, CollectTargets(model, targets, settings, null, context, new CalibrateOptions()), rangeOptions);
     }
 
     private static CalibrationStatistics CollectTargets(Model model, List<KeyValuePair<string, ObserverSpec>> targets, CalibrationSettings settings,
-        string? fallbackData, PassContext context)
+        string? fallbackData, PassContext context, CalibrateOptions step)
     {
         using var source = settings.OpenData(model, fallbackData);
         var statistics = CalibrationCollector.Collect(model, source, targets, new CollectorOptions
         {
             Runner = context.Runner,
             MemoryBudgetBytes = settings.MemoryBudgetBytes,
+            BlockWise = settings.BlockWise ?? step.BlockWise,
+            BlockWiseAboveBytes = checked(step.BlockWiseAboveMb << 20),
+            BlockBytes = checked(step.BlockMb << 20),
             Progress = settings.Progress,
             Log = context.Log,
             Cancellation = context.Cancellation,

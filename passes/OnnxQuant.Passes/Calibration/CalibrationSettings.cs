@@ -22,6 +22,9 @@ public sealed record CalibrationSettings
     /// <summary>See <see cref="CollectorOptions.MemoryBudgetBytes"/>.</summary>
     public long? MemoryBudgetBytes { get; init; }
 
+    /// <summary>Block-wise calibration from the command line (<c>--block-wise</c>), over the calibrate step's option; null: the step's.</summary>
+    public BlockWiseMode? BlockWise { get; init; }
+
     /// <summary>Statistics saved by an earlier run to reuse instead of running the model (<c>--load-calib</c>).</summary>
     public string? LoadFrom { get; init; }
 

@@ -38,6 +38,8 @@ public static class CalibrationCollector
             if (!statistics.TryAdd(name, new TensorStatistics(name, spec)))
                 throw new OnnxQuantException($"Tensor '{name}' is listed twice for calibration.");
         }
+        if (Blocks.BlockwiseCollector.Plan(model, options, log) is { } partition)
+            return Blocks.BlockwiseCollector.Collect(model, partition, data, targets, statistics, options);
         var fromFeeds = statistics.Keys.Where(inputNames.Contains).ToList();
         var fromRuns = statistics.Keys.Where(n => !inputNames.Contains(n)).ToList();
         var chunks = Plan(model, data, fromRuns, options, log);

@@ -35,5 +35,20 @@ public sealed record CollectorOptions
     /// </summary>
     public bool Overlap { get; init; } = Environment.ProcessorCount >= 4;
 
+    /// <summary>
+    /// Run the model whole or one block at a time (<see cref="Blocks.BlockwiseCollector"/>: peak memory about one
+    /// block's weights plus the calibration batch's activations at a cut; the statistics are the same). Off by default.
+    /// </summary>
+    public BlockWiseMode BlockWise { get; init; } = BlockWiseMode.Off;
+
+    /// <summary>With <see cref="BlockWiseMode.Auto"/>: block-wise when the model's weights are more than this many bytes.</summary>
+    public long BlockWiseAboveBytes { get; init; } = 2L << 30;
+
+    /// <summary>Block-wise: most weight bytes per block (a stretch between two cuts that holds more is a block of its own).</summary>
+    public long BlockBytes { get; init; } = 64L << 20;
+
+    /// <summary>Block-wise: activations carried between blocks (all batches together) beyond this go to a temporary folder.</summary>
+    public long SpillBytes { get; init; } = 256L << 20;
+
     public CancellationToken Cancellation { get; init; }
 }
