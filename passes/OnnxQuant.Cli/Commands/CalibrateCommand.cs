@@ -143,8 +143,8 @@ public static class CalibrateCommand
             {
                 MemoryBudgetBytes = budget,
                 BlockWise = a.BlockWise ?? settings.BlockWise ?? options.BlockWise,
-                BlockWiseAboveBytes = checked(options.BlockWiseAboveMb << 20),
-                BlockBytes = checked(options.BlockMb << 20),
+                BlockWiseAboveBytes = CalibrateOptions.Bytes(options.BlockWiseAboveMb),
+                BlockBytes = CalibrateOptions.Bytes(options.BlockMb),
                 Progress = p => { last = p; progress(p); },
                 Log = logs.Add,
                 Cancellation = cancellation,

@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using OnnxQuant.Ir;
 using OnnxQuant.Passes.Calibration.Ranges;
 using OnnxQuant.Runtime.Calibration;
 using OnnxQuant.Runtime.Calibration.Statistics;
@@ -33,13 +34,18 @@ public sealed class CalibrateOptions
     public BlockWiseMode BlockWise { get; set; } = BlockWiseMode.Auto;
 
     [Description("auto: block-wise when the model's weights are more than this many MB.")]
-    public long BlockWiseAboveMb { get; set; } = 2048;
+    public double BlockWiseAboveMb { get; set; } = 2048;
 
     [Description("Block-wise: most MB of weights per block (stretches between cuts are grouped up to this).")]
-    public long BlockMb { get; set; } = 64;
+    public double BlockMb { get; set; } = 64;
 
     [Description("Calibration data, when neither the command line nor the recipe's calibration section gives any.")]
     public string? Data { get; set; }
+
+    /// <summary>Megabytes (2^20 bytes) as bytes, for the block-wise sizes; at least one byte.</summary>
+    public static long Bytes(double megabytes) => megabytes > 0 && double.IsFinite(megabytes)
+        ? Math.Max(1, (long)Math.Min(megabytes * (1 << 20), long.MaxValue / 2))
+        : throw new OnnxQuantException($"Block-wise calibration sizes are positive numbers of MB; {megabytes} is not.");
 
     public RangeOptions ToRangeOptions() => new()
     {

@@ -10,8 +10,9 @@ namespace OnnxQuant.Runtime.Calibration.Blocks;
 /// produced before, read after or a graph output — separate the graph, since every path from before the cut to after
 /// it passes through one of them. Graph inputs are live everywhere they are read and are carried along, so they do not
 /// count. The usable cuts are those with the fewest live values: in a transformer, the residual stream between two
-/// blocks (plus side values every block reads, e.g. rotary cos/sin computed once from the position ids, or an
-/// expanded attention mask, which are then carried too). The stretches between usable cuts are grouped, in order,
+/// blocks. Side values do not count either — values computed without weights (rotary cos/sin from the position ids
+/// or the input's shape, an expanded attention mask) and values live across more than half of the graph (a
+/// table gathered once for every layer, a long skip connection) — and are carried along like the graph inputs. The stretches between usable cuts are grouped, in order,
 /// into blocks of at most <c>targetBlockBytes</c> of weights (a stretch larger than that is a block on its own).
 /// </para>
 /// <para>
@@ -27,9 +28,12 @@ public sealed class BlockPartition
         LiveValuesAtCuts = liveAtCuts;
     }
 
+    /// <summary>A constant at least this large is a weight; values computed without one are side values.</summary>
+    public const long WeightBytes = 4096;
+
     public IReadOnlyList<GraphBlock> Blocks { get; }
 
-    /// <summary>How many values (graph inputs aside) cross each usable cut.</summary>
+    /// <summary>How many values cross each usable cut besides graph inputs and side values.</summary>
     public int LiveValuesAtCuts { get; }
 
     /// <summary>The partition of <paramref name="model"/>'s main graph, or null with the reason there is none.</summary>
@@ -60,12 +64,21 @@ public sealed class BlockPartition
                 if (v is { IsConstant: false }) Read(v, i);
         foreach (var v in graph.Outputs) if (!v.IsConstant) Read(v, nodes.Count);
 
-        // live[b]: values (not graph inputs) crossing the boundary b, between nodes b-1 and b (1 ≤ b < count).
+        // Side values are carried like graph inputs and do not count: those computed without weights (rotary cos/sin,
+        // masks and positions derived from the inputs' shapes), and those live across over half of the graph
+        // (tables gathered once and read by every layer; long skip connections).
+        var weighted = new HashSet<Value>();
+        foreach (var n in nodes)
+            if (n.Inputs.Any(v => v is not null && (v.IsConstant ? v.Const!.ByteLength >= WeightBytes : weighted.Contains(v))))
+                foreach (var o in n.Outputs) if (o is not null) weighted.Add(o);
+
+        // live[b]: values (not graph inputs, not side values) crossing the boundary b, between nodes b-1 and b (1 ≤ b < count).
         var delta = new int[nodes.Count + 2];
         foreach (var (v, last) in lastRead)
         {
             if (v.Producer is not { } p) continue;
             int from = position[p] + 1;
+            if (!weighted.Contains(v) || last - from > nodes.Count / 2) continue;
             if (last >= from) { delta[from]++; delta[last + 1]--; }
         }
         var live = new int[nodes.Count];

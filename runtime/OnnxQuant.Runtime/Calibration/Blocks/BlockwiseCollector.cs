@@ -39,7 +39,7 @@ public static class BlockwiseCollector
             return null;
         }
         log($"calibrate: block-wise over {partition.Blocks.Count} blocks (largest {partition.Blocks.Max(b => b.WeightBytes) >> 20} MB of weights; "
-            + $"{partition.LiveValuesAtCuts} values cross each cut besides the graph inputs).");
+            + $"{partition.LiveValuesAtCuts} values cross each cut besides graph inputs and side values).");
         return partition;
     }
 
