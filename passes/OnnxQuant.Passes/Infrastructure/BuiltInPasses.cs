@@ -38,5 +38,6 @@ internal static class BuiltInPasses
         registry.Register<Quantization.WeightOnly.QuantizeWeightsPass>();
         registry.Register<InsertDynamicQdqPass>();
         registry.Register<CustomOps.FuseCustomOpsPass>();
+        registry.Register<Quantization.Diffusion.InsertTimestepQdqPass>();
     }
 }

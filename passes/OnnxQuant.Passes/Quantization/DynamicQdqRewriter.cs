@@ -12,14 +12,18 @@ namespace OnnxQuant.Passes.Quantization;
 /// Weights are read through <see cref="LinearLayer"/> and rounded by <paramref name="rounder"/>; every edit goes through
 /// the <see cref="Rewriter"/>.
 /// </summary>
-internal sealed class DynamicQdqRewriter(Graph graph, bool perChannel, PassContext context, string pass, IWeightRounder rounder)
+/// <remarks>
+/// <paramref name="activationQuantizer"/> replaces DynamicQuantizeLinear for an activation (insert-timestep-qdq: a
+/// QuantizeLinear whose scale and zero point are selected from the timestep); it returns x_q (uint8), s_x and z_x
+/// (scalars), the same three values, so the MatMulInteger → Cast → Mul form and ORT's fusion of it are unchanged.
+/// </remarks>
+internal sealed class DynamicQdqRewriter(Graph graph, bool perChannel, PassContext context, string pass, IWeightRounder rounder,
+    Func<Value, Rewriter, ActivationQuantization?>? activationQuantizer = null)
 {
     private readonly Rewriter _rewriter = new(graph);
-
-    private readonly record struct Dynamic(Value Quantized, Value Scale, Value ZeroPoint);
     private readonly record struct Weight(Value Quantized, Value Scale, Value ZeroPoint);
 
-    private readonly Dictionary<Value, Dynamic> _activations = [];
+    private readonly Dictionary<Value, ActivationQuantization> _activations = [];
     private readonly Dictionary<(Value, bool), Weight> _weights = [];
 
     public bool TryQuantize(Node node)
@@ -30,7 +34,11 @@ internal sealed class DynamicQdqRewriter(Graph graph, bool perChannel, PassConte
             StaysFloat.Report(context, pass, "quantize-dynamic", node, why, why.Contains("float16", StringComparison.Ordinal) ? "skipped-float16" : "skipped");
             return false;
         }
-        var x = QuantizeActivation(node.Inputs[0]!);
+        if (QuantizeActivation(node.Inputs[0]!) is not { } x)
+        {
+            StaysFloat.Report(context, pass, "quantize-activation", node, "its input has no calibrated range", "no-range");
+            return false;
+        }
         var w = QuantizeWeight(layer!);
         string hint = node.Name ?? node.OpType;
         var matMul = new Node("MatMulInteger", [x.Quantized, w.Quantized, x.ZeroPoint, w.ZeroPoint], 1, "",
@@ -88,9 +96,15 @@ internal sealed class DynamicQdqRewriter(Graph graph, bool perChannel, PassConte
         return null;
     }
 
-    private Dynamic QuantizeActivation(Value x)
+    private ActivationQuantization? QuantizeActivation(Value x)
     {
         if (_activations.TryGetValue(x, out var done)) return done;
+        if (activationQuantizer is not null)
+        {
+            if (activationQuantizer(x, _rewriter) is not { } custom) return null;
+            context.Count("activations");
+            return _activations[x] = custom;
+        }
         string hint = x.Name ?? "x";
         var q = new Node("DynamicQuantizeLinear", [x], 3, "", name: _rewriter.FreshName(hint + "_DynamicQuantizeLinear"),
             outputNames: [_rewriter.FreshName(hint + "_quantized"), _rewriter.FreshName(hint + "_scale"), _rewriter.FreshName(hint + "_zero_point")]);
@@ -99,7 +113,7 @@ internal sealed class DynamicQdqRewriter(Graph graph, bool perChannel, PassConte
         q.Outputs[2]!.Type = new TensorType(DataType.UInt8, new Shape());
         _rewriter.InsertAfterProducer(x, q);
         context.Count("activations");
-        return _activations[x] = new Dynamic(q.Outputs[0]!, q.Outputs[1]!, q.Outputs[2]!);
+        return _activations[x] = new ActivationQuantization(q.Outputs[0]!, q.Outputs[1]!, q.Outputs[2]!);
     }
 
     /// <summary>B as int8 [K, N] (a transB weight stored transposed), symmetric [−127, 127], per column or per tensor.</summary>
@@ -124,3 +138,6 @@ internal sealed class DynamicQdqRewriter(Graph graph, bool perChannel, PassConte
         return _weights[(w, layer.TransB)] = weight;
     }
 }
+
+/// <summary>An activation as MatMulInteger reads it: x_q (uint8), its scale s_x and zero point z_x (scalars).</summary>
+internal readonly record struct ActivationQuantization(Value Quantized, Value Scale, Value ZeroPoint);

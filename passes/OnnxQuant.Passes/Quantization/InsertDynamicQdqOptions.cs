@@ -12,6 +12,12 @@ public sealed class InsertDynamicQdqOptions
     [Description("node-name globs (* and ?) whose nodes stay float")]
     public List<string> ExcludeNodes { get; set; } = [];
 
+    [Description("diffusion denoisers: layers whose input depends on no rank >= 3 graph input (timestep/class embedding MLP, adaLN modulation) stay float")]
+    public bool ExcludeConditioningPath { get; set; }
+
+    [Description("layers that reach a graph output through no other MatMul/Gemm/Conv (the final projection) stay float")]
+    public bool ExcludeOutputLayers { get; set; }
+
     [Description("one weight scale per output column or per tensor")]
     public QdqWeightGranularity WeightGranularity { get; set; } = QdqWeightGranularity.PerChannel;
 

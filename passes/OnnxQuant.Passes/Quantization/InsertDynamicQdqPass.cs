@@ -23,7 +23,8 @@ namespace OnnxQuant.Passes.Quantization;
 /// int8 per-channel weights), so it would cost accuracy as well. Preconditions: opset ≥ 11 (DynamicQuantizeLinear); a float
 /// model (one that already holds QDQ or integer ops is refused). Does not fire on (counted): nodes inside If/Loop/Scan
 /// bodies (<c>skipped-subgraph</c>), float16 nodes (<c>skipped-float16</c>: DynamicQuantizeLinear takes float32 only),
-/// non-constant or rank ≠ 2 weights, Gemm with transA or alpha ≠ 1 or a non-constant C (<c>skipped</c>). A constant
+/// non-constant or rank ≠ 2 weights, with <c>exclude-conditioning-path</c>/<c>exclude-output-layers</c> the layers
+/// <see cref="Diffusion.DenoiserStructure"/> finds (<c>conditioning-path</c>, <c>output-layer</c>), Gemm with transA or alpha ≠ 1 or a non-constant C (<c>skipped</c>). A constant
 /// weight or C holding NaN/±∞ is refused, or with <c>non-finite: float</c> left float (<see cref="NonFiniteWeights"/>).
 /// </summary>
 public sealed class InsertDynamicQdqPass : Pass<InsertDynamicQdqOptions>
@@ -50,9 +51,10 @@ public sealed class InsertDynamicQdqPass : Pass<InsertDynamicQdqOptions>
 
         var rewriter = new DynamicQdqRewriter(model.Graph, options.WeightGranularity == QdqWeightGranularity.PerChannel, context, Name,
             Quantization.Rounding.WeightRounders.For(options.Rounding));
+        var structural = Diffusion.StructuralExclusions.Of(model.Graph, options.ExcludeConditioningPath, options.ExcludeOutputLayers);
         int done = 0;
         foreach (var node in QuantizationCandidates.Of(model, ops, excluded, context, Name))
-            if (NonFiniteWeights.Allows(node, options.NonFinite, context, Name) && rewriter.TryQuantize(node)) done++;
+            if (!Diffusion.StructuralExclusions.Skip(structural, node, context, Name) && NonFiniteWeights.Allows(node, options.NonFinite, context, Name) && rewriter.TryQuantize(node)) done++;
         if (done > 0) context.Count("quantized", done);
         return PassResult.From(done > 0);
     }
