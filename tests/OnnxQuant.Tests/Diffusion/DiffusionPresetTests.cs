@@ -64,4 +64,40 @@ public sealed class DiffusionPresetTests : IDisposable
         Assert.Equal(2, r.ExitCode);
         Assert.False(File.Exists(_folder.File("out.onnx")));
     }
+
+    [Fact]
+    public void W8a8DiffusionTimestep_SelectsPerGroupScalesFromT_KeepsTheInterface_AndRunsAsIntegerKernels()
+    {
+        string output = _folder.File("dit.w8a8-diffusion-timestep.onnx");
+        var r = Onnxquant.Run(Dit, output, "--recipe", "w8a8-diffusion-timestep", "--data", "sampler:" + SamplerFile, "--count", "1");
+        Assert.True(r.ExitCode == 0, r.ToString());
+
+        using var model = OnnxReader.Read(output);
+        using var original = OnnxReader.Read(Dit);
+        Assert.Equal(original.Graph.Inputs.Select(v => v.Name), model.Graph.Inputs.Select(v => v.Name));
+        Assert.Equal(original.Graph.Outputs.Select(v => v.Name), model.Graph.Outputs.Select(v => v.Name));
+        var audit = FusionAudit.Run(model);
+        Assert.Equal(24, audit.Kernels("MatMulIntegerToFloat"));
+        Assert.Empty(audit.UnfusedOnComputePath);
+        // One QuantizeLinear per block activation (qkv, proj, mlp up, mlp down), each reading a 10-entry scale table.
+        var quantizers = model.Graph.Nodes.Where(n => n.OpType == "QuantizeLinear").ToList();
+        Assert.Equal(24, quantizers.Count);
+        Assert.All(quantizers, q => Assert.Equal([10L], q.Inputs[1]!.Producer!.Inputs[0]!.Const!.Dims.ToArray()));
+        Assert.DoesNotContain(model.Graph.Nodes, n => n.OpType == "DynamicQuantizeLinear");
+        // The same layers stay float as in w8a8-diffusion, found by structure.
+        var floatLayers = model.Graph.Nodes.Where(n => n.OpType is "Gemm" or "MatMul" && n.Inputs[1]?.Const is not null).Select(n => n.Name ?? "").ToList();
+        Assert.Equal(10, floatLayers.Count);
+        Assert.All(floatLayers, name => Assert.True(name.Contains("adaLN") || name.Contains("t_embedder") || name.Contains("final_layer"), name));
+
+        var report = DiffusionEvaluation.Run(Dit, output, SamplerFile, new DiffusionEvalOptions { Count = 4, Seed = 1000, NoSpread = true });
+        Assert.True(report.Quantized.MeanPsnrDb > 30, $"mean PSNR {report.Quantized.MeanPsnrDb:0.00} dB");
+    }
+
+    [Fact]
+    public void W8a8DiffusionTimestep_WithoutData_FailsAndWritesNothing()
+    {
+        var r = Onnxquant.Run(Dit, _folder.File("out.onnx"), "--recipe", "w8a8-diffusion-timestep");
+        Assert.Equal(2, r.ExitCode);
+        Assert.False(File.Exists(_folder.File("out.onnx")));
+    }
 }
