@@ -13,7 +13,8 @@ namespace OnnxQuant.Runtime.Diffusion;
 /// <remarks>
 /// <c>--count N</c> is the number of trajectories (default <see cref="DefaultTrajectories"/>), <c>--seed</c> the noise
 /// seed (calibrate with one seed, evaluate with another), <c>--skip K</c> starts at noise index K; trajectories run
-/// <see cref="TrajectoryBatch"/> at a time.
+/// <see cref="TrajectoryBatch"/> at a time, or fewer in equal batches when the count is not a multiple of it (so every
+/// feed has one shape).
 /// </remarks>
 public static class SamplerTrajectories
 {
@@ -35,7 +36,10 @@ public static class SamplerTrajectories
         using var runner = ModelRunner.FromModel(model);
         var sampler = new DiffusionSampler(runner, spec);
         var feeds = new List<IReadOnlyDictionary<string, Tensor>>();
-        sampler.Sample(count, options.Seed, TrajectoryBatch, options.Skip, (step, f) =>
+        // Every feed must have the same shape (the data source requires it): run the trajectories in equal batches,
+        // the largest divisor of the count up to TrajectoryBatch (a sample's noise does not depend on the batch).
+        int batch = Enumerable.Range(1, Math.Min(TrajectoryBatch, count)).Last(b => count % b == 0);
+        sampler.Sample(count, options.Seed, batch, options.Skip, (step, f) =>
         {
             if (step % spec.CalibrationEvery == 0) feeds.Add(f);
         });

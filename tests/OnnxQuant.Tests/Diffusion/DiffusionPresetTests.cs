@@ -100,4 +100,18 @@ public sealed class DiffusionPresetTests : IDisposable
         Assert.Equal(2, r.ExitCode);
         Assert.False(File.Exists(_folder.File("out.onnx")));
     }
+
+    [Fact]
+    public void W4a8DiffusionFast_RunsTheBlocksAsMatMulW4A8()
+    {
+        string output = _folder.File("dit.w4a8-diffusion-fast.onnx");
+        var r = Onnxquant.Run(Dit, output, "--recipe", "w4a8-diffusion-fast", "--data", "sampler:" + SamplerFile, "--count", "1");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        using var model = OnnxReader.Read(output);
+        var audit = FusionAudit.Run(model);
+        Assert.Equal(24, audit.Kernels("com.onnxquant.MatMulW4A8"));
+        Assert.DoesNotContain(model.Graph.Nodes, n => n.OpType == "MatMulNBits");
+        var report = DiffusionEvaluation.Run(Dit, output, SamplerFile, new DiffusionEvalOptions { Count = 4, Seed = 1000, NoSpread = true });
+        Assert.True(report.Quantized.MeanPsnrDb > 25, $"mean PSNR {report.Quantized.MeanPsnrDb:0.00} dB");
+    }
 }

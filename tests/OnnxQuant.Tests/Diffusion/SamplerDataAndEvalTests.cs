@@ -40,6 +40,21 @@ public sealed class SamplerDataAndEvalTests : IDisposable
     }
 
     [Fact]
+    public void SamplerData_WithACountThatIsNotAMultipleOfTheBatch_GivesFeedsOfOneShape()
+    {
+        using var model = OnnxReader.Read(Dit);
+        // 9 trajectories run as 3 batches of 3 (not 8 + 1, whose feeds would differ in shape).
+        using var source = CalibrationDataSource.Open("sampler:" + SamplerFile, model, new DataSourceOptions { Count = 9, Seed = 5 });
+        var batches = source.Batches().ToList();
+        Assert.Equal(150, batches.Count);
+        Assert.All(batches, b => Assert.Equal([6L, 1, 28, 28], b.Feeds["x"].Dims.ToArray()));
+        // The third batch starts with trajectory 6, from its own noise.
+        var noise = new float[784];
+        SamplerNoise.Initial(5, 6, noise);
+        Assert.Equal(noise, batches[100].Feeds["x"].AsSpan<float>()[..784].ToArray());
+    }
+
+    [Fact]
     public void SampleCommand_WritesTheSameBytesTwice_AndAnotherSeedDiffers()
     {
         string a = _folder.File("a.npy"), b = _folder.File("b.npy"), c = _folder.File("c.npy");
