@@ -1,6 +1,7 @@
 // Entry point ONNX Runtime calls when a session registers this library (SessionOptions.RegisterCustomOpLibrary):
 // adds the com.onnxquant domain with every operator. Ops are versioned by their start version (1 today); a changed
 // contract gets a new version and the old kernel stays registered for files written before it.
+#include "bcq_matmul.h"
 #include "hadamard_transform.h"
 #include "matmul_w4a8.h"
 #include "matmul_w8a8.h"
@@ -24,6 +25,11 @@ onnxquant::MatMulW8A8Op& W8A8() {
   return op;
 }
 
+onnxquant::BcqMatMulOp& Bcq() {
+  static onnxquant::BcqMatMulOp op;
+  return op;
+}
+
 }  // namespace
 
 extern "C" __attribute__((visibility("default"))) OrtStatus* ORT_API_CALL RegisterCustomOps(OrtSessionOptions* options,
@@ -36,6 +42,7 @@ extern "C" __attribute__((visibility("default"))) OrtStatus* ORT_API_CALL Regist
   if (OrtStatus* status = api->CustomOpDomain_Add(domain, &W4A8())) return status;
   if (OrtStatus* status = api->CustomOpDomain_Add(domain, &W8A8())) return status;
   if (OrtStatus* status = api->CustomOpDomain_Add(domain, &Hadamard())) return status;
+  if (OrtStatus* status = api->CustomOpDomain_Add(domain, &Bcq())) return status;
   // The domain must outlive every session that uses it; one per registration, released with the process.
   return api->AddCustomOpDomain(options, domain);
 }
