@@ -12,6 +12,10 @@ namespace OnnxQuant.Passes.CustomOps;
 /// does, int32 accumulation, the group scales applied once per block.</item>
 /// <item><c>MatMul(DQ(Q(x)), DQ(W int8, per-column or per-tensor scale, zero point 0))</c> → <c>MatMulW8A8(x, W,
 /// scale)</c>: the static activation range is dropped for a per-token range measured at run time.</item>
+/// <item>The binary-coded float decomposition that <c>rounding: gptqt</c> exports, read by a MatMul →
+/// <c>BcqMatMul</c> with the sign planes packed 1 bit per weight (<see cref="FuseBinaryCodedMatMulIntoBcq"/>); float
+/// activations, so this one is exact up to float summation order. Does not fire when the decomposition's shape
+/// differs from the export's (reason in <c>--stats</c>).</item>
 /// <item><c>Add(op(…), b)</c> with b a constant float [N] → the op's bias input (one pass over the output less).</item>
 /// </list>
 /// Not exact: the activation rounding changes (per token instead of the calibrated range or per block); tests bound
@@ -32,12 +36,13 @@ public sealed class FuseCustomOpsPass : Pass<NoOptions>
 
     public override PassResult Run(Model model, NoOptions options, PassContext context)
     {
-        var ops = RewriteDriver.Apply(model, [new FuseMatMulNBitsIntoW4A8(), new FuseQdqMatMulIntoW8A8()], context);
+        var ops = RewriteDriver.Apply(model, [new FuseMatMulNBitsIntoW4A8(), new FuseQdqMatMulIntoW8A8(), new FuseBinaryCodedMatMulIntoBcq()], context);
         var bias = RewriteDriver.Apply(model, [new FoldAddIntoCustomOpBias()], context);
         if (ops.Applications > 0)
         {
             context.Count("w4a8", ops.Applied.GetValueOrDefault(nameof(FuseMatMulNBitsIntoW4A8)));
             context.Count("w8a8", ops.Applied.GetValueOrDefault(nameof(FuseQdqMatMulIntoW8A8)));
+            context.Count("bcq", ops.Applied.GetValueOrDefault(nameof(FuseBinaryCodedMatMulIntoBcq)));
             if (model.GetOpset(Domain) is null) model.SetOpset(Domain, DomainVersion);
         }
         if (bias.Applications > 0) context.Count("bias-folded", bias.Applications);
