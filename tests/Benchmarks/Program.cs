@@ -37,6 +37,14 @@ if (args.Length > 0 && args[0] == "gemm")
     GemmBenchmark.Run(threads, gemmRounds, shapes.Count > 0 ? shapes : GemmBenchmark.DefaultShapes);
     return 0;
 }
+// BcqMatMul vs float MatMul and the unfolded standard GPTQT export at decode shapes:
+//   dotnet run -c Release --project tests/Benchmarks -- bcq [--threads 2] [--rounds 10]
+if (args.Length > 0 && args[0] == "bcq")
+{
+    int Arg(string name, int fallback) => Array.IndexOf(args, name) is int i and >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
+    BcqBenchmark.Run(Arg("--threads", 2), Arg("--rounds", 10), BcqBenchmark.DefaultShapes);
+    return 0;
+}
 var options = new Dictionary<string, string>(StringComparer.Ordinal);
 var flags = new HashSet<string>(StringComparer.Ordinal);
 for (int i = 0; i < args.Length; i++)
