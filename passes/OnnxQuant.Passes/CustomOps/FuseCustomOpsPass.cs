@@ -32,7 +32,7 @@ public sealed class FuseCustomOpsPass : Pass<NoOptions>
     public const int MaxW8A8K = 65536;
 
     public override string Name => "fuse-custom-ops";
-    public override string Summary => "Rewrite 4-bit MatMulNBits and int8 QDQ MatMul into OnnxQuant's per-token W4A8/W8A8 kernels (com.onnxquant).";
+    public override string Summary => "Rewrite 4-bit MatMulNBits, int8 QDQ MatMul and GPTQT binary-coded MatMul into OnnxQuant's kernels (com.onnxquant MatMulW4A8, MatMulW8A8, BcqMatMul).";
 
     public override PassResult Run(Model model, NoOptions options, PassContext context)
     {
