@@ -1,5 +1,6 @@
-// BcqMatMul's AVX-512 path: a tile of 16 columns per register, one 16-lane float gather per (plane, group) with the
-// columns' sign bytes as indices; the same float operations per column as the scalar path.
+// BcqMatMul's AVX-512 path: a tile of 16 columns per register; per group the two 16-entry half tables sit in two
+// registers and vpermps looks up 16 columns at once (low nibble of each sign byte in L, high nibble in H), their sum
+// being exactly the scalar path's T_g[byte]; the same float operations per column as the scalar path.
 #include <immintrin.h>
 
 #include "bcq_weights.h"
@@ -18,11 +19,14 @@ void Tiles(const BcqWeights& w, const BcqTables& t, const float* bias, float* y,
       __m512 s[P];
       for (int i = 0; i < P; i++) s[i] = _mm512_setzero_ps();
       for (int64_t g = g0; g < g1; g++) {
-        const float* table = t.table.data() + g * kBcqTable;
+        const __m512 lo = _mm512_loadu_ps(t.halves.data() + g * 32);
+        const __m512 hi = _mm512_loadu_ps(t.halves.data() + g * 32 + 16);
         const uint8_t* bytes = data + g * P * kBcqLanes;
         for (int i = 0; i < P; i++) {
+          // vpermps reads only the low 4 bits of each index.
           __m512i idx = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bytes + i * kBcqLanes)));
-          s[i] = _mm512_add_ps(s[i], _mm512_i32gather_ps(idx, table, 4));
+          __m512 v = _mm512_add_ps(_mm512_permutexvar_ps(idx, lo), _mm512_permutexvar_ps(_mm512_srli_epi32(idx, 4), hi));
+          s[i] = _mm512_add_ps(s[i], v);
         }
       }
       const float* alpha = w.alphas.data() + (tile * w.blocks + b) * P * kBcqLanes;

@@ -36,16 +36,21 @@ struct BcqWeights {
   const uint8_t* Tile(int64_t tile) const { return data.data() + tile * groups * planes * kBcqLanes; }
 };
 
-// One row's tables: table[g·256 + s] = T_g[s]; block_sums[b] = S_b = Σ_{g∈b} (x_{8g} + … + x_{8g+7}), each group
-// summed left to right, the groups in order from 0 (the offsets' factor).
+// One row's tables. Each group's 8 activations are two halves of 4: half tables L_g[t] = Σ_{j<4} ±x_{8g+j} and
+// H_g[t] = Σ_{j<4} ±x_{8g+4+j} (16 entries each, t = 4 sign bits), and the group table T_g[s] = L_g[s & 15] +
+// H_g[s >> 4] (256 entries). The AVX-512 path reads the half tables from registers (vpermps: 16 lookups per
+// instruction); the scalar and AVX2 paths read T_g; both give the same bits since T_g is defined by that one sum.
+//   table[g·256 + s] = T_g[s]; halves[g·32 + t] = L_g[t], halves[g·32 + 16 + t] = H_g[t];
+//   block_sums[b] = S_b = Σ_{g∈b} (x_{8g} + … + x_{8g+7}), each group summed left to right, groups in order from 0.
 struct BcqTables {
   std::vector<float> table;
+  std::vector<float> halves;
   std::vector<float> block_sums;
 };
 
-// Fills the tables for one row x of K values (zeros past K). T_g[0] = −x0 − x1 − … − x7 (left to right, from 0),
-// then T_g[s] = T_g[s − 2^h] + (x_h + x_h) with h the highest bit of s: each entry is a fixed sequence of IEEE
-// additions, so any path that builds or reads it gets the same bits.
+// Fills the tables for one row x of K values (zeros past K). A half table starts from t = 0: −x₀ − x₁ − x₂ − x₃
+// (left to right, from 0), then entry t = entry (t − 2^h) + (x_h + x_h) with h the highest bit of t: each entry is
+// a fixed sequence of IEEE additions, so any path that builds or reads it gets the same bits.
 void BuildBcqTables(const float* x, const BcqWeights& w, BcqTables& out);
 
 // Columns of tiles [tile_begin, tile_end) for one row: y[col] for col < n.
