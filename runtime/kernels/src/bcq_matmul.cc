@@ -114,6 +114,9 @@ void BcqMatMulKernel::Compute(Ort::KernelContext& ctx) {
     throw std::runtime_error("input A must end in K = " + std::to_string(w_.k) + " elements");
   int64_t rows = 1;
   for (size_t i = 0; i + 1 < shape.size(); i++) rows *= shape[i];
+  // An offsets input that is not a constant initializer was not packed at load: refuse it rather than ignore it.
+  if (!w_.has_offsets && ctx.GetInputCount() > 3 && static_cast<const OrtValue*>(ctx.GetInput(3)) != nullptr)
+    throw std::runtime_error("input 3 (offsets) must be a constant initializer (weights are packed once, when the session loads)");
   const float* bias = nullptr;
   if (ctx.GetInputCount() > 4) {
     Ort::ConstValue b = ctx.GetInput(4);
