@@ -61,4 +61,19 @@ public class BcqMatMulKernelTests
         var e = Assert.Throws<OnnxQuantException>(() => Run(w.Model(), new float[48], 1, 48));
         Assert.Contains("block_size must be a multiple of 8", e.Message);
     }
+
+    [Fact]
+    public void OffsetsThatAreNotAConstant_FailWithAClearError()
+    {
+        var w = BcqTestWeights.Random(seed: 2, 16, 4, 2, 16, offsets: false, bias: false);
+        using var model = w.Model();
+        var node = model.Graph.Nodes.Single();
+        var offsets = model.Graph.AddInput("offsets", new TensorType(DataType.Float, new Shape(4, 1)));
+        node.AppendInput(offsets);
+        var e = Assert.Throws<OnnxQuantException>(() => ModelRunner.RunOnce(model, new Dictionary<string, Tensor>
+        {
+            ["a"] = Tensor.FromFloats(new float[16], 1, 16), ["offsets"] = Tensor.FromFloats(new float[4], 4, 1),
+        }));
+        Assert.Contains("input 3 (offsets) must be a constant initializer", e.Message);
+    }
 }
