@@ -12,9 +12,10 @@ internal sealed class GraphOps(Graph graph)
 
     public DataType FloatType => Float16 ? DataType.Float16 : DataType.Float;
 
-    /// <summary>A float32 weight as a constant of <see cref="FloatType"/> (rounded to nearest float16 when <see cref="Float16"/>).</summary>
+    /// <summary>A float32 weight as a constant of <see cref="FloatType"/> (rounded to nearest float16 when <see cref="Float16"/>).
+    /// A weight already made as float16 (<see cref="SeededWeights.ElementType"/>, lazily, with the same rounding) is kept.</summary>
     public Value Weight(Tensor t, string? name = null) =>
-        Const(Float16 ? TensorConversions.FromFloats(DataType.Float16, t.ToFloatArray(), t.Dims.ToArray()) : t, name);
+        Const(Float16 && t.ElementType == DataType.Float ? TensorConversions.FromFloats(DataType.Float16, t.ToFloatArray(), t.Dims.ToArray()) : t, name);
 
     /// <summary>A float32 value cast to <see cref="FloatType"/>; itself when that is float32.</summary>
     public Value Activation(Value x) => Float16 ? Op("Cast", [x], Attribute.Int("to", (long)DataType.Float16)) : x;

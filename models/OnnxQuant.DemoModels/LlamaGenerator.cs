@@ -34,8 +34,10 @@ namespace OnnxQuant.DemoModels;
 /// <para>
 /// Weights are seeded N(0, 1/in) per projection (the embedding N(0, 1/width)), so every projection keeps unit
 /// variance and the logits are finite and spread (not one token everywhere); norm scales are N(1, 0.05). Like the
-/// ViT, these models are for speed and structure only, never for accuracy figures. The default shape (≈ 1.25 GB)
-/// is generated in memory, weights plus one copy while writing; above 2 GB the writer switches to external data.
+/// ViT, these models are for speed and structure only, never for accuracy figures. Weights are made lazily
+/// (<see cref="SeededWeights"/>): a model written with external data (automatic above 2 GB) is generated straight into
+/// the file one tensor at a time in small memory (the 2.7B shape in passes/OnnxQuant.Cli/docs/streaming.md); one
+/// written inline (the default shape, ≈ 1.25 GB) is made in memory as the protobuf needs it.
 /// </para>
 /// </summary>
 public static class LlamaGenerator
@@ -51,7 +53,8 @@ public static class LlamaGenerator
     public static Model Generate(LlamaConfig c, int seed)
     {
         c.Validate();
-        var w = new SeededWeights(seed);
+        // Made lazily and, when written with external data, streamed into the file one tensor at a time (SeededWeights).
+        var w = new SeededWeights(seed) { ElementType = c.Float16 ? DataType.Float16 : DataType.Float };
         var g = new Graph { Name = "llama" };
         var b = new GraphOps(g) { Float16 = c.Float16 };
         int d = c.HeadDim;

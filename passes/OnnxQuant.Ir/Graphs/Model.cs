@@ -39,6 +39,18 @@ public sealed class Model : IDisposable
     /// <summary>Mapped external data files, released on <see cref="Dispose"/>.</summary>
     internal List<MappedDataFile> MappedFiles { get; } = [];
 
+    private ScratchTensorFile? _scratch;
+
+    /// <summary>
+    /// A temporary file for tensors a streaming pass makes (created on first use, closed on <see cref="Dispose"/>):
+    /// see <see cref="ScratchTensorFile"/>.
+    /// </summary>
+    public ScratchTensorFile Scratch => _scratch ??= new ScratchTensorFile();
+
+    /// <summary>True when some constant's bytes are mapped from external data: the model may be larger than memory,
+    /// and passes that can work one weight at a time should (release mapped pages, keep their results in <see cref="Scratch"/>).</summary>
+    public bool Streams => MappedFiles.Count > 0;
+
     /// <summary>The version of <paramref name="domain"/> this model imports, or null.</summary>
     public long? GetOpset(string domain = "")
     {
@@ -76,5 +88,7 @@ public sealed class Model : IDisposable
     {
         foreach (var f in MappedFiles) f.Dispose();
         MappedFiles.Clear();
+        _scratch?.Dispose();
+        _scratch = null;
     }
 }

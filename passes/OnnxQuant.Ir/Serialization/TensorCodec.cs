@@ -136,8 +136,10 @@ internal static class TensorCodec
             return proto;
         }
         if (externalize is not null && externalize(tensor, proto)) return proto;
-        proto.RawData = tensor.Storage is MemoryTensorStorage mem
-            ? UnsafeByteOperations.UnsafeWrap(mem.Memory)   // immutable storage: no need to copy
+        // Storage is immutable, so memory it hands out need not be copied; a mapped file may be unmapped before the
+        // proto is written, so mapped bytes are copied.
+        proto.RawData = tensor.Storage is { IsMapped: false } storage
+            ? UnsafeByteOperations.UnsafeWrap(storage.Memory)
             : ByteString.CopyFrom(tensor.RawData.Span);
         return proto;
     }

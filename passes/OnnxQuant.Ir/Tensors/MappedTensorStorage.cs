@@ -37,6 +37,7 @@ public sealed class MappedTensorStorage : TensorStorage
         }
     }
 
+    /// <summary>Streams the bytes in 1 MiB chunks, releasing each chunk's pages once written (see <see cref="ReleasePages"/>).</summary>
     public override unsafe void CopyTo(Stream destination)
     {
         const int chunk = 1 << 20;
@@ -45,8 +46,11 @@ public sealed class MappedTensorStorage : TensorStorage
         {
             int n = (int)Math.Min(chunk, _length - done);
             destination.Write(new ReadOnlySpan<byte>(basePtr + done, n));
+            _file.ReleasePages(_offset + done, n);
         }
     }
+
+    public override void ReleasePages() => _file.ReleasePages(_offset, _length);
 
     /// <summary>A <see cref="MemoryManager{T}"/> over mapped memory; keeps the mapping alive while the memory is referenced.</summary>
     private sealed unsafe class UnmanagedRegion(MappedDataFile file, long offset, int length) : MemoryManager<byte>
@@ -84,6 +88,22 @@ public sealed unsafe class MappedDataFile : IDisposable
     }
 
     internal byte* Pointer => _pointer != null ? _pointer : throw new ObjectDisposedException(Path);
+
+    /// <summary>
+    /// madvise(MADV_DONTNEED) over the pages holding bytes offset .. offset + length: the mapping is read-only and
+    /// backed by the file, so this only unmaps the pages from this process (its resident set shrinks) and the next
+    /// touch reads them again from the page cache or disk. Pages shared with a neighbouring tensor are dropped too,
+    /// which costs at most a re-read. A no-op off Linux or when the call fails.
+    /// </summary>
+    internal void ReleasePages(long offset, long length)
+    {
+        if (_pointer == null || length <= 0 || !OperatingSystem.IsLinux()) return;
+        long page = Environment.SystemPageSize;
+        // The view starts at file offset 0, so the pointer is page aligned and file offsets align like addresses.
+        long start = offset / page * page;
+        long end = Math.Min((offset + length + page - 1) / page * page, (Length + page - 1) / page * page);
+        if (end > start) _ = PageAdvice.DontNeed(_pointer + start, (nuint)(end - start));
+    }
 
     // The pointer acquisition pins the view's handle; release it when the last tensor over this file is gone.
     ~MappedDataFile() => Dispose();

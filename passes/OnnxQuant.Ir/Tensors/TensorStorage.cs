@@ -17,6 +17,13 @@ public abstract class TensorStorage
 
     /// <summary>True when the bytes are in a file mapped into memory (read on demand, page by page).</summary>
     public virtual bool IsMapped => false;
+
+    /// <summary>
+    /// A hint that the bytes will not be needed again soon: mapped storage drops this process's resident copy of its
+    /// pages (they stay in the OS page cache and are read again on the next touch), so a pass that walks a model larger
+    /// than memory one weight at a time keeps about one weight resident. Storage in memory ignores it.
+    /// </summary>
+    public virtual void ReleasePages() { }
 }
 
 /// <summary>Bytes held in managed memory (a small tensor, or <c>raw_data</c> parsed from the protobuf, without a copy).</summary>

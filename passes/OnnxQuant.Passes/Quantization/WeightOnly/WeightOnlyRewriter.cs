@@ -56,6 +56,17 @@ internal sealed partial class WeightOnlyRewriter
 
     private long Opset => _model.GetOpset("") ?? 1;
 
+    /// <summary>Quantized tensors at least this large wait for the writer in the model's scratch file when it streams.</summary>
+    private const long ScratchThreshold = 64 << 10;
+
+    /// <summary>
+    /// Adds a tensor the pass made from a weight. On a model whose weights are mapped (<see cref="Model.Streams"/>, one
+    /// that may be larger than memory) a large one goes to <see cref="Model.Scratch"/> at once, so the quantized model
+    /// never accumulates in memory; the bytes, and so the written model, are the same either way.
+    /// </summary>
+    private Value AddWeight(Tensor tensor, string name) =>
+        _rewriter.AddConstant(_model.Streams && tensor.ByteLength >= ScratchThreshold ? _model.Scratch.Place(tensor) : tensor, name);
+
     /// <summary>Rewrites one MatMul or Gemm; false (counted and logged) when it stays float.</summary>
     public bool TryQuantizeMatMul(Node node, int bits)
     {
@@ -304,21 +315,32 @@ internal sealed partial class WeightOnlyRewriter
         return null;
     }
 
-    /// <summary>The row quantization of a key (rows = output channels), computed once.</summary>
+    /// <summary>
+    /// The row quantization of a key (rows = output channels), computed once. Kept for later readers only when the
+    /// weight has any (a tied embedding and head, a Transpose read twice): the codes are a byte per weight, and keeping
+    /// every layer's would hold a model's worth of them. The weight's mapped pages are released once read.
+    /// </summary>
     private BlockQuantizedRows Rows(Key key, LinearLayer? layer = null)
     {
         if (_rows.TryGetValue(key, out var done)) return done;
         var t = key.Source.Const!;
         var layout = Layout(key);
         float[] w = layout.ToRows<float>(t.ToFloatArray());
+        t.Storage?.ReleasePages();
         if (key.Alpha != 1f)
             for (int i = 0; i < w.Length; i++) w[i] *= key.Alpha;
         int rows = (int)layout.RowCount, cols = (int)layout.RowLength;
         // Per channel in the dq format is DequantizeLinear's per-axis form: one block of exactly K.
         int block = _s.PerChannel && _s.Format == WeightOnlyFormat.Dq ? cols : _s.BlockFor(cols);
         var grid = new WeightGrid(key.Bits, _s.Symmetric ? WeightScaleRule.SignedExtreme : WeightScaleRule.Asymmetric, block, false, t.ElementType);
-        return _rows[key] = _rounder.Round(w, rows, cols, grid, layer);
+        var q = _rounder.Round(w, rows, cols, grid, layer);
+        if (MayBeReadAgain(key.Source)) _rows[key] = q;
+        return q;
     }
+
+    /// <summary>False only for a weight with one reader that is not a Transpose: no later node can ask for its rows.</summary>
+    private static bool MayBeReadAgain(Value source) =>
+        source.Uses.Count != 1 || source.Uses[0].Node.OpType == "Transpose" || source.IsAnyGraphOutput;
 
     /// <summary>The source constant read as rows of output channels: a [K, N] weight along axis 1, a table or [N, K] weight as stored.</summary>
     private static AxisRows Layout(Key key) => AxisRows.Of(key.Source.Const!.Dims, key.Transposed ? 1 : 0);
@@ -329,12 +351,12 @@ internal sealed partial class WeightOnlyRewriter
         // The scales and zero points have the same layout for MatMulNBits and GatherBlockQuantized: made once, shared.
         if (!_nbits.TryGetValue(key, out var shared))
         {
-            var scales = _rewriter.AddConstant(TensorConversions.FromFloats(floatType, q.Scales, [q.Rows, q.BlockCount]), _rewriter.FreshName(hint + "_scales"));
+            var scales = AddWeight(TensorConversions.FromFloats(floatType, q.Scales, [q.Rows, q.BlockCount]), _rewriter.FreshName(hint + "_scales"));
             Value? zero = null;
             if (!q.Symmetric)
             {
                 var zp = MatMulNBitsPacking.PackZeroPoints(q);
-                zero = _rewriter.AddConstant(Tensor.FromSpan<byte>(DataType.UInt8, zp,
+                zero = AddWeight(Tensor.FromSpan<byte>(DataType.UInt8, zp,
                     [q.Rows, MatMulNBitsPacking.ZeroPointRowBytes(q.BlockCount, q.Bits)]), _rewriter.FreshName(hint + "_zero_points"));
             }
             _nbits[key] = shared = new NBitsTensors(null, scales, zero);
@@ -349,7 +371,7 @@ internal sealed partial class WeightOnlyRewriter
         if (_packedB.TryGetValue(key, out var done)) return done;
         int blob = MatMulNBitsPacking.BlobSize(q.BlockSize, q.Bits);
         var bytes = MatMulNBitsPacking.PackB(q);
-        var b = _rewriter.AddConstant(Tensor.FromSpan<byte>(DataType.UInt8, bytes, [q.Rows, q.BlockCount, blob]), _rewriter.FreshName((key.Source.Name ?? "w") + "_nbits"));
+        var b = AddWeight(Tensor.FromSpan<byte>(DataType.UInt8, bytes, [q.Rows, q.BlockCount, blob]), _rewriter.FreshName((key.Source.Name ?? "w") + "_nbits"));
         Record(key.Source, "packed B [N, blocks, blob]", bytes.Length);
         return _packedB[key] = b;
     }
@@ -363,8 +385,8 @@ internal sealed partial class WeightOnlyRewriter
         if (_gatherScales.TryGetValue(key, out var done)) return done;
         string hint = key.Source.Name ?? "table";
         var floatType = key.Source.Const!.ElementType;
-        var scales = _rewriter.AddConstant(TensorConversions.FromFloats(floatType, q.Scales, [q.Rows, q.BlockCount, 1]), _rewriter.FreshName(hint + "_gather_scales"));
-        Value? zero = q.Symmetric ? null : _rewriter.AddConstant(Tensor.FromSpan<byte>(DataType.UInt8, q.ZeroPoints.Select(z => (byte)z).ToArray(),
+        var scales = AddWeight(TensorConversions.FromFloats(floatType, q.Scales, [q.Rows, q.BlockCount, 1]), _rewriter.FreshName(hint + "_gather_scales"));
+        Value? zero = q.Symmetric ? null : AddWeight(Tensor.FromSpan<byte>(DataType.UInt8, q.ZeroPoints.Select(z => (byte)z).ToArray(),
             [q.Rows, q.BlockCount, 1]), _rewriter.FreshName(hint + "_gather_zero_points"));
         _scaleCopies[key.Source] = _scaleCopies.GetValueOrDefault(key.Source) + scales.Const!.ByteLength + (zero?.Const!.ByteLength ?? 0);
         return _gatherScales[key] = (scales, zero);
@@ -374,7 +396,7 @@ internal sealed partial class WeightOnlyRewriter
     {
         if (_gatherData.TryGetValue(key, out var done)) return done;
         var bytes = MatMulNBitsPacking.PackB(q);
-        var data = _rewriter.AddConstant(Tensor.FromSpan<byte>(DataType.UInt8, bytes, [q.Rows, (long)q.Columns * q.Bits / 8]),
+        var data = AddWeight(Tensor.FromSpan<byte>(DataType.UInt8, bytes, [q.Rows, (long)q.Columns * q.Bits / 8]),
             _rewriter.FreshName((key.Source.Name ?? "table") + "_gather_quantized"));
         Record(key.Source, "GatherBlockQuantized data", bytes.Length);
         return _gatherData[key] = data;
@@ -400,11 +422,11 @@ internal sealed partial class WeightOnlyRewriter
         var scales = scaleRows.ToStored<float>(q.Scales);
         var zeros = scaleRows.ToStored<int>(q.ZeroPoints);
         string hint = key.Source.Name ?? "w";
-        var data = _rewriter.AddConstant(Pack(type, values, dims), _rewriter.FreshName(hint + "_quantized"));
+        var data = AddWeight(Pack(type, values, dims), _rewriter.FreshName(hint + "_quantized"));
         Record(key.Source, "DequantizeLinear data", data.Const!.ByteLength);
-        var scale = _rewriter.AddConstant(TensorConversions.FromFloats(floatType, scales, scaleDims), _rewriter.FreshName(hint + "_scale"));
+        var scale = AddWeight(TensorConversions.FromFloats(floatType, scales, scaleDims), _rewriter.FreshName(hint + "_scale"));
         var inputs = new List<Value?> { data, scale };
-        if (!q.Symmetric) inputs.Add(_rewriter.AddConstant(Pack(type, zeros, scaleDims), _rewriter.FreshName(hint + "_zero_point")));
+        if (!q.Symmetric) inputs.Add(AddWeight(Pack(type, zeros, scaleDims), _rewriter.FreshName(hint + "_zero_point")));
         var attrs = new List<Attribute> { Attribute.Int("axis", key.Transposed ? (perAxis ? 1 : 0) : (perAxis ? 0 : 1)) };
         if (!perAxis) attrs.Add(Attribute.Int("block_size", q.BlockSize));
         var dq = new Node("DequantizeLinear", inputs, 1, "", attrs, _rewriter.FreshName(hint + "_DequantizeLinear"), [_rewriter.FreshName(hint + "_dequantized")]);
