@@ -97,6 +97,10 @@ public sealed class QuantizeWeightsPass : Pass<QuantizeWeightsOptions>
             }
             if (!NonFiniteWeights.Allows(node, options.NonFinite, context, Name)) continue;
             bool done = gather ? rewriter.TryQuantizeGather(node, b) : rewriter.TryQuantizeMatMul(node, b);
+            // Streaming a model larger than memory: each weight leaves ~3 weight-sized arrays on the large-object heap,
+            // which the GC otherwise lets pile up to gigabytes before a full collection (measured: 1.0 GB against
+            // 0.54 GB peak on 8 layers of the 2.7B shape). A blocking collection per weight costs milliseconds.
+            if (model.Streams) GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
             if (!done) continue;
             quantized++;
             if (node == head) context.Count("lm-head");

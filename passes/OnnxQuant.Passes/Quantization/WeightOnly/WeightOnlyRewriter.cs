@@ -56,8 +56,8 @@ internal sealed partial class WeightOnlyRewriter
 
     private long Opset => _model.GetOpset("") ?? 1;
 
-    /// <summary>Quantized tensors at least this large wait for the writer in the model's scratch file when it streams.</summary>
-    private const long ScratchThreshold = 64 << 10;
+    /// <summary>Quantized tensors at least this large (the writer's default external-data threshold) wait for the writer in the model's scratch file when it streams.</summary>
+    private const long ScratchThreshold = 1024;
 
     /// <summary>
     /// Adds a tensor the pass made from a weight. On a model whose weights are mapped (<see cref="Model.Streams"/>, one
@@ -325,7 +325,8 @@ internal sealed partial class WeightOnlyRewriter
         if (_rows.TryGetValue(key, out var done)) return done;
         var t = key.Source.Const!;
         var layout = Layout(key);
-        float[] w = layout.ToRows<float>(t.ToFloatArray());
+        // A float32 weight is permuted straight from its (mapped) bytes: one weight-sized copy, not two.
+        float[] w = t.ElementType == DataType.Float ? layout.ToRows(t.AsSpan<float>()) : layout.ToRows<float>(t.ToFloatArray());
         t.Storage?.ReleasePages();
         if (key.Alpha != 1f)
             for (int i = 0; i < w.Length; i++) w[i] *= key.Alpha;
