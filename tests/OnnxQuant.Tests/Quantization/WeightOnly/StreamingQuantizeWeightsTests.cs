@@ -41,6 +41,25 @@ public class StreamingQuantizeWeightsTests
         Assert.Equal(["in.onnx", "in.onnx.data", "out.onnx", "out.onnx.data"], mapped.Entries());
     }
 
+    [Fact]
+    public void GptqFromASavedStatisticsFile_OnAMappedModel_WritesTheSameBytesAsInMemory()
+    {
+        // GPTQ reads each layer's XᵀX from the statistics file; the rounding itself then streams like RTN.
+        using var inline = new ScratchFolder();
+        using var mapped = new ScratchFolder();
+        string inlineModel = WriteModel(inline, 2, external: false), mappedModel = WriteModel(mapped, 2, external: true);
+        var calibrate = Onnxquant.Run("calibrate", inlineModel, "--data", "random", "--shape", "input_ids=1,16", "--count", "4",
+            "--recipe", "w4a16-gptq", "--out", inline.File("stats.json"));
+        Assert.True(calibrate.ExitCode == 0, calibrate.ToString());
+        foreach (var (model, dir) in new[] { (inlineModel, inline), (mappedModel, mapped) })
+        {
+            var run = Onnxquant.Run(model, dir.File("out.onnx"), "--recipe", "w4a16-gptq", "--load-calib", inline.File("stats.json"), "--external-data");
+            Assert.True(run.ExitCode == 0, run.ToString());
+        }
+        Assert.Equal(File.ReadAllBytes(inline.File("out.onnx")), File.ReadAllBytes(mapped.File("out.onnx")));
+        Assert.Equal(File.ReadAllBytes(inline.File("out.onnx.data")), File.ReadAllBytes(mapped.File("out.onnx.data")));
+    }
+
     [Theory]
     [InlineData(2)]
     [InlineData(8)]
