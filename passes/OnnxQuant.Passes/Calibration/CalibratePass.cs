@@ -1,6 +1,7 @@
 using OnnxQuant.Ir;
 using OnnxQuant.Runtime.DataSources;
 using OnnxQuant.Passes.Calibration.Ranges;
+using OnnxQuant.Passes.Calibration.Ranges.Consumer;
 using OnnxQuant.Runtime.Calibration.Statistics;
 using OnnxQuant.Passes.Quantization;
 using OnnxQuant.Passes.Quantization.AutoPrecision;
@@ -40,19 +41,47 @@ public sealed class CalibratePass : Pass<CalibrateOptions>
             throw new OnnxQuantException($"{Name}: the recipe calibrates {schedule.Collectors.Count} times, and {file} can hold one calibration; " +
                 "drop --save-calib/--load-calib, or split the recipe at the second calibrate step.");
         CalibrationStatistics statistics;
+        var calibrating = settings;
         if (settings.LoadFrom is { } load)
         {
             statistics = CalibrationStatistics.Load(load);
             CheckCovers(model, statistics, targets, rangeSpec, requests, load);
             context.Log($"calibrate: reusing {statistics.Count} tensors' statistics from {load} ({statistics.Samples} samples).");
         }
-        else statistics = CollectTargets(model, targets, HoldOut(model, settings, options.Data, context), options.Data, context, options);
+        else
+        {
+            calibrating = HoldOut(model, settings, options.Data, context);
+            statistics = CollectTargets(model, targets, calibrating, options.Data, context, options);
+        }
         if (settings.SaveTo is { } save) statistics.Save(save);
-        var result = CalibrationResult.Bind(model, statistics, rangeOptions);
+        var chosen = options.Range == RangeChoice.ConsumerMse ? ChooseRanges(model, statistics, requests, options, calibrating, context) : null;
+        var result = CalibrationResult.Bind(model, statistics, rangeOptions, chosen);
         context.Count("tensors", result.Ranges.Count);
         context.SetAnalysis(statistics);
         context.SetAnalysis(result);
         return PassResult.Unchanged;
+    }
+
+    /// <summary>
+    /// <c>range: consumer-mse</c>: the range of every tensor a reader requested a range of, chosen per tensor
+    /// (<see cref="ConsumerRanges"/>) on the samples this step calibrated on; each choice is counted
+    /// (<c>calibrate.range-99.99</c>, …) and logged.
+    /// </summary>
+    private static Dictionary<string, TensorRange> ChooseRanges(Model model, CalibrationStatistics statistics, StatisticsRequests requests,
+        CalibrateOptions options, CalibrationSettings settings, PassContext context)
+    {
+        var tensors = requests.Needs.Where(e => e.Value.Range && e.Key.Name is not null).Select(e => e.Key).ToList();
+        var decisions = ConsumerRanges.Choose(model, statistics, tensors, options, () => settings.OpenData(model, options.Data), context);
+        var chosen = new Dictionary<string, TensorRange>(StringComparer.Ordinal);
+        foreach (var d in decisions)
+        {
+            chosen[d.Tensor] = d.Chosen.Range;
+            context.Count($"range-{d.Chosen.Name}");
+            context.Count($"range-judged-by-{d.JudgedBy}");
+            context.Log($"calibrate: {d.Tensor}: range {d.Chosen.Name} [{d.Chosen.Range.Min:G4}, {d.Chosen.Range.Max:G4}] by {d.JudgedBy} error, "
+                + $"SQNR {d.SqnrDb:F1} dB ({string.Join(", ", d.Errors.Select(e => $"{e.Name} {e.Error:G3}"))})");
+        }
+        return chosen;
     }
 
     /// <summary>

@@ -25,10 +25,11 @@ public sealed class CalibrationResult : IActivationRanges
     private readonly Dictionary<Value, string> _staleBy = [];
 
     private CalibrationResult(CalibrationStatistics statistics, RangeOptions options,
-        Dictionary<Value, TensorStatistics> byValue, Dictionary<Value, TensorRange> ranges)
+        Dictionary<Value, TensorStatistics> byValue, Dictionary<Value, TensorRange> ranges, IReadOnlyDictionary<string, TensorRange>? chosen)
     {
         Statistics = statistics;
         Options = options;
+        Chosen = chosen;
         _statistics = byValue;
         _ranges = ranges;
     }
@@ -39,6 +40,9 @@ public sealed class CalibrationResult : IActivationRanges
     /// <summary>The method the ranges were computed with (an override may recompute one from <see cref="TryGetStatistics"/>).</summary>
     public RangeOptions Options { get; }
 
+    /// <summary>Ranges chosen per tensor (by name) that replace the method's (<c>range: consumer-mse</c>); null when none were.</summary>
+    public IReadOnlyDictionary<string, TensorRange>? Chosen { get; }
+
     /// <summary>The range of every calibrated value that has one (stale ones included; <see cref="TryGetRange(Value, out TensorRange)"/> checks).</summary>
     public IReadOnlyDictionary<Value, TensorRange> Ranges => _ranges;
 
@@ -48,9 +52,11 @@ public sealed class CalibrationResult : IActivationRanges
 
     /// <summary>
     /// Maps <paramref name="statistics"/> (keyed by tensor name) onto the main-graph values of <paramref name="model"/>
-    /// of those names, and computes the range of each value whose statistics the method can use.
+    /// of those names, and computes the range of each value whose statistics the method can use; a range in
+    /// <paramref name="chosen"/> (by tensor name) replaces the method's.
     /// </summary>
-    public static CalibrationResult Bind(Model model, CalibrationStatistics statistics, RangeOptions options)
+    public static CalibrationResult Bind(Model model, CalibrationStatistics statistics, RangeOptions options,
+        IReadOnlyDictionary<string, TensorRange>? chosen = null)
     {
         var byName = MainGraphValues(model);
         var byValue = new Dictionary<Value, TensorStatistics>();
@@ -65,12 +71,13 @@ public sealed class CalibrationResult : IActivationRanges
         var names = RangeCalculator.ComputeAll(ranged, options);
         var ranges = new Dictionary<Value, TensorRange>();
         foreach (var (value, t) in byValue)
-            if (names.TryGetValue(t.Name, out var range)) ranges[value] = range;
-        return new CalibrationResult(statistics, options, byValue, ranges);
+            if (chosen is not null && chosen.TryGetValue(t.Name, out var picked)) ranges[value] = picked;
+            else if (names.TryGetValue(t.Name, out var range)) ranges[value] = range;
+        return new CalibrationResult(statistics, options, byValue, ranges, chosen);
     }
 
     /// <summary>The same statistics bound to <paramref name="copy"/>, a copy of the calibrated model (same tensor names).</summary>
-    public CalibrationResult Rebind(Model copy) => Bind(copy, Statistics, Options);
+    public CalibrationResult Rebind(Model copy) => Bind(copy, Statistics, Options, Chosen);
 
     /// <summary>The calibrated range of <paramref name="tensor"/>; false when it was not calibrated or saw no finite value.</summary>
     /// <exception cref="OnnxQuantException">Its statistics were invalidated by a pass that changed the graph.</exception>
