@@ -1,4 +1,6 @@
 using OnnxQuant.Ir;
+using OnnxQuant.Passes.Calibration;
+using OnnxQuant.Passes.Calibration.Ranges;
 using OnnxQuant.Passes.Rewriting;
 
 namespace OnnxQuant.Passes.Equivalence;
@@ -15,7 +17,20 @@ namespace OnnxQuant.Passes.Equivalence;
 /// with less error. Layers are MatMul, Gemm (transA = 0) and Conv read through <see cref="LinearLayers.LinearLayer"/>:
 /// grouped and depthwise convolutions scale each channel within its group. Chains (conv → relu → conv → relu → conv)
 /// are swept until no scale differs from 1 by more than the tolerance or max-iterations sweeps ran; the weights are
-/// kept in double while sweeping and rounded to their stored type once.
+/// kept in double while sweeping and rounded to their stored type once. Through a Concat along the channel axis (a
+/// U-Net skip connection) each branch's producer is paired with its slice of the consumer's input rows; branches that
+/// are no linear layer keep their scale of 1.
+/// </para>
+/// <para>
+/// High-bias absorption (same paper, §4.1; <c>absorb-high-bias</c>, on by default, needs <c>--data</c>): with c_i =
+/// max(0, min x_i) the calibrated lower bound of layer 1's pre-activation channel i (after equalization),
+/// f(x − c)·W2 + (b2 + c·W2) = f(x)·W2 + b2 whenever x_i ≥ c_i, because every op in between (Relu, LeakyRelu, MaxPool,
+/// Identity, Concat) is the identity or a max there; so b1_i ← b1_i − c_i and b2 ← b2 + Σ_i c_i·W2[·, i] (a Conv's
+/// kernel summed). It is exact on the calibration data and on any input whose pre-activations stay above the bounds;
+/// it narrows the activation's range by c_i where ReLU never clips. It needs layer 2 to be a Gemm (beta ≠ 0) or a
+/// Conv without padding (padding zeros are not shifted), and is counted as <c>absorbed-channels</c>; without data it
+/// is skipped (counted <c>absorb-no-data</c>) and the misses are recorded under <c>absorb</c>.
+/// </para>
 /// <para>
 /// Preconditions: weights (and layer 1's bias) are constants, so run <c>constants</c> and <c>fold-batch-norm</c> first
 /// (the <c>cleanup</c> passes do). Only the main graph is searched.
@@ -25,9 +40,9 @@ namespace OnnxQuant.Passes.Equivalence;
 /// passes through an op that does not commute with a per-channel scale (Sigmoid, Tanh, HardSwish, Gelu, Clip, any
 /// normalization, average pooling…), has a second consumer or is a graph output (that reader would see the scaled
 /// tensor), a weight is shared with another node, the two layers' channel axes differ (Conv into Gemm), a MatMul
-/// weight is batched, layer 1's bias is not a per-channel constant, or a Concat joins branches (equalizing each branch
-/// against its slice of the consumer's input rows is not implemented). Weights and biases get new constants: a shared
-/// constant is never changed in place.
+/// weight is batched, layer 1's bias is not a per-channel constant, or a Concat is not along the channel axis or an
+/// input's channel count is unknown. Weights and biases get new constants: a shared constant is never changed in
+/// place.
 /// </para>
 /// </summary>
 public sealed class EqualizePass : Pass<EqualizeOptions>
@@ -45,12 +60,12 @@ public sealed class EqualizePass : Pass<EqualizeOptions>
         var graph = model.Graph;
         var layers = new Dictionary<Node, EqualizationLayer>();
         EqualizationLayer Layer(LinearLayers.LinearLayer l) =>
-            layers.TryGetValue(l.Node, out var e) ? e : layers[l.Node] = new EqualizationLayer(l, l.ReadBias()!);
-        var pairs = new List<(EqualizationLayer Producer, EqualizationLayer Consumer)>();
+            layers.TryGetValue(l.Node, out var e) ? e : layers[l.Node] = new EqualizationLayer(l, l.ReadBias() ?? new float[l.OutputChannels]);
+        var pairs = new List<(EqualizationLayer Producer, EqualizationLayer Consumer, EqualizationPair Pair)>();
         foreach (var node in graph.Nodes.ToList())
         {
             var pair = EqualizationPair.Find(node, out var reason);
-            if (pair is not null) pairs.Add((Layer(pair.Producer), Layer(pair.Consumer)));
+            if (pair is not null) pairs.Add((Layer(pair.Producer), Layer(pair.Consumer), pair));
             else if (reason is not null) context.RecordMiss("pair", reason);
         }
         if (pairs.Count == 0) return PassResult.Unchanged;
@@ -62,10 +77,10 @@ public sealed class EqualizePass : Pass<EqualizeOptions>
             double largest = 0;
             for (int p = 0; p < pairs.Count; p++)
             {
-                var (producer, consumer) = pairs[p];
+                var (producer, consumer, pair) = pairs[p];
                 for (int c = 0; c < producer.OutputChannels; c++)
                 {
-                    double r1 = producer.OutputRange(c), r2 = consumer.InputRange(c);
+                    double r1 = producer.OutputRange(c), r2 = consumer.InputRange(pair.Offset + c);
                     // A channel with no weight on one side carries nothing to balance.
                     if (!(r1 > 0 && r2 > 0) || double.IsInfinity(r1) || double.IsInfinity(r2)) continue;
                     double s = Math.Sqrt(r1 / r2);
@@ -73,12 +88,13 @@ public sealed class EqualizePass : Pass<EqualizeOptions>
                     if (change <= options.Tolerance) continue;
                     largest = Math.Max(largest, change);
                     producer.DivideOutput(c, s);
-                    consumer.MultiplyInput(c, s);
+                    consumer.MultiplyInput(pair.Offset + c, s);
                     changedPairs.Add(p);
                 }
             }
             if (largest <= options.Tolerance) break;
         }
+        int absorbed = options.AbsorbHighBias ? AbsorbHighBias(model, pairs, changedPairs, context) : 0;
         if (changedPairs.Count == 0) return PassResult.Unchanged;
 
         var rewriter = new Rewriter(graph);
@@ -88,8 +104,78 @@ public sealed class EqualizePass : Pass<EqualizeOptions>
             if (layers.TryGetValue(node, out var layer) && layer.Changed)
                 layer.Write(rewriter, writeBias: producers.Contains(layer));
         context.Count("pairs", changedPairs.Count);
+        if (absorbed > 0) context.Count("absorbed-channels", absorbed);
         context.Count("sweeps", Math.Min(sweeps + 1, options.MaxIterations));
-        context.Log($"equalize: {changedPairs.Count} of {pairs.Count} layer pair(s) rescaled in {Math.Min(sweeps + 1, options.MaxIterations)} sweep(s).");
+        context.Log($"equalize: {changedPairs.Count} of {pairs.Count} layer pair(s) rescaled in {Math.Min(sweeps + 1, options.MaxIterations)} sweep(s)" +
+                    (absorbed > 0 ? $"; {absorbed} high-bias channel(s) absorbed." : "."));
         return PassResult.From(true);
+    }
+
+    /// <summary>
+    /// Why the pair's pre-activation shift cannot move into layer 2's bias exactly (see the class comment), or null.
+    /// </summary>
+    private static string? AbsorptionRefusal(EqualizationLayer consumer, EqualizationPair pair)
+    {
+        var node = consumer.Layer.Node;
+        if (pair.Producer.Node.Outputs[0]?.Name is null) return "layer 1's output has no name, so it cannot be calibrated";
+        if (consumer.Layer.ReadBias() is null) return "layer 2's bias is not a per-channel constant";
+        if (node.OpType == "MatMul") return "layer 2 is a MatMul, which has no bias to absorb the shift";
+        if (node.OpType == "Gemm" && consumer.Layer.Beta == 0) return "layer 2 is a Gemm with beta = 0, whose bias is ignored";
+        if (node.OpType == "Conv")
+        {
+            string autoPad = node.GetString("auto_pad", "NOTSET");
+            if (autoPad is not ("NOTSET" or "VALID") || node.GetInts("pads") is { } pads && pads.Any(p => p != 0))
+                return "layer 2 is a Conv with padding (its zero padding would not be shifted)";
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// High-bias absorption over the equalized pairs: calibrates each eligible pair's pre-activation (on the model as
+    /// it still is, then divided by the equalization scales) and moves c = max(0, min) from layer 1's bias to layer 2's.
+    /// Returns the number of channels shifted; marks the pairs it changed.
+    /// </summary>
+    private int AbsorbHighBias(Model model, List<(EqualizationLayer Producer, EqualizationLayer Consumer, EqualizationPair Pair)> pairs,
+        HashSet<int> changedPairs, PassContext context)
+    {
+        var eligible = new List<int>();
+        for (int p = 0; p < pairs.Count; p++)
+            if (AbsorptionRefusal(pairs[p].Consumer, pairs[p].Pair) is { } why) context.RecordMiss("absorb", why);
+            else eligible.Add(p);
+        if (eligible.Count == 0) return 0;
+        var settings = context.GetAnalysis<CalibrationSettings>();
+        if (settings?.Samples is null && settings?.Data is null)
+        {
+            context.Count("absorb-no-data");
+            context.RecordMiss("absorb", "no calibration data (--data) to bound the pre-activations", eligible.Count);
+            return 0;
+        }
+        var requests = new StatisticsRequests();
+        foreach (int p in eligible)
+            requests.ChannelAbsMax(pairs[p].Pair.Producer.Node.Outputs[0]!, pairs[p].Producer.Layer.Node.OpType == "Conv" ? 1 : -1);
+        var statistics = CalibratePass.Collect(model, requests, new RangeOptions(), context);
+
+        int absorbed = 0;
+        foreach (int p in eligible)
+        {
+            var (producer, consumer, pair) = pairs[p];
+            var output = pair.Producer.Node.Outputs[0]!;
+            if (!statistics.TryGetStatistics(output, out var s) || s.Channels is not { } channels || channels.Channels != producer.OutputChannels)
+            {
+                context.RecordMiss("absorb", "no per-channel statistics for layer 1's output");
+                continue;
+            }
+            for (int c = 0; c < producer.OutputChannels; c++)
+            {
+                // The pre-activation as the rewritten layer 1 computes it: divided by its equalization scale.
+                double lower = channels.MinMax[c].Min / producer.OutputDivisor[c];
+                if (!(lower > 0) || !double.IsFinite(lower)) continue;
+                producer.ShiftBias(c, lower);
+                consumer.AbsorbInputShift(pair.Offset + c, lower);
+                absorbed++;
+                changedPairs.Add(p);
+            }
+        }
+        return absorbed;
     }
 }

@@ -5,6 +5,7 @@ using OnnxQuant.Passes.Equivalence;
 using OnnxQuant.Passes.LinearLayers;
 using OnnxQuant.Passes.Recipes;
 using OnnxQuant.Tests.Fusion;
+using OnnxQuant.Runtime;
 using OnnxQuant.Tests.Support;
 
 namespace OnnxQuant.Tests.Equivalence;
@@ -210,16 +211,189 @@ public class EqualizeTests
         Assert.Same(original, shared.Const);
     }
 
+    // ---- Concat (U-Net skip connections). ----
+
+    /// <summary>
+    /// A small U-Net-like graph: an encoder activation read by both the next conv and the skip Concat, a decoder conv
+    /// chain, and a Concat of [decoder, a second encoder branch, the graph input] along channels into the last conv.
+    /// </summary>
+    private static FusionTestGraph UNet(Func<FusionTestGraph, Value, Value>? onSkipBranch = null, long concatAxis = 1)
+    {
+        var t = new FusionTestGraph(17);
+        var x = t.Input("x", 1, 4, 8, 8);
+        var encoder = t.Op("Relu", Conv(t, x, Uneven(t, 11, 0, 8, 4, 3, 3), t.Random(-1, 1, 8)));
+        var down = t.Op("Relu", Conv(t, encoder, Uneven(t, 12, 0, 8, 8, 3, 3), t.Random(-1, 1, 8)));
+        var decoder = t.Op("Relu", Conv(t, down, Uneven(t, 13, 0, 6, 8, 3, 3), t.Random(-1, 1, 6)));
+        var branch = Conv(t, x, Uneven(t, 14, 0, 5, 4, 3, 3), t.Random(-1, 1, 5));
+        branch = onSkipBranch is null ? t.Op("Relu", branch) : onSkipBranch(t, branch);
+        var joined = t.Op("Concat", [decoder, branch, x, encoder], Attribute.Int("axis", concatAxis));
+        t.Output(Conv(t, joined, t.Random(-1, 1, 3, 6 + 5 + 4 + 8, 3, 3), t.Random(-1, 1, 3)));
+        return t;
+    }
+
     [Fact]
-    public void DoesNotFire_AcrossAConcat()
+    public void UNetSkipConcat_IsExact_AndEqualizesEachBranchAgainstItsSliceOfTheConsumer()
+    {
+        var t = UNet();
+        var branchConv = t.Model.Graph.Nodes.Where(n => n.OpType == "Conv").ElementAt(3);
+        double before = Spread(branchConv);
+
+        // down→decoder (plain), decoder→Concat slot 0 and branch→Concat slot 1 pair with the last conv; the encoder
+        // activation feeds both the down conv and the Concat, so it must not be scaled.
+        var context = RunExact(t, 3);
+
+        Assert.True(Spread(branchConv) < before / 10, $"The Concat branch kept a spread of {Spread(branchConv)} (was {before}).");
+        Assert.Contains(FusionTestGraph.Reasons(context), r => r.Contains("has another consumer that would see the scaled tensor", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void ConcatBranchThroughSigmoid_IsNotScaled_AndRecordsWhy()
+    {
+        var t = UNet((t, v) => t.Op("Sigmoid", v));
+        var context = RunExact(t, 2);
+        Assert.Contains(FusionTestGraph.Reasons(context), r => r.Contains("passes through Sigmoid, which does not commute", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("Tanh")]
+    [InlineData("Gelu")]
+    public void ConcatBranchThroughANonHomogeneousActivation_DoesNotFire(string op)
+    {
+        var t = new FusionTestGraph(20);
+        var x = t.Input("x", 1, 4, 8, 8);
+        var branch = t.Op(op, Conv(t, x, Uneven(t, 1, 0, 4, 4, 3, 3), t.Random(-1, 1, 4)));
+        var joined = t.Op("Concat", [branch, x], Attribute.Int("axis", 1));
+        t.Output(Conv(t, joined, t.Random(-1, 1, 6, 8, 3, 3), null));
+        FusionTestGraph.AssertDoesNotFire(t.Model, new EqualizePass(), $"passes through {op}, which does not commute");
+    }
+
+    [Fact]
+    public void DoesNotFire_AcrossAConcatOfAnotherAxis()
     {
         var t = new FusionTestGraph(17);
         var x = t.Input("x", 1, 4, 8, 8);
         var a = t.Op("Relu", Conv(t, x, Uneven(t, 1, 0, 4, 4, 3, 3), null));
+        var joined = t.Op("Concat", [a, x], Attribute.Int("axis", 2));
+        t.Output(Conv(t, joined, t.Random(-1, 1, 6, 4, 3, 3), null));
+
+        FusionTestGraph.AssertDoesNotFire(t.Model, new EqualizePass(), "a Concat joins branches along axis 2, not the channel axis");
+    }
+
+    [Fact]
+    public void DoesNotFire_WhenAConcatBranchHasAnotherConsumer()
+    {
+        var t = new FusionTestGraph(17);
+        var x = t.Input("x", 1, 4, 8, 8);
+        var a = t.Op("Relu", Conv(t, x, Uneven(t, 1, 0, 4, 4, 3, 3), t.Random(-1, 1, 4)));
+        t.Output(t.Op("Sigmoid", a));
         var joined = t.Op("Concat", [a, x], Attribute.Int("axis", 1));
         t.Output(Conv(t, joined, t.Random(-1, 1, 6, 8, 3, 3), null));
 
-        FusionTestGraph.AssertDoesNotFire(t.Model, new EqualizePass(), "a Concat joins branches");
+        FusionTestGraph.AssertDoesNotFire(t.Model, new EqualizePass(), "has another consumer that would see the scaled tensor");
+    }
+
+    // ---- High-bias absorption. ----
+
+    /// <summary>
+    /// Layer 1 → Relu → layer 2 where layer 1's channels 0, 2, 4… have a bias of +6 over weights of at most 0.1 on
+    /// inputs in [−1, 1]: those pre-activations never fall below 6 − 0.1·K, so their lower bound moves into layer 2.
+    /// </summary>
+    private static (FusionTestGraph Graph, Value PreActivation) HighBiasPair(bool conv, long pad = 0)
+    {
+        var t = new FusionTestGraph(17);
+        int k = conv ? 4 : 16, m = 8;
+        var bias = Enumerable.Range(0, m).Select(i => i % 2 == 0 ? 6f : -0.5f).ToArray();
+        Value pre;
+        if (conv)
+        {
+            var x = t.Input("x", 1, k, 6, 6);
+            pre = t.Op("Conv", [x, t.Random(-0.1f, 0.1f, m, k, 1, 1), t.Const(bias, m)]);
+            t.Output(t.Op("Conv", [t.Op("Relu", pre), t.Random(-1, 1, 5, m, 3, 3), t.Random(-1, 1, 5)], Attribute.Ints("pads", pad, pad, pad, pad)));
+        }
+        else
+        {
+            var x = t.Input("x", 3, k);
+            pre = t.Op("Gemm", [x, t.Random(-0.1f, 0.1f, k, m), t.Const(bias, m)]);
+            t.Output(t.Op("Gemm", [t.Op("Relu", pre), t.Random(-1, 1, m, 5)], Attribute.Float("alpha", 2f), Attribute.Float("beta", 0.5f)));
+        }
+        pre.Name = "pre_activation";
+        pre.Type = new TensorType(DataType.Float);
+        return (t, pre);
+    }
+
+    private static PassContext WithCalibration(FusionTestGraph t)
+    {
+        var context = new PassContext();
+        // The comparison's own inputs (seed 7) among the calibration samples: exactness holds on calibrated data.
+        context.SetAnalysis(new Passes.Calibration.CalibrationSettings
+        {
+            Samples = new OnnxQuant.Runtime.DataSources.CalibrationSamples(new[] { 7, 8, 9 }.Select(seed => (IReadOnlyDictionary<string, Tensor>)SampleInputs.ForModel(t.Model, seed))),
+        });
+        return context;
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void HighBiasAbsorption_IsExactOnCalibratedData_AndLowersThePreActivation(bool conv)
+    {
+        var (t, pre) = HighBiasPair(conv);
+        var samples = new[] { 7, 8, 9 }.Select(seed => SampleInputs.ForModel(t.Model, seed)).ToList();
+        var lowBefore = ChannelMins(t.Model, pre, samples, 1);
+        var context = WithCalibration(t);
+
+        t.RunAndCompare(new EqualizePass(), Tolerance, context);
+
+        Assert.Equal(4, context.Counters.GetValueOrDefault("absorbed-channels"));
+        var lowAfter = ChannelMins(t.Model, pre, samples, 1);
+        for (int c = 0; c < lowBefore.Length; c += 2)
+        {
+            Assert.True(lowBefore[c] > 1, $"Channel {c} reaches down to {lowBefore[c]}: not high enough to prove anything.");
+            // The calibrated lower bound moved out: over the calibration samples the channel now starts at 0.
+            Assert.True(Math.Abs(lowAfter[c]) < 1e-4, $"channel {c}'s lowest pre-activation is {lowAfter[c]}, not 0");
+        }
+    }
+
+    /// <summary>The smallest value of each channel (axis <paramref name="axis"/>) of <paramref name="value"/> over the samples.</summary>
+    private static double[] ChannelMins(Model model, Value value, IReadOnlyList<IReadOnlyDictionary<string, Tensor>> samples, int axis)
+    {
+        using var copy = OnnxReader.Read(OnnxWriter.ToBytes(model));
+        var inCopy = copy.Graph.AllNodes().SelectMany(n => n.Outputs).First(v => v?.Name == value.Name)!;
+        copy.Graph.Outputs.Add(inCopy);
+        double[]? mins = null;
+        foreach (var feeds in samples)
+        {
+            var tensor = OnnxQuant.Runtime.ModelRunner.RunOnce(copy, feeds)[value.Name!];
+            var data = tensor.ToFloatArray();
+            long channels = tensor.Dims[axis], inner = tensor.Dims.Skip(axis + 1).Aggregate(1L, (a, b) => a * b);
+            mins ??= Enumerable.Repeat(double.PositiveInfinity, (int)channels).ToArray();
+            for (long i = 0; i < data.Length; i++)
+            {
+                int c = (int)(i / inner % channels);
+                mins[c] = Math.Min(mins[c], data[i]);
+            }
+        }
+        return mins!;
+    }
+
+    [Fact]
+    public void HighBiasAbsorption_DoesNotFire_IntoAPaddedConv()
+    {
+        var (t, _) = HighBiasPair(conv: true, pad: 1);
+        var context = WithCalibration(t);
+        t.RunAndCompare(new EqualizePass(), Tolerance, context);
+        Assert.Equal(0, context.Counters.GetValueOrDefault("absorbed-channels"));
+        Assert.Contains(FusionTestGraph.Reasons(context), r => r.Contains("layer 2 is a Conv with padding", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void HighBiasAbsorption_WithoutData_IsSkipped_AndSaysSo()
+    {
+        var (t, _) = HighBiasPair(conv: false);
+        var context = new PassContext();
+        t.RunAndCompare(new EqualizePass(), Tolerance, context);
+        Assert.Equal(1, context.Counters.GetValueOrDefault("absorb-no-data"));
+        Assert.Contains(FusionTestGraph.Reasons(context), r => r.Contains("no calibration data", StringComparison.Ordinal));
     }
 
     // ---- Shared models: exact where it fires. ----
