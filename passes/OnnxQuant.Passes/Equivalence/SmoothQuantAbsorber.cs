@@ -10,6 +10,9 @@ namespace OnnxQuant.Passes.Equivalence;
 /// SimplifiedLayerNormalization), or the output columns and bias of the linear layer before it (MatMul or Gemm,
 /// possibly followed by an Add of a constant bias). With <c>throughMul</c> (AWQ) also through an elementwise Mul of
 /// two tensors (SwiGLU's silu(gate)·up): (a·b)/s = a·(b/s), so one factor's producing linear layer takes 1/s.
+/// A Conv's input (channels on axis 1, <see cref="TryAbsorbConvInput"/>) is absorbed by the previous Conv's output
+/// channels and bias, through Relu/LeakyRelu/MaxPool/Identity (f(y/s) = f(y)/s for s &gt; 0), by a
+/// BatchNormalization's scale and bias, or by a Mul by a per-channel constant.
 /// Every edit makes new constants; shared ones stay as they are.
 /// </summary>
 internal static class SmoothQuantAbsorber
@@ -52,11 +55,60 @@ internal static class SmoothQuantAbsorber
         }
     }
 
+    /// <summary>
+    /// Folds 1/s per channel (axis 1 of a rank-<paramref name="rank"/> NC… tensor) into what produces the Conv input
+    /// <paramref name="activation"/>: "conv", "batch-norm" or "affine" (with "-through-relu" etc. when it passed such
+    /// ops), or null when nothing can take it.
+    /// </summary>
+    public static string? TryAbsorbConvInput(Rewriter rewriter, Value activation, float[] inverse, int rank)
+    {
+        if (activation.Producer is not { IsDefaultDomain: true } producer || producer.Graph != rewriter.Graph) return null;
+        if (producer.Outputs[0] != activation || producer.Outputs.Skip(1).Any(o => o is not null && (o.Uses.Count > 0 || o.IsAnyGraphOutput)))
+            return null;
+        int k = inverse.Length;
+        switch (producer.OpType)
+        {
+            case "Conv":
+                return TryAbsorbInLinear(rewriter, producer, null, inverse) ? "conv" : null;
+            case "BatchNormalization":
+                if (!IsChannelVector(producer.Input(1), k) || !IsChannelVector(producer.Input(2), k)) return null;
+                ScaleInput(rewriter, producer, 1, inverse);
+                ScaleInput(rewriter, producer, 2, inverse);
+                return "batch-norm";
+            case "Relu" or "LeakyRelu" or "MaxPool" or "Identity":
+                // Positively homogeneous per channel: f(y)/s = f(y/s); the tensor before it must have no other reader.
+                if (producer.Input(0) is not { IsConstant: false, IsAnyGraphOutput: false } inner || inner.Uses.Count != 1) return null;
+                return TryAbsorbConvInput(rewriter, inner, inverse, rank) is { } how ? $"{how}-through-{producer.OpType.ToLowerInvariant()}" : null;
+            case "Mul":
+                for (int i = 0; i < 2; i++)
+                    if (IsAxisOneVector(producer.Input(i), k, rank) && producer.Input(1 - i) is { IsConstant: false })
+                    {
+                        ScaleInput(rewriter, producer, i, inverse);
+                        return "affine";
+                    }
+                return null;
+            default:
+                return null;
+        }
+    }
+
+    /// <summary>A floating-point constant with one value per channel of axis 1 of a rank-<paramref name="rank"/> tensor ([C, 1, 1] or [1, C, 1, 1]).</summary>
+    private static bool IsAxisOneVector(Value? value, int k, int rank)
+    {
+        if (value?.Const is not { } t || t.ElementType is not (DataType.Float or DataType.Float16 or DataType.BFloat16 or DataType.Double)) return false;
+        int at = t.Rank - (rank - 1);
+        if (at < 0 || t.Dims[at] != k) return false;
+        for (int i = 0; i < t.Rank; i++)
+            if (i != at && t.Dims[i] != 1) return false;
+        return true;
+    }
+
     /// <summary>B ← B·diag(1/s) and the bias (Gemm's C or the Add's constant) ← bias/s; false when the layer cannot take it.</summary>
     private static bool TryAbsorbInLinear(Rewriter rewriter, Node node, (Node Add, int Input)? add, float[] inverse)
     {
         int k = inverse.Length;
-        if (LinearLayer.TryRead(node, out var layer) is not null || layer!.Groups != 1 || layer.OutputChannels != k) return false;
+        // A Conv's output channels scale in any grouping (row o of its weight is output channel o).
+        if (LinearLayer.TryRead(node, out var layer) is not null || layer!.Groups != 1 && node.OpType != "Conv" || layer.OutputChannels != k) return false;
         if (LinearLayer.SharingConflict([layer]) is not null) return false;
         if (layer.Bias is { } bias && !IsChannelVector(bias, k)) return false;
         var rows = layer.ReadRows();

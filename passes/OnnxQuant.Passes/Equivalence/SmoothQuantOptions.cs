@@ -16,6 +16,9 @@ public sealed class SmoothQuantOptions : IOptionRecord
     [Description("when nothing before an activation absorbs 1/s (GELU, a graph input...): insert a Mul by 1/s (true) or leave those layers as they are (false)")]
     public bool ExplicitMul { get; set; } = true;
 
+    [Description("also smooth Conv layers: per input channel (axis 1) of the activation a convolution reads, 1/s folded into the previous Conv's output channels and bias (through Relu/LeakyRelu/MaxPool), a BatchNormalization, a Mul by a per-channel constant, or an explicit Mul")]
+    public bool Conv { get; set; } = true;
+
     /// <summary>True for <c>alpha: auto</c>.</summary>
     public bool IsAuto => Alpha.Trim().Equals("auto", StringComparison.OrdinalIgnoreCase);
 

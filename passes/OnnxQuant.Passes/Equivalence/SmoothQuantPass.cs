@@ -17,6 +17,15 @@ namespace OnnxQuant.Passes.Equivalence;
 /// MatMul then Add of a constant), or, when nothing absorbs it (GELU, a graph input), an explicit Mul by 1/s before the
 /// layers (option <c>explicit-mul</c>; counted as <c>mul</c>).
 /// <para>
+/// Convolutions (option <c>conv</c>, default on; Xiao et al. treat only linear layers, the identity is the same per
+/// input channel): for an ungrouped Conv, conv(x/s, W·s) = conv(x, W) with s per input channel (axis 1) and every
+/// kernel weight of channel j times s_j (zero padding stays zero). 1/s folds into the previous Conv's output channels
+/// and bias (also through Relu, LeakyRelu, MaxPool, Identity, which commute with a positive per-channel scale), a
+/// BatchNormalization's scale and bias, a Mul by a per-channel constant, or an explicit Mul by a [C, 1, 1] constant
+/// (after HardSwish, Sigmoid…). Grouped and depthwise convolutions are not smoothed (their reader makes the group
+/// refuse, "other readers"); with <c>alpha: auto</c> a Conv group keeps 0.5 (counted <c>auto-conv-0.5</c>).
+/// </para>
+/// <para>
 /// Statistics: the per-channel abs-max of every candidate activation, collected by the pass itself on the model as it is
 /// (<see cref="CalibratePass.Collect"/> over <c>--data</c>), so it runs alone (<c>passes: [smooth-quant]</c>) or before
 /// the calibrate step of a quantizing recipe, which then calibrates the smoothed model.
@@ -53,7 +62,7 @@ public sealed class SmoothQuantPass : Pass<SmoothQuantOptions>
         double? fixedAlpha = options.FixedAlpha();
         var graph = model.Graph;
         var groups = new List<SmoothQuantGroup>();
-        foreach (var group in SmoothQuantGroup.Candidates(graph))
+        foreach (var group in SmoothQuantGroup.Candidates(graph, options.Conv))
         {
             if (group.Refusal() is { } why) context.RecordMiss(Pattern, why, group.Layers.Count);
             else if (group.Activation.Name is null) context.RecordMiss(Pattern, "the activation has no name, so it cannot be calibrated", group.Layers.Count);
@@ -62,12 +71,12 @@ public sealed class SmoothQuantPass : Pass<SmoothQuantOptions>
         if (groups.Count == 0) return PassResult.Unchanged;
 
         var requests = new StatisticsRequests();
-        foreach (var group in groups) requests.ChannelAbsMax(group.Activation);
+        foreach (var group in groups) requests.ChannelAbsMax(group.Activation, group.ChannelAxis);
         var statistics = CalibratePass.Collect(model, requests, new RangeOptions(), context);
 
         // alpha: auto measures its error on actual activation rows (see SmoothQuantAlphaSearch for why not XᵀX).
         var sampled = fixedAlpha is null
-            ? SmoothQuantAlphaSearch.SampleRows(model, groups.Where(g => statistics.TryGetStatistics(g.Activation, out var t) && t.Channels is not null).Select(g => g.Activation).ToList(), options.AutoRows, context)
+            ? SmoothQuantAlphaSearch.SampleRows(model, groups.Where(g => !g.IsConv && statistics.TryGetStatistics(g.Activation, out var t) && t.Channels is not null).Select(g => g.Activation).ToList(), options.AutoRows, context)
             : null;
 
         // Every s from the original weights first: a layer may be both in a group and the producer another group's
@@ -84,11 +93,14 @@ public sealed class SmoothQuantPass : Pass<SmoothQuantOptions>
             var xMax = statistics.ChannelAbsMax(group.Activation);
             if (xMax.Length != group.K)
             {
-                context.RecordMiss(Pattern, "the activation's last axis is not the layers' input channels", group.Layers.Count);
+                context.RecordMiss(Pattern, group.IsConv ? "the activation's axis 1 is not the convolutions' input channels"
+                    : "the activation's last axis is not the layers' input channels", group.Layers.Count);
                 continue;
             }
             var wMax = group.WeightChannelAbsMax();
-            if (sampled is not null && sampled[group.Activation].Length == 0) context.Count("auto-no-rows");
+            // The α search measures x·B on activation rows; a convolution's rows would be im2col patches: it keeps 0.5.
+            if (sampled is not null && group.IsConv) context.Count("auto-conv-0.5");
+            else if (sampled is not null && sampled[group.Activation].Length == 0) context.Count("auto-no-rows");
             else if (sampled is not null && Scales(xMax, wMax, 0.5, out _) is not null)
             {
                 var minMax = s.Channels.MinMax;
@@ -117,10 +129,14 @@ public sealed class SmoothQuantPass : Pass<SmoothQuantOptions>
             var inverse = scale.Select(v => 1f / v).ToArray();
             var x = group.Activation;
             var nodes = group.Layers.Select(l => l.Node).ToList();
-            if (SmoothQuantAbsorber.TryAbsorb(rewriter, x, inverse) is { } how) context.Count(how);
+            int rank = group.IsConv ? group.Layers[0].WeightTensor.Rank : 0;
+            if ((group.IsConv ? SmoothQuantAbsorber.TryAbsorbConvInput(rewriter, x, inverse, rank) : SmoothQuantAbsorber.TryAbsorb(rewriter, x, inverse)) is { } how)
+                context.Count(how);
             else if (options.ExplicitMul)
             {
-                var mul = new Node("Mul", [x, rewriter.AddConstant(Tensor.FromFloats(inverse, inverse.Length), $"{x.Name}_smooth_inv")]);
+                // [K] broadcasts along the last axis; a Conv's NC… input needs [C, 1, …, 1].
+                long[] dims = group.IsConv ? [inverse.Length, .. Enumerable.Repeat(1L, rank - 2)] : [inverse.Length];
+                var mul = new Node("Mul", [x, rewriter.AddConstant(Tensor.FromFloats(inverse, dims), $"{x.Name}_smooth_inv")]);
                 mul.Outputs[0]!.Name = rewriter.FreshName($"{x.Name}_smoothed");
                 mul.Outputs[0]!.Type = x.Type;
                 rewriter.InsertAfterProducer(x, mul);
@@ -138,9 +154,7 @@ public sealed class SmoothQuantPass : Pass<SmoothQuantOptions>
             {
                 var first = byWeight.First();
                 var rows = first.ReadRows();
-                for (int n = 0; n < first.OutputChannels; n++)
-                    for (int j = 0; j < first.K; j++)
-                        rows[(long)n * first.K + j] *= scale[j];
+                group.ScaleRows(rows, first, scale);
                 LinearLayer.ReplaceWeight(rewriter, byWeight.ToList(), first.WeightFromRows(rows));
             }
             changed += nodes.Count;

@@ -268,6 +268,9 @@ public class RotateTests
         Assert.Equal(5, hadamards.Count);
         Assert.All(hadamards, n => Assert.Equal("MatMul", n.OpType));
         Assert.All(hadamards, n => Assert.Equal(DataType.Float, n.Inputs[1]!.ElementType));
+        // One H constant per order in the written file, read by every online MatMul of that width (not one per layer).
+        Assert.Single(hadamards.Select(n => n.Inputs[1]).Distinct());
+        Assert.Single(after.Graph.Constants, v => v.Name?.StartsWith("hadamard_", StringComparison.Ordinal) == true);
         Assert.Contains(after.Graph.Nodes, n => n.OpType == "MatMulNBits");
         using var before = OnnxReader.Read(SharedPaths.Model("stories260k.onnx"));
         var logits = NumericAssert.Run(after, SharedModelInputs.For("stories260k.onnx", before)).Values.Single();

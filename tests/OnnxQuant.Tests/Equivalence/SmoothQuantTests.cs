@@ -88,6 +88,123 @@ public class SmoothQuantTests
         Assert.True(Counter(context, "layers") >= 4 * VitConfig.Tiny.Layers);
     }
 
+    // ---- Convolutions: per input channel (axis 1). ----
+
+    /// <summary>A Conv whose output channels have outliers (channel c scaled by 10^(c mod 3)), as SmoothQuant assumes.</summary>
+    private static Value OutlierConv(FusionTestGraph g, Value x, long inputs, long outputs, int seed)
+    {
+        var random = new Random(seed);
+        var w = new float[outputs * inputs * 9];
+        for (int i = 0; i < w.Length; i++) w[i] = (float)((random.NextDouble() * 2 - 1) * Math.Pow(10, i / (inputs * 9) % 3));
+        return g.Op("Conv", [x, g.Const(w, outputs, inputs, 3, 3), g.Random(-1, 1, outputs)], OnnxQuant.Ir.Attribute.Ints("pads", 1, 1, 1, 1));
+    }
+
+    /// <summary>Conv → Relu → Conv: 1/s goes through the Relu into the first Conv's output channels and bias.</summary>
+    [Fact]
+    public void ConvReluConv_FoldsThroughTheReluIntoThePreviousConv_AndIsExact()
+    {
+        var g = new FusionTestGraph(21);
+        var x = g.Input("x", 2, 3, 8, 8);
+        var h = g.Op("Relu", OutlierConv(g, x, 3, 6, 1));
+        h.Name = "h";
+        var second = g.Random(-1, 1, 4, 6, 3, 3);
+        var before = second.Const!.ToFloatArray();
+        g.Output(g.Op("Conv", [h, second, g.Random(-1, 1, 4)], OnnxQuant.Ir.Attribute.Ints("pads", 1, 1, 1, 1)));
+        var shapes = new Dictionary<string, long[]>();
+
+        var context = SmoothAndCompare(g.Model, Samples(g.Model, shapes), SampleInputs.ForModel(g.Model, 9, shapes));
+
+        Assert.Equal(1, Counter(context, "conv-through-relu"));
+        Assert.Equal(1, Counter(context, "mul"));     // x, a graph input, has nothing before it
+        Assert.Equal(2, Counter(context, "layers"));
+        // Every kernel weight of input channel j was multiplied by one s_j: the ratio is constant over each 3×3 block
+        // and over output channels, and differs between channels (the outliers moved into the weight).
+        var after = g.Model.Graph.Nodes.Last(n => n.OpType == "Conv").Inputs[1]!.Const!.ToFloatArray();
+        var ratios = new double[6];
+        for (int o = 0; o < 4; o++)
+            for (int j = 0; j < 6; j++)
+                for (int t = 0; t < 9; t++)
+                {
+                    int i = (o * 6 + j) * 9 + t;
+                    double r = after[i] / before[i];
+                    if (o == 0 && t == 0) ratios[j] = r;
+                    else Assert.True(Math.Abs(r / ratios[j] - 1) < 1e-5, $"weight ({o}, {j}, {t}) was scaled by {r}, not s_{j} = {ratios[j]}");
+                }
+        Assert.True(ratios.Max() / ratios.Min() > 3, $"The scales {string.Join(", ", ratios)} do not follow the outliers.");
+    }
+
+    /// <summary>Conv → HardSwish → Conv: nothing commutes, so a Mul by a [C, 1, 1] constant goes before the second Conv.</summary>
+    [Fact]
+    public void ConvHardSwishConv_GetsAnExplicitChannelMul_AndIsExact()
+    {
+        var g = new FusionTestGraph(21);
+        var x = g.Input("x", 1, 3, 8, 8);
+        var h = g.Op("HardSwish", OutlierConv(g, x, 3, 6, 2));
+        g.Output(g.Op("Conv", [h, g.Random(-1, 1, 4, 6, 1, 1)]));
+        var shapes = new Dictionary<string, long[]>();
+
+        var context = SmoothAndCompare(g.Model, Samples(g.Model, shapes), SampleInputs.ForModel(g.Model, 9, shapes));
+
+        Assert.Equal(2, Counter(context, "mul"));
+        var mul = g.Model.Graph.Nodes.Last(n => n.OpType == "Conv").Inputs[0]!.Producer!;
+        Assert.Equal("Mul", mul.OpType);
+        Assert.Equal([6L, 1, 1], mul.Inputs[1]!.Const!.Dims.ToArray());
+    }
+
+    /// <summary>BatchNormalization → Conv: its scale and bias take 1/s.</summary>
+    [Fact]
+    public void BatchNormThenConv_FoldsIntoTheNormsScaleAndBias_AndIsExact()
+    {
+        var g = new FusionTestGraph(21);
+        var x = g.Input("x", 2, 6, 8, 8);
+        var h = g.Op("BatchNormalization", g.Op("Sigmoid", x), g.Const([1, 30, 1, 0.1f, 5, 1], 6), g.Random(-1, 1, 6), g.Random(-1, 1, 6), g.Random(0.5f, 2, 6));
+        g.Output(g.Op("Conv", [h, g.Random(-1, 1, 4, 6, 3, 3)], OnnxQuant.Ir.Attribute.Ints("pads", 1, 1, 1, 1)));
+        var shapes = new Dictionary<string, long[]>();
+
+        var context = SmoothAndCompare(g.Model, Samples(g.Model, shapes), SampleInputs.ForModel(g.Model, 9, shapes));
+
+        Assert.Equal(1, Counter(context, "batch-norm"));
+        Assert.Equal(1, Counter(context, "layers"));
+    }
+
+    [Fact]
+    public void ADepthwiseConvReader_KeepsTheActivation_SayingSo()
+    {
+        var g = new FusionTestGraph(21);
+        var x = g.Input("x", 1, 6, 8, 8);
+        var h = g.Op("Relu", OutlierConv(g, x, 6, 6, 3));
+        var dw = g.Op("Conv", [h, g.Random(-1, 1, 6, 1, 3, 3)], OnnxQuant.Ir.Attribute.Int("group", 6));
+        g.Output(g.Op("Add", dw, g.Op("Conv", [h, g.Random(-1, 1, 6, 6, 1, 1)])));
+        var context = new PassContext { CurrentPass = "smooth-quant" };
+        context.SetAnalysis(Samples(g.Model, new Dictionary<string, long[]>()));
+        VerifiedPass.Run(new SmoothQuantPass(), g.Model, new SmoothQuantOptions(), context);
+        Assert.Contains(FusionTestGraph.Reasons(context), r => r.Contains("not an ungrouped Conv with a constant weight reading it as x", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void WithConvOff_ConvolutionsAreLeftAlone()
+    {
+        var g = new FusionTestGraph(21);
+        var x = g.Input("x", 1, 3, 8, 8);
+        g.Output(g.Op("Conv", [g.Op("Relu", OutlierConv(g, x, 3, 6, 4)), g.Random(-1, 1, 4, 6, 1, 1)]));
+        var context = new PassContext { CurrentPass = "smooth-quant" };
+        context.SetAnalysis(Samples(g.Model, new Dictionary<string, long[]>()));
+        Assert.False(VerifiedPass.Run(new SmoothQuantPass(), g.Model, new SmoothQuantOptions { Conv = false }, context).Modified);
+    }
+
+    [Fact]
+    public void Ppocr_AfterCleanup_IsExact_SmoothingItsConvolutions()
+    {
+        using var model = OnnxReader.Read(SharedPaths.Model("ppocr_v4_rec.onnx"));
+        Cleanup(model);
+        var shapes = SharedModelInputs.ShapesFor("ppocr_v4_rec.onnx");
+
+        var context = SmoothAndCompare(model, Samples(model, shapes, count: 2), SharedModelInputs.For("ppocr_v4_rec.onnx", model));
+
+        Assert.True(Counter(context, "layers") > 0);
+        Assert.True(model.Graph.Nodes.Count(n => n.OpType == "Conv") > 0);
+    }
+
     /// <summary>x → GELU → MatMul → y: nothing absorbs 1/s, so the pass inserts one Mul.</summary>
     [Fact]
     public void GeluThenMatMul_GetsAnExplicitMul_AndIsExact()
