@@ -9,8 +9,10 @@ namespace OnnxQuant.Passes.Equivalence;
 /// <summary>
 /// <c>alpha: auto</c> of <see cref="SmoothQuantPass"/>: per activation X (with every layer reading it), the α on the
 /// grid 0, 0.05, …, 1 whose scales s give the least Σ ‖X·B − Q_a(X/s)·Q_w(diag(s)·B)‖² over sampled calibration rows,
-/// with Q_a the uint8 asymmetric per-tensor quantizer insert-qdq applies by default (range: the calibrated per-channel
-/// min/max of X divided by s) and Q_w int8 symmetric per output channel (max|w|/127).
+/// with Q_a the per-tensor activation quantizer and Q_w the symmetric weight quantizer the recipe's following calibrate
+/// and insert-qdq steps will apply (<see cref="SmoothQuantQuantizer"/>: activation type and symmetry, min-max range from
+/// the calibrated per-channel min/max of X divided by s or a percentile of the sampled rows of X/s, weight bits, per
+/// output channel or per tensor).
 /// <para>
 /// Why rows and not XᵀX (as <c>awq</c> uses): AWQ's error is x·(B − B̂), linear in x, so Σ‖·‖² = Σ dᵀ·XᵀX·d. Here
 /// the activation is quantized too, and Q_a(x/s) is not linear in x (rounding per element, a range set by the
@@ -65,7 +67,8 @@ internal static class SmoothQuantAlphaSearch
 
     /// <summary>The α of <see cref="Grid"/> with the least <see cref="OutputError"/> (the first on ties) and every α's error;
     /// <paramref name="xMin"/>/<paramref name="xMax"/> are the signed per-channel range, <paramref name="xAbsMax"/> what s uses.</summary>
-    public static (double Alpha, float[]? Scale, double[] Errors) Choose(float[][] x, double[] xMin, double[] xMax, double[] xAbsMax, double[] wMax, IReadOnlyList<Layer> layers)
+    public static (double Alpha, float[]? Scale, double[] Errors) Choose(float[][] x, double[] xMin, double[] xMax, double[] xAbsMax, double[] wMax,
+        IReadOnlyList<Layer> layers, SmoothQuantQuantizer? quantizer = null)
     {
         var errors = new double[Grid.Length];
         double best = double.PositiveInfinity, bestAlpha = 0.5;
@@ -73,25 +76,20 @@ internal static class SmoothQuantAlphaSearch
         for (int i = 0; i < Grid.Length; i++)
         {
             var s = SmoothQuantPass.Scales(xAbsMax, wMax, Grid[i], out _);
-            errors[i] = s is null ? double.PositiveInfinity : OutputError(x, xMin, xMax, s, layers);
+            errors[i] = s is null ? double.PositiveInfinity : OutputError(x, xMin, xMax, s, layers, quantizer ?? SmoothQuantQuantizer.Default);
             if (errors[i] < best) (best, bestAlpha, bestScale) = (errors[i], Grid[i], s);
         }
         return (bestAlpha, bestScale, errors);
     }
 
     /// <summary>Σ over layers and rows of ‖x·B − Q_a(x/s)·Q_w(diag(s)·B)‖² (see the class comment).</summary>
-    public static double OutputError(float[][] x, double[] xMin, double[] xMax, float[] s, IReadOnlyList<Layer> layers)
+    public static double OutputError(float[][] x, double[] xMin, double[] xMax, float[] s, IReadOnlyList<Layer> layers, SmoothQuantQuantizer quantizer)
     {
         int k = s.Length;
-        double lo = 0, hi = 0;
-        for (int j = 0; j < k; j++)
-        {
-            lo = Math.Min(lo, xMin[j] / s[j]);
-            hi = Math.Max(hi, xMax[j] / s[j]);
-        }
-        var (aScale, aZero) = QdqMath.ActivationParams((float)lo, (float)hi, DataType.UInt8, symmetric: false);
-        var (aMin, aMax) = QdqMath.IntegerRange(DataType.UInt8, symmetric: false);
-        var quantized = layers.Select(l => QuantizedWeight(l, s)).ToList();
+        var (lo, hi) = quantizer.Range(x, xMin, xMax, s);
+        var (aScale, aZero) = QdqMath.ActivationParams((float)lo, (float)hi, quantizer.ActivationType, quantizer.SymmetricActivations);
+        var (aMin, aMax) = QdqMath.IntegerRange(quantizer.ActivationType, quantizer.SymmetricActivations);
+        var quantized = layers.Select(l => QuantizedWeight(l, s, quantizer)).ToList();
         var perRow = new double[x.Length];
         Parallel.For(0, x.Length, r =>
         {
@@ -122,20 +120,24 @@ internal static class SmoothQuantAlphaSearch
         return total;
     }
 
-    /// <summary>diag(s)·B rounded to int8 symmetric per output channel and dequantized ([N, K] like the rows).</summary>
-    private static double[] QuantizedWeight(Layer layer, float[] s)
+    /// <summary>diag(s)·B rounded symmetric to the quantizer's weight bits, per output channel or per tensor, and
+    /// dequantized ([N, K] like the rows).</summary>
+    private static double[] QuantizedWeight(Layer layer, float[] s, SmoothQuantQuantizer quantizer)
     {
         int k = layer.K;
+        int qmax = (1 << (quantizer.WeightBits - 1)) - 1;
         var q = new double[layer.Rows.Length];
+        var max = new double[layer.N];
+        for (int n = 0; n < layer.N; n++)
+            for (int j = 0; j < k; j++) max[n] = Math.Max(max[n], Math.Abs((double)layer.Rows[(long)n * k + j] * s[j]));
+        double all = max.Length == 0 ? 0 : max.Max();
         for (int n = 0; n < layer.N; n++)
         {
-            double max = 0;
-            for (int j = 0; j < k; j++) max = Math.Max(max, Math.Abs((double)layer.Rows[(long)n * k + j] * s[j]));
-            double scale = max / 127;
+            double scale = (quantizer.PerChannelWeights ? max[n] : all) / qmax;
             for (int j = 0; j < k; j++)
             {
                 double w = (double)layer.Rows[(long)n * k + j] * s[j];
-                q[(long)n * k + j] = scale == 0 ? 0 : Math.Clamp(Math.Round(w / scale, MidpointRounding.ToEven), -127, 127) * scale;
+                q[(long)n * k + j] = scale == 0 ? 0 : Math.Clamp(Math.Round(w / scale, MidpointRounding.ToEven), -qmax, qmax) * scale;
             }
         }
         return q;

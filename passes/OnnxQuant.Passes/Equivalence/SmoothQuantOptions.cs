@@ -7,7 +7,7 @@ namespace OnnxQuant.Passes.Equivalence;
 /// <summary>Options of <see cref="SmoothQuantPass"/>.</summary>
 public sealed class SmoothQuantOptions : IOptionRecord
 {
-    [Description("migration strength: a number α in [0, 1], s_j = max|X_j|^α / max|W_j|^(1−α) (0.5: the paper's default), or 'auto': per activation, the α on the grid 0, 0.05, …, 1 whose layers' output error under int8 (uint8 per-tensor activations, int8 per-channel weights) is least on sampled calibration rows")]
+    [Description("migration strength: a number α in [0, 1], s_j = max|X_j|^α / max|W_j|^(1−α) (0.5: the paper's default), or 'auto': per activation, the α on the grid 0, 0.05, …, 1 whose layers' output error under the following calibrate and insert-qdq steps' quantizer (activation type, symmetry, min-max or percentile range, weight bits and granularity; their defaults when alone) is least on sampled calibration rows")]
     public string Alpha { get; set; } = "0.5";
 
     [Description("with 'alpha: auto': at most this many activation rows (tokens) per activation, spread evenly over the calibration data, on which the error is measured")]

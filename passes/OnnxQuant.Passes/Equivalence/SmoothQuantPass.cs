@@ -41,7 +41,8 @@ namespace OnnxQuant.Passes.Equivalence;
 /// </para>
 /// <para>
 /// <c>alpha: auto</c>: per activation, the α on 0, 0.05, …, 1 whose s gives the least output error of its layers under
-/// 8-bit quantization of both activation and weights, measured on sampled activation rows
+/// the quantizer the recipe's following calibrate and insert-qdq steps apply (<see cref="SmoothQuantQuantizer"/>;
+/// their defaults when the pass runs alone), measured on sampled activation rows
 /// (<see cref="SmoothQuantAlphaSearch"/>); each choice is counted (<c>auto-alpha-0.35</c>) and logged with its error
 /// and the error at 0.5. An activation with no sampled rows keeps 0.5 (<c>auto-no-rows</c>).
 /// </para>
@@ -81,6 +82,8 @@ public sealed class SmoothQuantPass : Pass<SmoothQuantOptions>
 
         // Every s from the original weights first: a layer may be both in a group and the producer another group's
         // 1/s folds into, and row and column scalings commute.
+        var quantizer = fixedAlpha is null ? SmoothQuantQuantizer.Following(context) : SmoothQuantQuantizer.Default;
+        if (fixedAlpha is null) context.Log($"{Name}: alpha auto measures the error under {quantizer}.");
         var plans = new List<(SmoothQuantGroup Group, float[] Scale)>();
         var chosen = new Dictionary<Value, double>();
         foreach (var group in groups)
@@ -106,7 +109,7 @@ public sealed class SmoothQuantPass : Pass<SmoothQuantOptions>
                 var minMax = s.Channels.MinMax;
                 var layers = group.Layers.Select(l => new SmoothQuantAlphaSearch.Layer(l.ReadRows(), l.OutputChannels, l.K)).ToList();
                 var (alpha, _, errors) = SmoothQuantAlphaSearch.Choose(sampled[group.Activation], minMax.Select(m => m.Min).ToArray(),
-                    minMax.Select(m => m.Max).ToArray(), xMax, wMax, layers);
+                    minMax.Select(m => m.Max).ToArray(), xMax, wMax, layers, quantizer);
                 double atHalf = errors[Array.IndexOf(SmoothQuantAlphaSearch.Grid, 0.5)];
                 context.Count($"auto-alpha-{alpha.ToString("0.00", System.Globalization.CultureInfo.InvariantCulture)}");
                 context.Log(FormattableString.Invariant($"{Name}: {group.Activation.Name}: alpha {alpha:0.00} (error {errors.Min():G4}; at 0.5: {atHalf:G4}) over {sampled[group.Activation].Length} rows."));

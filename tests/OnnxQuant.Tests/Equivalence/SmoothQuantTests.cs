@@ -443,12 +443,53 @@ public class SmoothQuantTests
 
         var (alpha, scale, errors) = SmoothQuantAlphaSearch.Choose(x, xMin, xMax, xAbs, wAbs, layers);
 
-        double atHalf = SmoothQuantAlphaSearch.OutputError(x, xMin, xMax, SmoothQuantPass.Scales(xAbs, wAbs, 0.5, out _)!, layers);
-        double atChosen = SmoothQuantAlphaSearch.OutputError(x, xMin, xMax, scale!, layers);
+        double atHalf = SmoothQuantAlphaSearch.OutputError(x, xMin, xMax, SmoothQuantPass.Scales(xAbs, wAbs, 0.5, out _)!, layers, SmoothQuantQuantizer.Default);
+        double atChosen = SmoothQuantAlphaSearch.OutputError(x, xMin, xMax, scale!, layers, SmoothQuantQuantizer.Default);
         Assert.True(atChosen <= atHalf, $"auto (alpha {alpha}) error {atChosen} > alpha 0.5 error {atHalf}");
         Assert.Equal(errors.Min(), atChosen);
         Assert.True(atChosen < errors.Max());
         Assert.Equal(21, errors.Length);
+    }
+
+    /// <summary>
+    /// The error is measured under the quantizer given, not a fixed int8 one: coarser weights (4 bits) or per-tensor
+    /// weights give a larger error at the same s, and a percentile range one different from min-max.
+    /// </summary>
+    [Fact]
+    public void AutoAlpha_ErrorFollowsTheQuantizerSettings()
+    {
+        var random = new Random(5);
+        const int k = 16, n = 12, rows = 300;
+        var x = Enumerable.Range(0, rows).Select(_ => Enumerable.Range(0, k).Select(j => (float)(random.NextDouble() * 2 - 1) * (j == 3 ? 60 : 1)).ToArray()).ToArray();
+        x[17][3] = 400; // one extreme value a percentile range clips and min-max keeps
+        var w = Enumerable.Range(0, n * k).Select(i => (float)(random.NextDouble() * 2 - 1) * (i % 5 == 0 ? 8 : 1)).ToArray();
+        var xMin = Enumerable.Range(0, k).Select(j => (double)x.Min(r => r[j])).ToArray();
+        var xMax = Enumerable.Range(0, k).Select(j => (double)x.Max(r => r[j])).ToArray();
+        var s = Enumerable.Repeat(1f, k).ToArray();
+        var layers = new[] { new SmoothQuantAlphaSearch.Layer(w, n, k) };
+        double Error(SmoothQuantQuantizer q) => SmoothQuantAlphaSearch.OutputError(x, xMin, xMax, s, layers, q);
+
+        var baseline = SmoothQuantQuantizer.Default;
+        Assert.True(Error(baseline with { WeightBits = 4 }) > 2 * Error(baseline));
+        Assert.True(Error(baseline with { PerChannelWeights = false }) > Error(baseline));
+        Assert.NotEqual(Error(baseline), Error(baseline with { Method = Passes.Calibration.Ranges.CalibrationMethod.Percentile, Percentile = 99.9 }));
+        Assert.NotEqual(Error(baseline), Error(baseline with { ActivationType = DataType.Int16 }));
+    }
+
+    [Fact]
+    public void AutoAlpha_InARecipe_ReadsTheFollowingCalibrateAndInsertQdqSettings()
+    {
+        using var folder = new ScratchFolder("smooth-quant-auto");
+        var log = new List<string>();
+        Quantizer.Quantize(SharedPaths.Model("vit_mnist.onnx"), Path.Combine(folder.Path, "q.onnx"), new QuantizeOptions
+        {
+            Recipe = RecipeSource.Yaml("name: s\npasses:\n  - fuse-layer-norm\n  - smooth-quant: {alpha: auto, auto-rows: 64}\n" +
+                "  - calibrate: {method: percentile, percentile: 99.9, symmetric: true}\n" +
+                "  - insert-qdq: {activation-type: int8, weight-granularity: per-tensor}\n"),
+            Calibration = new CalibrationData { Path = Calib256, Count = 8 },
+            Log = log.Add,
+        });
+        Assert.Contains(log, l => l.Contains("alpha auto measures the error under int8 symmetric percentile 99.9 activations, int8 per-tensor weights", StringComparison.Ordinal));
     }
 
     // ---- in recipes ----
