@@ -377,12 +377,37 @@ public class AwqTests
     [Fact]
     public void ThePresets_ScaleBeforeCalibratingAndQuantizing()
     {
-        foreach (string name in new[] { "w4a16-awq", "w4a8-awq" })
+        foreach (string name in new[] { "w4a16-awq", "w4a8-awq", "w4a16-awq-rotated" })
         {
             var names = RecipeLoader.LoadFileOrPreset(name).Passes.Select(p => p.Name).ToList();
             Assert.True(names.IndexOf("fuse-rms-norm") < names.IndexOf("awq"));
             Assert.True(names.IndexOf("awq") < names.IndexOf("quantize-weights"));
             if (names.Contains("calibrate")) Assert.True(names.IndexOf("awq") < names.IndexOf("calibrate"));
         }
+    }
+
+    /// <summary>
+    /// AWQ after rotation: the preset rotates first (so AWQ searches on the rotated weights it will quantize) and keeps
+    /// the online Hadamard MatMuls float; on stories260k it scales some activations and the result runs.
+    /// </summary>
+    [Fact]
+    public void TheRotatedPreset_RotatesThenScales_AndKeepsTheHadamardFloat()
+    {
+        var names = RecipeLoader.LoadFileOrPreset("w4a16-awq-rotated").Passes.Select(p => p.Name).ToList();
+        Assert.True(names.IndexOf("rotate") < names.IndexOf("awq"));
+
+        using var folder = new ScratchFolder("awq-rotated");
+        string output = Path.Combine(folder.Path, "q.onnx");
+        var result = Quantizer.Quantize(SharedPaths.Model("stories260k.onnx"), output, new QuantizeOptions
+        {
+            Recipe = RecipeSource.Preset("w4a16-awq-rotated"),
+            Calibration = new CalibrationData { Path = Path.Combine(SharedPaths.Data, "lm", "stories_tokens_64x64.npy"), Count = 4 },
+        });
+        Assert.Equal(5, result.Counters.GetValueOrDefault("rotate.online"));
+        Assert.True(result.Counters.GetValueOrDefault("awq.layers") > 0);
+        using var after = OnnxReader.Read(output);
+        Assert.All(after.Graph.Nodes.Where(n => n.Name?.Contains("_hadamard", StringComparison.Ordinal) == true),
+            n => Assert.Equal("MatMul", n.OpType));
+        Assert.Contains(after.Graph.Nodes, n => n.OpType == "MatMulNBits");
     }
 }
