@@ -31,6 +31,19 @@ public sealed record LlamaConfig(int Width, int Layers, int Heads, int KvHeads, 
     /// <summary>The model takes past_key_values.N.key/value inputs and returns present.N.key/value outputs (decoding with a KV cache).</summary>
     public bool KvCache { get; init; }
 
+    /// <summary>
+    /// The model takes an attention_mask [batch, past + sequence] input (1 = a token to attend to, 0 = padding), as
+    /// ONNX Runtime GenAI's exports do; always on with <see cref="LlamaAttention.GroupQuery"/>, whose sequence lengths
+    /// come from it.
+    /// </summary>
+    public bool AttentionMask { get; init; }
+
+    /// <summary>How attention is written: standard ONNX ops, or one com.microsoft contrib op per layer.</summary>
+    public LlamaAttention Attention { get; init; } = LlamaAttention.Standard;
+
+    /// <summary>Whether the graph has the attention_mask input (asked for, or implied by GroupQueryAttention).</summary>
+    public bool HasAttentionMask => AttentionMask || Attention == LlamaAttention.GroupQuery;
+
     public int HeadDim => Width / Heads;
 
     /// <summary>Query heads per key/value head.</summary>
@@ -69,4 +82,17 @@ public sealed record LlamaConfig(int Width, int Layers, int Heads, int KvHeads, 
         if (Heads % KvHeads != 0)
             throw new OnnxQuantException($"generate llama: --kv-heads {KvHeads} does not divide --heads {Heads}; each key/value head is shared by heads / kv-heads query heads. Use a divisor of {Heads}.");
     }
+}
+
+/// <summary>The attention forms `generate llama --attention` writes (ONNX Runtime GenAI exports use the contrib ops).</summary>
+public enum LlamaAttention
+{
+    /// <summary>MatMul, Softmax and MatMul with the mask added to the scores: default-domain ONNX only.</summary>
+    Standard,
+
+    /// <summary>com.microsoft GroupQueryAttention: grouped KV heads and the cache concatenation inside the op.</summary>
+    GroupQuery,
+
+    /// <summary>com.microsoft MultiHeadAttention on key/value heads repeated to the query heads, the mask as its attention_bias.</summary>
+    MultiHead,
 }

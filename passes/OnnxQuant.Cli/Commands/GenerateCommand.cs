@@ -7,7 +7,7 @@ namespace OnnxQuant.Cli.Commands;
 
 /// <summary>
 /// <c>onnxquant generate vit-tiny|vit-b16|llama OUT [--seed S] [--outlier-channels N] [--width W --layers L --heads H
-/// --kv-heads K --ffn F --vocab V --tie-embeddings --float16 --kv-cache]</c>: writes a demo model built by our own code with seeded weights. For structure and
+/// --kv-heads K --ffn F --vocab V --tie-embeddings --float16 --kv-cache --attention-mask --attention standard|gqa|mha]</c>: writes a demo model built by our own code with seeded weights. For structure and
 /// speed measurements only; accuracy is always measured on real models. The shape options are llama's; a model of
 /// more than 2 GB of weights is written with external data (ONNX's protobuf limit).
 /// </summary>
@@ -40,7 +40,15 @@ public static class GenerateCommand
         var tie = new Option<bool>("--tie-embeddings") { Description = "llama: the LM head reuses the embedding table (Gemm, transB = 1) instead of its own weight." };
         var float16 = new Option<bool>("--float16") { Description = "llama: float16 weights, activations and logits (the float32 model's weights rounded), as exported for ONNX Runtime GenAI." };
         var kvCache = new Option<bool>("--kv-cache") { Description = "llama: past_key_values.N.key/value inputs and present.N.key/value outputs, for decoding one token at a time with a KV cache." };
-        Option[] llamaOptions = [width, layers, heads, kvHeads, ffn, vocab, tie, float16, kvCache];
+        var attentionMask = new Option<bool>("--attention-mask") { Description = "llama: an attention_mask [batch, past + sequence] input (int64, 0 = padding key), as ONNX Runtime GenAI's exports have." };
+        var attention = new Option<string>("--attention")
+        {
+            HelpName = "FORM",
+            Description = "llama: standard (default-domain ops), gqa (com.microsoft GroupQueryAttention; implies --attention-mask) or mha (com.microsoft MultiHeadAttention).",
+            DefaultValueFactory = _ => "standard",
+        };
+        attention.AcceptOnlyFromAmong("standard", "gqa", "mha");
+        Option[] llamaOptions = [width, layers, heads, kvHeads, ffn, vocab, tie, float16, kvCache, attentionMask, attention];
         var outlierChannels = new Option<int>("--outlier-channels")
         {
             HelpName = "N",
@@ -66,7 +74,11 @@ public static class GenerateCommand
                 var config = new LlamaConfig(
                     parse.GetValue(width) ?? d.Width, parse.GetValue(layers) ?? d.Layers, parse.GetValue(heads) ?? d.Heads,
                     parse.GetValue(kvHeads) ?? d.KvHeads, parse.GetValue(ffn) ?? d.Ffn, parse.GetValue(vocab) ?? d.Vocab)
-                { TiedEmbeddings = parse.GetValue(tie), Float16 = parse.GetValue(float16), KvCache = parse.GetValue(kvCache) };
+                                {
+                    TiedEmbeddings = parse.GetValue(tie), Float16 = parse.GetValue(float16), KvCache = parse.GetValue(kvCache),
+                    AttentionMask = parse.GetValue(attentionMask),
+                    Attention = parse.GetValue(attention) switch { "gqa" => LlamaAttention.GroupQuery, "mha" => LlamaAttention.MultiHead, _ => LlamaAttention.Standard },
+                };
                 if (parse.GetResult(outlierChannels) is { Implicit: false })
                     throw new OnnxQuantException("generate llama: --outlier-channels shapes the ViTs' LayerNorm outputs only; drop it, or generate vit-tiny or vit-b16.");
                 model = LlamaGenerator.Generate(config, parse.GetValue(seed));
