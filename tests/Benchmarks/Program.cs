@@ -13,6 +13,14 @@ if (args.Length >= 2 && args[0] == "--kernel-costs")
     int Arg(string name, int fallback) => Array.IndexOf(args, name) is int i and >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
     return KernelCostTable.Run(args[1], Arg("--threads", 2), Arg("--runs", 30));
 }
+// GPTQ on one synthetic layer (row tiles 1 vs 16, refit):
+//   dotnet run -c Release --project tests/Benchmarks -- gptq ROWS K [ROUNDS]
+if (args.Length >= 3 && args[0] == "gptq")
+{
+    GptqBenchmark.Run(int.Parse(args[1], CultureInfo.InvariantCulture), int.Parse(args[2], CultureInfo.InvariantCulture),
+        args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 3);
+    return 0;
+}
 // GEMM kernels (float, ORT int8 QDQ, MatMulNBits, OnnxQuant's MatMulW8A8/MatMulW4A8), a Markdown table:
 //   dotnet run -c Release --project tests/Benchmarks -- gemm [--threads 2] [--rounds 10] [--shape MxKxN ...]
 if (args.Length > 0 && args[0] == "gemm")

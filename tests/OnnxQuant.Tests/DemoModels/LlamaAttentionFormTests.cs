@@ -1,6 +1,7 @@
 using OnnxQuant.Ir;
 using OnnxQuant.DemoModels;
 using OnnxQuant.Runtime;
+using Xunit.Abstractions;
 
 namespace OnnxQuant.Tests.DemoModels;
 
@@ -9,7 +10,7 @@ namespace OnnxQuant.Tests.DemoModels;
 /// contrib-op forms give the logits and presents of the standard-op form, prefill and decoding; attention_mask masks
 /// padding keys; the weight-only presets quantize them (GPTQ calibrating through the contrib ops).
 /// </summary>
-public class LlamaAttentionFormTests
+public class LlamaAttentionFormTests(ITestOutputHelper output)
 {
     private static readonly LlamaConfig Small = new(64, 2, 4, 2, 128, 128) { KvCache = true, AttentionMask = true };
     private static readonly RunnerOptions NoOptimization = new() { Optimization = OptimizationLevel.None };
@@ -110,5 +111,109 @@ public class LlamaAttentionFormTests
         Assert.True(masked < 1e-5, $"{form}: masked positions changed the last logits by {masked:G4}");
         double unmasked = Last(ids, Ones(1, 11)[0]).Zip(Last(changed, Ones(1, 11)[0]), (a, b) => Math.Abs(a - b)).Max();
         Assert.True(unmasked > 1e-3, $"{form}: without the mask the same change moves the logits ({unmasked:G4})");
+    }
+
+    /// <summary>
+    /// Calibration samples as a decoder loop sees them: <paramref name="count"/> rows of 8 new tokens after a past of 8
+    /// (the float model's presents), attention_mask all ones.
+    /// </summary>
+    private static List<IReadOnlyDictionary<string, Tensor>> DecodeSamples(Model floatModel, LlamaConfig c, int count, int seed)
+    {
+        var samples = new List<IReadOnlyDictionary<string, Tensor>>();
+        for (int i = 0; i < count; i++)
+        {
+            long[] ids = Tokens(seed + i, 16);
+            var first = ModelRunner.RunOnce(floatModel, Feeds(c, [ids[..8]], Ones(1, 8), null), NoOptimization);
+            samples.Add(Feeds(c, [ids[8..]], Ones(1, 16), first));
+        }
+        return samples;
+    }
+
+    private static string Recipe(string preset, string rounding) =>
+        File.ReadAllText(Path.Combine(SharedPaths.RepoRoot, "models", "recipes", preset + ".yaml")).Replace("rounding: gptq,", $"rounding: {rounding},", StringComparison.Ordinal);
+
+    private static Model QuantizeToFile(LlamaConfig c, RecipeSource recipe, List<IReadOnlyDictionary<string, Tensor>> samples, string path)
+    {
+        using (var model = LlamaGenerator.Generate(c, seed: 5))
+            Quantizer.Quantize(model, path, new QuantizeOptions { Recipe = recipe, Calibration = CalibrationData.FromSamples(samples) });
+        return OnnxQuant.Ir.Serialization.OnnxReader.Read(path);
+    }
+
+    /// <summary>Logit SQNR of decoding 4 tokens after a prefill of 8, on held-out sequences, against the float model.</summary>
+    private static double DecodingSqnr(Model floatModel, Model quantized, LlamaConfig c)
+    {
+        double signal = 0, noise = 0;
+        for (int s = 0; s < 8; s++)
+        {
+            long[] ids = Tokens(900 + s, 12);
+            float[] expected = Decode(floatModel, c, ids, 4).Decode["logits"].ToFloatArray();
+            float[] actual = Decode(quantized, c, ids, 4).Decode["logits"].ToFloatArray();
+            for (int i = 0; i < expected.Length; i++)
+            {
+                signal += (double)expected[i] * expected[i];
+                noise += Math.Pow(expected[i] - actual[i], 2);
+            }
+        }
+        return 10 * Math.Log10(signal / noise);
+    }
+
+    /// <summary>
+    /// The weight-only presets on the contrib-op forms: every projection quantized (7 per layer), the model decodes in
+    /// ONNX Runtime close to the float model; for the GPTQ presets every layer's codes differ from round-to-nearest's
+    /// on the same grid, so GPTQ found each layer's XᵀX — o_proj's input is the contrib op's output.
+    /// <para>
+    /// GPTQ against round-to-nearest on the same grid, decoding logit SQNR (measured, both forms alike): 512
+    /// calibration rows (64 samples × 8 new tokens) w4a16-gptq 13.18 vs 11.07 dB, w3a16-gptq 5.98 vs 4.90 dB; 128
+    /// rows (16 samples) w4a16-gptq below round-to-nearest, as LlamaKvCacheTests measured: the Hessians have up to
+    /// 128 inputs (down_proj), so 128 rows leave XᵀX rank-deficient and GPTQ's error feedback fits the calibration
+    /// rows rather than the input distribution (not the past length: those samples already decode after a real past).
+    /// GPTQ is asserted better only with at least 4 rows per Hessian input.
+    /// </para>
+    /// </summary>
+    [Theory]
+    [InlineData("w4a16", "gqa", 64)]
+    [InlineData("w4a16-gptq", "gqa", 64)]
+    [InlineData("w3a16-gptq", "gqa", 64)]
+    [InlineData("w2a16-gptqt", "gqa", 64)]
+    [InlineData("w4a16", "mha", 64)]
+    [InlineData("w4a16-gptq", "mha", 64)]
+    [InlineData("w3a16-gptq", "mha", 64)]
+    [InlineData("w2a16-gptqt", "mha", 64)]
+    [InlineData("w4a16-gptq", "gqa", 16)]
+    public void WeightOnlyPresets_OnTheContribOpForms_QuantizeEveryLayer_AndDecode(string preset, string form, int sampleCount)
+    {
+        using var folder = new ScratchFolder();
+        var c = Small with { Attention = Form(form) };
+        using var floatModel = LlamaGenerator.Generate(c, seed: 5);
+        var samples = DecodeSamples(floatModel, c, sampleCount, 100);
+        using var quantized = QuantizeToFile(c, RecipeSource.Preset(preset), samples, folder.File("q.onnx"));
+        Assert.Equal(c.Layers, quantized.Graph.Nodes.Count(n => n.Domain == LlamaGenerator.ContribDomain && n.OpType is "GroupQueryAttention" or "MultiHeadAttention"));
+        bool gptqt = preset.EndsWith("gptqt", StringComparison.Ordinal);
+        // Every projection's float [in, out] weight is gone (MatMulNBits, or GPTQT's uint4 codes).
+        Assert.DoesNotContain(quantized.Graph.Constants, k => k.Name!.EndsWith("_proj.weight", StringComparison.Ordinal) && k.Const!.ElementType == DataType.Float);
+        if (!gptqt) Assert.Equal(7 * c.Layers, quantized.Graph.Nodes.Count(n => n.OpType == "MatMulNBits"));
+        else Assert.Equal(7 * c.Layers, quantized.Graph.Constants.Count(k => k.Const!.ElementType == DataType.UInt4 && k.Const.Dims.Count == 3));
+
+        double sqnr = DecodingSqnr(floatModel, quantized, c);
+        output.WriteLine($"{preset} {form}: decoding logit SQNR {sqnr:F2} dB");
+        // Bounds that fail when decoding breaks (wrong cache, positions or mask: ~0 dB or NaN); measured 10.6-13.2 dB
+        // for 4 bits, 6.0 for 3 bits, 1.3 for GPTQT's 2 bits.
+        double bound = preset[1] switch { '4' => 8, '3' => 3, _ => 0.5 };
+        Assert.True(sqnr > bound && double.IsFinite(sqnr), $"{preset} {form}: decoding logit SQNR {sqnr:F2} dB against the float model");
+
+        if (preset.Contains("gptq", StringComparison.Ordinal) && !gptqt)
+        {
+            using var rtn = QuantizeToFile(c, RecipeSource.Yaml(Recipe(preset, "rtn")), samples, folder.File("rtn.onnx"));
+            var gptqCodes = quantized.Graph.Nodes.Where(n => n.OpType == "MatMulNBits").Select(n => n.Inputs[1]!.Const!.RawData.ToArray()).ToList();
+            var rtnCodes = rtn.Graph.Nodes.Where(n => n.OpType == "MatMulNBits").Select(n => n.Inputs[1]!.Const!.RawData.ToArray()).ToList();
+            Assert.Equal(rtnCodes.Count, gptqCodes.Count);
+            for (int i = 0; i < gptqCodes.Count; i++)
+                Assert.False(gptqCodes[i].AsSpan().SequenceEqual(rtnCodes[i]), $"layer {i}: GPTQ's codes equal round-to-nearest's (no Hessian?)");
+            double rtnSqnr = DecodingSqnr(floatModel, rtn, c);
+            output.WriteLine($"{preset} {form} with rounding: rtn: {rtnSqnr:F2} dB");
+            int rows = 8 * sampleCount;
+            if (rows >= 4 * c.Ffn)
+                Assert.True(sqnr > rtnSqnr, $"{preset} {form}: GPTQ {sqnr:F2} dB is not above round-to-nearest's {rtnSqnr:F2} dB on {rows} calibration rows");
+        }
     }
 }

@@ -26,14 +26,29 @@ internal sealed record GptqHessian(float[] Weights, double[] H, int[] Order, dou
         }
         var order = Enumerable.Range(0, k).ToArray();
         if (actOrder) order = order.OrderByDescending(i => h[i * k + i]).ThenBy(i => i).ToArray();
-        double meanDiagonal = 0;
-        for (int i = 0; i < k; i++) meanDiagonal += h[i * k + i];
-        double damping = damp * meanDiagonal / k;
+        double damping = Damping(h, k, damp);
         var permuted = new double[k * k];
         for (int i = 0; i < k; i++)
             for (int j = 0; j < k; j++)
                 permuted[i * k + j] = h[order[i] * k + order[j]] + (i == j ? damping : 0);
         double[] u = Cholesky.UpperOfInverse(DoubleMatrix.FromRowMajor(k, k, permuted)).ToRowMajor();
         return new GptqHessian(weights, h, order, u);
+    }
+
+    /// <summary>damp · mean(diag H).</summary>
+    public static double Damping(double[] h, int k, double damp)
+    {
+        double meanDiagonal = 0;
+        for (int i = 0; i < k; i++) meanDiagonal += h[i * k + i];
+        return damp * meanDiagonal / k;
+    }
+
+    /// <summary>A copy of H (original column order) with damping added to its diagonal: the objective GPTQ minimizes.</summary>
+    public static double[] Damped(double[] h, int k, double damp)
+    {
+        double damping = Damping(h, k, damp);
+        var damped = (double[])h.Clone();
+        for (int i = 0; i < k; i++) damped[i * k + i] += damping;
+        return damped;
     }
 }

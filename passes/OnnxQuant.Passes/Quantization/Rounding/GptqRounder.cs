@@ -18,6 +18,8 @@ namespace OnnxQuant.Passes.Quantization.Rounding;
 /// <item>Scales: from the current (error-updated) weights when a group's first column is reached; from the
 /// unquantized weight up front (static) when act-order is on, when the grid is per channel or per tensor, or when
 /// scales are given (the export's group layout never changes).</item>
+/// <item>Optionally (<see cref="GptqSettings.RefitScales"/>) the scales are then re-fit by least squares with the
+/// codes kept (<see cref="LeastSquaresScaleRefit"/>).</item>
 /// </list>
 /// Rows are independent given H, so they are rounded in parallel with a fixed per-row order (deterministic). Needs the
 /// XᵀX of the layer's input (calibrated on the float model, or with <c>gptq-sequential</c> layer by layer on the
@@ -27,6 +29,7 @@ namespace OnnxQuant.Passes.Quantization.Rounding;
 public sealed class GptqRounder(Func<LinearLayer, (double[] SecondMoment, long Rows)> secondMomentOf, GptqSettings settings) : IWeightRounder
 {
     private static readonly RoundToNearest Nearest = new();
+
 
     public string Name => "gptq";
 
@@ -70,6 +73,7 @@ public sealed class GptqRounder(Func<LinearLayer, (double[] SecondMoment, long R
         if (hessian.Length != (long)columns * columns)
             throw new ArgumentException($"a {columns}-column weight needs a {columns}×{columns} Hessian, not {hessian.Length} entries.", nameof(hessian));
         int k = columns, groupSize = grid.BlockSize, blocks = grid.BlockCount(columns);
+        bool scalesGiven = scales is not null;
         var (weights, h, order, u) = GptqHessian.Prepare(rows, rowCount, hessian, k, settings.ActOrder, settings.Damp);
         bool staticScales = scales is not null || settings.ActOrder || grid.PerTensor || groupSize >= columns;
         if (staticScales) scales ??= grid.ScalesOf(weights, rowCount, columns);
@@ -80,33 +84,56 @@ public sealed class GptqRounder(Func<LinearLayer, (double[] SecondMoment, long R
 
         var codes = new byte[rows.Length];
         int blockSize = Math.Max(1, settings.BlockSize);
-        Parallel.For(0, rowCount, r =>
+        // Rows are rounded in tiles of settings.RowTile (16 rows of K = 5632 doubles are 720 KB): the update of the columns after a block reads U's rows of that block
+        // once per tile instead of once per row (U is K×K doubles, 254 MB at K = 5632: reading it per row made the
+        // pass memory-bound). Each row's arithmetic, and its order, is the per-row algorithm's, so the codes are too.
+        int rowTile = Math.Max(1, settings.RowTile), tiles = (rowCount + rowTile - 1) / rowTile;
+        Parallel.For(0, tiles, tile =>
         {
-            var w = new double[k];
-            for (int j = 0; j < k; j++) w[j] = weights[r * k + order[j]];
-            var errors = new double[blockSize];
+            int first = tile * rowTile, count = Math.Min(rowTile, rowCount - first);
+            var w = new double[count][];
+            var errors = new double[count][];
+            for (int t = 0; t < count; t++)
+            {
+                var row = w[t] = new double[k];
+                int r = first + t;
+                for (int j = 0; j < k; j++) row[j] = weights[r * k + order[j]];
+                errors[t] = new double[blockSize];
+            }
             for (int start = 0; start < k; start += blockSize)
             {
                 int end = Math.Min(k, start + blockSize);
-                for (int j = start; j < end; j++)
+                for (int t = 0; t < count; t++)
                 {
-                    int column = order[j], b = r * blocks + column / groupSize;
-                    if (!staticScales && column % groupSize == 0)
-                        (scaleValues[b], zeroPoints[b]) = ScaleOf(grid, w.AsSpan(j, Math.Min(k, j + groupSize) - j));
-                    float scale = scaleValues[b];
-                    int zero = zeroPoints[b];
-                    int code = QdqMath.Quantize((float)w[j], scale, zero, grid.MinCode, grid.MaxCode);
-                    codes[r * k + column] = (byte)code;
-                    double error = (w[j] - (code - zero) * scale) / u[j * k + j];
-                    errors[j - start] = error;
-                    SubtractScaled(w.AsSpan(j + 1, end - j - 1), error, u.AsSpan(j * k + j + 1, end - j - 1));
+                    int r = first + t;
+                    var row = w[t];
+                    for (int j = start; j < end; j++)
+                    {
+                        int column = order[j], b = r * blocks + column / groupSize;
+                        if (!staticScales && column % groupSize == 0)
+                            (scaleValues[b], zeroPoints[b]) = ScaleOf(grid, row.AsSpan(j, Math.Min(k, j + groupSize) - j));
+                        float scale = scaleValues[b];
+                        int zero = zeroPoints[b];
+                        int code = QdqMath.Quantize((float)row[j], scale, zero, grid.MinCode, grid.MaxCode);
+                        codes[r * k + column] = (byte)code;
+                        double error = (row[j] - (code - zero) * scale) / u[j * k + j];
+                        errors[t][j - start] = error;
+                        SubtractScaled(row.AsSpan(j + 1, end - j - 1), error, u.AsSpan(j * k + j + 1, end - j - 1));
+                    }
                 }
                 if (end == k) continue;
                 for (int j = start; j < end; j++)
-                    SubtractScaled(w.AsSpan(end), errors[j - start], u.AsSpan(j * k + end, k - end));
+                {
+                    var source = u.AsSpan(j * k + end, k - end);
+                    for (int t = 0; t < count; t++)
+                        SubtractScaled(w[t].AsSpan(end), errors[t][j - start], source);
+                }
             }
         });
-        return new BlockQuantizedRows(rowCount, columns, grid.Bits, groupSize, grid.Symmetric, codes, scaleValues, zeroPoints);
+        var result = new BlockQuantizedRows(rowCount, columns, grid.Bits, groupSize, grid.Symmetric, codes, scaleValues, zeroPoints);
+        if (settings.RefitScales && !scalesGiven && !grid.PerTensor)
+            LeastSquaresScaleRefit.Refit(result, weights, GptqHessian.Damped(h, k, settings.Damp), grid);
+        return result;
     }
 
     private static (float Scale, int ZeroPoint) ScaleOf(WeightGrid grid, ReadOnlySpan<double> values)

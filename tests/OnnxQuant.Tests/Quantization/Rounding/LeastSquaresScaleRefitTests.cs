@@ -1,0 +1,115 @@
+using OnnxQuant.Ir;
+using OnnxQuant.Passes.Quantization.Rounding;
+
+namespace OnnxQuant.Tests.Quantization.Rounding;
+
+/// <summary>
+/// `gptq-refit-scales`: after GPTQ the integer codes stay, each row's scales (and zero points) are re-solved by least
+/// squares; the layer output error on the Hessian never rises and drops on a correlated Hessian.
+/// </summary>
+public class LeastSquaresScaleRefitTests
+{
+    private const int Rows = 16, K = 128;
+
+    private static float[] Weights(int seed)
+    {
+        var random = new Random(seed);
+        return Enumerable.Range(0, Rows * K).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
+    }
+
+    /// <summary>H = 2·XᵀX/n of correlated inputs (a few shared factors plus own noise of varied scale).</summary>
+    private static double[] Hessian(int seed, int n = 512)
+    {
+        var random = new Random(seed);
+        const int factors = 8;
+        var mixing = Enumerable.Range(0, factors * K).Select(_ => random.NextDouble() * 2 - 1).ToArray();
+        var xtx = new double[K * K];
+        var x = new double[K];
+        for (int row = 0; row < n; row++)
+        {
+            var f = Enumerable.Range(0, factors).Select(_ => random.NextDouble() * 2 - 1).ToArray();
+            for (int i = 0; i < K; i++)
+                x[i] = (random.NextDouble() * 2 - 1) * 0.3 * (1 + i % 5) + Enumerable.Range(0, factors).Sum(j => f[j] * mixing[j * K + i]);
+            for (int i = 0; i < K; i++)
+                for (int j = 0; j < K; j++) xtx[i * K + j] += x[i] * x[j];
+        }
+        return GptqRounder.Hessian(xtx, n);
+    }
+
+    private static double OutputError(float[] w, BlockQuantizedRows q, double[] h)
+    {
+        double total = 0;
+        var d = new double[K];
+        for (int r = 0; r < q.Rows; r++)
+        {
+            for (int i = 0; i < K; i++) d[i] = w[r * K + i] - q.Dequantize(r, i);
+            for (int i = 0; i < K; i++)
+                for (int j = 0; j < K; j++) total += d[i] * h[i * K + j] * d[j];
+        }
+        return total;
+    }
+
+    [Theory]
+    [InlineData(4, false, 32, true)]
+    [InlineData(4, true, 32, true)]
+    [InlineData(3, false, 32, true)]
+    [InlineData(4, false, 64, false)]
+    [InlineData(2, false, 32, true)]
+    [InlineData(4, true, K, false)]   // per channel
+    public void Refit_KeepsTheCodes_AndLowersTheLayerOutputError(int bits, bool symmetric, int blockSize, bool actOrder)
+    {
+        var w = Weights(1);
+        var h = Hessian(2);
+        var grid = new WeightGrid(bits, symmetric ? WeightScaleRule.SignedExtreme : WeightScaleRule.Asymmetric, blockSize, false, DataType.Float);
+        var plain = GptqRounder.RoundWithHessian(w, Rows, K, grid, h, new GptqSettings(ActOrder: actOrder));
+        var refit = GptqRounder.RoundWithHessian(w, Rows, K, grid, h, new GptqSettings(ActOrder: actOrder, RefitScales: true));
+        Assert.Equal(plain.Codes, refit.Codes);
+        Assert.All(refit.ZeroPoints, z => Assert.InRange(z, 0, grid.MaxCode));
+        if (symmetric) Assert.Equal(plain.ZeroPoints, refit.ZeroPoints);
+        double before = OutputError(w, plain, h), after = OutputError(w, refit, h);
+        Assert.True(after < 0.99 * before, $"refit error {after:G5} is not 1% below GPTQ's {before:G5}");   // measured 1.9% (per channel) to more
+        Assert.NotEqual(plain.Scales, refit.Scales);
+    }
+
+    [Fact]
+    public void Refit_IsDeterministic()
+    {
+        var w = Weights(3);
+        var h = Hessian(4);
+        var grid = new WeightGrid(4, WeightScaleRule.Asymmetric, 32, false, DataType.Float);
+        var settings = new GptqSettings(ActOrder: true, RefitScales: true);
+        var a = GptqRounder.RoundWithHessian(w, Rows, K, grid, h, settings);
+        var b = GptqRounder.RoundWithHessian(w, Rows, K, grid, h, settings);
+        Assert.Equal(a.Scales, b.Scales);
+        Assert.Equal(a.ZeroPoints, b.ZeroPoints);
+    }
+}
+
+/// <summary>GPTQ's row tiling (speed only) changes nothing: codes and scales of tiles of 1, 5 and 16 rows are equal.</summary>
+public class GptqRowTileTests
+{
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void RowTile_DoesNotChangeTheResult(bool actOrder)
+    {
+        const int rows = 37, k = 96;
+        var random = new Random(7);
+        var w = Enumerable.Range(0, rows * k).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
+        var x = Enumerable.Range(0, 300 * k).Select(_ => random.NextDouble() * 2 - 1).ToArray();
+        var xtx = new double[k * k];
+        for (int n = 0; n < 300; n++)
+            for (int i = 0; i < k; i++)
+                for (int j = 0; j < k; j++) xtx[i * k + j] += (x[n * k + i] + x[n * k + (i * 7) % k]) * (x[n * k + j] + x[n * k + (j * 7) % k]);
+        var h = GptqRounder.Hessian(xtx, 300);
+        var grid = new WeightGrid(4, WeightScaleRule.Asymmetric, 32, false, DataType.Float);
+        var one = GptqRounder.RoundWithHessian(w, rows, k, grid, h, new GptqSettings(BlockSize: 40, ActOrder: actOrder, RowTile: 1));
+        foreach (int tile in new[] { 5, 16 })
+        {
+            var tiled = GptqRounder.RoundWithHessian(w, rows, k, grid, h, new GptqSettings(BlockSize: 40, ActOrder: actOrder, RowTile: tile));
+            Assert.Equal(one.Codes, tiled.Codes);
+            Assert.Equal(one.Scales, tiled.Scales);
+            Assert.Equal(one.ZeroPoints, tiled.ZeroPoints);
+        }
+    }
+}
