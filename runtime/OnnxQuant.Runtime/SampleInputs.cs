@@ -5,7 +5,10 @@ namespace OnnxQuant.Runtime;
 /// <summary>
 /// Seeded synthetic inputs for a model, for numeric comparisons. Floats are uniform in [-1, 1); integer inputs that
 /// index an embedding table (the indices of a Gather on a constant) are token ids in [0, rows); other integers are in
-/// [0, 8). Free dimensions come from <c>shapes</c> or default to 1.
+/// [0, 8). Free dimensions come from <c>shapes</c> or default to 1. An integer input named attention_mask (the
+/// Hugging Face / ONNX Runtime GenAI convention: 1 = attend) is all ones, [batch, past + sequence] from input_ids and
+/// the first past_key_values input unless its shape is given: random codes would mask at random, or make
+/// GroupQueryAttention's sequence lengths invalid.
 /// </summary>
 public static class SampleInputs
 {
@@ -22,9 +25,33 @@ public static class SampleInputs
                 ? given
                 : (tt.Shape ?? throw new OnnxQuantException($"Input '{input.Name}' has unknown rank; give its shape with --shape."))
                     .Dims.Select(d => d.Value ?? 1).ToArray();
+            if (input.Name == AttentionMask && tt.ElementType is DataType.Int64 or DataType.Int32) continue;
             feeds[input.Name!] = Create(tt.ElementType, dims, random, TokenLimit(input));
         }
+        if (model.Graph.Inputs.FirstOrDefault(i => i.Name == AttentionMask && i.Const is null) is { Type: TensorType { ElementType: DataType.Int64 or DataType.Int32 } maskType })
+            feeds[AttentionMask] = Ones(maskType.ElementType, AttentionMaskDims(feeds, shapes));
         return feeds;
+    }
+
+    /// <summary>The input that masks keys (1 = attend); random samples fill it with ones.</summary>
+    public const string AttentionMask = "attention_mask";
+
+    private static long[] AttentionMaskDims(Dictionary<string, Tensor> feeds, IReadOnlyDictionary<string, long[]>? shapes)
+    {
+        if (shapes is not null && shapes.TryGetValue(AttentionMask, out var given)) return given;
+        var ids = feeds.GetValueOrDefault("input_ids")
+            ?? throw new OnnxQuantException("attention_mask: no input_ids input to size it from; give its shape with --shape attention_mask=BATCH,LENGTH.");
+        long past = feeds.Where(f => f.Key.StartsWith("past_key_values.", StringComparison.Ordinal) && f.Value.Rank == 4)
+            .Select(f => f.Value.Dims[2]).FirstOrDefault();
+        return [ids.Dims[0], (ids.Rank > 1 ? ids.Dims[1] : 1) + past];
+    }
+
+    private static Tensor Ones(DataType type, long[] dims)
+    {
+        long n = dims.Aggregate(1L, (a, d) => a * d);
+        return type == DataType.Int64
+            ? Tensor.FromInt64s(Enumerable.Repeat(1L, (int)n).ToArray(), dims)
+            : Tensor.FromInt32s(Enumerable.Repeat(1, (int)n).ToArray(), dims);
     }
 
     /// <summary>Rows of the embedding table this integer input indexes, if it feeds a Gather on a constant.</summary>

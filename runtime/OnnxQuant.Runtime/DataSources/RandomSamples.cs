@@ -24,6 +24,16 @@ internal sealed class RandomSamples : ISampleProvider
             string origin = free.Length == 0 ? "random data" : $"random data (free dimensions {free} set to 1; fix them with --shape {input.Name}=…)";
             _inputs[input.Name] = (input, new SampleLayout(input.ElementType, dims, origin, "random"), SampleInputs.TokenLimit(input.Value));
         }
+        // attention_mask (1 = attend) is all ones, [batch, past + sequence] unless its shape is given (SampleInputs).
+        if (_inputs.TryGetValue(SampleInputs.AttentionMask, out var mask) && mask.Input.ElementType.IsInteger()
+            && !shapes.ContainsKey(SampleInputs.AttentionMask) && _inputs.TryGetValue("input_ids", out var ids))
+        {
+            long[] idDims = ids.Layout.SampleDims.ToArray();
+            long past = _inputs.Where(i => i.Key.StartsWith("past_key_values.", StringComparison.Ordinal) && i.Value.Layout.SampleDims.Length == 4)
+                .Select(i => i.Value.Layout.SampleDims[2]).FirstOrDefault();
+            long[] dims = [idDims[0], (idDims.Length > 1 ? idDims[1] : 1) + past];
+            _inputs[SampleInputs.AttentionMask] = (mask.Input, new SampleLayout(mask.Input.ElementType, dims, "ones (attention_mask)", "random"), null);
+        }
     }
 
     public string Description => "random data";
@@ -44,7 +54,9 @@ internal sealed class RandomSamples : ISampleProvider
             var random = new Random(unchecked(_seed * 1_000_003 + indices[i] * 7919 + inputIndex));
             var values = new double[n];
             var type = model.ElementType;
-            if (type.IsFloatingPoint())
+            if (input == SampleInputs.AttentionMask && type.IsInteger() && !_options.Ranges.ContainsKey(input))
+                Array.Fill(values, 1.0);
+            else if (type.IsFloatingPoint())
             {
                 var (lo, hi) = _options.Ranges.TryGetValue(input, out var r) ? r : (_options.Low, _options.High);
                 for (long k = 0; k < n; k++) values[k] = lo + (hi - lo) * random.NextDouble();

@@ -216,4 +216,41 @@ public class LlamaAttentionFormTests(ITestOutputHelper output)
                 Assert.True(sqnr > rtnSqnr, $"{preset} {form}: GPTQ {sqnr:F2} dB is not above round-to-nearest's {rtnSqnr:F2} dB on {rows} calibration rows");
         }
     }
+
+    /// <summary>
+    /// `--data random` on the GenAI forms: attention_mask is all ones, [batch, past + sequence] (random codes would make
+    /// GroupQueryAttention's seqlens_k out of range), so the model runs in ONNX Runtime; a given shape wins.
+    /// </summary>
+    [Fact]
+    public void RandomSamples_GiveAnAllOnesAttentionMask_OfPastPlusSequence()
+    {
+        using var model = LlamaGenerator.Generate(Small with { Attention = LlamaAttention.GroupQuery }, seed: 1);
+        var shapes = new Dictionary<string, long[]> { ["input_ids"] = [1, 6] };
+        var feeds = SampleInputs.ForModel(model, 3, shapes);
+        var mask = feeds["attention_mask"];
+        Assert.Equal([1, 6 + feeds["past_key_values.0.key"].Dims[2]], mask.Dims);
+        Assert.All(mask.AsSpan<long>().ToArray(), v => Assert.Equal(1L, v));
+        var logits = ModelRunner.RunOnce(model, feeds, NoOptimization)["logits"];
+        Assert.Equal([1, 6, Small.Vocab], logits.Dims);
+        shapes["attention_mask"] = [1, 9];
+        Assert.Equal([1, 9], SampleInputs.ForModel(model, 3, shapes)["attention_mask"].Dims);
+    }
+
+    /// <summary>
+    /// `w4a16-gptq --data random --shape input_ids=1,8` calibrates the GroupQueryAttention form (the cache inputs get
+    /// their default past of 1): the random attention_mask is all ones [1, 9], so ONNX Runtime accepts seqlens_k.
+    /// </summary>
+    [Fact]
+    public void Gptq_WithRandomCalibrationData_QuantizesTheGroupQueryAttentionForm()
+    {
+        using var folder = new ScratchFolder();
+        using (var model = LlamaGenerator.Generate(Small with { Attention = LlamaAttention.GroupQuery }, seed: 1))
+            Quantizer.Quantize(model, folder.File("q.onnx"), new QuantizeOptions
+            {
+                Recipe = RecipeSource.Preset("w4a16-gptq"),
+                Calibration = CalibrationData.FromPath("random") with { Count = 4, Shapes = new Dictionary<string, long[]> { ["input_ids"] = [1, 8] } },
+            });
+        using var quantized = OnnxQuant.Ir.Serialization.OnnxReader.Read(folder.File("q.onnx"));
+        Assert.Equal(7 * Small.Layers, quantized.Graph.Nodes.Count(n => n.OpType == "MatMulNBits"));
+    }
 }

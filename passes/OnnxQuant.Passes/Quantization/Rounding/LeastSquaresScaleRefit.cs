@@ -24,7 +24,7 @@ internal static class LeastSquaresScaleRefit
     /// <param name="h">The damped Hessian, k×k row-major, original column order.</param>
     public static void Refit(BlockQuantizedRows q, float[] weights, double[] h, WeightGrid grid)
     {
-        int k = q.Columns, blocks = q.BlockCount, bs = q.BlockSize, n = 2 * blocks;
+        int k = q.Columns, blocks = q.BlockCount, bs = q.BlockSize;
         // (H·1_t)_i, H's row sums over each block: the same for every weight row.
         var blockSums = new double[k * blocks];
         for (int i = 0; i < k; i++)
@@ -33,53 +33,74 @@ internal static class LeastSquaresScaleRefit
                 int start = t * bs;
                 blockSums[i * blocks + t] = Sum(h.AsSpan(i * k + start, Math.Min(k, start + bs) - start));
             }
-        Parallel.For(0, q.Rows, r =>
+        // Rows in tiles of 16: one sweep over H serves the tile (H is K×K doubles; per row it was memory-bound).
+        // Each row's sums are the per-row computation's, in the same order, so the result does not depend on the tile.
+        const int tileRows = 16;
+        Parallel.For(0, (q.Rows + tileRows - 1) / tileRows, tile =>
         {
-            var w = new double[k];
-            for (int j = 0; j < k; j++) w[j] = weights[(long)r * k + j];
-            var codes = new double[k];
-            for (int j = 0; j < k; j++) codes[j] = q.Codes[(long)r * k + j];
-            // Basis of ŵ: vector 2g is the codes on block g, 2g + 1 is 1 on block g; ŵ = Σ c_u b_u with
-            // c_2g = s_g and c_2g+1 = −s_g·z_g. The error of any c is wᵀHw − 2cᵀ(Bᵀ H w) + cᵀ(BᵀHB)c.
-            var (m, rhs, whw) = NormalEquations(w, codes, h, blockSums, bs, blocks);
-            var oldScales = q.Scales.AsSpan(r * blocks, blocks).ToArray();
-            var oldZeros = q.ZeroPoints.AsSpan(r * blocks, blocks).ToArray();
-            double before = Error(m, rhs, whw, oldScales, oldZeros);
-
-            var zeros = (int[])oldZeros.Clone();
-            if (!grid.Symmetric)
+            int first = tile * tileRows, count = Math.Min(tileRows, q.Rows - first);
+            var w = new double[count][];
+            var codes = new double[count][];
+            for (int t = 0; t < count; t++)
             {
-                var free = SolveSymmetric((double[])m.Clone(), (double[])rhs.Clone(), n);
-                if (free is null) return;
-                for (int g = 0; g < blocks; g++)
+                long offset = (long)(first + t) * k;
+                w[t] = new double[k];
+                codes[t] = new double[k];
+                for (int j = 0; j < k; j++)
                 {
-                    double s = free[2 * g], offset = free[2 * g + 1];
-                    if (s == 0 || !double.IsFinite(s) || !double.IsFinite(offset)) return;
-                    zeros[g] = (int)Math.Clamp(Math.Round(-offset / s, MidpointRounding.ToEven), 0, grid.MaxCode);
+                    w[t][j] = weights[offset + j];
+                    codes[t][j] = q.Codes[offset + j];
                 }
             }
-            // With the zero points fixed, ŵ on block g is s_g·(codes − z_g): B scales, normal equations PᵀMP, Pᵀrhs.
-            var reduced = new double[blocks * blocks];
-            var reducedRhs = new double[blocks];
-            for (int g = 0; g < blocks; g++)
-            {
-                reducedRhs[g] = rhs[2 * g] - zeros[g] * rhs[2 * g + 1];
-                for (int t = 0; t < blocks; t++)
-                    reduced[g * blocks + t] = m[2 * g * n + 2 * t] - zeros[t] * m[2 * g * n + 2 * t + 1]
-                        - zeros[g] * m[(2 * g + 1) * n + 2 * t] + (double)zeros[g] * zeros[t] * m[(2 * g + 1) * n + 2 * t + 1];
-            }
-            var scales = SolveSymmetric(reduced, reducedRhs, blocks);
-            if (scales is null) return;
-            var rounded = new float[blocks];
-            for (int g = 0; g < blocks; g++)
-            {
-                if (scales[g] == 0 || !double.IsFinite(scales[g])) return;
-                rounded[g] = QdqMath.RoundScale(scales[g], grid.ScaleType);
-            }
-            if (!(Error(m, rhs, whw, rounded, zeros) < before)) return;
-            rounded.CopyTo(q.Scales.AsSpan(r * blocks, blocks));
-            zeros.CopyTo(q.ZeroPoints.AsSpan(r * blocks, blocks));
+            // Basis of ŵ: vector 2g is the codes on block g, 2g + 1 is 1 on block g; ŵ = Σ c_u b_u with
+            // c_2g = s_g and c_2g+1 = −s_g·z_g. The error of any c is wᵀHw − 2cᵀ(Bᵀ H w) + cᵀ(BᵀHB)c.
+            var equations = NormalEquations(w, codes, h, blockSums, bs, blocks);
+            for (int t = 0; t < count; t++)
+                RefitRow(q, grid, first + t, equations[t].M, equations[t].Rhs, equations[t].WHw);
         });
+    }
+
+    /// <summary>New scales (and zero points) for row r from its normal equations, kept only if its error drops.</summary>
+    private static void RefitRow(BlockQuantizedRows q, WeightGrid grid, int r, double[] m, double[] rhs, double whw)
+    {
+        int blocks = q.BlockCount, n = 2 * blocks;
+        var oldScales = q.Scales.AsSpan(r * blocks, blocks).ToArray();
+        var oldZeros = q.ZeroPoints.AsSpan(r * blocks, blocks).ToArray();
+        double before = Error(m, rhs, whw, oldScales, oldZeros);
+
+        var zeros = (int[])oldZeros.Clone();
+        if (!grid.Symmetric)
+        {
+            var free = SolveSymmetric((double[])m.Clone(), (double[])rhs.Clone(), n);
+            if (free is null) return;
+            for (int g = 0; g < blocks; g++)
+            {
+                double s = free[2 * g], offset = free[2 * g + 1];
+                if (s == 0 || !double.IsFinite(s) || !double.IsFinite(offset)) return;
+                zeros[g] = (int)Math.Clamp(Math.Round(-offset / s, MidpointRounding.ToEven), 0, grid.MaxCode);
+            }
+        }
+        // With the zero points fixed, ŵ on block g is s_g·(codes − z_g): B scales, normal equations PᵀMP, Pᵀrhs.
+        var reduced = new double[blocks * blocks];
+        var reducedRhs = new double[blocks];
+        for (int g = 0; g < blocks; g++)
+        {
+            reducedRhs[g] = rhs[2 * g] - zeros[g] * rhs[2 * g + 1];
+            for (int t = 0; t < blocks; t++)
+                reduced[g * blocks + t] = m[2 * g * n + 2 * t] - zeros[t] * m[2 * g * n + 2 * t + 1]
+                    - zeros[g] * m[(2 * g + 1) * n + 2 * t] + (double)zeros[g] * zeros[t] * m[(2 * g + 1) * n + 2 * t + 1];
+        }
+        var scales = SolveSymmetric(reduced, reducedRhs, blocks);
+        if (scales is null) return;
+        var rounded = new float[blocks];
+        for (int g = 0; g < blocks; g++)
+        {
+            if (scales[g] == 0 || !double.IsFinite(scales[g])) return;
+            rounded[g] = QdqMath.RoundScale(scales[g], grid.ScaleType);
+        }
+        if (!(Error(m, rhs, whw, rounded, zeros) < before)) return;
+        rounded.CopyTo(q.Scales.AsSpan(r * blocks, blocks));
+        zeros.CopyTo(q.ZeroPoints.AsSpan(r * blocks, blocks));
     }
 
     /// <summary>
@@ -87,39 +108,42 @@ internal static class LeastSquaresScaleRefit
     /// block g) the dot products of H_i with each block's codes, ones and w are (H b)_i, accumulated into the rows
     /// of block g weighted by codes_i and 1. O(K²) per weight row, no K-sized temporaries per basis vector.
     /// </summary>
-    private static (double[] M, double[] Rhs, double WHw) NormalEquations(double[] w, double[] codes, double[] h, double[] blockSums, int bs, int blocks)
+    private static (double[] M, double[] Rhs, double WHw)[] NormalEquations(double[][] ws, double[][] allCodes, double[] h, double[] blockSums, int bs, int blocks)
     {
-        int k = w.Length, n = 2 * blocks;
-        var m = new double[n * n];
-        var rhs = new double[n];
+        int k = ws[0].Length, n = 2 * blocks, count = ws.Length;
+        var result = new (double[] M, double[] Rhs, double WHw)[count];
+        for (int t = 0; t < count; t++) result[t] = (new double[n * n], new double[n], 0);
         var withCodes = new double[blocks];
-        double whw = 0;
         for (int i = 0; i < k; i++)
         {
             var row = h.AsSpan(i * k, k);
-            double hw = Dot(row, w);
-            for (int t = 0; t < blocks; t++)
-            {
-                int start = t * bs, length = Math.Min(k, start + bs) - start;
-                withCodes[t] = Dot(row.Slice(start, length), codes.AsSpan(start, length));
-            }
             var ones = blockSums.AsSpan(i * blocks, blocks);
             int g = i / bs;
-            double code = codes[i];
-            var codesRow = m.AsSpan(2 * g * n, n);
-            var onesRow = m.AsSpan((2 * g + 1) * n, n);
-            for (int t = 0; t < blocks; t++)
+            for (int r = 0; r < count; r++)
             {
-                codesRow[2 * t] += code * withCodes[t];
-                codesRow[2 * t + 1] += code * ones[t];
-                onesRow[2 * t] += withCodes[t];
-                onesRow[2 * t + 1] += ones[t];
+                double[] w = ws[r], codes = allCodes[r], m = result[r].M, rhs = result[r].Rhs;
+                double hw = Dot(row, w);
+                for (int t = 0; t < blocks; t++)
+                {
+                    int start = t * bs, length = Math.Min(k, start + bs) - start;
+                    withCodes[t] = Dot(row.Slice(start, length), codes.AsSpan(start, length));
+                }
+                double code = codes[i];
+                var codesRow = m.AsSpan(2 * g * n, n);
+                var onesRow = m.AsSpan((2 * g + 1) * n, n);
+                for (int t = 0; t < blocks; t++)
+                {
+                    codesRow[2 * t] += code * withCodes[t];
+                    codesRow[2 * t + 1] += code * ones[t];
+                    onesRow[2 * t] += withCodes[t];
+                    onesRow[2 * t + 1] += ones[t];
+                }
+                rhs[2 * g] += code * hw;
+                rhs[2 * g + 1] += hw;
+                result[r].WHw += w[i] * hw;
             }
-            rhs[2 * g] += code * hw;
-            rhs[2 * g + 1] += hw;
-            whw += w[i] * hw;
         }
-        return (m, rhs, whw);
+        return result;
     }
 
     private static double Dot(ReadOnlySpan<double> a, ReadOnlySpan<double> b)

@@ -27,7 +27,7 @@ public sealed class QuantizeWeightsOptions
     [Description("gptq: round columns in order of decreasing Hessian diagonal (act-order), with static groups so the exported group layout is unchanged")]
     public bool GptqActOrder { get; set; }
 
-    [Description("gptq: after rounding, re-solve each row's block scales (and integer zero points) by least squares toward the float layer output (H-weighted), the integer codes kept; a row keeps its scales unless the error drops")]
+    [Description("gptq: after rounding, re-solve each row's block scales (and integer zero points) by least squares toward the float layer output (H-weighted), the integer codes kept; a row keeps its scales unless the error drops (rounding: gptq only; ignored by rtn and gptqt)")]
     public bool GptqRefitScales { get; set; }
 
     [Description("gptq/gptqt: calibrate layer by layer - each layer's XᵀX from the model with the layers before it already quantized (one calibration run over --data per distinct layer input; no calibrate step needed before)")]

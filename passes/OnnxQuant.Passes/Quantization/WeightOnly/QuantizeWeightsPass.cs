@@ -123,15 +123,12 @@ public sealed class QuantizeWeightsPass : Pass<QuantizeWeightsOptions>
     {
         if (options.Rounding is not (WeightRounding.Gptq or WeightRounding.Gptqt))
         {
-            if (options.GptqRefitScales)
-                throw new OnnxQuantException($"{Name}: gptq-refit-scales re-fits GPTQ's scales for rounding: gptq; rounding is {options.Rounding.ToString().ToLowerInvariant()}. Drop it, or use rounding: gptq.");
             if (options.GptqSequential)
                 throw new OnnxQuantException($"{Name}: gptq-sequential calibrates layer by layer for rounding: gptq or gptqt; rounding is {options.Rounding.ToString().ToLowerInvariant()}.");
             return WeightRounders.For(options.Rounding);
         }
-        if (options.GptqRefitScales && options.Rounding != WeightRounding.Gptq)
-            throw new OnnxQuantException($"{Name}: gptq-refit-scales re-fits GPTQ's scales for rounding: gptq; rounding is {options.Rounding.ToString().ToLowerInvariant()}. Drop it, or use rounding: gptq.");
-        var settings = new GptqSettings(options.GptqDamp, options.GptqBlockSize, options.GptqActOrder, options.GptqRefitScales);
+        // The refit is GPTQ's (like gptq-damp and gptq-act-order, read only by the rounders that use it): not GPTQT's.
+        var settings = new GptqSettings(options.GptqDamp, options.GptqBlockSize, options.GptqActOrder, options.GptqRefitScales && options.Rounding == WeightRounding.Gptq);
         settings.Validate(Name);
         string rounding = options.Rounding == WeightRounding.Gptq ? "gptq" : "gptqt";
         Func<LinearLayer, (double[], long)> secondMoment;
