@@ -122,15 +122,17 @@ public static class LlamaGenerator
             var q = Heads(b, Linear(b, w, n, c.Width, c.Width, p + "self_attn.q_proj"), c.Heads, d);
             var k = Heads(b, Linear(b, w, n, c.Width, c.KvWidth, p + "self_attn.k_proj"), c.KvHeads, d);
             var vRows = Linear(b, w, n, c.Width, c.KvWidth, p + "self_attn.v_proj");
+            // GroupQueryAttention reads v as [b, s, K·d]; the others as heads (made here, in the standard form's order).
+            var v = c.Attention == LlamaAttention.GroupQuery ? null : Heads(b, vRows, c.KvHeads, d);
             q = Rotate(b, q, cos, sin, d);
             k = Rotate(b, k, cos, sin, d);
             var context = c.Attention switch
             {
                 LlamaAttention.GroupQuery => GroupQueryAttention(b, c, l, q, k, vRows,
                     c.KvCache ? pastKeys[l] : null, c.KvCache ? pastValues[l] : null, seqlensK!, totalLength!, presents),
-                LlamaAttention.MultiHead => MultiHeadAttention(b, c, l, q, k, Heads(b, vRows, c.KvHeads, d),
+                LlamaAttention.MultiHead => MultiHeadAttention(b, c, l, q, k, v!,
                     c.KvCache ? pastKeys[l] : null, c.KvCache ? pastValues[l] : null, mask!, presents),
-                _ => StandardAttention(b, c, l, q, k, Heads(b, vRows, c.KvHeads, d),
+                _ => StandardAttention(b, c, l, q, k, v!,
                     c.KvCache ? pastKeys[l] : null, c.KvCache ? pastValues[l] : null, mask!, scale!, presents),
             };
             x = b.Op("Add", [x, Linear(b, w, context, c.Width, c.Width, p + "self_attn.o_proj")]);
