@@ -3,6 +3,7 @@
 // contract gets a new version and the old kernel stays registered for files written before it.
 #include "bcq_matmul.h"
 #include "hadamard_transform.h"
+#include "log2_attn_matmul.h"
 #include "matmul_w4a8.h"
 #include "matmul_w8a8.h"
 
@@ -30,6 +31,11 @@ onnxquant::BcqMatMulOp& Bcq() {
   return op;
 }
 
+onnxquant::Log2AttnMatMulOp& Log2Attn() {
+  static onnxquant::Log2AttnMatMulOp op;
+  return op;
+}
+
 }  // namespace
 
 extern "C" __attribute__((visibility("default"))) OrtStatus* ORT_API_CALL RegisterCustomOps(OrtSessionOptions* options,
@@ -43,6 +49,7 @@ extern "C" __attribute__((visibility("default"))) OrtStatus* ORT_API_CALL Regist
   if (OrtStatus* status = api->CustomOpDomain_Add(domain, &W8A8())) return status;
   if (OrtStatus* status = api->CustomOpDomain_Add(domain, &Hadamard())) return status;
   if (OrtStatus* status = api->CustomOpDomain_Add(domain, &Bcq())) return status;
+  if (OrtStatus* status = api->CustomOpDomain_Add(domain, &Log2Attn())) return status;
   // The domain must outlive every session that uses it; one per registration, released with the process.
   return api->AddCustomOpDomain(options, domain);
 }
