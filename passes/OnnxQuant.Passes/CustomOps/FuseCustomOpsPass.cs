@@ -16,13 +16,16 @@ namespace OnnxQuant.Passes.CustomOps;
 /// <c>BcqMatMul</c> with the sign planes packed 1 bit per weight (<see cref="FuseBinaryCodedMatMulIntoBcq"/>); float
 /// activations, so this one is exact up to float summation order. Does not fire when the decomposition's shape
 /// differs from the export's (reason in <c>--stats</c>).</item>
+/// <item>RepQ-ViT's log√2 export and the attention-times-V MatMul after it → <c>Log2AttnMatMul</c> (exact codes,
+/// shift-and-add product; <see cref="FuseLog2AttnIntoLog2AttnMatMul"/>).</item>
 /// <item><c>Add(op(…), b)</c> with b a constant float [N] → the op's bias input (one pass over the output less).</item>
 /// </list>
 /// Not exact: the activation rounding changes (per token instead of the calibrated range or per block); tests bound
 /// the difference. Does not fire (reason in <c>--stats</c>) on MatMulNBits with bits ≠ 4, g_idx, non-float A or
 /// scales, float zero points or a block size that is not a multiple of 8; on MatMuls whose weight is not a constant
 /// int8 DequantizeLinear with zero point 0 and per-column (axis 1) or per-tensor scale, whose activation is not
-/// DequantizeLinear(QuantizeLinear(x)) of a float x, or whose K exceeds 65536 (int32 sums stay exact). Only the
+/// DequantizeLinear(QuantizeLinear(x)) of a float x, whose x is clipped to fewer than 256 codes (an emulated low-bit
+/// activation, which per-token int8 would widen), or whose K exceeds 65536 (int32 sums stay exact). Only the
 /// <c>-fast</c> presets run it: every other preset stays standard ONNX (plus com.microsoft).
 /// </summary>
 public sealed class FuseCustomOpsPass : Pass<NoOptions>
@@ -32,17 +35,18 @@ public sealed class FuseCustomOpsPass : Pass<NoOptions>
     public const int MaxW8A8K = 65536;
 
     public override string Name => "fuse-custom-ops";
-    public override string Summary => "Rewrite 4-bit MatMulNBits, int8 QDQ MatMul and GPTQT binary-coded MatMul into OnnxQuant's kernels (com.onnxquant MatMulW4A8, MatMulW8A8, BcqMatMul).";
+    public override string Summary => "Rewrite 4-bit MatMulNBits, int8 QDQ MatMul, GPTQT binary-coded MatMul and RepQ's log2 attention into OnnxQuant's kernels (com.onnxquant MatMulW4A8, MatMulW8A8, BcqMatMul, Log2AttnMatMul).";
 
     public override PassResult Run(Model model, NoOptions options, PassContext context)
     {
-        var ops = RewriteDriver.Apply(model, [new FuseMatMulNBitsIntoW4A8(), new FuseQdqMatMulIntoW8A8(), new FuseBinaryCodedMatMulIntoBcq()], context);
+        var ops = RewriteDriver.Apply(model, [new FuseMatMulNBitsIntoW4A8(), new FuseQdqMatMulIntoW8A8(), new FuseBinaryCodedMatMulIntoBcq(), new FuseLog2AttnIntoLog2AttnMatMul()], context);
         var bias = RewriteDriver.Apply(model, [new FoldAddIntoCustomOpBias()], context);
         if (ops.Applications > 0)
         {
             context.Count("w4a8", ops.Applied.GetValueOrDefault(nameof(FuseMatMulNBitsIntoW4A8)));
             context.Count("w8a8", ops.Applied.GetValueOrDefault(nameof(FuseQdqMatMulIntoW8A8)));
             context.Count("bcq", ops.Applied.GetValueOrDefault(nameof(FuseBinaryCodedMatMulIntoBcq)));
+            context.Count("log2-attn", ops.Applied.GetValueOrDefault(nameof(FuseLog2AttnIntoLog2AttnMatMul)));
             if (model.GetOpset(Domain) is null) model.SetOpset(Domain, DomainVersion);
         }
         if (bias.Applications > 0) context.Count("bias-folded", bias.Applications);

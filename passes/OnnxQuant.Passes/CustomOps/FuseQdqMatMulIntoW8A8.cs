@@ -22,6 +22,7 @@ internal sealed class FuseQdqMatMulIntoW8A8 : RewritePattern
         if (dqx.Inputs[0] is not { Producer: { OpType: "QuantizeLinear", IsDefaultDomain: true } qx } || qx.Inputs[0] is not { } x)
             return MatchResult.Fail("its activation's DequantizeLinear does not read a QuantizeLinear");
         if (x.ElementType is not DataType.Float) return MatchResult.Fail("its activation is not known to be float");
+        if (EmulatesFewerThan8Bits(x, qx)) return MatchResult.Fail("its activation is clipped to fewer than 256 codes (emulated low-bit; per-token int8 would widen it)");
         if (x.Shape is { Rank: < 2 }) return MatchResult.Fail("its activation has rank 1");
         if (root.Inputs[1] is not { Producer: { OpType: "DequantizeLinear", IsDefaultDomain: true } dqw })
             return MatchResult.Fail("its weight is not a DequantizeLinear");
@@ -44,6 +45,18 @@ internal sealed class FuseQdqMatMulIntoW8A8 : RewritePattern
         var values = new Dictionary<string, Value> { ["x"] = x, ["w"] = wv, ["scale"] = sv };
         var nodes = new Dictionary<string, Node> { ["dqx"] = dqx, ["qx"] = qx };
         return MatchResult.Success(root, [dqw], values, nodes);
+    }
+
+    /// <summary>insert-qdq's <c>activation-bits</c> below 8: a Clip to fewer than 256 codes of the QuantizeLinear's grid.</summary>
+    private static bool EmulatesFewerThan8Bits(Value x, Node qx)
+    {
+        if (x.Producer is not { OpType: "Clip", IsDefaultDomain: true } clip || clip.Inputs.Count < 3) return false;
+        if (ConstantNode.ConstantOf(clip.Inputs[1]!) is not { ElementType: DataType.Float, ElementCount: 1 } lo
+            || ConstantNode.ConstantOf(clip.Inputs[2]!) is not { ElementType: DataType.Float, ElementCount: 1 } hi
+            || qx.Inputs.Count < 2 || ConstantNode.ConstantOf(qx.Inputs[1]!) is not { ElementType: DataType.Float, ElementCount: 1 } s)
+            return false;
+        double codes = (hi.AsSpan<float>()[0] - (double)lo.AsSpan<float>()[0]) / s.AsSpan<float>()[0];
+        return codes < 254.5;
     }
 
     public override void Rewrite(Rewriter rewriter, MatchResult match)
