@@ -53,6 +53,27 @@ if (args.Length > 0 && args[0] == "bcq")
     BcqBenchmark.Run(Arg("--threads", 2), Arg("--rounds", 10), BcqBenchmark.DefaultShapes);
     return 0;
 }
+// RepQ's log2 attention times V: Log2AttnMatMul vs its float decomposition at ViT-B shapes (12 heads, 197 tokens):
+//   dotnet run -c Release --project tests/Benchmarks -- log2-attn [--threads 2] [--rounds 20] [--bits 4 --bits 8]
+if (args.Length > 0 && args[0] == "log2-attn")
+{
+    int threads = 2, log2Rounds = 20;
+    var widths = new List<int>();
+    for (int i = 1; i + 1 < args.Length; i += 2)
+    {
+        switch (args[i])
+        {
+            case "--threads": threads = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
+            case "--rounds": log2Rounds = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
+            case "--bits": widths.Add(int.Parse(args[i + 1], CultureInfo.InvariantCulture)); break;
+            default:
+                Console.Error.WriteLine($"Unknown log2-attn argument '{args[i]}' (--threads N, --rounds N, --bits B).");
+                return 2;
+        }
+    }
+    Log2AttnBenchmark.Run(threads, log2Rounds, widths.Count > 0 ? widths : [4, 6, 8]);
+    return 0;
+}
 var options = new Dictionary<string, string>(StringComparer.Ordinal);
 var flags = new HashSet<string>(StringComparer.Ordinal);
 for (int i = 0; i < args.Length; i++)
