@@ -47,6 +47,17 @@ public class FuseLog2AttnMatMulTests
     }
 
     [Fact]
+    public void TheAudit_ListsTheFusedOp_AsAnIntegerKernel()
+    {
+        var c = Log2AttnReference.Random(seed: 5, bits: 4, signed: false);
+        using var model = Log2AttnReference.ExportModel(c);
+        VerifiedPass.Run(new FuseCustomOpsPass(), model, new PassContext());
+        var report = OnnxQuant.Runtime.Audit.FusionAudit.Run(model);
+        Assert.Equal(1, report.Kernels("com.onnxquant.Log2AttnMatMul"));
+        Assert.Contains(report.Lines(), l => l.Contains("com.onnxquant.Log2AttnMatMul x1", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void DoesNotFire_WhenTheCodesAreAlsoAGraphOutput()
     {
         var c = Log2AttnReference.Random(seed: 1, bits: 4, signed: false);
