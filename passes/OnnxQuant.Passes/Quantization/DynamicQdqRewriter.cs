@@ -43,6 +43,7 @@ internal sealed class DynamicQdqRewriter(Graph graph, bool perChannel, PassConte
         string hint = node.Name ?? node.OpType;
         var matMul = new Node("MatMulInteger", [x.Quantized, w.Quantized, x.ZeroPoint, w.ZeroPoint], 1, "",
             name: _rewriter.FreshName(hint + "_MatMulInteger"), outputNames: [_rewriter.FreshName(hint + "_int32")]);
+        NodeOrigin.Inherit(matMul, node);
         var cast = new Node("Cast", [matMul.Output], 1, "", [Attribute.Int("to", (long)DataType.Float)],
             _rewriter.FreshName(hint + "_Cast"), [_rewriter.FreshName(hint + "_int32_float")]);
         var scale = new Node("Mul", [x.Scale, w.Scale], 1, "", name: _rewriter.FreshName(hint + "_scale_Mul"),

@@ -9,14 +9,21 @@ namespace OnnxQuant.Passes.Reporting;
 /// </summary>
 public static class MatMulNBitsWeights
 {
+    /// <summary>
+    /// True for the ops that keep MatMulNBits' blocked layout: com.microsoft.MatMulNBits and com.onnxquant.MatMulW4A8
+    /// (its inputs are A, B, scales, zero points, bias: the same first four).
+    /// </summary>
+    public static bool IsBlockedInt(Node node) =>
+        node.OpType == "MatMulNBits" && node.Domain == "com.microsoft" || node.OpType == "MatMulW4A8" && node.Domain == "com.onnxquant";
+
     /// <summary>The weight as a row-major [K, N] float array, or null when it is not constant or not in a layout read here.</summary>
     public static float[]? Decode(Node node)
     {
-        if (node.OpType != "MatMulNBits" || node.Inputs.Count < 3) return null;
+        if (!IsBlockedInt(node) || node.Inputs.Count < 3) return null;
         int bits = (int)node.GetInt("bits", 4), block = (int)node.GetInt("block_size", 0);
         long k = node.GetInt("K", 0), n = node.GetInt("N", 0);
         if (bits is not (2 or 4 or 8) || block <= 0 || k <= 0 || n <= 0 || node.GetAttribute("g_idx") is not null) return null;
-        if (node.Inputs.Count > 4 && node.Inputs[4] is not null) return null; // g_idx input: not decoded here
+        if (node.OpType == "MatMulNBits" && node.Inputs.Count > 4 && node.Inputs[4] is not null) return null; // g_idx input: not decoded here
         if (node.Inputs[1] is not { } bv || ConstantNode.ConstantOf(bv) is not { } b || b.ElementType != DataType.UInt8) return null;
         if (node.Inputs[2] is not { } sv || ConstantNode.ConstantOf(sv) is not { } scaleTensor) return null;
         var codes = b.RawData.Span;

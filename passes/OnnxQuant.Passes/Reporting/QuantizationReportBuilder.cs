@@ -28,14 +28,16 @@ public sealed record ReportOptions
 }
 
 /// <summary>
-/// Measures a <see cref="QuantizationReport"/>. Tensors and layers are paired through what the quantizer keeps: its
-/// passes leave every float tensor's name and every quantized layer's node name as they were and put the quantized
-/// form beside them (QuantizeLinear/DequantizeLinear, MatMulNBits), so the pairs are the float model's own tensors
-/// and nodes, not names guessed after the fact; tensors whose shape or type differ are left out (counted).
+/// Measures a <see cref="QuantizationReport"/>. Tensors and layers are paired through what the quantizer keeps and
+/// records: its passes leave every float tensor's name and every quantized layer's node name as they were and put the
+/// quantized form beside them (QuantizeLinear/DequantizeLinear); a node that replaces a layer under another name
+/// (MatMulNBits, MatMulInteger, a custom op) records the float node it stands for (<see cref="NodeOrigin"/>). So the
+/// pairs are the float model's own tensors and nodes, not names guessed after the fact; tensors whose shape or type
+/// differ are left out (counted).
 /// </summary>
 public static class QuantizationReportBuilder
 {
-    private static readonly HashSet<string> ComputeOps = ["MatMul", "Gemm", "Conv", "ConvTranspose", "Attention", "MatMulNBits", "MatMulInteger", "ConvInteger", "QLinearMatMul", "QLinearConv"];
+    private static readonly HashSet<string> ComputeOps = ["MatMul", "Gemm", "Conv", "ConvTranspose", "Attention", "MatMulNBits", "MatMulW4A8", "MatMulInteger", "ConvInteger", "QLinearMatMul", "QLinearConv"];
 
     public static QuantizationReport Build(string floatPath, string quantPath, string data, ReportOptions options)
     {
@@ -140,14 +142,15 @@ public static class QuantizationReportBuilder
         var result = new List<WeightError>();
         foreach (var node in folded.Graph.Nodes.Where(n => ComputeOps.Contains(n.OpType) && n.Name is not null))
         {
-            // quantize-weights names a MatMulNBits after the MatMul it replaces (NAME_MatMulNBits).
-            string key = node.OpType == "MatMulNBits" && node.Name!.LastIndexOf("_MatMulNBits", StringComparison.Ordinal) is > 0 and var at ? node.Name[..at] : node.Name!;
+            // A node that replaced a float layer under another name (MatMulNBits, MatMulInteger, a custom op made from
+            // them) records that layer's name (NodeOrigin); every other quantized node kept its float node's name.
+            string key = NodeOrigin.SourceName(node)!;
             if (!floatNodes.TryGetValue(key, out var original)) continue;
-            if (node.OpType == "MatMulNBits")
+            if (MatMulNBitsWeights.IsBlockedInt(node))
             {
                 if (original.Inputs.Count > 1 && original.Inputs[1] is { } w && ConstantNode.ConstantOf(w) is { } floatWeight
                     && MatMulNBitsWeights.Decode(node) is { } decoded)
-                    result.Add(Compare(node, 1, w.Name ?? "", $"int{node.GetInt("bits", 4)} g{node.GetInt("block_size", 32)} (MatMulNBits)", floatWeight.ToFloatArray(), decoded));
+                    result.Add(Compare(node, 1, w.Name ?? "", $"int{node.GetInt("bits", 4)} g{node.GetInt("block_size", 32)} ({node.OpType})", floatWeight.ToFloatArray(), decoded));
                 continue;
             }
             foreach (var ((name, index), format) in formats.Where(kv => kv.Key.Item1 == node.Name))

@@ -106,6 +106,8 @@ public sealed class Rewriter
             var r = replacement.Outputs[i] ?? throw new InvalidOperationException($"{replacement} has no output {i}, which {root} has and uses.");
             ReplaceAllUsesWith(old, r);
         }
+        // A replaced node's record of the float node it stands for moves to its replacement (the report pairs by it).
+        NodeOrigin.CarryOver(replacement, root);
         RemoveDead(match.Nodes);
     }
 

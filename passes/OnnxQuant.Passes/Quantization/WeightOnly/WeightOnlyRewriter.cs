@@ -118,6 +118,7 @@ internal sealed partial class WeightOnlyRewriter
         var mm = new Node("MatMulNBits", inputs, 1, MsDomain, attrs, _rewriter.FreshName((node.Name ?? "MatMul") + "_MatMulNBits"),
             [_rewriter.FreshName((node.Output.Name ?? "y") + "_nbits")]);
         mm.Output.Type = node.Output.Type;
+        NodeOrigin.Inherit(mm, node);
         _rewriter.InsertBefore(node, mm);
         var result = mm.Output;
         if (addAfter is not null)
