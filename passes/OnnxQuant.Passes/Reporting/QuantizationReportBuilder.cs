@@ -153,6 +153,18 @@ public static class QuantizationReportBuilder
                     result.Add(Compare(node, 1, w.Name ?? "", $"int{node.GetInt("bits", 4)} g{node.GetInt("block_size", 32)} ({node.OpType})", floatWeight.ToFloatArray(), decoded));
                 continue;
             }
+            if (node.OpType == "MatMulInteger")
+            {
+                if (original.Inputs.Count > 1 && original.Inputs[1] is { } w && ConstantNode.ConstantOf(w) is { Rank: 2 } floatWeight
+                    && MatMulIntegerWeights.Decode(node) is { } decoded)
+                {
+                    // A Gemm with transB holds B as [N, K]; the decoded weight is [K, N].
+                    var reference = original.OpType == "Gemm" && original.GetInt("transB", 0) != 0 ? Transposed(floatWeight) : floatWeight.ToFloatArray();
+                    if (reference.Length == decoded.Length)
+                        result.Add(Compare(node, 1, w.Name ?? "", "int8 (MatMulInteger, dynamic activations)", reference, decoded));
+                }
+                continue;
+            }
             foreach (var ((name, index), format) in formats.Where(kv => kv.Key.Item1 == node.Name))
             {
                 if (index >= original.Inputs.Count || original.Inputs[index] is not { } fw || ConstantNode.ConstantOf(fw) is not { } floatTensor) continue;
@@ -162,6 +174,16 @@ public static class QuantizationReportBuilder
             }
         }
         return result;
+    }
+
+    private static float[] Transposed(Tensor matrix)
+    {
+        var a = matrix.ToFloatArray();
+        long rows = matrix.Dims[0], cols = matrix.Dims[1];
+        var t = new float[a.Length];
+        for (long r = 0; r < rows; r++)
+            for (long c = 0; c < cols; c++) t[c * rows + r] = a[r * cols + c];
+        return t;
     }
 
     private static WeightError Compare(Node node, int index, string weight, string format, float[] a, float[] b)

@@ -76,6 +76,22 @@ public sealed class NodeOriginTests : IDisposable
     }
 
     [Fact]
+    public void DynamicLayers_RecordTheirFloatLayer_AndTheirInt8WeightErrorIsDecoded()
+    {
+        string dynamic = _dir.File("vit.dynamic.onnx");
+        string vit = SharedPaths.Model("vit_mnist.onnx");
+        Ok(Onnxquant.Run(vit, dynamic, "--recipe", "w8a8-dynamic"));
+        using var source = OnnxReader.Read(vit);
+        var errors = QuantizationReportBuilder.WeightErrors(source, dynamic).Where(e => e.OpType == "MatMulInteger").ToList();
+        using var q = OnnxReader.Read(dynamic);
+        int layers = q.Graph.Nodes.Count(n => n.OpType == "MatMulInteger");
+        Assert.True(layers >= 10, $"{layers} MatMulInteger");
+        Assert.Equal(layers, errors.Count);
+        // int8 symmetric per channel: far above int4's ~20 dB, below a lossless copy.
+        Assert.All(errors, e => Assert.InRange(e.SqnrDb!.Value, 35, 60));
+    }
+
+    [Fact]
     public void NodesThatKeepTheirName_CarryNoRecord()
     {
         string w8 = _dir.File("vit.w8a8.onnx");
