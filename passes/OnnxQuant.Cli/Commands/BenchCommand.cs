@@ -62,13 +62,19 @@ public static class BenchCommand
             var report = LatencyBenchmark.Run(paths, options);
             var output = parse.InvocationConfiguration.Output;
             if (parse.GetValue(json)) output.WriteLine(JsonSerializer.Serialize(report, InspectCommand.JsonOptions));
-            else Write(report, PipelineCli.ConsoleFor(output));
+            else
+            {
+                // Random inputs depend on the seed; data from --data does not, so the header names what was fed.
+                string source = parse.GetValue(inputs.Data) is { Length: > 0 } data && data != "random"
+                    ? $"first sample of {Path.GetFileName(data)}" : $"random, seed {report.Seed}";
+                Write(report, source, PipelineCli.ConsoleFor(output));
+            }
             return ExitCodes.Success;
         });
         return command;
     }
 
-    private static void Write(BenchReport r, IAnsiConsole console)
+    private static void Write(BenchReport r, string inputSource, IAnsiConsole console)
     {
         string inputs = string.Join(", ", r.Inputs.Select(i => $"{i.Name} {i.ElementType}[{string.Join(",", i.Shape)}]"));
         string threads = r.Threads == 0 ? "threads chosen by ONNX Runtime" : r.Threads == 1 ? "1 thread" : $"{r.Threads} threads";
@@ -76,7 +82,7 @@ public static class BenchCommand
         console.Write(new Text(
             $"ONNX Runtime CPU, graph optimizations on, {threads}, {runs} timed runs after {r.Warmup} warm-up runs"
             + (r.Interleaved ? ", interleaved (A, B, B, A, ...)" : "") + ".\n"));
-        console.Write(new Text($"Inputs (seed {r.Seed}): {(inputs.Length == 0 ? "none" : inputs)}\n"));
+        console.Write(new Text($"Inputs ({inputSource}): {(inputs.Length == 0 ? "none" : inputs)}\n"));
 
         bool external = r.Models.Any(m => m.ExternalDataBytes > 0);
         var columns = new List<string> { "", "Model", "Size" };

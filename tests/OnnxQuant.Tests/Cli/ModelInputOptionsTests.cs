@@ -57,6 +57,20 @@ public class ModelInputOptionsTests
     }
 
     [Fact]
+    public void BenchTable_NamesWhatItFed_TheDataFileOrTheRandomSeed()
+    {
+        string model = SharedPaths.Model("vit_mnist.onnx");
+        var fromData = Onnxquant.Run("bench", model, "--data", Path.Combine(SharedPaths.Data, "mnist", "calib_256.npy"), "--runs", "1", "--warmup", "0");
+        Assert.True(fromData.ExitCode == 0, fromData.ToString());
+        Assert.Contains("Inputs (first sample of calib_256.npy)", fromData.Stdout);
+        Assert.DoesNotContain("seed", fromData.Stdout);
+
+        var random = Onnxquant.Run("bench", model, "--seed", "7", "--shape", "pixel_values=1,1,28,28", "--runs", "1", "--warmup", "0");
+        Assert.True(random.ExitCode == 0, random.ToString());
+        Assert.Contains("Inputs (random, seed 7)", random.Stdout);
+    }
+
+    [Fact]
     public void Bench_OnRandomData_UsesTheShape()
     {
         var result = Onnxquant.Run("bench", VitTiny, "--data", "random", "--shape", "pixel_values=1,3,32,32", "--runs", "2", "--warmup", "0", "--json");
