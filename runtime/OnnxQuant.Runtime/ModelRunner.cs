@@ -185,6 +185,7 @@ public sealed class ModelRunner : IDisposable
     {
         // Resolved before anything native is created, so a missing library is a plain error with nothing to dispose.
         string? kernels = usesKernelLibrary ? KernelLibrary.Path : null;
+        ExecutionProviders.EnsureAvailable(o.Provider);
         var so = new SessionOptions
         {
             GraphOptimizationLevel = o.Optimization switch
@@ -205,6 +206,12 @@ public sealed class ModelRunner : IDisposable
         foreach (var (k, v) in o.SessionConfig) so.AddSessionConfigEntry(k, v);
         foreach (string lib in o.CustomOpLibraries) so.RegisterCustomOpLibrary(lib);
         if (kernels is not null && !o.CustomOpLibraries.Contains(kernels)) so.RegisterCustomOpLibrary(kernels);
+        try { ExecutionProviders.Append(so, o.Provider); }
+        catch
+        {
+            so.Dispose();
+            throw;
+        }
         return so;
     }
 

@@ -1,6 +1,6 @@
 namespace OnnxQuant.Runtime;
 
-/// <summary>How to create an ONNX Runtime session (CPU provider).</summary>
+/// <summary>How to create an ONNX Runtime session.</summary>
 public sealed record RunnerOptions
 {
     public OptimizationLevel Optimization { get; init; } = OptimizationLevel.None;
@@ -21,6 +21,9 @@ public sealed record RunnerOptions
 
     /// <summary>Absolute paths of custom-op libraries to register.</summary>
     public IReadOnlyList<string> CustomOpLibraries { get; init; } = [];
+
+    /// <summary>Where ORT runs the operators (CPU by default; <see cref="ExecutionProviders"/>).</summary>
+    public ExecutionProvider Provider { get; init; } = ExecutionProvider.Cpu;
 
     public static RunnerOptions Default { get; } = new();
 }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using OnnxQuant.Runtime;
 using OnnxQuant.Runtime.Benchmarking;
 using Spectre.Console;
 using Spectre.Console.Rendering;
@@ -9,7 +10,7 @@ namespace OnnxQuant.Cli.Commands;
 
 /// <summary>
 /// <c>onnxquant bench MODEL [MODEL2] [--threads N] [--runs N] [--warmup N] [--min-seconds S] [--data PATH|random]
-/// [--shape NAME=DIMS] [--image KEY=VALUE] [--seed S] [--json]</c>: latency (median, p90, mean, min), throughput and file sizes of a model in ONNX Runtime;
+/// [--shape NAME=DIMS] [--image KEY=VALUE] [--seed S] [--provider cpu|cuda] [--json]</c>: latency (median, p90, mean, min), throughput and file sizes of a model in ONNX Runtime;
 /// with two models, both timed interleaved in one process and compared as MODEL2 / MODEL (<see cref="LatencyBenchmark"/>).
 /// JSON format: passes/OnnxQuant.Cli/docs/bench-json.md.
 /// </summary>
@@ -40,18 +41,22 @@ public static class BenchCommand
         };
         var inputs = new ModelInputOptions(dataRequired: false, "What to feed (one sample: the first)");
         var json = new Option<bool>("--json") { Description = "Print JSON (stable; documented in passes/OnnxQuant.Cli/docs/bench-json.md) instead of a table." };
+        var provider = ProviderOption.Create();
         var command = new Command("bench", "Time a model in ONNX Runtime (graph optimizations on), or compare two models' latency and size.")
         {
-            modelA, modelB, threads, runs, warmup, minSeconds, json,
+            modelA, modelB, threads, runs, warmup, minSeconds, provider, json,
         };
         foreach (var option in inputs.All) command.Options.Add(option);
         command.SetAction(parse =>
         {
+            var executionProvider = ProviderOption.Parse(parse.GetRequiredValue(provider));
+            ExecutionProviders.EnsureAvailable(executionProvider);
             var paths = new List<string> { parse.GetRequiredValue(modelA) };
             if (parse.GetValue(modelB) is { } b) paths.Add(b);
             var options = new BenchOptions
             {
                 Threads = parse.GetValue(threads),
+                Provider = executionProvider,
                 Runs = parse.GetValue(runs),
                 Warmup = parse.GetValue(warmup),
                 MinSeconds = parse.GetValue(minSeconds),
@@ -67,20 +72,20 @@ public static class BenchCommand
                 // Random inputs depend on the seed; data from --data does not, so the header names what was fed.
                 string source = parse.GetValue(inputs.Data) is { Length: > 0 } data && data != "random"
                     ? $"first sample of {Path.GetFileName(data)}" : $"random, seed {report.Seed}";
-                Write(report, source, PipelineCli.ConsoleFor(output));
+                Write(report, source, executionProvider, PipelineCli.ConsoleFor(output));
             }
             return ExitCodes.Success;
         });
         return command;
     }
 
-    private static void Write(BenchReport r, string inputSource, IAnsiConsole console)
+    private static void Write(BenchReport r, string inputSource, ExecutionProvider provider, IAnsiConsole console)
     {
         string inputs = string.Join(", ", r.Inputs.Select(i => $"{i.Name} {i.ElementType}[{string.Join(",", i.Shape)}]"));
         string threads = r.Threads == 0 ? "threads chosen by ONNX Runtime" : r.Threads == 1 ? "1 thread" : $"{r.Threads} threads";
         int runs = r.Models[0].Runs;
         console.Write(new Text(
-            $"ONNX Runtime CPU, graph optimizations on, {threads}, {runs} timed runs after {r.Warmup} warm-up runs"
+            $"ONNX Runtime {ProviderOption.Label(provider)}, graph optimizations on, {threads}, {runs} timed runs after {r.Warmup} warm-up runs"
             + (r.Interleaved ? ", interleaved (A, B, B, A, ...)" : "") + ".\n"));
         console.Write(new Text($"Inputs ({inputSource}): {(inputs.Length == 0 ? "none" : inputs)}\n"));
 

@@ -15,7 +15,7 @@ namespace OnnxQuant.Cli.Commands;
 internal static class DiffusionEvalCli
 {
     public static int Run(ParseResult parse, string floatModel, string quantModel, string data, int? count, int seed, string? classifier, string? norm, bool noSpread,
-        OptimizationLevel optimization, int threads, bool json)
+        OptimizationLevel optimization, int threads, ExecutionProvider provider, bool json)
     {
         if (!SamplerTrajectories.IsSamplerData(data))
             throw new OnnxQuantException($"--task diffusion needs --data sampler:FILE (the sampling loop to run both denoisers through), not '{data}'.");
@@ -30,6 +30,7 @@ internal static class DiffusionEvalCli
             NoSpread = noSpread,
             Optimization = optimization,
             Threads = threads,
+            Provider = provider,
         });
         var output = parse.InvocationConfiguration.Output;
         if (json)

@@ -11,7 +11,7 @@ namespace OnnxQuant.Cli.Commands;
 /// <summary>
 /// <c>onnxquant eval FLOAT QUANT --data PATH|random [--shape NAME=DIMS] [--seed S] [--labels Y] [--task classify|compare|ctc|psnr] [--keys FILE] [--count N]
 /// [--skip N] [--image KEY=VALUE] [--then FLOAT2 QUANT2] [--per-tensor] [--json] [--min-top1 V] [--max-drop D]
-/// [--min-agreement A] [--max-kl K]</c>: how far a quantized model is from its float original
+/// [--min-agreement A] [--max-kl K] [--provider cpu|cuda]</c>: how far a quantized model is from its float original
 /// (<see cref="ModelEvaluator"/>); language models (token-id inputs, logits output) also by next-token agreement and
 /// KL; autoencoders (<c>--then</c> chains encoder and decoder) by PSNR. Exit code 3 (<see cref="ExitCodes.GateFailed"/>)
 /// when a gate fails, after printing the report. JSON format: passes/OnnxQuant.Cli/docs/eval-json.md.
@@ -93,18 +93,21 @@ public static class EvalCommand
         optimization.AcceptOnlyFromAmong("none", "basic", "extended", "all");
         var threads = new Option<int>("--threads") { HelpName = "N", Description = "ONNX Runtime intra-op threads (0: ONNX Runtime chooses).", DefaultValueFactory = _ => defaults.Threads };
         var json = new Option<bool>("--json") { Description = "Print JSON (stable; documented in passes/OnnxQuant.Cli/docs/eval-json.md) instead of tables." };
+        var provider = ProviderOption.Create();
         var command = new Command("eval", "Measure a quantized model against its float original: output SQNR, cosine and max error, task accuracy, CI gates.")
         {
-            floatModel, quantModel, labels, task, keys, count, skip, then, perTensor, minTop1, maxDrop, minAgreement, maxKl, optimization, threads, json,
+            floatModel, quantModel, labels, task, keys, count, skip, then, perTensor, minTop1, maxDrop, minAgreement, maxKl, optimization, threads, provider, json,
             classifier, classifierNorm, noSpread,
         };
         foreach (var option in inputs.All) command.Options.Add(option);
         command.SetAction(parse =>
         {
+            var executionProvider = ProviderOption.Parse(parse.GetRequiredValue(provider));
+            ExecutionProviders.EnsureAvailable(executionProvider);
             if (parse.GetRequiredValue(task) == "diffusion")
                 return DiffusionEvalCli.Run(parse, parse.GetRequiredValue(floatModel), parse.GetRequiredValue(quantModel), parse.GetRequiredValue(inputs.Data),
                     parse.GetValue(count), parse.GetValue(inputs.Seed), parse.GetValue(classifier), parse.GetValue(classifierNorm), parse.GetValue(noSpread),
-                    Enum.Parse<OptimizationLevel>(parse.GetRequiredValue(optimization), ignoreCase: true), parse.GetValue(threads), parse.GetValue(json));
+                    Enum.Parse<OptimizationLevel>(parse.GetRequiredValue(optimization), ignoreCase: true), parse.GetValue(threads), executionProvider, parse.GetValue(json));
             var options = new EvalOptions
             {
                 Task = Enum.Parse<EvalTask>(parse.GetRequiredValue(task), ignoreCase: true),
@@ -123,20 +126,21 @@ public static class EvalCommand
                 MaxKl = parse.GetValue(maxKl),
                 Optimization = Enum.Parse<OptimizationLevel>(parse.GetRequiredValue(optimization), ignoreCase: true),
                 Threads = parse.GetValue(threads),
+                Provider = executionProvider,
             };
             var report = ModelEvaluator.Run(parse.GetRequiredValue(floatModel), parse.GetRequiredValue(quantModel), parse.GetRequiredValue(inputs.Data), options);
             var output = parse.InvocationConfiguration.Output;
             if (parse.GetValue(json)) output.WriteLine(JsonSerializer.Serialize(report, JsonOptions));
-            else Write(report, PipelineCli.ConsoleFor(output));
+            else Write(report, executionProvider, PipelineCli.ConsoleFor(output));
             return report.Passed ? ExitCodes.Success : ExitCodes.GateFailed;
         });
         return command;
     }
 
-    private static void Write(EvalReport r, IAnsiConsole console)
+    private static void Write(EvalReport r, ExecutionProvider provider, IAnsiConsole console)
     {
         string then = r.ThenQuantModel is null ? "" : $", then {r.ThenQuantModel} against {r.ThenFloatModel}";
-        console.Write(new Text($"{r.QuantModel} against {r.FloatModel}{then}: {r.Samples} samples of {r.Data}, ONNX Runtime CPU, optimizations {r.Optimization}.\n"));
+        console.Write(new Text($"{r.QuantModel} against {r.FloatModel}{then}: {r.Samples} samples of {r.Data}, ONNX Runtime {ProviderOption.Label(provider)}, optimizations {r.Optimization}.\n"));
         console.Write(ErrorTable("Output", r.Outputs));
 
         if (r.Psnr is { } p)

@@ -8,6 +8,9 @@ public sealed record BenchOptions
     /// <summary>ORT intra-op threads; 0 lets ORT choose. One by default: reproducible and light on shared machines.</summary>
     public int Threads { get; init; } = 1;
 
+    /// <summary>Where ORT runs the models (CPU by default).</summary>
+    public ExecutionProvider Provider { get; init; } = ExecutionProvider.Cpu;
+
     /// <summary>Timed runs of each model (at least; <see cref="MinSeconds"/> may add more).</summary>
     public int Runs { get; init; } = 50;
 

@@ -47,6 +47,7 @@ public static class LatencyBenchmark
             Optimization = OptimizationLevel.All,
             IntraOpThreads = options.Threads,
             AllowSpinning = false,
+            Provider = options.Provider,
         };
         var runners = new List<ModelRunner>();
         var prepared = new List<PreparedRun>();
@@ -107,6 +108,7 @@ public static class LatencyBenchmark
 
     private static void Validate(BenchOptions o)
     {
+        ExecutionProviders.EnsureAvailable(o.Provider);
         if (o.Threads < 0) throw new OnnxQuantException($"--threads {o.Threads}: give a thread count of 1 or more, or 0 to let ONNX Runtime choose.");
         if (o.Runs < 1) throw new OnnxQuantException($"--runs {o.Runs}: give at least 1 timed run.");
         if (o.Warmup < 0) throw new OnnxQuantException($"--warmup {o.Warmup}: give 0 or more warm-up runs.");

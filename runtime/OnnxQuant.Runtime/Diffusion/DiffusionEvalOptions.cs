@@ -24,4 +24,7 @@ public sealed record DiffusionEvalOptions
 
     public OptimizationLevel Optimization { get; init; } = OptimizationLevel.All;
     public int Threads { get; init; }
+
+    /// <summary>Where ORT runs the denoisers and the classifier (CPU by default).</summary>
+    public ExecutionProvider Provider { get; init; } = ExecutionProvider.Cpu;
 }

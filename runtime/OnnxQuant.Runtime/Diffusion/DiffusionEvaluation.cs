@@ -21,7 +21,7 @@ public static class DiffusionEvaluation
         if (options.Count < 1) throw new OnnxQuantException($"--count must be at least 1 (got {options.Count}).");
         if (options.ClassifierStd <= 0) throw new OnnxQuantException($"The classifier's normalization std must be positive (got {options.ClassifierStd}).");
         var spec = SamplerSpec.Load(samplerPath);
-        var runnerOptions = new RunnerOptions { Optimization = options.Optimization, IntraOpThreads = options.Threads };
+        var runnerOptions = new RunnerOptions { Optimization = options.Optimization, IntraOpThreads = options.Threads, Provider = options.Provider };
         int n = options.Count;
 
         float[] floatSamples, quantSamples, spreadSamples = [];

@@ -48,6 +48,9 @@ public sealed record EvalOptions
     /// <summary>ONNX Runtime intra-op threads (0: ORT chooses).</summary>
     public int Threads { get; init; } = 1;
 
+    /// <summary>Where ORT runs both models (CPU by default).</summary>
+    public ExecutionProvider Provider { get; init; } = ExecutionProvider.Cpu;
+
     /// <summary>Gate: the quantized model's top-1 (or exact-match) rate in percent must be at least this.</summary>
     public double? MinTop1 { get; init; }
 

@@ -24,13 +24,14 @@ public static class ModelEvaluator
     public static EvalReport Run(string floatPath, string quantPath, string data, EvalOptions options)
     {
         CheckOptions(options);
+        ExecutionProviders.EnsureAvailable(options.Provider);
         string[] paths = options.Then is var (thenFloat, thenQuant) ? [floatPath, quantPath, thenFloat, thenQuant] : [floatPath, quantPath];
         foreach (string path in paths)
             if (!File.Exists(path)) throw new OnnxQuantException($"Model {path} does not exist.");
         using var floatModel = OnnxReader.Read(floatPath);
         using var source = CalibrationDataSource.Open(data, floatModel,
             new DataSourceOptions { Count = options.Count, Skip = options.Skip, Images = options.Images, BatchSize = 1, Shapes = options.Shapes, Seed = options.Seed });
-        var runnerOptions = new RunnerOptions { Optimization = options.Optimization, IntraOpThreads = options.Threads };
+        var runnerOptions = new RunnerOptions { Optimization = options.Optimization, IntraOpThreads = options.Threads, Provider = options.Provider };
         using var floatThen = options.Then is var (f2, _) ? ModelRunner.FromFile(f2, runnerOptions) : null;
         using var quantThen = options.Then is var (_, q2) ? ModelRunner.FromFile(q2, runnerOptions) : null;
 
