@@ -14,7 +14,7 @@ public static class ExecutionProviders
 
     private const string CudaNeeds =
         "--provider cuda needs onnxquant built with ONNX Runtime's GPU package (dotnet build -p:OnnxQuantCuda=true), "
-        + "an NVIDIA GPU and the CUDA 12 and cuDNN 9 libraries on the library path; or use --provider cpu";
+        + "an NVIDIA GPU and the CUDA 13 (libcudart.so.13, libcublas.so.13) and cuDNN 9 libraries on the library path; or use --provider cpu";
 
     /// <summary>Throws an <see cref="OnnxQuantException"/> (what is missing, how to fix it) unless <paramref name="provider"/> is usable.</summary>
     public static void EnsureAvailable(ExecutionProvider provider)
@@ -31,12 +31,17 @@ public static class ExecutionProviders
     {
         if (provider == ExecutionProvider.Cpu) return;
         EnsureAvailable(provider);
+        // ORT also logs a failed provider load on stderr (multi-line, coloured); our error below says it in one line.
+        var env = OrtEnv.Instance();
+        var logLevel = env.EnvLogLevel;
+        env.EnvLogLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL;
         try { options.AppendExecutionProvider_CUDA(0); }
         catch (OnnxRuntimeException e)
         {
-            // The GPU package is there but its CUDA provider library or the CUDA/cuDNN libraries it loads are not.
+            // The GPU package is there but the CUDA/cuDNN libraries its CUDA provider loads are not.
             throw new OnnxQuantException($"{CudaNeeds}. ONNX Runtime could not start CUDA: {FirstLine(e.Message)}", e);
         }
+        finally { env.EnvLogLevel = logLevel; }
     }
 
     private static string FirstLine(string message) => message.Split('\n', 2)[0].Trim();

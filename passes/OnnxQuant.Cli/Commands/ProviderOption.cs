@@ -15,7 +15,7 @@ internal static class ProviderOption
         var option = new Option<string>("--provider")
         {
             HelpName = "cpu|cuda",
-            Description = "Where ONNX Runtime runs the model: cpu, or cuda (needs a build with -p:OnnxQuantCuda=true, an NVIDIA GPU, CUDA 12 and cuDNN 9; "
+            Description = "Where ONNX Runtime runs the model: cpu, or cuda (needs a build with -p:OnnxQuantCuda=true, an NVIDIA GPU, CUDA 13 and cuDNN 9; "
                 + "operators CUDA has no kernel for, such as OnnxQuant's custom ops, run on the CPU). Docs: passes/OnnxQuant.Cli/docs/gpu.md.",
             DefaultValueFactory = _ => "cpu",
         };
