@@ -62,7 +62,7 @@ public class GptqRounderTests
 
     public static TheoryData<int, bool, int, bool> Grids => new()
     {
-        { 4, true, 32, false }, { 4, false, 32, false }, { 4, false, 64, false }, { 4, true, 128, false },
+        { 4, true, 32, false }, { 4, false, 32, false }, { 4, false, 64, false }, { 4, false, 128, false },
         { 4, true, K, false },   // per channel (one block of K)
         { 2, false, 32, false }, { 3, true, 32, false }, { 8, false, 32, false },
         { 4, false, 32, true }, { 4, true, 64, true }, { 3, false, K, true },  // act-order with static groups
