@@ -10,6 +10,8 @@
 // the last runs the AVX-512 F path on CPUs that have it).
 #include "bcq_matmul.h"
 
+#include "kernel_guard.h"
+
 #include "quantized_matmul_kernel.h"
 
 namespace onnxquant {
@@ -98,22 +100,16 @@ OrtStatusPtr BcqMatMulOp::CreateKernelV2(const OrtApi& api, const OrtKernelInfo*
 }
 
 OrtStatusPtr BcqMatMulKernel::ComputeV2(OrtKernelContext* context) {
-  try {
+  return GuardedCompute(node_, [&] {
     Ort::KernelContext ctx(context);
     Compute(ctx);
-    return nullptr;
-  } catch (const std::exception& e) {
-    return Ort::GetApi().CreateStatus(ORT_FAIL, (node_ + ": " + e.what()).c_str());
-  }
+  });
 }
 
 void BcqMatMulKernel::Compute(Ort::KernelContext& ctx) {
   Ort::ConstValue input = ctx.GetInput(0);
   std::vector<int64_t> shape = input.GetTensorTypeAndShapeInfo().GetShape();
-  if (shape.empty() || shape.back() != w_.k)
-    throw std::runtime_error("input A must end in K = " + std::to_string(w_.k) + " elements");
-  int64_t rows = 1;
-  for (size_t i = 0; i + 1 < shape.size(); i++) rows *= shape[i];
+  int64_t rows = RowsEndingInK(shape, w_.k);
   // An offsets input that is not a constant initializer was not packed at load: refuse it rather than ignore it.
   if (!w_.has_offsets && ctx.GetInputCount() > 3 && static_cast<const OrtValue*>(ctx.GetInput(3)) != nullptr)
     throw std::runtime_error("input 3 (offsets) must be a constant initializer (weights are packed once, when the session loads)");

@@ -6,6 +6,8 @@
 // then signed sums of whole segments in row order of H_K, then the scale), so the two agree bit for bit.
 #include "hadamard_transform.h"
 
+#include "kernel_guard.h"
+
 #include <cmath>
 #include <string>
 
@@ -57,7 +59,7 @@ void TransformRow(const Job& job, int64_t r) {
 }  // namespace
 
 OrtStatusPtr HadamardTransformKernel::ComputeV2(OrtKernelContext* context) {
-  try {
+  return GuardedCompute(node_, [&] {
     Ort::KernelContext ctx(context);
     Ort::ConstValue input = ctx.GetInput(0);
     std::vector<int64_t> shape = input.GetTensorTypeAndShapeInfo().GetShape();
@@ -73,10 +75,7 @@ OrtStatusPtr HadamardTransformKernel::ComputeV2(OrtKernelContext* context) {
     if (rows > 0)
       ctx.ParallelFor([](void* data, size_t r) { TransformRow(*static_cast<Job*>(data), static_cast<int64_t>(r)); },
                       static_cast<size_t>(rows), 0, &job);
-    return nullptr;
-  } catch (const std::exception& e) {
-    return Ort::GetApi().CreateStatus(ORT_FAIL, (node_ + ": " + e.what()).c_str());
-  }
+  });
 }
 
 OrtStatusPtr HadamardTransformOp::CreateKernelV2(const OrtApi& api, const OrtKernelInfo* info, void** kernel) const {

@@ -12,6 +12,8 @@
 // integer work and the combination is shared code, so all paths agree bit for bit.
 #include "log2_attn_matmul.h"
 
+#include "kernel_guard.h"
+
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
@@ -125,13 +127,10 @@ void Log2AttnMatMulKernel::Compute(Ort::KernelContext& context) {
 }
 
 OrtStatusPtr Log2AttnMatMulKernel::ComputeV2(OrtKernelContext* context) {
-  try {
+  return GuardedCompute(node_, [&] {
     Ort::KernelContext ctx(context);
     Compute(ctx);
-    return nullptr;
-  } catch (const std::exception& e) {
-    return Ort::GetApi().CreateStatus(ORT_FAIL, (node_ + ": " + e.what()).c_str());
-  }
+  });
 }
 
 OrtStatusPtr Log2AttnMatMulOp::CreateKernelV2(const OrtApi& api, const OrtKernelInfo* info, void** kernel) const {

@@ -1,5 +1,7 @@
 #include "quantized_matmul_kernel.h"
 
+#include "kernel_guard.h"
+
 #include <vector>
 
 namespace onnxquant {
@@ -32,22 +34,16 @@ GemmFn PickGemm(Isa isa) {
 }  // namespace
 
 OrtStatusPtr QuantizedMatMulKernel::ComputeV2(OrtKernelContext* context) {
-  try {
+  return GuardedCompute(node_, [&] {
     Ort::KernelContext ctx(context);
     Compute(ctx);
-    return nullptr;
-  } catch (const std::exception& e) {
-    return Ort::GetApi().CreateStatus(ORT_FAIL, (node_ + ": " + e.what()).c_str());
-  }
+  });
 }
 
 void QuantizedMatMulKernel::Compute(Ort::KernelContext& ctx) {
   Ort::ConstValue input = ctx.GetInput(0);
   std::vector<int64_t> shape = input.GetTensorTypeAndShapeInfo().GetShape();
-  if (shape.empty() || shape.back() != w_.k)
-    throw std::runtime_error("input A must end in K = " + std::to_string(w_.k) + " elements");
-  int64_t rows = 1;
-  for (size_t i = 0; i + 1 < shape.size(); i++) rows *= shape[i];
+  int64_t rows = RowsEndingInK(shape, w_.k);
   const float* bias = nullptr;
   if (ctx.GetInputCount() > bias_input_) {
     Ort::ConstValue b = ctx.GetInput(bias_input_);
