@@ -113,15 +113,7 @@ void BcqMatMulKernel::Compute(Ort::KernelContext& ctx) {
   // An offsets input that is not a constant initializer was not packed at load: refuse it rather than ignore it.
   if (!w_.has_offsets && ctx.GetInputCount() > 3 && static_cast<const OrtValue*>(ctx.GetInput(3)) != nullptr)
     throw std::runtime_error("input 3 (offsets) must be a constant initializer (weights are packed once, when the session loads)");
-  const float* bias = nullptr;
-  if (ctx.GetInputCount() > 4) {
-    Ort::ConstValue b = ctx.GetInput(4);
-    if (static_cast<const OrtValue*>(b) != nullptr) {
-      if (b.GetTensorTypeAndShapeInfo().GetElementCount() != static_cast<size_t>(w_.n))
-        throw std::runtime_error("bias must have N = " + std::to_string(w_.n) + " elements");
-      bias = b.GetTensorData<float>();
-    }
-  }
+  const float* bias = OptionalBias(ctx, 4, w_.n);
   shape.back() = w_.n;
   Ort::UnownedValue output = ctx.GetOutput(0, shape);
   float* y = output.GetTensorMutableData<float>();

@@ -30,4 +30,14 @@ inline int64_t RowsEndingInK(const std::vector<int64_t>& shape, int64_t k) {
   return rows;
 }
 
+// The optional bias input at `index` as N floats, or nullptr when the node has none.
+inline const float* OptionalBias(Ort::KernelContext& ctx, size_t index, int64_t n) {
+  if (ctx.GetInputCount() <= index) return nullptr;
+  Ort::ConstValue b = ctx.GetInput(index);
+  if (static_cast<const OrtValue*>(b) == nullptr) return nullptr;
+  if (b.GetTensorTypeAndShapeInfo().GetElementCount() != static_cast<size_t>(n))
+    throw std::runtime_error("bias must have N = " + std::to_string(n) + " elements");
+  return b.GetTensorData<float>();
+}
+
 }  // namespace onnxquant

@@ -44,15 +44,7 @@ void QuantizedMatMulKernel::Compute(Ort::KernelContext& ctx) {
   Ort::ConstValue input = ctx.GetInput(0);
   std::vector<int64_t> shape = input.GetTensorTypeAndShapeInfo().GetShape();
   int64_t rows = RowsEndingInK(shape, w_.k);
-  const float* bias = nullptr;
-  if (ctx.GetInputCount() > bias_input_) {
-    Ort::ConstValue b = ctx.GetInput(bias_input_);
-    if (static_cast<const OrtValue*>(b) != nullptr) {
-      if (b.GetTensorTypeAndShapeInfo().GetElementCount() != static_cast<size_t>(w_.n))
-        throw std::runtime_error("bias must have N = " + std::to_string(w_.n) + " elements");
-      bias = b.GetTensorData<float>();
-    }
-  }
+  const float* bias = OptionalBias(ctx, bias_input_, w_.n);
   shape.back() = w_.n;
   Ort::UnownedValue output = ctx.GetOutput(0, shape);
   float* y = output.GetTensorMutableData<float>();
