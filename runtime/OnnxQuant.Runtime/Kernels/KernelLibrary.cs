@@ -34,7 +34,7 @@ public static class KernelLibrary
         }
     }
 
-    /// <summary>The kernel path this CPU runs by default: <c>avx512vnni</c>, <c>avx2</c> or <c>scalar</c>.</summary>
+    /// <summary>The kernel path this CPU runs by default: <c>avx512vnni</c>, <c>avxvnni</c>, <c>avx2</c> or <c>scalar</c>.</summary>
     public static string BestIsa()
     {
         var handle = NativeLibrary.Load(Path);

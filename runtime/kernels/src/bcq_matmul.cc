@@ -72,6 +72,7 @@ BcqWeights PackBcq(const Ort::ConstKernelInfo& info) {
 BcqFn PickBcq(Isa isa) {
   switch (isa) {
     case Isa::Avx512Vnni: return BcqAvx512;
+    case Isa::AvxVnni:  // no integer dot product here: the AVX2 code is the 256-bit path
     case Isa::Avx2: return BcqAvx2;
     default: return BcqScalar;
   }

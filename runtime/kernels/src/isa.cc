@@ -7,6 +7,7 @@ namespace onnxquant {
 const char* IsaName(Isa isa) {
   switch (isa) {
     case Isa::Avx512Vnni: return "avx512vnni";
+    case Isa::AvxVnni: return "avxvnni";
     case Isa::Avx2: return "avx2";
     default: return "scalar";
   }
@@ -19,6 +20,9 @@ bool CpuSupports(Isa isa) {
     case Isa::Avx512Vnni:
       return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
              __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("fma");
+    case Isa::AvxVnni:
+      return CpuSupports(Isa::Avx2) &&
+             (CpuHasVexAvxVnni() || (__builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni")));
     case Isa::Avx2:
       return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     default:
@@ -29,8 +33,18 @@ bool CpuSupports(Isa isa) {
 #endif
 }
 
+bool CpuHasVexAvxVnni() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avxvnni");
+#else
+  return false;
+#endif
+}
+
 Isa BestIsa() {
   if (CpuSupports(Isa::Avx512Vnni)) return Isa::Avx512Vnni;
+  if (CpuSupports(Isa::AvxVnni)) return Isa::AvxVnni;
   if (CpuSupports(Isa::Avx2)) return Isa::Avx2;
   return Isa::Scalar;
 }
@@ -48,9 +62,10 @@ bool ResolveIsa(const std::string& requested, Isa* isa, std::string* error) {
   Isa wanted;
   if (name == "scalar") wanted = Isa::Scalar;
   else if (name == "avx2") wanted = Isa::Avx2;
+  else if (name == "avxvnni") wanted = Isa::AvxVnni;
   else if (name == "avx512vnni") wanted = Isa::Avx512Vnni;
   else {
-    *error = "unknown kernel path '" + name + "' (isa attribute or ONNXQUANT_KERNEL_ISA); use auto, scalar, avx2 or avx512vnni";
+    *error = "unknown kernel path '" + name + "' (isa attribute or ONNXQUANT_KERNEL_ISA); use auto, scalar, avx2, avxvnni or avx512vnni";
     return false;
   }
   if (!CpuSupports(wanted)) {

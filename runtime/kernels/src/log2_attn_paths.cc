@@ -114,7 +114,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) void AccumulateAvx512(const
 void Log2Codes(Isa isa, const float* a, int64_t count, const float* thresholds, int levels, uint16_t* codes) {
 #if defined(__x86_64__)
   if (isa == Isa::Avx512Vnni) return CodesAvx512(a, count, thresholds, levels, codes);
-  if (isa == Isa::Avx2) return CodesAvx2(a, count, thresholds, levels, codes);
+  if (isa == Isa::Avx2 || isa == Isa::AvxVnni) return CodesAvx2(a, count, thresholds, levels, codes);
 #endif
   (void)isa;
   CodesScalar(a, count, thresholds, levels, codes);
@@ -123,7 +123,7 @@ void Log2Codes(Isa isa, const float* a, int64_t count, const float* thresholds, 
 void Log2Accumulate(Isa isa, const uint16_t* codes, int64_t t, const int32_t* v, int64_t n, int levels, int32_t* acc, uint8_t* used) {
 #if defined(__x86_64__)
   if (isa == Isa::Avx512Vnni) return AccumulateAvx512(codes, t, v, n, levels, acc, used);
-  if (isa == Isa::Avx2) return AccumulateAvx2(codes, t, v, n, levels, acc, used);
+  if (isa == Isa::Avx2 || isa == Isa::AvxVnni) return AccumulateAvx2(codes, t, v, n, levels, acc, used);
 #endif
   (void)isa;
   AccumulateScalar(codes, t, v, n, levels, acc, used);

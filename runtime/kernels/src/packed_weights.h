@@ -54,6 +54,8 @@ using GemmFn = void (*)(const PackedWeights& w, const QuantizedActivations& a, c
                         int64_t tile_begin, int64_t tile_end);
 void GemmScalar(const PackedWeights&, const QuantizedActivations&, const float*, float*, int64_t, int64_t);
 void GemmAvx2(const PackedWeights&, const QuantizedActivations&, const float*, float*, int64_t, int64_t);
+void GemmAvxVnni(const PackedWeights&, const QuantizedActivations&, const float*, float*, int64_t, int64_t);
+void GemmAvxVnniEvex(const PackedWeights&, const QuantizedActivations&, const float*, float*, int64_t, int64_t);
 void GemmAvx512Vnni(const PackedWeights&, const QuantizedActivations&, const float*, float*, int64_t, int64_t);
 
 }  // namespace onnxquant

@@ -26,6 +26,7 @@ struct GemmJob {
 GemmFn PickGemm(Isa isa) {
   switch (isa) {
     case Isa::Avx512Vnni: return GemmAvx512Vnni;
+    case Isa::AvxVnni: return CpuHasVexAvxVnni() ? GemmAvxVnni : GemmAvxVnniEvex;
     case Isa::Avx2: return GemmAvx2;
     default: return GemmScalar;
   }

@@ -7,13 +7,15 @@ namespace OnnxQuant.Tests.Kernels;
 /// <summary>Seeded one-node models of OnnxQuant's custom ops, their inputs, and the kernel paths this CPU has.</summary>
 internal static class KernelTestModels
 {
-    /// <summary>scalar always; avx2 and avx512vnni where this CPU has them (every AVX-512 VNNI CPU has AVX2).</summary>
+    /// <summary>scalar always; avx2, avxvnni and avx512vnni where this CPU has them (every AVX-512 VNNI CPU has AVX2, and
+    /// runs the avxvnni path with the EVEX form of its instruction).</summary>
     public static string[] AvailableIsas()
     {
         string best = KernelLibrary.BestIsa();
         return best switch
         {
-            "avx512vnni" => ["scalar", "avx2", "avx512vnni"],
+            "avx512vnni" => ["scalar", "avx2", "avxvnni", "avx512vnni"],
+            "avxvnni" => ["scalar", "avx2", "avxvnni"],
             "avx2" => ["scalar", "avx2"],
             _ => ["scalar"],
         };
