@@ -18,6 +18,8 @@ namespace OnnxQuant.Passes.CustomOps;
 /// differs from the export's (reason in <c>--stats</c>).</item>
 /// <item>RepQ-ViT's log√2 export and the attention-times-V MatMul after it → <c>Log2AttnMatMul</c> (exact codes,
 /// shift-and-add product; <see cref="FuseLog2AttnIntoLog2AttnMatMul"/>).</item>
+/// <item>The online Hadamard MatMul of <c>rotate</c> (a constant normalized H_K ⊗ H_{2^m}) → <c>HadamardTransform</c>
+/// (<see cref="FuseHadamardMatMulIntoTransform"/>; float, exact up to summation order).</item>
 /// <item><c>Add(op(…), b)</c> with b a constant float [N] → the op's bias input (one pass over the output less).</item>
 /// </list>
 /// Not exact: the activation rounding changes (per token instead of the calibrated range or per block); tests bound
@@ -35,11 +37,11 @@ public sealed class FuseCustomOpsPass : Pass<NoOptions>
     public const int MaxW8A8K = 65536;
 
     public override string Name => "fuse-custom-ops";
-    public override string Summary => "Rewrite 4-bit MatMulNBits, int8 QDQ MatMul, GPTQT binary-coded MatMul and RepQ's log2 attention into OnnxQuant's kernels (com.onnxquant MatMulW4A8, MatMulW8A8, BcqMatMul, Log2AttnMatMul).";
+    public override string Summary => "Rewrite 4-bit MatMulNBits, int8 QDQ MatMul, GPTQT binary-coded MatMul and RepQ's log2 attention and rotate's online Hadamard MatMul into OnnxQuant's kernels (com.onnxquant MatMulW4A8, MatMulW8A8, BcqMatMul, Log2AttnMatMul, HadamardTransform).";
 
     public override PassResult Run(Model model, NoOptions options, PassContext context)
     {
-        var ops = RewriteDriver.Apply(model, [new FuseMatMulNBitsIntoW4A8(), new FuseQdqMatMulIntoW8A8(), new FuseBinaryCodedMatMulIntoBcq(), new FuseLog2AttnIntoLog2AttnMatMul()], context);
+        var ops = RewriteDriver.Apply(model, [new FuseMatMulNBitsIntoW4A8(), new FuseQdqMatMulIntoW8A8(), new FuseBinaryCodedMatMulIntoBcq(), new FuseLog2AttnIntoLog2AttnMatMul(), new FuseHadamardMatMulIntoTransform()], context);
         var bias = RewriteDriver.Apply(model, [new FoldAddIntoCustomOpBias()], context);
         if (ops.Applications > 0)
         {
@@ -47,6 +49,7 @@ public sealed class FuseCustomOpsPass : Pass<NoOptions>
             context.Count("w8a8", ops.Applied.GetValueOrDefault(nameof(FuseQdqMatMulIntoW8A8)));
             context.Count("bcq", ops.Applied.GetValueOrDefault(nameof(FuseBinaryCodedMatMulIntoBcq)));
             context.Count("log2-attn", ops.Applied.GetValueOrDefault(nameof(FuseLog2AttnIntoLog2AttnMatMul)));
+            context.Count("hadamard", ops.Applied.GetValueOrDefault(nameof(FuseHadamardMatMulIntoTransform)));
             if (model.GetOpset(Domain) is null) model.SetOpset(Domain, DomainVersion);
         }
         if (bias.Applications > 0) context.Count("bias-folded", bias.Applications);
