@@ -30,43 +30,25 @@ BcqWeights PackBcq(const Ort::ConstKernelInfo& info) {
   if (w.k <= 0 || w.n <= 0) throw std::runtime_error(where + "needs K, N > 0");
   if (w.planes < 1 || w.planes > 4) throw std::runtime_error(where + "planes = " + std::to_string(w.planes) + "; use 1 to 4");
   if (w.block < 8 || w.block % 8 != 0) throw std::runtime_error(where + "block_size must be a multiple of 8");
-  w.blocks = (w.k + w.block - 1) / w.block;
-  w.groups = (w.k + 7) / 8;
-  w.tiles = (w.n + kBcqLanes - 1) / kBcqLanes;
+  const int64_t blocks = (w.k + w.block - 1) / w.block, groups = (w.k + 7) / 8;
   Ort::ConstValue planes = ConstantInput(info, 1, "BcqMatMul", "planes");
   Ort::ConstValue alphas = ConstantInput(info, 2, "BcqMatMul", "alphas");
-  if (planes.GetTensorTypeAndShapeInfo().GetElementCount() != static_cast<size_t>(w.n * w.planes * w.groups))
+  if (planes.GetTensorTypeAndShapeInfo().GetElementCount() != static_cast<size_t>(w.n * w.planes * groups))
     throw std::runtime_error(where + "planes must hold N·P·⌈K/8⌉ bytes");
-  if (alphas.GetTensorTypeAndShapeInfo().GetElementCount() != static_cast<size_t>(w.n * w.blocks * w.planes))
+  if (alphas.GetTensorTypeAndShapeInfo().GetElementCount() != static_cast<size_t>(w.n * blocks * w.planes))
     throw std::runtime_error(where + "alphas must hold N·⌈K/block_size⌉·P values");
   const float* offsets = nullptr;
   if (info.GetInputCount() > 3) {
     int is_constant = 0;
     Ort::ConstValue c = info.GetTensorConstantInput(3, &is_constant);
     if (static_cast<const OrtValue*>(c) != nullptr) {
-      if (c.GetTensorTypeAndShapeInfo().GetElementCount() != static_cast<size_t>(w.n * w.blocks))
+      if (c.GetTensorTypeAndShapeInfo().GetElementCount() != static_cast<size_t>(w.n * blocks))
         throw std::runtime_error(where + "offsets must hold N·⌈K/block_size⌉ values");
       offsets = c.GetTensorData<float>();
     }
   }
-  const uint8_t* pp = planes.GetTensorData<uint8_t>();
-  const float* ap = alphas.GetTensorData<float>();
-  w.has_offsets = offsets != nullptr;
-  w.data.assign(static_cast<size_t>(w.tiles * w.groups * w.planes * kBcqLanes), 0);
-  w.alphas.assign(static_cast<size_t>(w.tiles * w.blocks * w.planes * kBcqLanes), 0.0f);
-  w.offsets.assign(static_cast<size_t>(w.tiles * w.blocks * kBcqLanes), 0.0f);
-  for (int64_t col = 0; col < w.n; col++) {
-    int64_t tile = col / kBcqLanes, lane = col % kBcqLanes;
-    for (int64_t i = 0; i < w.planes; i++)
-      for (int64_t g = 0; g < w.groups; g++)
-        w.data[static_cast<size_t>(((tile * w.groups + g) * w.planes + i) * kBcqLanes + lane)] = pp[(col * w.planes + i) * w.groups + g];
-    for (int64_t b = 0; b < w.blocks; b++) {
-      for (int64_t i = 0; i < w.planes; i++)
-        w.alphas[static_cast<size_t>(((tile * w.blocks + b) * w.planes + i) * kBcqLanes + lane)] = ap[(col * w.blocks + b) * w.planes + i];
-      if (offsets != nullptr) w.offsets[static_cast<size_t>((tile * w.blocks + b) * kBcqLanes + lane)] = offsets[col * w.blocks + b];
-    }
-  }
-  return w;
+  return PackBcqWeights(planes.GetTensorData<uint8_t>(), alphas.GetTensorData<float>(), offsets, w.k, w.n, w.planes,
+                        w.block);
 }
 
 BcqFn PickBcq(Isa isa) {

@@ -1,25 +1,10 @@
 // BcqMatMul's portable path and the lookup-table builder every path shares: the reference the SIMD paths match.
 #include <cmath>
 
+#include "bcq_table_math.h"
 #include "bcq_weights.h"
 
 namespace onnxquant {
-
-namespace {
-
-// One half table over 4 activations v[0..3].
-void HalfTable(const float* v, float* t) {
-  float neg = 0.0f;
-  for (int j = 0; j < 4; j++) neg = neg - v[j];
-  t[0] = neg;
-  for (int h = 0; h < 4; h++) {
-    const float twice = v[h] + v[h];
-    const int half = 1 << h;
-    for (int s = 0; s < half; s++) t[half + s] = t[s] + twice;
-  }
-}
-
-}  // namespace
 
 void BuildBcqTables(const float* x, const BcqWeights& w, BcqTables& out) {
   const int64_t k = w.k, groups = w.groups, gpb = w.GroupsPerBlock();
@@ -31,12 +16,11 @@ void BuildBcqTables(const float* x, const BcqWeights& w, BcqTables& out) {
     for (int j = 0; j < 8; j++) v[j] = 8 * g + j < k ? x[8 * g + j] : 0.0f;
     float* lo = out.halves.data() + g * 32;
     float* hi = lo + 16;
-    HalfTable(v, lo);
-    HalfTable(v + 4, hi);
+    BcqHalfTable(v, lo);
+    BcqHalfTable(v + 4, hi);
     float* t = out.table.data() + g * kBcqTable;
     for (int s = 0; s < kBcqTable; s++) t[s] = lo[s & 15] + hi[s >> 4];
-    float sum = 0.0f;
-    for (int j = 0; j < 8; j++) sum = sum + v[j];
+    float sum = BcqGroupSum(v);
     float& block_sum = out.block_sums[static_cast<size_t>(g / gpb)];
     block_sum = block_sum + sum;
   }

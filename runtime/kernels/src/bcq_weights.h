@@ -53,6 +53,11 @@ struct BcqTables {
 // a fixed sequence of IEEE additions, so any path that builds or reads it gets the same bits.
 void BuildBcqTables(const float* x, const BcqWeights& w, BcqTables& out);
 
+// Packs the op's inputs into the layout above: planes [N, P, ⌈K/8⌉], alphas [N, blocks, P], offsets [N, blocks] or
+// nullptr. Sizes are the caller's to check.
+BcqWeights PackBcqWeights(const uint8_t* planes, const float* alphas, const float* offsets, int64_t k, int64_t n,
+                          int64_t plane_count, int64_t block);
+
 // Columns of tiles [tile_begin, tile_end) for one row: y[col] for col < n.
 using BcqFn = void (*)(const BcqWeights& w, const BcqTables& t, const float* bias, float* y, int64_t tile_begin,
                        int64_t tile_end);

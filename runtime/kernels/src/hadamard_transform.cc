@@ -6,9 +6,9 @@
 // then signed sums of whole segments in row order of H_K, then the scale), so the two agree bit for bit.
 #include "hadamard_transform.h"
 
+#include "hadamard_rows.h"
 #include "kernel_guard.h"
 
-#include <cmath>
 #include <string>
 
 namespace onnxquant {
@@ -22,38 +22,8 @@ struct Job {
   bool normalized;
 };
 
-void Butterflies(float* row, int64_t n) {
-  for (int64_t half = 1; half < n; half *= 2)
-    for (int64_t block = 0; block < n; block += 2 * half)
-      for (int64_t j = 0; j < half; j++) {
-        float a = row[block + j], b = row[block + half + j];
-        row[block + j] = a + b;
-        row[block + half + j] = a - b;
-      }
-}
-
 void TransformRow(const Job& job, int64_t r) {
-  const int64_t d = job.d, k = job.k, p = d / k;
-  float* y = job.y + r * d;
-  std::vector<float> work(job.x + r * d, job.x + (r + 1) * d);
-  for (int64_t s = 0; s < k; s++) Butterflies(work.data() + s * p, p);
-  if (k > 1) {
-    for (int64_t i = 0; i < k; i++) {
-      float* target = y + i * p;
-      for (int64_t t = 0; t < p; t++) target[t] = 0.0f;
-      for (int64_t j = 0; j < k; j++) {
-        const float* source = work.data() + j * p;
-        if (job.base[i * k + j] < 0) for (int64_t t = 0; t < p; t++) target[t] = target[t] - source[t];
-        else for (int64_t t = 0; t < p; t++) target[t] = target[t] + source[t];
-      }
-    }
-  } else {
-    for (int64_t t = 0; t < d; t++) y[t] = work[t];
-  }
-  if (job.normalized) {
-    float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(d)));
-    for (int64_t t = 0; t < d; t++) y[t] = y[t] * scale;
-  }
+  HadamardTransformRow(job.x + r * job.d, job.y + r * job.d, job.d, job.k, job.base, job.normalized);
 }
 
 }  // namespace

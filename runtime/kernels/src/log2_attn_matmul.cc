@@ -24,70 +24,11 @@ namespace onnxquant {
 namespace {
 
 constexpr int64_t kRowBlock = 32;  // rows of A per task: a task converts its head's V once
-constexpr double kSqrt2 = 1.4142135623730951;
-constexpr int kExactShift = 32;  // b <= 6: E and O are exact int64 sums
 
-struct Job {
-  const float* a;
-  const void* v;
-  bool v_signed;
-  float* y;
-  int64_t m, t, n, row_blocks;
-  const float* thresholds;
-  int levels, shift;
-  int32_t zero;
-  double factor;
-  Isa isa;
+struct Task {
+  Log2AttnProblem problem;
+  int64_t row_blocks;
 };
-
-void RunTask(const Job& job, int64_t task) {
-  const int64_t head = task / job.row_blocks, first = (task % job.row_blocks) * kRowBlock;
-  const int64_t last = std::min(job.m, first + kRowBlock), t = job.t, n = job.n;
-  std::vector<int32_t> v(static_cast<size_t>(t * n));
-  if (job.v_signed) {
-    const int8_t* src = static_cast<const int8_t*>(job.v) + head * t * n;
-    for (int64_t i = 0; i < t * n; i++) v[i] = static_cast<int32_t>(src[i]) - job.zero;
-  } else {
-    const uint8_t* src = static_cast<const uint8_t*>(job.v) + head * t * n;
-    for (int64_t i = 0; i < t * n; i++) v[i] = static_cast<int32_t>(src[i]) - job.zero;
-  }
-  std::vector<uint16_t> codes(static_cast<size_t>(t));
-  std::vector<int32_t> acc(static_cast<size_t>(job.levels * n));
-  std::vector<uint8_t> used(static_cast<size_t>(job.levels));
-  std::vector<int> present;
-  present.reserve(static_cast<size_t>(job.levels));
-  for (int64_t row = first; row < last; row++) {
-    Log2Codes(job.isa, job.a + (head * job.m + row) * t, t, job.thresholds, job.levels, codes.data());
-    std::fill(used.begin(), used.end(), 0);
-    Log2Accumulate(job.isa, codes.data(), t, v.data(), n, job.levels, acc.data(), used.data());
-    present.clear();
-    for (int q = 0; q < job.levels; q++)
-      if (used[q]) present.push_back(q);
-    float* y = job.y + (head * job.m + row) * n;
-    for (int64_t c = 0; c < n; c++) {
-      double even_sum, odd_sum;
-      if (job.shift <= kExactShift) {
-        int64_t even = 0, odd = 0;
-        for (int q : present) {
-          int64_t term = static_cast<int64_t>(acc[q * n + c]);
-          if (q % 2 == 0) even += term * (int64_t{1} << (job.shift - q / 2));
-          else odd += term * (int64_t{1} << (job.shift - (q + 1) / 2));
-        }
-        even_sum = static_cast<double>(even);
-        odd_sum = static_cast<double>(odd);
-      } else {  // 7 and 8 bits: each term acc·2^k is exact in double; their sum is rounded in code order
-        even_sum = 0;
-        odd_sum = 0;
-        for (int q : present) {
-          double term = static_cast<double>(acc[q * n + c]);
-          if (q % 2 == 0) even_sum += std::ldexp(term, job.shift - q / 2);
-          else odd_sum += std::ldexp(term, job.shift - (q + 1) / 2);
-        }
-      }
-      y[c] = static_cast<float>(job.factor * (even_sum + kSqrt2 * odd_sum));
-    }
-  }
-}
 
 }  // namespace
 
@@ -109,21 +50,26 @@ void Log2AttnMatMulKernel::Compute(Ort::KernelContext& context) {
   const int64_t m = as[as.size() - 2], t = as.back(), n = vs.back();
   if (vs[vs.size() - 2] != t)
     throw std::runtime_error("A's last axis (" + std::to_string(t) + ") must equal V's second-to-last (" + std::to_string(vs[vs.size() - 2]) + ")");
-  const int shift = static_cast<int>(thresholds_.size() / 2);
+  const int shift = Log2AttnShift(static_cast<int>(thresholds_.size()));
   // |V − z| ≤ 255, so |acc| ≤ 255·T (int32) and |E|, |O| ≤ 255·T·2^(S+1) (int64).
-  if (t > (int64_t{1} << 23) || (shift <= kExactShift && t > (int64_t{1} << (54 - shift))))
+  if (t > (int64_t{1} << 23) || (shift <= kLog2ExactShift && t > (int64_t{1} << (54 - shift))))
     throw std::runtime_error("T = " + std::to_string(t) + " keys exceed what the exact integer sums hold for " +
                              std::to_string(thresholds_.size()) + " codes");
   std::vector<int64_t> ys(as.begin(), as.end());
   ys.back() = n;
   Ort::UnownedValue yv = context.GetOutput(0, ys);
   if (batch == 0 || m == 0 || n == 0) return;
-  Job job{av.GetTensorData<float>(), vv.GetTensorRawData(), vtype == ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8,
-          yv.GetTensorMutableData<float>(), m, t, n, (m + kRowBlock - 1) / kRowBlock, thresholds_.data(),
-          static_cast<int>(thresholds_.size()), shift, v_zero_,
-          std::ldexp(static_cast<double>(a_scale_) * static_cast<double>(v_scale_), -shift), isa_};
-  context.ParallelFor([](void* data, size_t i) { RunTask(*static_cast<Job*>(data), static_cast<int64_t>(i)); },
-                      static_cast<size_t>(batch * job.row_blocks), 0, &job);
+  Task task{{av.GetTensorData<float>(), vv.GetTensorRawData(), vtype == ONNX_TENSOR_ELEMENT_DATA_TYPE_INT8,
+              yv.GetTensorMutableData<float>(), m, t, n, thresholds_.data(), static_cast<int>(thresholds_.size()),
+              v_zero_, Log2AttnFactor(a_scale_, v_scale_, shift), isa_},
+             (m + kRowBlock - 1) / kRowBlock};
+  context.ParallelFor(
+      [](void* data, size_t i) {
+        const Task& task = *static_cast<Task*>(data);
+        int64_t head = static_cast<int64_t>(i) / task.row_blocks, first = (static_cast<int64_t>(i) % task.row_blocks) * kRowBlock;
+        Log2AttnRows(task.problem, head, first, std::min(task.problem.m, first + kRowBlock));
+      },
+      static_cast<size_t>(batch * task.row_blocks), 0, &task);
 }
 
 OrtStatusPtr Log2AttnMatMulKernel::ComputeV2(OrtKernelContext* context) {

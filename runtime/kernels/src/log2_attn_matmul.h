@@ -4,18 +4,10 @@
 #include <vector>
 
 #include "isa.h"
+#include "log2_attn_rows.h"
 #include "onnxruntime_cxx_api.h"
 
 namespace onnxquant {
-
-// The per-path pieces of Log2AttnMatMul (log2_attn_paths.cc). All are exact integer work, so every path gives the
-// same bits by construction; tests compare them anyway.
-// codes[j] = #{k < levels : a[j] <= thresholds[k]}  (levels = 2^b; the code `levels` means "zero").
-void Log2Codes(Isa isa, const float* a, int64_t count, const float* thresholds, int levels, uint16_t* codes);
-// acc[q][0..n) = Σ v[j][0..n) over the j < t whose code is q < levels (acc is [levels][n], v is [t][n]); used[q]
-// (cleared by the caller) says which codes occurred: the accumulators of the others are left as they were.
-void Log2Accumulate(Isa isa, const uint16_t* codes, int64_t t, const int32_t* v, int64_t n, int levels, int32_t* acc,
-                    uint8_t* used);
 
 class Log2AttnMatMulKernel {
  public:

@@ -6,7 +6,7 @@
 
 #include <cstring>
 
-#include "log2_attn_matmul.h"
+#include "log2_attn_rows.h"
 
 namespace onnxquant {
 namespace {

@@ -25,23 +25,15 @@ static PackedWeights PackW4(const Ort::ConstKernelInfo& info) {
   if (bits != 4) throw std::runtime_error("MatMulW4A8 node '" + node + "': bits = " + std::to_string(bits) + "; only 4 is supported");
   if (k <= 0 || n <= 0 || bs < 8 || bs % 8 != 0)
     throw std::runtime_error("MatMulW4A8 node '" + node + "': needs K, N > 0 and block_size a multiple of 8");
-  PackedWeights w;
-  w.n = n;
-  w.k = k;
-  w.block = bs;
-  w.nibbles = true;
-  w.Allocate();
-  int64_t blob = bs / 2;
+  int64_t blocks = (k + bs - 1) / bs, blob = bs / 2;
   Ort::ConstValue b = ConstantInput(info, 1, "MatMulW4A8", "B");
   Ort::ConstValue s = ConstantInput(info, 2, "MatMulW4A8", "scales");
-  if (b.GetTensorTypeAndShapeInfo().GetElementCount() != static_cast<size_t>(n * w.blocks * blob))
+  if (b.GetTensorTypeAndShapeInfo().GetElementCount() != static_cast<size_t>(n * blocks * blob))
     throw std::runtime_error("MatMulW4A8 node '" + node + "': B must hold N·⌈K/block_size⌉·block_size/2 bytes");
-  if (s.GetTensorTypeAndShapeInfo().GetElementCount() != static_cast<size_t>(n * w.blocks))
+  if (s.GetTensorTypeAndShapeInfo().GetElementCount() != static_cast<size_t>(n * blocks))
     throw std::runtime_error("MatMulW4A8 node '" + node + "': scales must hold N·⌈K/block_size⌉ values");
-  const uint8_t* bp = b.GetTensorData<uint8_t>();
-  const float* sp = s.GetTensorData<float>();
   const uint8_t* zp = nullptr;
-  int64_t zrow = (w.blocks + 1) / 2;
+  int64_t zrow = (blocks + 1) / 2;
   if (info.GetInputCount() > 3) {
     int is_constant = 0;
     Ort::ConstValue z = info.GetTensorConstantInput(3, &is_constant);
@@ -52,24 +44,7 @@ static PackedWeights PackW4(const Ort::ConstKernelInfo& info) {
       zp = z.GetTensorData<uint8_t>();
     }
   }
-  for (int64_t col = 0; col < n; col++) {
-    for (int64_t blk = 0; blk < w.blocks; blk++) {
-      size_t sb = static_cast<size_t>(((col / kLanes) * w.blocks + blk) * kLanes + col % kLanes);
-      w.scales[sb] = sp[col * w.blocks + blk];
-      int zero = 8;
-      if (zp != nullptr) {
-        uint8_t byte = zp[col * zrow + blk / 2];
-        zero = blk % 2 == 0 ? byte & 0x0F : byte >> 4;
-      }
-      w.zeros[sb] = zero;
-      const uint8_t* src = bp + (col * w.blocks + blk) * blob;
-      for (int64_t j = 0; j < bs; j++) {
-        int code = j % 2 == 0 ? src[j / 2] & 0x0F : src[j / 2] >> 4;
-        w.SetCode(col, blk * bs + j, code);
-      }
-    }
-  }
-  return w;
+  return PackMatMulNBits(b.GetTensorData<uint8_t>(), s.GetTensorData<float>(), zp, k, n, bs);
 }
 
 OrtStatusPtr MatMulW4A8Op::CreateKernelV2(const OrtApi& api, const OrtKernelInfo* info, void** kernel) const {

@@ -28,22 +28,7 @@ static PackedWeights PackW8(const Ort::ConstKernelInfo& info) {
         if (zp[i] != 0) throw fail("w_zero_point must be 0 (symmetric weights)");
     }
   }
-  PackedWeights w;
-  w.n = n;
-  w.k = k;
-  w.block = (k + kGroup - 1) / kGroup * kGroup;  // one block: the whole row
-  w.nibbles = false;
-  w.Allocate();
-  const int8_t* wp = wv.GetTensorData<int8_t>();
-  const float* sp = sv.GetTensorData<float>();
-  // Codes are w + 128 (unsigned, what vpdpbusd multiplies) with zero point 128; padding gets the zero point.
-  for (int64_t col = 0; col < n; col++) {
-    size_t sb = static_cast<size_t>((col / kLanes) * kLanes + col % kLanes);
-    w.scales[sb] = sp[scales == 1 ? 0 : col];
-    w.zeros[sb] = 128;
-    for (int64_t kk = 0; kk < w.block; kk++) w.SetCode(col, kk, kk < k ? wp[kk * n + col] + 128 : 128);
-  }
-  return w;
+  return PackInt8Weights(wv.GetTensorData<int8_t>(), sv.GetTensorData<float>(), static_cast<int64_t>(scales), k, n);
 }
 
 OrtStatusPtr MatMulW8A8Op::CreateKernelV2(const OrtApi& api, const OrtKernelInfo* info, void** kernel) const {

@@ -32,4 +32,50 @@ int PackedWeights::Code(int64_t col, int64_t kk) const {
   return high ? data[i] >> 4 : data[i] & 0x0F;
 }
 
+PackedWeights PackMatMulNBits(const uint8_t* b, const float* scales, const uint8_t* zero_points, int64_t k, int64_t n,
+                              int64_t block) {
+  PackedWeights w;
+  w.n = n;
+  w.k = k;
+  w.block = block;
+  w.nibbles = true;
+  w.Allocate();
+  const int64_t blob = block / 2, zrow = (w.blocks + 1) / 2;
+  for (int64_t col = 0; col < n; col++) {
+    for (int64_t blk = 0; blk < w.blocks; blk++) {
+      size_t sb = static_cast<size_t>(((col / kLanes) * w.blocks + blk) * kLanes + col % kLanes);
+      w.scales[sb] = scales[col * w.blocks + blk];
+      int zero = 8;
+      if (zero_points != nullptr) {
+        uint8_t byte = zero_points[col * zrow + blk / 2];
+        zero = blk % 2 == 0 ? byte & 0x0F : byte >> 4;
+      }
+      w.zeros[sb] = zero;
+      const uint8_t* src = b + (col * w.blocks + blk) * blob;
+      for (int64_t j = 0; j < block; j++) {
+        int code = j % 2 == 0 ? src[j / 2] & 0x0F : src[j / 2] >> 4;
+        w.SetCode(col, blk * block + j, code);
+      }
+    }
+  }
+  return w;
+}
+
+PackedWeights PackInt8Weights(const int8_t* wp, const float* scales, int64_t scale_count, int64_t k, int64_t n) {
+  PackedWeights w;
+  w.n = n;
+  w.k = k;
+  w.block = (k + kGroup - 1) / kGroup * kGroup;  // one block: the whole row
+  w.nibbles = false;
+  w.Allocate();
+  // Codes are w + 128 (unsigned, what vpdpbusd multiplies) with zero point 128; padding gets the zero point.
+  for (int64_t col = 0; col < n; col++) {
+    size_t sb = static_cast<size_t>((col / kLanes) * kLanes + col % kLanes);
+    w.scales[sb] = scales[scale_count == 1 ? 0 : col];
+    w.zeros[sb] = 128;
+    for (int64_t kk = 0; kk < w.block; kk++) w.SetCode(col, kk, kk < k ? wp[kk * n + col] + 128 : 128);
+  }
+  return w;
+}
+
 }  // namespace onnxquant

@@ -49,6 +49,15 @@ struct QuantizedActivations {
 
 void QuantizeRow(const float* a, int64_t k, int64_t block, QuantizedActivations& out, int64_t row);
 
+// Packs com.microsoft MatMulNBits' 4-bit layout (what MatMulW4A8 reads): b [N][blocks][block/2] (element 2j in the low
+// nibble), scales [N·blocks], zero_points [N][⌈blocks/2⌉] packed 4-bit or nullptr (every zero point 8). Sizes are the
+// caller's to check.
+PackedWeights PackMatMulNBits(const uint8_t* b, const float* scales, const uint8_t* zero_points, int64_t k, int64_t n,
+                              int64_t block);
+// Packs int8 weights w [K][N] (ONNX MatMul's layout) with `scale_count` (1 or N) per-column scales as codes w + 128
+// with zero point 128 and one block spanning the whole (padded) K (what MatMulW8A8 reads).
+PackedWeights PackInt8Weights(const int8_t* w, const float* scales, int64_t scale_count, int64_t k, int64_t n);
+
 // Computes columns of tiles [tile_begin, tile_end) for every row: y[row][col] (leading dimension n).
 using GemmFn = void (*)(const PackedWeights& w, const QuantizedActivations& a, const float* bias, float* y,
                         int64_t tile_begin, int64_t tile_end);
