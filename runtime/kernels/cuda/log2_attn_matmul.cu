@@ -102,6 +102,9 @@ cudaError_t Log2AttnMatMul(const float* a, const void* v, bool v_signed, int32_t
                            int64_t m, int64_t t, int64_t n, const float* thresholds, int levels, double factor,
                            cudaStream_t stream) {
   if (levels < 4 || levels > 256 || (levels & (levels - 1)) != 0) return cudaErrorInvalidValue;
+  // The CPU op's limit: |v − z| ≤ 255, so the int32 and int64 sums stay exact.
+  const int shift = Log2AttnShift(levels);
+  if (t > (int64_t{1} << 23) || (shift <= kLog2ExactShift && t > (int64_t{1} << (54 - shift)))) return cudaErrorInvalidValue;
   if (heads == 0 || m == 0 || n == 0) return cudaSuccess;
   if (v_signed)
     return Launch(a, static_cast<const int8_t*>(v), v_zero, y, heads, m, t, n, thresholds, levels, factor, stream);
