@@ -63,7 +63,7 @@ if ! "$nvcc" ${ccbin[@]+"${ccbin[@]}"} -std=c++17 -O2 --fmad=false "${arch[@]}" 
     "$here/harness.cu" "$here/quantized_matmul.cu" "$here/hadamard_transform.cu" "$here/log2_attn_matmul.cu" \
     "$here/bcq_matmul.cu" "$here/harness_reference.cc" "$here/gpu_layouts.cc" \
     "$src/packed_weights.cc" "$src/quantize_activations.cc" "$src/gemm_scalar.cc" "$src/hadamard_rows.cc" \
-    "$src/log2_attn_rows.cc" "$src/log2_attn_paths.cc" "$src/isa.cc" "$src/bcq_pack.cc" "$src/bcq_scalar.cc" \
+    "$src/log2_attn_rows.cc" "$src/log2_attn_paths.cc" "$src/bcq_pack.cc" "$src/bcq_scalar.cc" \
     -lcublas; then
   echo "run-harness.sh: build failed" >&2; exit 4
 fi

@@ -17,7 +17,7 @@ public class CudaHarnessTests
     [
         "cuda/host_selftest.cc", "cuda/harness_reference.cc", "cuda/gpu_layouts.cc", "src/packed_weights.cc",
         "src/quantize_activations.cc", "src/gemm_scalar.cc", "src/hadamard_rows.cc", "src/log2_attn_rows.cc",
-        "src/log2_attn_paths.cc", "src/isa.cc", "src/bcq_pack.cc", "src/bcq_scalar.cc",
+        "src/log2_attn_paths.cc", "src/bcq_pack.cc", "src/bcq_scalar.cc",
     ];
 
     [Fact]
