@@ -48,7 +48,7 @@ internal static class QuantizeCommand
             HelpName = "PASS",
         };
         private readonly Option<bool> _stats = new("--stats") { Description = "Print the passes' statistics counters and pattern near misses." };
-        private readonly Option<int> _seed = new("--seed") { Description = "Seed for anything random in the passes.", DefaultValueFactory = _ => 0 };
+        private readonly Option<int> _seed = new("--seed") { Description = "Seed for anything random in the passes, and the noise seed of --data sampler:FILE (random data keeps the recipe's calibration seed).", DefaultValueFactory = _ => 0 };
         private readonly Option<bool> _externalData = new("--external-data") { Description = "Write large tensors to OUT.data beside OUT." };
         private readonly Option<string> _data = new("--data")
         {

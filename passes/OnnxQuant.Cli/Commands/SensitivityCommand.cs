@@ -38,16 +38,17 @@ public static class SensitivityCommand
         var count = new Option<int>("--count") { HelpName = "N", Description = "Samples the SQNR is measured on (default 16).", DefaultValueFactory = _ => 16 };
         var shape = new Option<string[]>("--shape") { HelpName = "NAME=DIMS", Description = "Fix an input's free dimensions (repeatable)." };
         var json = new Option<bool>("--json") { Description = "Print the report as JSON." };
+        var seed = new Option<int?>("--seed") { HelpName = "S", Description = "Noise seed of --data sampler:FILE (default: the recipe's calibration seed)." };
         var command = new Command("sensitivity", "Measure which node groups lose most accuracy when quantized (output SQNR vs float, on calibration data).")
         {
-            model, data, recipe, count, shape, json,
+            model, data, recipe, count, shape, json, seed,
         };
         command.SetAction((parse, cancellation) => Task.FromResult(Execute(parse.GetValue(model)!, parse.GetValue(data)!, parse.GetValue(recipe)!,
-            parse.GetValue(count), parse.GetValue(shape) ?? [], parse.GetValue(json), parse.InvocationConfiguration.Output, cancellation)));
+            parse.GetValue(count), parse.GetValue(shape) ?? [], parse.GetValue(seed), parse.GetValue(json), parse.InvocationConfiguration.Output, cancellation)));
         return command;
     }
 
-    private static int Execute(string modelPath, string data, string recipeSpec, int count, string[] shapes, bool json, TextWriter output, CancellationToken cancellation)
+    private static int Execute(string modelPath, string data, string recipeSpec, int count, string[] shapes, int? seed, bool json, TextWriter output, CancellationToken cancellation)
     {
         if (count < 1) throw new OnnxQuantException($"--count is at least 1; {count} is not.");
         var recipe = RecipeLoader.LoadFileOrPreset(recipeSpec);
@@ -71,6 +72,7 @@ public static class SensitivityCommand
         {
             Data = data,
             Source = parsedShapes.Count > 0 ? settings.Source with { Shapes = parsedShapes } : settings.Source,
+            SamplerSeed = seed,
         };
         var context = new PassContext(0, cancellation, Log);
         context.SetAnalysis(settings);
@@ -79,7 +81,7 @@ public static class SensitivityCommand
             ?? throw new OnnxQuantException($"sensitivity: the recipe '{recipe.Name}' runs no calibrate pass before insert-qdq.");
 
         var samples = new List<IReadOnlyDictionary<string, Tensor>>();
-        using (var source = CalibrationDataSource.Open(data, model, settings.Source with { Count = count, BatchSize = 1, Shuffle = false }))
+        using (var source = (settings with { Source = settings.Source with { Count = count, BatchSize = 1, Shuffle = false } }).OpenData(model, null))
             foreach (var batch in source.Batches()) samples.Add(batch.Feeds);
 
         var report = SensitivityAnalysis.Run(model, calibration, qdqOptions, samples, Path.GetFileName(modelPath), recipe.Name, Log, cancellation);

@@ -13,7 +13,8 @@ public sealed record QuantizeOptions
     /// <summary>Calibration data and overrides of the recipe's <c>calibration:</c> section; null keeps the recipe's.</summary>
     public CalibrationData? Calibration { get; init; }
 
-    /// <summary>Seed for anything random in the passes and the provenance metadata (<c>--seed</c>).</summary>
+    /// <summary>Seed for anything random in the passes, the noise of sampler calibration data (<c>sampler:FILE</c>) and the
+    /// provenance metadata (<c>--seed</c>).</summary>
     public int Seed { get; init; }
 
     /// <summary>Calibration progress (samples done, throughput, time left), reported as calibration runs.</summary>

@@ -83,6 +83,8 @@ public static class Quantizer
         var context = new PassContext(options.Seed, cancellation, options.Log);
         var calibration = CalibrationSettingsFor(recipe, options.Calibration) with
         {
+            // The sampler's noise follows the run's seed (calibrate with one seed, evaluate with another).
+            SamplerSeed = options.Seed,
             Progress = options.Progress is { } progress ? progress.Report : null,
         };
         // A static recipe without data fails now, not after the passes before calibrate have run.

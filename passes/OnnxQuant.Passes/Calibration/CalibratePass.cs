@@ -129,13 +129,20 @@ public sealed class CalibratePass : Pass<CalibrateOptions>
         if (holdout <= 0) return settings;
         if (settings.Source.Shuffle)
             throw new OnnxQuantException("auto-precision holds out the last calibration samples in file order; calibrate without shuffling.");
+        // Sampler data counts trajectories (--count, --skip): whole trajectories are held out, so that the measured
+        // denoiser calls cover every timestep and none of them was seen in calibration. Counting the recorded feeds
+        // instead (one per step) would ask the calibrate step for feeds-minus-holdout trajectories.
+        bool sampler = settings.IsSamplerData(stepData);
+        string unit = sampler ? "trajectories" : "samples";
         int available;
-        using (var probe = settings.OpenData(model, stepData)) available = probe.Count;
+        if (sampler) available = settings.Source.Count ?? OnnxQuant.Runtime.Diffusion.SamplerTrajectories.DefaultTrajectories;
+        else
+            using (var probe = settings.OpenData(model, stepData)) available = probe.Count;
         if (available <= holdout)
-            throw new OnnxQuantException($"auto-precision holds out {holdout} of the calibration samples to measure on, but the data gives {available}; "
-                + "give more samples (--count) or a smaller 'holdout'.");
+            throw new OnnxQuantException($"auto-precision holds out {holdout} of the calibration {unit} to measure on, but the data gives {available}; "
+                + $"give more {unit} (--count) or a smaller 'holdout'.");
         context.SetAnalysis(new HeldOutSamples(settings.Source.Skip + available - holdout, holdout));
-        context.Log($"calibrate: {available - holdout} samples calibrate, the last {holdout} are held out for auto-precision.");
+        context.Log($"calibrate: {available - holdout} {unit} calibrate, the last {holdout} are held out for auto-precision.");
         return settings with { Source = settings.Source with { Count = available - holdout } };
     }
 

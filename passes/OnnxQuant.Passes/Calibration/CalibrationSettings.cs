@@ -34,6 +34,18 @@ public sealed record CalibrationSettings
     public Action<CalibrationProgress>? Progress { get; init; }
 
     /// <summary>
+    /// The run's seed (<c>--seed</c>) as the noise seed of sampler data (<c>sampler:FILE</c>), over
+    /// <see cref="DataSourceOptions.Seed"/>; null keeps that. Other data (random) keeps the recipe's calibration seed,
+    /// so existing outputs of <c>--data random</c> do not change with <c>--seed</c>.
+    /// </summary>
+    public int? SamplerSeed { get; init; }
+
+    /// <summary>True when the data that <see cref="OpenData"/> opens is a sampling loop (<c>sampler:FILE</c>), whose
+    /// <c>--count</c> and <c>--skip</c> count trajectories, not samples.</summary>
+    public bool IsSamplerData(string? stepData) =>
+        Samples is null && (Data ?? stepData) is { } data && OnnxQuant.Runtime.Diffusion.SamplerTrajectories.IsSamplerData(data);
+
+    /// <summary>
     /// Opens the data to calibrate <paramref name="model"/> on: <see cref="Samples"/>, else <see cref="Data"/>, else
     /// <paramref name="stepData"/> (the calibrate step's own <c>data</c> option); none is a user error that says what
     /// data the model needs.
@@ -42,6 +54,7 @@ public sealed record CalibrationSettings
     {
         if (Samples is not null) return CalibrationDataSource.Open(Samples, model, Source);
         string data = Data ?? stepData ?? throw new OnnxQuantException(MissingDataMessage.For(model));
-        return CalibrationDataSource.Open(data, model, Source);
+        var source = SamplerSeed is { } seed && IsSamplerData(stepData) ? Source with { Seed = seed } : Source;
+        return CalibrationDataSource.Open(data, model, source);
     }
 }

@@ -12,6 +12,9 @@ namespace OnnxQuant.Passes.CustomOps;
 /// does, int32 accumulation, the group scales applied once per block.</item>
 /// <item><c>MatMul(DQ(Q(x)), DQ(W int8, per-column or per-tensor scale, zero point 0))</c> → <c>MatMulW8A8(x, W,
 /// scale)</c>: the static activation range is dropped for a per-token range measured at run time.</item>
+/// <item>insert-dynamic-qdq's <c>DynamicQuantizeLinear → MatMulInteger → Cast → Mul(s_x·s_w)</c> with the same kind of
+/// weight → <c>MatMulW8A8</c>: ORT's per-tensor run-time range becomes a per-token one
+/// (<see cref="FuseDynamicMatMulIntoW8A8"/>).</item>
 /// <item>The binary-coded float decomposition that <c>rounding: gptqt</c> exports, read by a MatMul →
 /// <c>BcqMatMul</c> with the sign planes packed 1 bit per weight (<see cref="FuseBinaryCodedMatMulIntoBcq"/>); float
 /// activations, so this one is exact up to float summation order. Does not fire when the decomposition's shape
@@ -41,12 +44,13 @@ public sealed class FuseCustomOpsPass : Pass<NoOptions>
 
     public override PassResult Run(Model model, NoOptions options, PassContext context)
     {
-        var ops = RewriteDriver.Apply(model, [new FuseMatMulNBitsIntoW4A8(), new FuseQdqMatMulIntoW8A8(), new FuseBinaryCodedMatMulIntoBcq(), new FuseLog2AttnIntoLog2AttnMatMul(), new FuseHadamardMatMulIntoTransform()], context);
+        var ops = RewriteDriver.Apply(model, [new FuseMatMulNBitsIntoW4A8(), new FuseQdqMatMulIntoW8A8(), new FuseDynamicMatMulIntoW8A8(), new FuseBinaryCodedMatMulIntoBcq(), new FuseLog2AttnIntoLog2AttnMatMul(), new FuseHadamardMatMulIntoTransform()], context);
         var bias = RewriteDriver.Apply(model, [new FoldAddIntoCustomOpBias()], context);
         if (ops.Applications > 0)
         {
             context.Count("w4a8", ops.Applied.GetValueOrDefault(nameof(FuseMatMulNBitsIntoW4A8)));
             context.Count("w8a8", ops.Applied.GetValueOrDefault(nameof(FuseQdqMatMulIntoW8A8)));
+            context.Count("w8a8-dynamic", ops.Applied.GetValueOrDefault(nameof(FuseDynamicMatMulIntoW8A8)));
             context.Count("bcq", ops.Applied.GetValueOrDefault(nameof(FuseBinaryCodedMatMulIntoBcq)));
             context.Count("log2-attn", ops.Applied.GetValueOrDefault(nameof(FuseLog2AttnIntoLog2AttnMatMul)));
             context.Count("hadamard", ops.Applied.GetValueOrDefault(nameof(FuseHadamardMatMulIntoTransform)));

@@ -1,4 +1,6 @@
+using OnnxQuant.Ir;
 using OnnxQuant.Ir.Serialization;
+using OnnxQuant.Runtime;
 using OnnxQuant.Runtime.Audit;
 using OnnxQuant.Runtime.Diffusion;
 using OnnxQuant.Tests.Cli;
@@ -113,5 +115,52 @@ public sealed class DiffusionPresetTests : IDisposable
         Assert.DoesNotContain(model.Graph.Nodes, n => n.OpType == "MatMulNBits");
         var report = DiffusionEvaluation.Run(Dit, output, SamplerFile, new DiffusionEvalOptions { Count = 4, Seed = 1000, NoSpread = true });
         Assert.True(report.Quantized.MeanPsnrDb > 25, $"mean PSNR {report.Quantized.MeanPsnrDb:0.00} dB");
+    }
+
+    [Fact]
+    public void W4a8Diffusion_ChoosesItsFloatLayersByStructure_SoRenamedNodesGiveTheSameOutputs()
+    {
+        string renamed = _folder.File("dit_renamed.onnx");
+        using (var m = OnnxReader.Read(Dit))
+        {
+            int i = 0;
+            foreach (var node in m.Graph.Nodes) node.Name = $"layer{i++}";
+            OnnxWriter.Write(m, renamed);
+        }
+        string a = _folder.File("a.onnx"), b = _folder.File("b.onnx");
+        foreach (var (input, output) in new[] { (Dit, a), (renamed, b) })
+        {
+            var r = Onnxquant.Run(input, output, "--recipe", "w4a8-diffusion", "--data", "sampler:" + SamplerFile, "--count", "1", "--seed", "1");
+            Assert.True(r.ExitCode == 0, r.ToString());
+        }
+        using var original = OnnxReader.Read(a);
+        using var other = OnnxReader.Read(b);
+        Assert.Equal(24, other.Graph.Nodes.Count(n => n.OpType == "MatMulNBits"));
+        Assert.Equal(10, other.Graph.Nodes.Count(n => n.OpType is "Gemm" or "MatMul" && n.Inputs[1]?.Const is not null));
+        var random = new Random(5);
+        var feeds = new Dictionary<string, Tensor>
+        {
+            ["x"] = Tensor.FromFloats(Enumerable.Range(0, 2 * 784).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray(), 2, 1, 28, 28),
+            ["t"] = Tensor.FromInt64s([700, 40], 2),
+            ["y"] = Tensor.FromInt64s([3, 10], 2),
+        };
+        var expected = ModelRunner.RunOnce(original, feeds).Values.First().AsSpan<float>().ToArray();
+        var actual = ModelRunner.RunOnce(other, feeds).Values.First().AsSpan<float>().ToArray();
+        Assert.Equal(expected, actual);
+    }
+
+    [Fact]
+    public void W8a8DiffusionFast_RunsTheBlocksAsMatMulW8A8_WithPerTokenActivations()
+    {
+        string output = _folder.File("dit.w8a8-diffusion-fast.onnx");
+        var r = Onnxquant.Run(Dit, output, "--recipe", "w8a8-diffusion-fast");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        using var model = OnnxReader.Read(output);
+        var audit = FusionAudit.Run(model);
+        Assert.Equal(24, audit.Kernels("com.onnxquant.MatMulW8A8"));
+        Assert.DoesNotContain(model.Graph.Nodes, n => n.OpType is "DynamicQuantizeLinear" or "MatMulInteger");
+        Assert.Equal(10, model.Graph.Nodes.Count(n => n.OpType is "Gemm" or "MatMul" && n.Inputs[1]?.Const is not null));
+        var report = DiffusionEvaluation.Run(Dit, output, SamplerFile, new DiffusionEvalOptions { Count = 4, Seed = 1000, NoSpread = true });
+        Assert.True(report.Quantized.MeanPsnrDb > 30, $"mean PSNR {report.Quantized.MeanPsnrDb:0.00} dB");
     }
 }

@@ -48,6 +48,12 @@ public sealed class QuantizeWeightsOptions
     [Description("node-name globs (* and ?) whose nodes stay float")]
     public List<string> ExcludeNodes { get; set; } = [];
 
+    [Description("diffusion denoisers: layers whose input depends on no rank >= 3 graph input (timestep/class embedding MLP, adaLN modulation) stay float")]
+    public bool ExcludeConditioningPath { get; set; }
+
+    [Description("layers that reach a graph output through no other MatMul/Gemm/Conv (the final projection) stay float, before lm-head is considered")]
+    public bool ExcludeOutputLayers { get; set; }
+
     [Description("the last MatMul/Gemm producing the logits output: float, 8 or 4 (bits)")]
     public string LmHead { get; set; } = "8";
 

@@ -30,7 +30,8 @@ namespace OnnxQuant.Passes.Quantization.WeightOnly;
 /// </list>
 /// Preconditions: format dq needs opset ≥ 21 (blocked DequantizeLinear, int4); float or float16 weights. Does not fire
 /// on: non-constant weights (counted <c>non-constant-weight</c>), weights of rank ≠ 2, nodes inside If/Loop/Scan bodies
-/// (<c>skipped-subgraph</c>), excluded nodes (<c>excluded</c>), Gemm with transA = 1. A constant weight, bias or
+/// (<c>skipped-subgraph</c>), excluded nodes (<c>excluded</c>; by name, or by a denoiser's structure with
+/// <c>exclude-conditioning-path</c>/<c>exclude-output-layers</c>, see <see cref="Diffusion.StructuralExclusions"/>), Gemm with transA = 1. A constant weight, bias or
 /// table holding NaN/±∞ is refused, or with <c>non-finite: float</c> left float (<see cref="NonFiniteWeights"/>).
 /// With <c>rounding: gptq</c> (<see cref="GptqRounder"/>) the pass reads the XᵀX of every quantized MatMul/Gemm's
 /// input, so a calibrate step must come before it; a weight read through a Transpose, and embedding tables, are
@@ -64,9 +65,10 @@ public sealed class QuantizeWeightsPass : Pass<QuantizeWeightsOptions>
         if (options.Rounding is not (WeightRounding.Gptq or WeightRounding.Gptqt) || options.GptqSequential) return;
         var s = WeightOnlySettings.From(options, Name);
         var head = FindHead(model.Graph, s.OpTypes);
+        var structural = Diffusion.StructuralExclusions.Of(model.Graph, options.ExcludeConditioningPath, options.ExcludeOutputLayers);
         foreach (var node in model.Graph.Nodes)
         {
-            if (!node.IsDefaultDomain || !s.OpTypes.Contains(node.OpType) || NameGlob.AnyMatches(s.ExcludeNodes, node)) continue;
+            if (!node.IsDefaultDomain || !s.OpTypes.Contains(node.OpType) || NameGlob.AnyMatches(s.ExcludeNodes, node) || structural.ContainsKey(node)) continue;
             if (node == head && s.HeadBits is null) continue;
             if (node.Inputs.Count < 2 || node.Inputs[0] is not { IsConstant: false } x || node.Inputs[1] is not { Const.Rank: 2 }) continue;
             if (LinearLayer.TryRead(node, out _) is null) requests.SecondMoment(x);
@@ -84,9 +86,11 @@ public sealed class QuantizeWeightsPass : Pass<QuantizeWeightsOptions>
 
         var head = FindHead(model.Graph, s.OpTypes);
         var rewriter = new WeightOnlyRewriter(model, s, context, Name, RounderFor(model, options, context));
+        var structural = Diffusion.StructuralExclusions.Of(model.Graph, options.ExcludeConditioningPath, options.ExcludeOutputLayers);
         int quantized = 0;
         foreach (var node in QuantizationCandidates.Of(model, s.OpTypes, s.ExcludeNodes, context, Name, IsEmbedding))
         {
+            if (Diffusion.StructuralExclusions.Skip(structural, node, context, Name)) continue;
             bool gather = IsEmbedding(node);
             int? bits = gather ? s.EmbeddingBits : node == head ? s.HeadBits : s.Bits;
             if (bits is not { } b)
