@@ -30,6 +30,9 @@ public sealed class InsertQdqOptions
     [Description("float8 activation scale: range (max|x| of the calibrated range / the format's largest value) or distribution (std of the calibrated histogram / std of the format's finite values, ONNX Runtime's float8 rule)")]
     public Float8ScaleRule Float8Scale { get; set; } = Float8ScaleRule.Range;
 
+    [Description("weights (and biases) of the quantized nodes: quantized, or float (only activations get Q/DQ; for studies of activation quantization alone, nothing is fused)")]
+    public QdqWeights Weights { get; set; } = QdqWeights.Quantized;
+
     [Description("weight bits 2..8, stored as int8 symmetric codes in [-(2^(b-1)-1), 2^(b-1)-1]")]
     public int WeightBits { get; set; } = 8;
 
@@ -38,6 +41,9 @@ public sealed class InsertQdqOptions
 
     [Description("how weights are rounded: rtn (round to nearest) or gptq (MatMul/Gemm weights, from each layer's calibrated XᵀX; Conv weights round to nearest)")]
     public WeightRounding Rounding { get; set; } = WeightRounding.Rtn;
+
+    [Description("search each weight channel's range (shrunk by up to 50% on a grid of 1/40) for the least layer-output error: H-weighted by the calibrated XᵀX of MatMul/Gemm inputs (requested from the calibrate step), weight MSE for Conv; then round as 'rounding' says")]
+    public bool WeightClipSearch { get; set; }
 
     [Description("symmetric activation ranges (zero point 0 for int8, 128 for uint8)")]
     public bool SymmetricActivations { get; set; }

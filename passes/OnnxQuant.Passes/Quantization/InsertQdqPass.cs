@@ -41,7 +41,9 @@ namespace OnnxQuant.Passes.Quantization;
 /// A constant weight or bias holding NaN/±∞ is refused, or with <c>non-finite: float</c> left float (<see cref="NonFiniteWeights"/>).
 /// <para>Float16 models get float16 scales and run, but ONNX Runtime 1.31's CPU provider fuses none of their QDQ
 /// patterns (its selectors take float32 DequantizeLinear outputs only): the model is smaller, not faster; such nodes
-/// are counted as <c>float16-unfused</c>. Overrides (<see cref="QdqOverride"/>) change the activation type (int16 and
+/// are counted as <c>float16-unfused</c>. With <c>weights: float</c> (<see cref="QdqWeights.Float"/>) the nodes get
+/// the same activation Q/DQ but keep their float weights and biases (counted as <c>float-weights</c>): the accuracy of
+/// activation quantization alone, with nothing fused. Overrides (<see cref="QdqOverride"/>) change the activation type (int16 and
 /// uint16 need opset 21 and are not faster on CPU either: ORT has no 16-bit integer kernels), symmetry, weight
 /// granularity and range method per tensor or node, or exclude them.</para>
 /// </summary>
@@ -103,7 +105,7 @@ public sealed class InsertQdqPass : Pass<InsertQdqOptions>
     public override StatisticsUse Statistics { get; } = new() { Reads = StatisticKinds.Range, Preserves = StatisticsPreservation.Declared };
 
     /// <summary>With <c>rounding: gptq</c> the pass also reads the XᵀX of every MatMul/Gemm input.</summary>
-    public override StatisticsUse StatisticsFor(InsertQdqOptions options) => options.Rounding == WeightRounding.Gptq
+    public override StatisticsUse StatisticsFor(InsertQdqOptions options) => ReadsSecondMoments(options)
         ? new StatisticsUse { Reads = StatisticKinds.Range | StatisticKinds.SecondMoment, Preserves = StatisticsPreservation.Declared }
         : Statistics;
 
@@ -114,11 +116,15 @@ public sealed class InsertQdqPass : Pass<InsertQdqOptions>
         var ops = new HashSet<string>(SupportedOpTypes.Concat(options.OpTypes), StringComparer.Ordinal);
         foreach (var value in QdqInserter.ActivationsToCalibrate(model.Graph, ops))
             requests.Range(value);
-        if (options.Rounding != WeightRounding.Gptq) return;
+        if (!ReadsSecondMoments(options)) return;
         var selected = OpTypesOf(options);
         foreach (var node in model.Graph.Nodes)
             if (GptqApplies(node, selected) && node.Inputs[0] is { IsConstant: false } x) requests.SecondMoment(x);
     }
+
+    /// <summary>GPTQ and the weight clip search read the XᵀX of MatMul/Gemm inputs (when weights are quantized).</summary>
+    private static bool ReadsSecondMoments(InsertQdqOptions options) =>
+        options.Weights == QdqWeights.Quantized && (options.Rounding == WeightRounding.Gptq || options.WeightClipSearch);
 
     /// <summary>GPTQ rounds the constant 2-D weights of MatMul/Gemm (the layer input's last axis is K); Conv's
     /// im2col input is not calibrated, so Conv weights round to nearest.</summary>
@@ -139,13 +145,24 @@ public sealed class InsertQdqPass : Pass<InsertQdqOptions>
             var (matrix, _, rows) = calibration.SecondMoment(FloatInput(layer.Node.Inputs[0]!));
             return (matrix, rows);
         }, settings);
-        // The weight is rounded after the input got its Q/DQ (and the Clip of an emulated width): XᵀX is the float input's.
-        static Value FloatInput(Value v)
-        {
-            while (v.Producer is { OpType: "DequantizeLinear" or "QuantizeLinear" or "Clip", IsDefaultDomain: true } p && p.Inputs[0] is { } source) v = source;
-            return v;
-        }
         return new PerLayerRounder(gptq, new RoundToNearest(), layer => layer is { Node.OpType: "MatMul" or "Gemm", Groups: 1 }, context);
+    }
+
+    /// <summary>The layer → XᵀX of its float input for the weight clip search (null where GPTQ would not apply: Conv).</summary>
+    private Func<LinearLayer, double[]?> ClipSearchHessian(InsertQdqOptions options, PassContext context)
+    {
+        var calibration = context.GetAnalysis<CalibrationResult>()
+            ?? throw new OnnxQuantException($"{Name}: weight-clip-search reads each layer's calibrated XᵀX; run a calibrate step (with --data) before '{Name}'.");
+        var selected = OpTypesOf(options);
+        return layer => GptqApplies(layer.Node, selected) ? calibration.SecondMoment(FloatInput(layer.Node.Inputs[0]!)).Matrix : null;
+    }
+
+    /// <summary>The tensor a quantized input was: the weight is rounded after its input got Q/DQ (and the Clip of an
+    /// emulated width), but XᵀX is the float input's.</summary>
+    private static Value FloatInput(Value v)
+    {
+        while (v.Producer is { OpType: "DequantizeLinear" or "QuantizeLinear" or "Clip", IsDefaultDomain: true } p && p.Inputs[0] is { } source) v = source;
+        return v;
     }
 
     /// <summary>The op types <paramref name="options"/> select: <c>op-types</c> (default <see cref="DefaultOpTypes"/>) minus <c>exclude-op-types</c>.</summary>
@@ -173,8 +190,17 @@ public sealed class InsertQdqPass : Pass<InsertQdqOptions>
         if (options.WeightBits is < 2 or > 8)
             throw new OnnxQuantException($"{Name}: weight-bits is {options.WeightBits}; QDQ weights take 2..8 bits (stored as int8).");
         var resolver = new QdqParameterResolver(options, ranges, context.GetAnalysis<CalibrationResult>(), opset, Name);
-        var inserter = new QdqInserter(model.Graph, ranges, resolver, context, opset, Name, RounderFor(options, context),
-            context.GetAnalysis<PinnedActivations>(), options.WeightBits) { Float8Scale = options.Float8Scale };
+        bool floatWeights = options.Weights == QdqWeights.Float;
+        if (floatWeights && options.Rounding != WeightRounding.Rtn)
+            throw new OnnxQuantException($"{Name}: weights: float leaves weights unrounded, but rounding is {EnumSpelling.Of(options.Rounding)}; drop 'rounding' or use weights: quantized.");
+        var inserter = new QdqInserter(model.Graph, ranges, resolver, context, opset, Name,
+            floatWeights ? new RoundToNearest() : RounderFor(options, context),
+            context.GetAnalysis<PinnedActivations>(), options.WeightBits)
+        {
+            Float8Scale = options.Float8Scale,
+            FloatWeights = floatWeights,
+            ClipSearchHessian = options.WeightClipSearch ? ClipSearchHessian(options, context) : null,
+        };
         var activationOps = new QdqActivationOpInserter(inserter, context, opset, Name);
         int quantizedNodes = 0;
         foreach (var node in QuantizationCandidates.Of(model, ops, excluded, context, Name))

@@ -44,6 +44,13 @@ internal sealed class QdqInserter
     private readonly int _weightBits;
     private Float8ScaleRule _float8Scale;
 
+    /// <summary>True with <c>weights: float</c>: constant weights and biases are left as they are.</summary>
+    internal bool FloatWeights { get; init; }
+
+    /// <summary>Set with <c>weight-clip-search</c>: weight scales come from <see cref="WeightClipSearch"/>, with the
+    /// Hessian this returns for a layer (null: weight MSE).</summary>
+    internal Func<LinearLayer, double[]?>? ClipSearchHessian { get; init; }
+
     /// <summary>How float8 activation scales are chosen (<see cref="InsertQdqOptions.Float8Scale"/>).</summary>
     internal Float8ScaleRule Float8Scale { set => _float8Scale = value; }
 
@@ -86,6 +93,10 @@ internal sealed class QdqInserter
         if (p.WeightIsActivation)
         {
             _rewriter.ReplaceInput(node, 1, QuantizeActivation(node.Inputs[1]!, p.FloatType)!.Value.Dq);
+        }
+        else if (FloatWeights)
+        {
+            _context.Count("float-weights");
         }
         else
         {
@@ -361,7 +372,10 @@ internal sealed class QdqInserter
         int rowCount = layer?.OutputChannels ?? (int)rows.RowCount;
         int length = data.Length / rowCount;
         var grid = new WeightGrid(_weightBits, WeightScaleRule.NarrowSymmetric, length, axis < 0, floatType);
-        var natural = grid.ScalesOf(data, rowCount, length);
+        // With weight-clip-search each channel's range is searched (H-weighted where the layer's XᵀX is calibrated).
+        var natural = ClipSearchHessian is { } hessianOf && !grid.PerTensor
+            ? WeightClipSearch.Search(data, rowCount, length, grid, layer is null ? null : hessianOf(layer))
+            : grid.ScalesOf(data, rowCount, length);
         // One scale per output channel (per tensor: the one every row repeats).
         float[] naturalScales = axis < 0 ? [natural.Scales[0]] : natural.Scales;
         var scales = adjustScales?.Invoke(naturalScales) ?? naturalScales;
