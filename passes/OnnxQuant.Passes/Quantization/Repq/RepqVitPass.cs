@@ -64,11 +64,17 @@ public sealed class RepqVitPass : Pass<RepqVitOptions>
                 if (SoftmaxRefusal(node, a, model) is { } why) context.RecordMiss(Pattern, why);
                 else softmaxes.Add(node);
             }
-        if (groups.Count == 0 && softmaxes.Count == 0) return PassResult.Unchanged;
+        var qkPairs = options.QkBalance ? QkBalance.Find(graph, why => context.RecordMiss(Pattern, why)) : [];
+        if (groups.Count == 0 && softmaxes.Count == 0 && qkPairs.Count == 0) return PassResult.Unchanged;
 
         var requests = new StatisticsRequests();
         foreach (var group in groups) requests.ChannelHistograms(group.Activation);
         foreach (var softmax in softmaxes) requests.Histogram(softmax.Output, HistogramKind.Signed);
+        foreach (var pair in qkPairs)
+        {
+            requests.ChannelAbsMax(pair.Q.Channels);
+            requests.ChannelAbsMax(pair.K.Channels);
+        }
         var statistics = CalibratePass.Collect(model, requests, new RangeOptions(), context);
 
         var rewriter = new Rewriter(graph);
@@ -90,6 +96,20 @@ public sealed class RepqVitPass : Pass<RepqVitOptions>
             context.Log($"{Name}: {group.Activation}: {group.K} channel scales in [{plan.ChannelScales.Min():G4}, {plan.ChannelScales.Max():G4}] → one scale {plan.Scale:G6}, zero point {plan.ZeroPoint} ({group.Layers.Count} layer(s)).");
             reparameterized++;
         }
+        int balanced = 0;
+        foreach (var pair in qkPairs)
+        {
+            // After the post-LayerNorm reparameterization, which may have given the projection a bias Add: found again.
+            if (!statistics.TryGetStatistics(pair.Q.Channels, out var sq) || sq.Channels is not { } cq
+                || !statistics.TryGetStatistics(pair.K.Channels, out var sk) || sk.Channels is not { } ck
+                || cq.AbsMax() is not { } qMax || ck.AbsMax() is not { } kMax || qMax.Length != pair.Q.Width || kMax.Length != pair.K.Width)
+            {
+                context.RecordMiss(Pattern, "qk-balance: no per-channel statistics of q or k");
+                continue;
+            }
+            if (QkBalance.Apply(rewriter, pair, QkBalance.Factors(qMax, kMax))) balanced++;
+            else context.RecordMiss(Pattern, "qk-balance: the q or k projection changed form");
+        }
         foreach (var softmax in softmaxes)
         {
             if (!statistics.TryGetStatistics(softmax.Output, out var s) || s.Histogram is not { IsEmpty: false } h
@@ -103,7 +123,8 @@ public sealed class RepqVitPass : Pass<RepqVitOptions>
         }
         context.Count("layer-norms", reparameterized);
         context.Count("log2-softmax", log2);
-        return reparameterized + log2 > 0 ? PassResult.Changed : PassResult.Unchanged;
+        if (options.QkBalance) context.Count("qk-balanced", balanced);
+        return reparameterized + log2 + balanced > 0 ? PassResult.Changed : PassResult.Unchanged;
     }
 
     /// <summary>γ′, β′ on the LayerNorm; r₁ into every reader's weight rows and the bias correction into its bias.</summary>
