@@ -9,7 +9,8 @@ namespace OnnxQuant.Tests.Quantization;
 
 /// <summary>
 /// insert-qdq's <c>weights: float</c>: the activations get the same Q/DQ as with quantized weights, the weights and
-/// biases stay the float constants they were, and ONNX Runtime computes the float layer on the fake-quantized input.
+/// biases stay the float constants they were, and ONNX Runtime computes the float layer on the fake-quantized input;
+/// and the one-line refusals of the options that need calibration (gptq with float weights, weight-clip-search).
 /// </summary>
 public class FloatWeightsTests
 {
@@ -75,6 +76,17 @@ public class FloatWeightsTests
             }
         var y = NumericAssert.Run(model, feeds)["y"].ToFloatArray();
         for (int i = 0; i < y.Length; i++) Assert.True(Math.Abs(y[i] - expected[i]) < 1e-4, $"y[{i}] = {y[i]}, reference {expected[i]}");
+    }
+
+    [Fact]
+    public void WeightClipSearch_WithoutACalibrateStep_IsRefusedInOneLine()
+    {
+        var (model, _, _, _) = GemmWithBias();
+        using var _ = model;
+        var e = Assert.Throws<OnnxQuantException>(() => VerifiedPass.Run(new InsertQdqPass(), model,
+            new InsertQdqOptions { WeightBits = 4, WeightClipSearch = true }, Context(Calibrated())));
+        Assert.Contains("weight-clip-search reads each layer's calibrated XᵀX", e.Message);
+        Assert.DoesNotContain("\n", e.Message);
     }
 
     [Fact]
