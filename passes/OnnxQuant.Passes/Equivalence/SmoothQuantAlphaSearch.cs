@@ -66,78 +66,133 @@ internal static class SmoothQuantAlphaSearch
     public sealed record Layer(float[] Rows, int N, int K);
 
     /// <summary>The α of <see cref="Grid"/> with the least <see cref="OutputError"/> (the first on ties) and every α's error;
-    /// <paramref name="xMin"/>/<paramref name="xMax"/> are the signed per-channel range, <paramref name="xAbsMax"/> what s uses.</summary>
+    /// <paramref name="xMin"/>/<paramref name="xMax"/> are the signed per-channel range, <paramref name="xAbsMax"/> what s uses.
+    /// The error is measured on at most <paramref name="maxColumns"/> output channels of each layer (see <see cref="Probe"/>).</summary>
     public static (double Alpha, float[]? Scale, double[] Errors) Choose(float[][] x, double[] xMin, double[] xMax, double[] xAbsMax, double[] wMax,
-        IReadOnlyList<Layer> layers, SmoothQuantQuantizer? quantizer = null)
+        IReadOnlyList<Layer> layers, SmoothQuantQuantizer? quantizer = null, int maxColumns = int.MaxValue)
     {
+        var probe = new Probe(x, layers, maxColumns);
         var errors = new double[Grid.Length];
         double best = double.PositiveInfinity, bestAlpha = 0.5;
         float[]? bestScale = null;
         for (int i = 0; i < Grid.Length; i++)
         {
             var s = SmoothQuantPass.Scales(xAbsMax, wMax, Grid[i], out _);
-            errors[i] = s is null ? double.PositiveInfinity : OutputError(x, xMin, xMax, s, layers, quantizer ?? SmoothQuantQuantizer.Default);
+            errors[i] = s is null ? double.PositiveInfinity : probe.Error(xMin, xMax, s, quantizer ?? SmoothQuantQuantizer.Default);
             if (errors[i] < best) (best, bestAlpha, bestScale) = (errors[i], Grid[i], s);
         }
         return (bestAlpha, bestScale, errors);
     }
 
-    /// <summary>Σ over layers and rows of ‖x·B − Q_a(x/s)·Q_w(diag(s)·B)‖² (see the class comment).</summary>
-    public static double OutputError(float[][] x, double[] xMin, double[] xMax, float[] s, IReadOnlyList<Layer> layers, SmoothQuantQuantizer quantizer)
+    /// <summary>Σ over layers and rows of ‖x·B − Q_a(x/s)·Q_w(diag(s)·B)‖² over every output channel (see the class comment).</summary>
+    public static double OutputError(float[][] x, double[] xMin, double[] xMax, float[] s, IReadOnlyList<Layer> layers, SmoothQuantQuantizer quantizer) =>
+        new Probe(x, layers, int.MaxValue).Error(xMin, xMax, s, quantizer);
+
+    /// <summary>
+    /// The error of one activation's layers for many s: the float outputs x·B are computed once, and only on a fixed
+    /// subset of output channels per layer (every channel when the layer has at most maxColumns, else maxColumns spread
+    /// by an even stride). A per-channel weight quantizer treats output channels independently, so the subset's error is
+    /// the same sum restricted to those channels (a per-tensor scale still comes from every channel); the search costs
+    /// rows × K × maxColumns per layer and α instead of rows × K × N. The quantized products are float dot products
+    /// (vectorized); the float reference and the sums are double.
+    /// </summary>
+    private sealed class Probe
     {
-        int k = s.Length;
-        var (lo, hi) = quantizer.Range(x, xMin, xMax, s);
-        var (aScale, aZero) = QdqMath.ActivationParams((float)lo, (float)hi, quantizer.ActivationType, quantizer.SymmetricActivations);
-        var (aMin, aMax) = QdqMath.IntegerRange(quantizer.ActivationType, quantizer.SymmetricActivations);
-        var quantized = layers.Select(l => QuantizedWeight(l, s, quantizer)).ToList();
-        var perRow = new double[x.Length];
-        Parallel.For(0, x.Length, r =>
+        private readonly float[][] _x;
+        private readonly IReadOnlyList<Layer> _layers;
+        private readonly int[][] _columns;
+        private readonly double[][] _reference;
+        private readonly int _width;
+
+        public Probe(float[][] x, IReadOnlyList<Layer> layers, int maxColumns)
         {
-            var row = x[r];
-            var xq = new double[k];
-            for (int j = 0; j < k; j++)
-                xq[j] = (double)(QdqMath.Quantize(row[j] / s[j], aScale, aZero, aMin, aMax) - aZero) * aScale;
-            double sum = 0;
-            for (int li = 0; li < layers.Count; li++)
+            _x = x;
+            _layers = layers;
+            _columns = layers.Select(l => l.N <= maxColumns
+                ? Enumerable.Range(0, l.N).ToArray()
+                : Enumerable.Range(0, maxColumns).Select(i => (int)((long)i * l.N / maxColumns)).ToArray()).ToArray();
+            _width = _columns.Sum(c => c.Length);
+            _reference = new double[x.Length][];
+            Parallel.For(0, x.Length, r =>
             {
-                var (l, wq) = (layers[li], quantized[li]);
-                for (int n = 0; n < l.N; n++)
+                var y = new double[_width];
+                var row = x[r];
+                int at = 0;
+                for (int li = 0; li < layers.Count; li++)
                 {
-                    double y = 0, yq = 0;
-                    for (int j = 0; j < k; j++)
+                    var l = layers[li];
+                    foreach (int n in _columns[li])
                     {
-                        y += (double)row[j] * l.Rows[(long)n * k + j];
-                        yq += xq[j] * wq[(long)n * k + j];
+                        double sum = 0;
+                        for (int j = 0; j < l.K; j++) sum += (double)row[j] * l.Rows[(long)n * l.K + j];
+                        y[at++] = sum;
                     }
-                    sum += (y - yq) * (y - yq);
                 }
-            }
-            perRow[r] = sum;
-        });
-        // Summed in row order, so the result does not depend on the thread schedule.
-        double total = 0;
-        foreach (double e in perRow) total += e;
-        return total;
+                _reference[r] = y;
+            });
+        }
+
+        public double Error(double[] xMin, double[] xMax, float[] s, SmoothQuantQuantizer quantizer)
+        {
+            int k = s.Length;
+            var (lo, hi) = quantizer.Range(_x, xMin, xMax, s);
+            var (aScale, aZero) = QdqMath.ActivationParams((float)lo, (float)hi, quantizer.ActivationType, quantizer.SymmetricActivations);
+            var (aMin, aMax) = QdqMath.IntegerRange(quantizer.ActivationType, quantizer.SymmetricActivations);
+            var quantized = new float[_layers.Count][];
+            for (int li = 0; li < _layers.Count; li++) quantized[li] = QuantizedWeight(_layers[li], s, quantizer, _columns[li]);
+            var perRow = new double[_x.Length];
+            Parallel.For(0, _x.Length, () => new float[k], (r, _, xq) =>
+            {
+                var row = _x[r];
+                for (int j = 0; j < k; j++)
+                    xq[j] = (float)((double)(QdqMath.Quantize(row[j] / s[j], aScale, aZero, aMin, aMax) - aZero) * aScale);
+                var y = _reference[r];
+                double sum = 0;
+                int at = 0;
+                for (int li = 0; li < _layers.Count; li++)
+                {
+                    var wq = quantized[li];
+                    for (int c = 0; c < _columns[li].Length; c++)
+                    {
+                        double d = y[at++] - System.Numerics.Tensors.TensorPrimitives.Dot<float>(xq, wq.AsSpan(c * k, k));
+                        sum += d * d;
+                    }
+                }
+                perRow[r] = sum;
+                return xq;
+            }, _ => { });
+            // Summed in row order, so the result does not depend on the thread schedule.
+            double total = 0;
+            foreach (double e in perRow) total += e;
+            return total;
+        }
     }
 
-    /// <summary>diag(s)·B rounded symmetric to the quantizer's weight bits, per output channel or per tensor, and
-    /// dequantized ([N, K] like the rows).</summary>
-    private static double[] QuantizedWeight(Layer layer, float[] s, SmoothQuantQuantizer quantizer)
+    /// <summary>diag(s)·B rounded symmetric to the quantizer's weight bits, per output channel or per tensor (the
+    /// per-tensor scale from every channel), and dequantized, for the output channels <paramref name="columns"/> only
+    /// ([columns, K], in their order).</summary>
+    private static float[] QuantizedWeight(Layer layer, float[] s, SmoothQuantQuantizer quantizer, int[] columns)
     {
         int k = layer.K;
         int qmax = (1 << (quantizer.WeightBits - 1)) - 1;
-        var q = new double[layer.Rows.Length];
-        var max = new double[layer.N];
-        for (int n = 0; n < layer.N; n++)
-            for (int j = 0; j < k; j++) max[n] = Math.Max(max[n], Math.Abs((double)layer.Rows[(long)n * k + j] * s[j]));
-        double all = max.Length == 0 ? 0 : max.Max();
-        for (int n = 0; n < layer.N; n++)
+        double RowMax(int n)
         {
-            double scale = (quantizer.PerChannelWeights ? max[n] : all) / qmax;
+            double m = 0;
+            for (int j = 0; j < k; j++) m = Math.Max(m, Math.Abs((double)layer.Rows[(long)n * k + j] * s[j]));
+            return m;
+        }
+        double all = 0;
+        if (!quantizer.PerChannelWeights)
+            for (int n = 0; n < layer.N; n++) all = Math.Max(all, RowMax(n));
+        var q = new float[(long)columns.Length * k];
+        for (int c = 0; c < columns.Length; c++)
+        {
+            int n = columns[c];
+            double scale = (quantizer.PerChannelWeights ? RowMax(n) : all) / qmax;
             for (int j = 0; j < k; j++)
             {
                 double w = (double)layer.Rows[(long)n * k + j] * s[j];
-                q[(long)n * k + j] = scale == 0 ? 0 : Math.Clamp(Math.Round(w / scale, MidpointRounding.ToEven), -qmax, qmax) * scale;
+                q[(long)c * k + j] = scale == 0 ? 0 : (float)(Math.Clamp(Math.Round(w / scale, MidpointRounding.ToEven), -qmax, qmax) * scale);
             }
         }
         return q;

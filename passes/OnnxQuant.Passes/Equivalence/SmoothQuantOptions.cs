@@ -13,6 +13,9 @@ public sealed class SmoothQuantOptions : IOptionRecord
     [Description("with 'alpha: auto': at most this many activation rows (tokens) per activation, spread evenly over the calibration data, on which the error is measured")]
     public int AutoRows { get; set; } = 1024;
 
+    [Description("with 'alpha: auto': the error is measured on at most this many output channels of each layer (spread evenly; every channel of a narrower layer), which bounds the search's cost on wide layers")]
+    public int AutoColumns { get; set; } = 128;
+
     [Description("when nothing before an activation absorbs 1/s (GELU, a graph input...): insert a Mul by 1/s (true) or leave those layers as they are (false)")]
     public bool ExplicitMul { get; set; } = true;
 
@@ -32,6 +35,7 @@ public sealed class SmoothQuantOptions : IOptionRecord
     public string? Problem()
     {
         if (AutoRows < 1) return $"auto-rows is {AutoRows}; it must be at least 1 (e.g. 'auto-rows: 1024').";
+        if (AutoColumns < 1) return $"auto-columns is {AutoColumns}; it must be at least 1 (e.g. 'auto-columns: 128').";
         if (IsAuto) return null;
         if (!double.TryParse(Alpha, NumberStyles.Float, CultureInfo.InvariantCulture, out double a))
             return $"alpha '{Alpha}' is neither a number nor 'auto'; use e.g. 'alpha: 0.5' or 'alpha: auto'.";

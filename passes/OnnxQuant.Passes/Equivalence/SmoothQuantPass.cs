@@ -109,7 +109,7 @@ public sealed class SmoothQuantPass : Pass<SmoothQuantOptions>
                 var minMax = s.Channels.MinMax;
                 var layers = group.Layers.Select(l => new SmoothQuantAlphaSearch.Layer(l.ReadRows(), l.OutputChannels, l.K)).ToList();
                 var (alpha, _, errors) = SmoothQuantAlphaSearch.Choose(sampled[group.Activation], minMax.Select(m => m.Min).ToArray(),
-                    minMax.Select(m => m.Max).ToArray(), xMax, wMax, layers, quantizer);
+                    minMax.Select(m => m.Max).ToArray(), xMax, wMax, layers, quantizer, options.AutoColumns);
                 double atHalf = errors[Array.IndexOf(SmoothQuantAlphaSearch.Grid, 0.5)];
                 context.Count($"auto-alpha-{alpha.ToString("0.00", System.Globalization.CultureInfo.InvariantCulture)}");
                 context.Log(FormattableString.Invariant($"{Name}: {group.Activation.Name}: alpha {alpha:0.00} (error {errors.Min():G4}; at 0.5: {atHalf:G4}) over {sampled[group.Activation].Length} rows."));

@@ -68,7 +68,6 @@ internal sealed record SmoothQuantQuantizer(DataType ActivationType, bool Symmet
                     float v = x[r][j] / s[j];
                     values[(long)r * k + j] = SymmetricActivations ? Math.Abs(v) : v;
                 }
-            Array.Sort(values);
             if (SymmetricActivations)
             {
                 double t = Quantile(values, Percentile / 100);
@@ -87,11 +86,41 @@ internal sealed record SmoothQuantQuantizer(DataType ActivationType, bool Symmet
         return (lo, hi);
     }
 
-    /// <summary>The q-quantile of sorted values, linearly interpolated between neighbours.</summary>
-    private static double Quantile(float[] sorted, double q)
+    /// <summary>
+    /// The q-quantile of <paramref name="values"/>, linearly interpolated between the neighbours a sort would give,
+    /// found by selection (expected linear time; it reorders the array but keeps its values) rather than a full sort:
+    /// the α search asks for two quantiles of rows × K values per α.
+    /// </summary>
+    private static double Quantile(float[] values, double q)
     {
-        double at = Math.Clamp(q, 0, 1) * (sorted.Length - 1);
+        double at = Math.Clamp(q, 0, 1) * (values.Length - 1);
         int i = (int)Math.Floor(at);
-        return i + 1 < sorted.Length ? sorted[i] + (at - i) * (sorted[i + 1] - sorted[i]) : sorted[i];
+        float low = Select(values, i);
+        if (i + 1 >= values.Length) return low;
+        // After selection everything right of i is ≥ values[i]: its least is the (i+1)-th smallest.
+        float next = float.PositiveInfinity;
+        for (int r = i + 1; r < values.Length; r++) next = Math.Min(next, values[r]);
+        return low + (at - i) * (next - low);
+    }
+
+    /// <summary>Reorders <paramref name="a"/> so a[k] is its k-th smallest value, the smaller left of it and the larger right (Hoare's selection, middle pivot).</summary>
+    private static float Select(float[] a, int k)
+    {
+        int left = 0, right = a.Length - 1;
+        while (left < right)
+        {
+            float pivot = a[left + (right - left) / 2];
+            int i = left, j = right;
+            while (i <= j)
+            {
+                while (a[i] < pivot) i++;
+                while (a[j] > pivot) j--;
+                if (i <= j) (a[i], a[j], i, j) = (a[j], a[i], i + 1, j - 1);
+            }
+            if (k <= j) right = j;
+            else if (k >= i) left = i;
+            else break;
+        }
+        return a[k];
     }
 }

@@ -396,6 +396,115 @@ public class EqualizeTests
         Assert.Contains(FusionTestGraph.Reasons(context), r => r.Contains("no calibration data", StringComparison.Ordinal));
     }
 
+    // ---- What the scales balance: activations (per-channel weights, with data) or weights. ----
+
+    /// <summary>Runs equalize with <paramref name="options"/> and asserts the float outputs agree on the comparison's feeds.</summary>
+    private static void RunExactWith(FusionTestGraph t, EqualizeOptions options, PassContext context)
+    {
+        var feeds = SampleInputs.ForModel(t.Model, seed: 7);
+        var before = ModelRunner.RunOnce(t.Model, feeds);
+        new EqualizePass().Run(t.Model, options, context);
+        FusionTestGraph.AssertClose(before, ModelRunner.RunOnce(t.Model, feeds), Tolerance);
+    }
+
+    /// <summary>max |x| per channel (last axis) of <paramref name="value"/> over the samples.</summary>
+    private static double[] ChannelAbsMax(Model model, Value value, IReadOnlyList<IReadOnlyDictionary<string, Tensor>> samples)
+    {
+        using var copy = OnnxReader.Read(OnnxWriter.ToBytes(model));
+        var inCopy = copy.Graph.AllNodes().SelectMany(n => n.Outputs).First(v => v?.Name == value.Name)!;
+        copy.Graph.Outputs.Add(inCopy);
+        double[]? max = null;
+        foreach (var feeds in samples)
+        {
+            var tensor = ModelRunner.RunOnce(copy, feeds)[value.Name!];
+            var data = tensor.ToFloatArray();
+            int channels = (int)tensor.Dims[^1];
+            max ??= new double[channels];
+            for (int i = 0; i < data.Length; i++) max[i % channels] = Math.Max(max[i % channels], Math.Abs(data[i]));
+        }
+        return max!;
+    }
+
+    /// <summary>
+    /// With data and per-channel weights (insert-qdq's default), each channel of the tensor between the layers and its
+    /// row of layer 2 end with the same range √(max|x_i|·r2_i): the activation, not layer 1's weights, is balanced.
+    /// </summary>
+    [Fact]
+    public void WithDataAndPerChannelWeights_BalancesTheTensorBetweenAgainstLayer2sRows_Exactly()
+    {
+        var (t, _) = HighBiasPair(conv: false);
+        var relu = t.Model.Graph.Nodes.Single(n => n.OpType == "Relu").Outputs[0]!;
+        relu.Name = "between";
+        var layer2 = t.Model.Graph.Nodes.Last(n => n.OpType == "Gemm");
+        var samples = new[] { 7, 8, 9 }.Select(seed => (IReadOnlyDictionary<string, Tensor>)SampleInputs.ForModel(t.Model, seed)).ToList();
+        var context = WithCalibration(t);
+
+        RunExactWith(t, new EqualizeOptions { AbsorbHighBias = false }, context);
+
+        Assert.Equal(1, context.Counters.GetValueOrDefault("balanced-by-activations"));
+        var activation = ChannelAbsMax(t.Model, relu, samples);
+        LinearLayer.TryRead(layer2, out var l2);
+        var rows = l2!.ReadRows();
+        for (int c = 0; c < activation.Length; c++)
+        {
+            double r2 = Enumerable.Range(0, l2.OutputChannels).Max(o => Math.Abs(rows[o * l2.K + c]));
+            if (activation[c] == 0) continue;
+            Assert.Equal(activation[c], r2, activation[c] * 1e-3);
+        }
+        Assert.True(activation.Count(a => a > 0) >= 4, "too few live channels to prove anything");
+    }
+
+    [Fact]
+    public void WithoutData_OrWithBalanceWeights_BalancesWeightRanges_AndSaysSoInTheCounters()
+    {
+        var (t, _) = HighBiasPair(conv: false);
+        var noData = new PassContext();
+        RunExactWith(t, new EqualizeOptions(), noData);
+        Assert.Equal(1, noData.Counters.GetValueOrDefault("pairs"));
+        Assert.Equal(0, noData.Counters.GetValueOrDefault("balanced-by-activations"));
+
+        var (t2, _) = HighBiasPair(conv: false);
+        var weights = WithCalibration(t2);
+        RunExactWith(t2, new EqualizeOptions { Balance = EqualizeBalance.Weights, AbsorbHighBias = false }, weights);
+        Assert.Equal(0, weights.Counters.GetValueOrDefault("balanced-by-activations"));
+        // The paper's rule: layer 1's output-channel range equals layer 2's input-channel range.
+        var gemms = t2.Model.Graph.Nodes.Where(n => n.OpType == "Gemm").ToList();
+        LinearLayer.TryRead(gemms[0], out var l1);
+        LinearLayer.TryRead(gemms[1], out var l2);
+        var rows1 = l1!.ReadRows();
+        var rows2 = l2!.ReadRows();
+        for (int c = 0; c < l1.OutputChannels; c++)
+        {
+            double r1 = Enumerable.Range(0, l1.K).Max(j => Math.Abs(rows1[c * l1.K + j]));
+            double r2 = Enumerable.Range(0, l2.OutputChannels).Max(o => Math.Abs(rows2[o * l2.K + c]));
+            Assert.Equal(r1, r2, r1 * 1e-3);
+        }
+    }
+
+    [Fact]
+    public void BalanceActivations_WithoutData_IsAOneLineError()
+    {
+        var (t, _) = HighBiasPair(conv: false);
+        var e = Assert.Throws<OnnxQuantException>(() => new EqualizePass().Run(t.Model, new EqualizeOptions { Balance = EqualizeBalance.Activations }, new PassContext()));
+        Assert.Contains("balance: activations needs calibration data", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void SharedModel_TaefDecoder_BalancedByActivations_IsExactOnCalibratedData()
+    {
+        using var model = Cleaned("taef2_decoder.onnx");
+        var feeds = SharedModelInputs.For("taef2_decoder.onnx", model, seed: 3);
+        var context = new PassContext();
+        context.SetAnalysis(new Passes.Calibration.CalibrationSettings
+        {
+            Samples = new OnnxQuant.Runtime.DataSources.CalibrationSamples([feeds, SharedModelInputs.For("taef2_decoder.onnx", model, seed: 4)]),
+        });
+        var before = ModelRunner.RunOnce(model, feeds);
+        new EqualizePass().Run(model, new EqualizeOptions(), context);
+        FusionTestGraph.AssertClose(before, ModelRunner.RunOnce(model, feeds), Tolerance);
+        Assert.True(context.Counters.GetValueOrDefault("balanced-by-activations") > 0, "no pair was balanced by activations");
+    }
+
     // ---- Shared models: exact where it fires. ----
 
     private static Model Cleaned(string file)

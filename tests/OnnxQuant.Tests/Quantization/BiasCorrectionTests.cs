@@ -147,6 +147,45 @@ public class BiasCorrectionTests
         }
     }
 
+    /// <summary>A 3-D MatMul exported with its bias as a following Add of a [N] constant: Δ goes into that constant.</summary>
+    [Fact]
+    public void MatMulThenAddOfAConstant_TheAddsConstantMovesByTheCorrection()
+    {
+        var g = new FusionTestGraph(21, seed: 5);
+        var x = g.Op("Add", g.Input("x", 1, 3, 16), g.Const(Enumerable.Range(0, 16).Select(i => (float)(i % 5) - 2).ToArray(), 16));
+        var weight = g.Random(-1, 1, 16, 8);
+        var w = weight.Const!.ToFloatArray();
+        var matMul = g.Node("MatMul", [x, weight]);
+        var b = g.Random(-0.5f, 0.5f, 8);
+        var before = b.Const!.ToFloatArray();
+        var add = g.Node("Add", [matMul.Output, b]);
+        g.Output(g.Op("Relu", add.Output));
+        var samples = Inputs("x", [1, 3, 16], 2);
+
+        var context = Quantize(g.Model, samples, correct: true);
+
+        Assert.Equal(1, context.Counters.GetValueOrDefault("bias-correction.corrected"));
+        var mean = new double[16];
+        foreach (var s in samples)
+        {
+            var v = s["x"].ToFloatArray();
+            for (int i = 0; i < v.Length; i++) mean[i % 16] += (v[i] + (float)(i % 16 % 5) - 2) / (3.0 * Samples);
+        }
+        // MatMul weights [K, N] are quantized per output channel (axis 1).
+        var dq = matMul.Inputs[1]!.Producer!;
+        var codes = dq.Inputs[0]!.Const!.ToDoubleArray();
+        var scales = dq.Inputs[1]!.Const!.ToFloatArray();
+        var after = add.Inputs[1]!.Const!.ToFloatArray();
+        double largest = 0;
+        for (int n = 0; n < 8; n++)
+        {
+            double delta = Enumerable.Range(0, 16).Sum(k => ((double)w[k * 8 + n] - codes[k * 8 + n] * scales[n]) * mean[k]);
+            largest = Math.Max(largest, Math.Abs(delta));
+            Assert.Equal(before[n] + delta, after[n], 1e-5);
+        }
+        Assert.True(largest > 1e-4, $"the correction ({largest}) is too small to test");
+    }
+
     // ---- must not fire ----
 
     [Fact]
@@ -157,7 +196,7 @@ public class BiasCorrectionTests
 
         var context = Quantize(g.Model, Inputs("x", [3, 16], 1), correct: true);
 
-        Assert.Contains("a MatMul without a bias (an Add after it would not be free)", context.Misses["bias-correction.bias"].Keys);
+        Assert.Contains("a MatMul without a bias and without an Add of a per-channel constant after it (adding one would not be free)", context.Misses["bias-correction.bias"].Keys);
         Assert.Equal(0, context.Counters.GetValueOrDefault("bias-correction.corrected"));
     }
 

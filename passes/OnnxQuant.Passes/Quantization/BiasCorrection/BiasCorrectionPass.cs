@@ -21,7 +21,8 @@ namespace OnnxQuant.Passes.Quantization.BiasCorrection;
 /// Preconditions: a calibrate step before insert-qdq, in the same pipeline as this pass. Does not fire on a node (each
 /// reason counted in the pass's misses, pattern <c>bias</c>) whose weight is not a DequantizeLinear made by insert-qdq
 /// in this run, whose input has no calibrated per-channel mean, whose bias is neither a constant nor a DequantizeLinear
-/// of constants read by it alone, or a MatMul without a bias (an Add after it would not be free), a Conv/Gemm without
+/// of constants read by it alone, or a MatMul without a bias (an Add after it would not be free; a MatMul whose output
+/// only an Add of a per-channel float constant reads has its correction added to that constant), a Conv/Gemm without
 /// one when <c>add-bias</c> is off, or a Gemm with transA.
 /// </para>
 /// </summary>
@@ -87,7 +88,9 @@ public sealed class BiasCorrectionPass : Pass<BiasCorrectionOptions>
         if (beta == 0) return "it is a Gemm with beta = 0 (its bias is ignored)";
         if (bias is null)
         {
-            if (node.OpType == "MatMul") return "a MatMul without a bias (an Add after it would not be free)";
+            if (node.OpType == "MatMul")
+                return AddToFollowingBias(node, delta, rewriter) ? null
+                    : "a MatMul without a bias and without an Add of a per-channel constant after it (adding one would not be free)";
             if (!options.AddBias) return "it has no bias and add-bias is off";
             var floatType = w.ElementType;
             for (int c = 0; c < delta.Length; c++) delta[c] /= beta;
@@ -132,6 +135,29 @@ public sealed class BiasCorrectionPass : Pass<BiasCorrectionOptions>
         if (saturatedCodes > 0) context.Count("saturated", saturatedCodes);
         rewriter.ReplaceInput(biasDq, 0, rewriter.AddConstant(Tensor.FromInt32s(codes32, codesTensor.Dims.ToArray()), biasDq.Inputs[0]!.Name));
         return null;
+    }
+
+    /// <summary>
+    /// A MatMul exported with its bias as a separate Add (x·W then + b, as 3-D Linear layers export): when the MatMul's
+    /// output is read by that Add alone and b is a float constant of one value per output channel (shape [N] or
+    /// [1, …, 1, N]), the correction goes into b, which costs nothing at run time. b is replaced by a new constant, so a
+    /// shared one is never changed in place. False (nothing changed) otherwise.
+    /// </summary>
+    private static bool AddToFollowingBias(Node matMul, float[] delta, Rewriter rewriter)
+    {
+        if (matMul.Outputs[0] is not { } y || y.IsAnyGraphOutput || y.Uses.Count != 1) return false;
+        var use = y.Uses[0];
+        var add = use.Node;
+        if (!add.IsDefaultDomain || add.OpType != "Add" || add.Inputs.Count != 2) return false;
+        int index = 1 - use.InputIndex;
+        if (add.Inputs[index] is not { Const: { } b } bias || b.ElementCount != delta.Length || b.Rank == 0 || b.Dims[^1] != delta.Length
+            || b.ElementType is not (DataType.Float or DataType.Float16 or DataType.BFloat16 or DataType.Double))
+            return false;
+        var values = b.ToFloatArray();
+        for (int c = 0; c < values.Length; c++) values[c] += delta[c];
+        rewriter.ReplaceInput(add, index, rewriter.AddConstant(TensorConversions.FromFloats(b.ElementType, values, b.Dims.ToArray()), bias.Name));
+        rewriter.RemoveConstantIfUnused(bias);
+        return true;
     }
 
     /// <summary>The float tensor a quantized input was made from (x of DQ(Q(x))), else the input itself.</summary>
