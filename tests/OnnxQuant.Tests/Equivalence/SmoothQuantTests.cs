@@ -452,6 +452,34 @@ public class SmoothQuantTests
     }
 
     /// <summary>
+    /// auto-columns: with per-channel weights the search's error on a subset of output channels is exactly the full
+    /// error of a layer made of those channels alone (every 2nd of 12 when at most 6 are measured), at every α.
+    /// </summary>
+    [Fact]
+    public void AutoAlpha_OnAColumnSubset_IsTheErrorOfThoseOutputChannelsAlone()
+    {
+        var random = new Random(11);
+        const int k = 16, n = 12, rows = 150;
+        var x = Enumerable.Range(0, rows).Select(_ => Enumerable.Range(0, k).Select(j => (float)(random.NextDouble() * 2 - 1) * (j == 2 ? 30 : 1)).ToArray()).ToArray();
+        var w = Enumerable.Range(0, n * k).Select(i => (float)(random.NextDouble() * 2 - 1) * (i % 7 == 0 ? 5 : 1)).ToArray();
+        var xMin = Enumerable.Range(0, k).Select(j => (double)x.Min(r => r[j])).ToArray();
+        var xMax = Enumerable.Range(0, k).Select(j => (double)x.Max(r => r[j])).ToArray();
+        var xAbs = Enumerable.Range(0, k).Select(j => Math.Max(-xMin[j], xMax[j])).ToArray();
+        var wAbs = Enumerable.Range(0, k).Select(j => Enumerable.Range(0, n).Max(c => (double)Math.Abs(w[c * k + j]))).ToArray();
+        var even = Enumerable.Range(0, n / 2).SelectMany(c => w.Skip(2 * c * k).Take(k)).ToArray();
+
+        var (_, _, subset) = SmoothQuantAlphaSearch.Choose(x, xMin, xMax, xAbs, wAbs, [new SmoothQuantAlphaSearch.Layer(w, n, k)], maxColumns: n / 2);
+        var (_, _, alone) = SmoothQuantAlphaSearch.Choose(x, xMin, xMax, xAbs, wAbs, [new SmoothQuantAlphaSearch.Layer(even, n / 2, k)]);
+        var (_, _, full) = SmoothQuantAlphaSearch.Choose(x, xMin, xMax, xAbs, wAbs, [new SmoothQuantAlphaSearch.Layer(w, n, k)]);
+
+        for (int i = 0; i < subset.Length; i++)
+        {
+            Assert.Equal(alone[i], subset[i], alone[i] * 1e-9);
+            Assert.True(full[i] > subset[i], $"at alpha {SmoothQuantAlphaSearch.Grid[i]} every channel's error {full[i]} is not above the half's {subset[i]}");
+        }
+    }
+
+    /// <summary>
     /// The error is measured under the quantizer given, not a fixed int8 one: coarser weights (4 bits) or per-tensor
     /// weights give a larger error at the same s, and a percentile range one different from min-max.
     /// </summary>
