@@ -102,6 +102,18 @@ public sealed class Graph
         return v;
     }
 
+    /// <summary>The model whose main graph this is (null for a subgraph or a graph not in a model).</summary>
+    internal Model? OwnerModel { get; set; }
+
+    /// <summary>
+    /// Adds a constant a pass computed from the model's weights (a quantized, scaled or rotated weight). When the
+    /// model this graph belongs to streams (its weights are mapped from external data: <see cref="Model.Streams"/>),
+    /// a large one goes to the model's scratch file at once (<see cref="Model.KeepOnDisk"/>), so a pass that rewrites
+    /// a model larger than memory one layer at a time never holds the rewritten model; otherwise as
+    /// <see cref="AddConstant"/>. The bytes are the same either way.
+    /// </summary>
+    public Value AddWeight(Tensor tensor, string? name = null) => AddConstant(Root.OwnerModel?.KeepOnDisk(tensor) ?? tensor, name);
+
     /// <summary>Removes an unused constant; refuses one that a node or an output still reads.</summary>
     public void RemoveConstant(Value constant)
     {

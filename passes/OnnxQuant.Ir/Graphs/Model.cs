@@ -20,7 +20,18 @@ public sealed class Model : IDisposable
     public string? DocString { get; set; }
     public List<KeyValuePair<string, string>> Metadata { get; } = [];
 
-    public Graph Graph { get; set; }
+    /// <summary>The main graph; it knows this model (<see cref="Graph.AddWeight"/> streams through it).</summary>
+    public Graph Graph
+    {
+        get => _graph;
+        [System.Diagnostics.CodeAnalysis.MemberNotNull(nameof(_graph))]
+        set
+        {
+            _graph = value;
+            value.OwnerModel = this;
+        }
+    }
+    private Graph _graph;
 
     public List<Function> Functions { get; } = [];
 
@@ -50,6 +61,18 @@ public sealed class Model : IDisposable
     /// <summary>True when some constant's bytes are mapped from external data: the model may be larger than memory,
     /// and passes that can work one weight at a time should (release mapped pages, keep their results in <see cref="Scratch"/>).</summary>
     public bool Streams => MappedFiles.Count > 0;
+
+    /// <summary>Tensors a pass makes that are at least this large (the writer's default external-data threshold) wait
+    /// for the writer in <see cref="Scratch"/> when the model streams.</summary>
+    public const long ScratchThreshold = 1024;
+
+    /// <summary>
+    /// A tensor a pass made, ready to become a constant: on a model that streams (<see cref="Streams"/>) a tensor of
+    /// at least <see cref="ScratchThreshold"/> bytes is moved to <see cref="Scratch"/> at once, so a pass that rewrites
+    /// a model larger than memory one weight at a time never accumulates its results in memory; otherwise the tensor
+    /// itself. The bytes, and so the written model, are the same either way.
+    /// </summary>
+    public Tensor KeepOnDisk(Tensor tensor) => Streams && tensor.ByteLength >= ScratchThreshold ? Scratch.Place(tensor) : tensor;
 
     /// <summary>The version of <paramref name="domain"/> this model imports, or null.</summary>
     public long? GetOpset(string domain = "")

@@ -118,7 +118,7 @@ internal sealed class EqualizationLayer
         {
             // Only Conv and Gemm (beta ≠ 0) are given a shift without a bias (EqualizePass checks): input 2 is free.
             float b = Layer.Beta == 0 ? 1 : Layer.Beta;
-            var added = rewriter.AddConstant(TensorConversions.FromFloats(Layer.WeightTensor.ElementType,
+            var added = rewriter.AddWeight(TensorConversions.FromFloats(Layer.WeightTensor.ElementType,
                 Bias.Select(v => (float)(v / b)).ToArray(), [Bias.Length]), $"{node.Name ?? node.OpType}_bias");
             rewriter.SetInput(node, 2, added);
             return;
@@ -129,7 +129,7 @@ internal sealed class EqualizationLayer
         var values = Bias.Select(v => (float)(v / beta)).ToArray();
         var type = oldBias.Const?.ElementType ?? Layer.WeightTensor.ElementType;
         var dims = oldBias.Const is { } c && c.ElementCount == values.Length ? c.Dims.ToArray() : [values.Length];
-        var bias = rewriter.AddConstant(TensorConversions.FromFloats(type, values, dims), oldBias.Name);
+        var bias = rewriter.AddWeight(TensorConversions.FromFloats(type, values, dims), oldBias.Name);
         rewriter.SetInput(node, 2, bias);
         rewriter.RemoveConstantIfUnused(oldBias);
     }

@@ -114,8 +114,8 @@ public sealed class FoldBatchNormPass : Pass<NoOptions>
             }
             var oldWeight = match.Value("w");
             var oldBias = match.Values.GetValueOrDefault("b");
-            rewriter.SetInput(conv, 1, rewriter.AddConstant(Tensor.FromFloats(scaled, dims.ToArray()), "folded_weight"));
-            var bias = rewriter.AddConstant(Tensor.FromFloats(folding!.Shift.Select(v => (float)v).ToArray(), folding.Shift.Length), "folded_bias");
+            rewriter.SetInput(conv, 1, rewriter.AddWeight(Tensor.FromFloats(scaled, dims.ToArray()), "folded_weight"));
+            var bias = rewriter.AddWeight(Tensor.FromFloats(folding!.Shift.Select(v => (float)v).ToArray(), folding.Shift.Length), "folded_bias");
             rewriter.SetInput(conv, 2, bias);
             rewriter.RemoveConstantIfUnused(oldWeight);
             if (oldBias is not null) rewriter.RemoveConstantIfUnused(oldBias);

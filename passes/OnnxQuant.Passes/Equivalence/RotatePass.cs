@@ -164,7 +164,7 @@ public sealed class RotatePass : Pass<RotateOptions>
                 float scale = (float)(1 / Math.Sqrt(k));
                 var values = new float[entries.Length];
                 for (int i = 0; i < values.Length; i++) values[i] = entries[i] * scale;
-                hadamards[k] = hValue = rewriter.AddConstant(Tensor.FromFloats(values, k, k), $"hadamard_{k}");
+                hadamards[k] = hValue = rewriter.AddWeight(Tensor.FromFloats(values, k, k), $"hadamard_{k}");
             }
             var x = layer.Inputs[0]!;
             var matmul = new Node("MatMul", [x, hValue], name: rewriter.FreshName($"{layer.Name ?? "fc2"}_hadamard"));
@@ -215,8 +215,9 @@ public sealed class RotatePass : Pass<RotateOptions>
         {
             var tensor = old.Const!;
             var values = tensor.ToFloatArray().Select(v => (double)v).ToArray();
+            tensor.Storage?.ReleasePages();
             op(values);
-            replacement = rewriter.AddConstant(
+            replacement = rewriter.AddWeight(
                 TensorConversions.FromFloats(tensor.ElementType, values.Select(v => (float)v).ToArray(), tensor.Dims.ToArray()), old.Name);
             done[(old, kind)] = replacement;
         }
@@ -226,7 +227,7 @@ public sealed class RotatePass : Pass<RotateOptions>
     /// <summary>The norm, now reading x·Q, becomes RMS norm with γ = 1 (RMS(x·Q) = RMS(x)·Q).</summary>
     private static void ReplaceNorm(Rewriter rewriter, Model model, Node norm, int d)
     {
-        var ones = rewriter.AddConstant(TensorConversions.FromFloats(norm.Inputs[1]!.Const!.ElementType, Enumerable.Repeat(1f, d).ToArray(), [d]), $"{norm.Name ?? "norm"}_unit_scale");
+        var ones = rewriter.AddWeight(TensorConversions.FromFloats(norm.Inputs[1]!.Const!.ElementType, Enumerable.Repeat(1f, d).ToArray(), [d]), $"{norm.Name ?? "norm"}_unit_scale");
         if (norm.OpType != "LayerNormalization")
         {
             rewriter.ReplaceInput(norm, 1, ones);

@@ -128,7 +128,7 @@ internal static class SmoothQuantAbsorber
         var t = old.Const!;
         var values = t.ToFloatArray();
         for (int i = 0; i < values.Length; i++) values[i] *= factor[i];
-        rewriter.ReplaceInput(node, index, rewriter.AddConstant(TensorConversions.FromFloats(t.ElementType, values, t.Dims.ToArray()), old.Name));
+        rewriter.ReplaceInput(node, index, rewriter.AddWeight(TensorConversions.FromFloats(t.ElementType, values, t.Dims.ToArray()), old.Name));
     }
 
     /// <summary>A floating-point constant holding one value per channel along its last axis (every other dim 1).</summary>

@@ -139,7 +139,7 @@ public sealed class SmoothQuantPass : Pass<SmoothQuantOptions>
             {
                 // [K] broadcasts along the last axis; a Conv's NC… input needs [C, 1, …, 1].
                 long[] dims = group.IsConv ? [inverse.Length, .. Enumerable.Repeat(1L, rank - 2)] : [inverse.Length];
-                var mul = new Node("Mul", [x, rewriter.AddConstant(Tensor.FromFloats(inverse, dims), $"{x.Name}_smooth_inv")]);
+                var mul = new Node("Mul", [x, rewriter.AddWeight(Tensor.FromFloats(inverse, dims), $"{x.Name}_smooth_inv")]);
                 mul.Outputs[0]!.Name = rewriter.FreshName($"{x.Name}_smoothed");
                 mul.Outputs[0]!.Type = x.Type;
                 rewriter.InsertAfterProducer(x, mul);

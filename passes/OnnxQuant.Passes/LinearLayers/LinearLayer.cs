@@ -112,8 +112,19 @@ public sealed class LinearLayer
         }
     }
 
-    /// <summary>The weight as rows [OutputChannels, K] (row g·N + n is column n of group g's B), as stored: no alpha.</summary>
-    public float[] ReadRows() => _rows.ToRows<float>(WeightTensor.ToFloatArray());
+    /// <summary>
+    /// The weight as rows [OutputChannels, K] (row g·N + n is column n of group g's B), as stored: no alpha. A float32
+    /// weight is permuted straight from its (possibly mapped) bytes, one weight-sized copy instead of two, and a mapped
+    /// weight's pages are released once read (<see cref="TensorStorage.ReleasePages"/>): a pass that walks a model
+    /// larger than memory layer by layer keeps about one layer resident.
+    /// </summary>
+    public float[] ReadRows()
+    {
+        var t = WeightTensor;
+        var rows = t.ElementType == DataType.Float ? _rows.ToRows(t.AsSpan<float>()) : _rows.ToRows<float>(t.ToFloatArray());
+        t.Storage?.ReleasePages();
+        return rows;
+    }
 
     /// <summary>Group <paramref name="group"/>'s B as a row-major K×N matrix (no alpha).</summary>
     public float[] ReadB(int group = 0)
@@ -179,7 +190,7 @@ public sealed class LinearLayer
         var old = layers[0].Weight;
         if (!weight.Dims.SequenceEqual(old.Const!.Dims))
             throw new ArgumentException($"The new weight {weight} does not have the shape of {old} {old.Const}.", nameof(weight));
-        var replacement = rewriter.AddConstant(weight, old.Name);
+        var replacement = rewriter.AddWeight(weight, old.Name);
         foreach (var layer in layers) rewriter.ReplaceInput(layer.Node, 1, replacement);
         return replacement;
     }

@@ -132,9 +132,9 @@ internal sealed class DynamicQdqRewriter(Graph graph, bool perChannel, PassConte
         string hint = w.Name ?? "w";
         long[] scaleDims = perChannel ? [channels] : [];
         var weight = new Weight(
-            _rewriter.AddConstant(Tensor.FromSpan(DataType.Int8, q, [rows, cols]), _rewriter.FreshName(hint + "_quantized")),
-            _rewriter.AddConstant(Tensor.FromSpan(DataType.Float, scales, scaleDims), _rewriter.FreshName(hint + "_scale")),
-            _rewriter.AddConstant(Tensor.FromSpan(DataType.Int8, new sbyte[channels], scaleDims), _rewriter.FreshName(hint + "_zero_point")));
+            _rewriter.AddWeight(Tensor.FromSpan(DataType.Int8, q, [rows, cols]), _rewriter.FreshName(hint + "_quantized")),
+            _rewriter.AddWeight(Tensor.FromSpan(DataType.Float, scales, scaleDims), _rewriter.FreshName(hint + "_scale")),
+            _rewriter.AddWeight(Tensor.FromSpan(DataType.Int8, new sbyte[channels], scaleDims), _rewriter.FreshName(hint + "_zero_point")));
         context.Count("weights");
         return _weights[(w, layer.TransB)] = weight;
     }

@@ -54,7 +54,11 @@ public sealed class InsertDynamicQdqPass : Pass<InsertDynamicQdqOptions>
         var structural = Diffusion.StructuralExclusions.Of(model.Graph, options.ExcludeConditioningPath, options.ExcludeOutputLayers);
         int done = 0;
         foreach (var node in QuantizationCandidates.Of(model, ops, excluded, context, Name))
+        {
             if (!Diffusion.StructuralExclusions.Skip(structural, node, context, Name) && NonFiniteWeights.Allows(node, options.NonFinite, context, Name) && rewriter.TryQuantize(node)) done++;
+            // Streaming (as in insert-qdq): collect each weight's large-object garbage before the next weight.
+            if (model.Streams) GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+        }
         if (done > 0) context.Count("quantized", done);
         return PassResult.From(done > 0);
     }

@@ -213,6 +213,10 @@ public sealed class InsertQdqPass : Pass<InsertQdqOptions>
             }
             if (!NonFiniteWeights.Allows(node, options.NonFinite, context, Name)) continue;
             if (QdqActivationOpInserter.Handles(node.OpType) ? activationOps.TryQuantize(node) : inserter.TryQuantize(node)) quantizedNodes++;
+            // Streaming a model larger than memory: each weight leaves a few weight-sized arrays on the large-object
+            // heap, which the GC otherwise lets pile up (as in quantize-weights); a blocking collection costs milliseconds.
+            if (model.Streams && node.Inputs.Count > 1 && node.Inputs[1] is { IsConstant: true })
+                GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
         }
         if (quantizedNodes > 0) context.Count("quantized", quantizedNodes);
         // Every QuantizeLinear is ours (a quantized model is refused above): its input is a float tensor we quantized.

@@ -368,7 +368,9 @@ internal sealed class QdqInserter
         if (adjustScales is null && _weights.TryGetValue((w, axis), out var done)) return done;
         var t = w.Const!;
         var rows = AxisRows.Of(t.Dims, axis);
+        // ReadRows releases a mapped weight's pages once read; so does the ConvTranspose path.
         float[] data = layer?.ReadRows() ?? rows.ToRows<float>(t.ToFloatArray());
+        if (layer is null) t.Storage?.ReleasePages();
         int rowCount = layer?.OutputChannels ?? (int)rows.RowCount;
         int length = data.Length / rowCount;
         var grid = new WeightGrid(_weightBits, WeightScaleRule.NarrowSymmetric, length, axis < 0, floatType);
@@ -389,9 +391,10 @@ internal sealed class QdqInserter
 
         string hint = w.Name ?? "w";
         long[] scaleDims = axis < 0 ? [] : [channels];
-        var qw = _rewriter.AddConstant(Tensor.FromSpan(DataType.Int8, q, t.Dims.ToArray()), _rewriter.FreshName(hint + "_quantized"));
-        var scale = _rewriter.AddConstant(TensorConversions.FromFloats(floatType, scales, scaleDims), _rewriter.FreshName(hint + "_scale"));
-        var zero = _rewriter.AddConstant(Tensor.FromSpan(DataType.Int8, new sbyte[channels], scaleDims), _rewriter.FreshName(hint + "_zero_point"));
+        // On a streaming model (external data, maybe larger than memory) the int8 weight waits for the writer on disk.
+        var qw = _rewriter.AddWeight(Tensor.FromSpan(DataType.Int8, q, t.Dims.ToArray()), _rewriter.FreshName(hint + "_quantized"));
+        var scale = _rewriter.AddWeight(TensorConversions.FromFloats(floatType, scales, scaleDims), _rewriter.FreshName(hint + "_scale"));
+        var zero = _rewriter.AddWeight(Tensor.FromSpan(DataType.Int8, new sbyte[channels], scaleDims), _rewriter.FreshName(hint + "_zero_point"));
         var dq = new Node("DequantizeLinear", [qw, scale, zero], 1, "", axis < 0 ? null : [Attribute.Int("axis", axis)],
             _rewriter.FreshName(hint + "_DequantizeLinear"), [_rewriter.FreshName(hint + "_dequantized")]);
         dq.Output.Type = new TensorType(floatType, new Shape(t.Dims.ToArray()));
@@ -432,9 +435,9 @@ internal sealed class QdqInserter
         }
         string hint = bias.Name ?? "bias";
         long[] scaleDims = perChannel ? [scales.Length] : [];
-        var qb = _rewriter.AddConstant(Tensor.FromInt32s(q, data.Length), _rewriter.FreshName(hint + "_quantized"));
-        var scale = _rewriter.AddConstant(TensorConversions.FromFloats(floatType, scales, scaleDims), _rewriter.FreshName(hint + "_scale"));
-        var zero = _rewriter.AddConstant(Tensor.FromSpan(DataType.Int32, new int[scales.Length], scaleDims), _rewriter.FreshName(hint + "_zero_point"));
+        var qb = _rewriter.AddWeight(Tensor.FromInt32s(q, data.Length), _rewriter.FreshName(hint + "_quantized"));
+        var scale = _rewriter.AddWeight(TensorConversions.FromFloats(floatType, scales, scaleDims), _rewriter.FreshName(hint + "_scale"));
+        var zero = _rewriter.AddWeight(Tensor.FromSpan(DataType.Int32, new int[scales.Length], scaleDims), _rewriter.FreshName(hint + "_zero_point"));
         var dq = new Node("DequantizeLinear", [qb, scale, zero], 1, "", perChannel ? [Attribute.Int("axis", 0)] : null,
             _rewriter.FreshName(hint + "_DequantizeLinear"), [_rewriter.FreshName(hint + "_dequantized")]);
         dq.Output.Type = new TensorType(floatType, new Shape(t.Dims.ToArray()));

@@ -128,7 +128,7 @@ public sealed class AwqPass : Pass<AwqOptions>
                 if (SmoothQuantAbsorber.TryAbsorb(rewriter, x, inverse, throughMul: true) is { } how) context.Count(how);
                 else if (options.ExplicitMul)
                 {
-                    var mul = new Node("Mul", [x, rewriter.AddConstant(Tensor.FromFloats(inverse, inverse.Length), $"{x.Name}_awq_inv")]);
+                    var mul = new Node("Mul", [x, rewriter.AddWeight(Tensor.FromFloats(inverse, inverse.Length), $"{x.Name}_awq_inv")]);
                     mul.Outputs[0]!.Name = rewriter.FreshName($"{x.Name}_awq");
                     mul.Outputs[0]!.Type = x.Type;
                     rewriter.InsertAfterProducer(x, mul);

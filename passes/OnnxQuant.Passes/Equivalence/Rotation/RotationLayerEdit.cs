@@ -97,7 +97,7 @@ internal sealed class RotationLayerEdit
         UseRows();
         var rows = new float[_data.Length];
         for (long i = 0; i < rows.Length; i++) rows[i] = (float)_data[i];
-        var weight = rewriter.AddConstant(_layer.WeightFromRows(rows), _layer.Weight.Name);
+        var weight = rewriter.AddWeight(_layer.WeightFromRows(rows), _layer.Weight.Name);
         _layer.UseWeight(rewriter, weight);
         if (_bias is null) return;
         var biasType = _layer.Bias?.Const?.ElementType ?? _layer.WeightTensor.ElementType;
@@ -106,12 +106,12 @@ internal sealed class RotationLayerEdit
         if (node.OpType == "Conv")
         {
             // A patch embedding with a bias (one without stays without: its columns are rotated, no bias is created).
-            rewriter.ReplaceInput(node, 2, rewriter.AddConstant(biasTensor, _layer.Bias!.Name));
+            rewriter.ReplaceInput(node, 2, rewriter.AddWeight(biasTensor, _layer.Bias!.Name));
             return;
         }
         if (node.OpType == "Gemm")
         {
-            var c = rewriter.AddConstant(biasTensor, _layer.Bias?.Name ?? $"{node.Name}_bias");
+            var c = rewriter.AddWeight(biasTensor, _layer.Bias?.Name ?? $"{node.Name}_bias");
             if (node.Inputs.Count > 2) rewriter.ReplaceInput(node, 2, c);
             else rewriter.SetInput(node, 2, c);
             node.SetAttribute(Attribute.Float("beta", 1f));
@@ -120,7 +120,7 @@ internal sealed class RotationLayerEdit
         // A MatMul (no bias in the view) whose input had a β folded in: y ← y + b.
         var output = node.Outputs[0]!;
         var uses = output.Uses.ToList(); // before the Add below becomes a reader
-        var add = new Node("Add", [output, rewriter.AddConstant(biasTensor, $"{output.Name}_rotate_bias")], name: rewriter.FreshName($"{node.Name ?? "MatMul"}_bias"));
+        var add = new Node("Add", [output, rewriter.AddWeight(biasTensor, $"{output.Name}_rotate_bias")], name: rewriter.FreshName($"{node.Name ?? "MatMul"}_bias"));
         add.Outputs[0]!.Name = rewriter.FreshName($"{output.Name}_biased");
         add.Outputs[0]!.Type = output.Type;
         bool wasOutput = output.IsGraphOutput;

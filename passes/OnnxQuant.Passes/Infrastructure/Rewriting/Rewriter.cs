@@ -52,6 +52,9 @@ public sealed class Rewriter
     /// <summary>Adds a constant to the rewritten graph (a new value: constants are never changed in place).</summary>
     public Value AddConstant(Tensor tensor, string? nameHint = null) => Graph.AddConstant(tensor, nameHint);
 
+    /// <summary>Adds a constant computed from the model's weights; on a streaming model a large one waits on disk (<see cref="Graph.AddWeight"/>).</summary>
+    public Value AddWeight(Tensor tensor, string? nameHint = null) => Graph.AddWeight(tensor, nameHint);
+
     /// <summary>
     /// Makes input <paramref name="index"/> of <paramref name="node"/> read <paramref name="value"/> (appending it when
     /// <paramref name="index"/> is the input count), which must be defined before the node. The value it read before

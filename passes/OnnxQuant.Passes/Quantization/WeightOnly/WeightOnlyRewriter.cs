@@ -56,16 +56,8 @@ internal sealed partial class WeightOnlyRewriter
 
     private long Opset => _model.GetOpset("") ?? 1;
 
-    /// <summary>Quantized tensors at least this large (the writer's default external-data threshold) wait for the writer in the model's scratch file when it streams.</summary>
-    private const long ScratchThreshold = 1024;
-
-    /// <summary>
-    /// Adds a tensor the pass made from a weight. On a model whose weights are mapped (<see cref="Model.Streams"/>, one
-    /// that may be larger than memory) a large one goes to <see cref="Model.Scratch"/> at once, so the quantized model
-    /// never accumulates in memory; the bytes, and so the written model, are the same either way.
-    /// </summary>
-    private Value AddWeight(Tensor tensor, string name) =>
-        _rewriter.AddConstant(_model.Streams && tensor.ByteLength >= ScratchThreshold ? _model.Scratch.Place(tensor) : tensor, name);
+    /// <summary>Adds a tensor the pass made from a weight; on a streaming model a large one waits on disk (<see cref="Graph.AddWeight"/>).</summary>
+    private Value AddWeight(Tensor tensor, string name) => _rewriter.AddWeight(tensor, name);
 
     /// <summary>Rewrites one MatMul or Gemm; false (counted and logged) when it stays float.</summary>
     public bool TryQuantizeMatMul(Node node, int bits)
