@@ -49,7 +49,7 @@ internal static class QuantizeCommand
         };
         private readonly Option<bool> _stats = new("--stats") { Description = "Print the passes' statistics counters and pattern near misses." };
         private readonly Option<int> _seed = new("--seed") { Description = "Seed for anything random in the passes, and the noise seed of --data sampler:FILE (random data keeps the recipe's calibration seed).", DefaultValueFactory = _ => 0 };
-        private readonly Option<bool> _externalData = new("--external-data") { Description = "Write large tensors to OUT.data beside OUT." };
+        private readonly Option<bool> _externalData = new("--external-data") { Description = "Write large tensors to OUT.data beside OUT (always done when MODEL has external data)." };
         private readonly Option<string> _data = new("--data")
         {
             Description = "Calibration data (overrides the recipe's): a .npy/.npz file, a folder of NAME.npy files or images, or 'random'.",

@@ -38,7 +38,7 @@ public sealed record QuantizeOptions
     /// <summary>Where <see cref="PrintIrAfter"/> dumps go (default: nowhere).</summary>
     public Action<string>? IrSink { get; init; }
 
-    /// <summary>Write large tensors to OUT.data beside OUT (<c>--external-data</c>); above 2 GB this happens anyway.</summary>
+    /// <summary>Write large tensors to OUT.data beside OUT (<c>--external-data</c>); above 2 GB, or for a model read with external data (<see cref="OnnxQuant.Ir.Model.Streams"/>), this happens anyway.</summary>
     public bool ExternalData { get; init; }
 
     /// <summary>Write every quantized tensor's scale, zero point, bits and granularity as JSON here (<c>--save-params</c>).</summary>

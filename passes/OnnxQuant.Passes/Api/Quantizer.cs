@@ -102,8 +102,11 @@ public static class Quantizer
         var pipeline = manager.Run(model, context);
         Provenance.Record(model, recipe, context);
 
-        bool external = options.ExternalData || OnnxWriter.TotalTensorBytes(model) > OnnxWriteOptions.Default.AutoExternalLimit;
-        OnnxWriter.Write(model, output, new OnnxWriteOptions { ExternalData = options.ExternalData });
+        // A model read with external data (one that may be larger than memory: Model.Streams) is written with external
+        // data too, which the writer streams; an inline protobuf is built whole in memory before it is written.
+        bool externalData = options.ExternalData || model.Streams;
+        bool external = externalData || OnnxWriter.TotalTensorBytes(model) > OnnxWriteOptions.Default.AutoExternalLimit;
+        OnnxWriter.Write(model, output, new OnnxWriteOptions { ExternalData = externalData });
         if (options.SaveParametersTo is { } parameters) QuantizationParametersReport.Save(model, parameters);
         long written = new FileInfo(output).Length;
         string dataPath = output + ".data";

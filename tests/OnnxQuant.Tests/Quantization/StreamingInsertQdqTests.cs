@@ -46,6 +46,16 @@ public class StreamingInsertQdqTests
         Assert.Equal(["in.onnx", "in.onnx.data", "out.onnx", "out.onnx.data"], mapped.Entries());
     }
 
+    [Fact]
+    public void AMappedModel_IsWrittenWithExternalData_WithoutBeingAskedTo()
+    {
+        // An inline output is built whole in memory by the protobuf library; one with external data is streamed.
+        using var dir = new ScratchFolder();
+        var result = Quantizer.Quantize(WriteModel(dir, 2, external: true), dir.File("out.onnx"), W8a8() with { ExternalData = false });
+        Assert.Equal(dir.File("out.onnx.data"), result.ExternalDataPath);
+        Assert.Equal(["in.onnx", "in.onnx.data", "out.onnx", "out.onnx.data"], dir.Entries());
+    }
+
     [Theory]
     [InlineData(2)]
     [InlineData(8)]
