@@ -101,7 +101,7 @@ public sealed class HeldOutScorer
     /// </summary>
     public Dictionary<string, double> TensorSqnr(Model floatModel, Model quantized, IReadOnlyDictionary<string, string> pairs)
     {
-        var f = RunAll(floatModel, pairs.Values.Distinct().ToList()).Extra;
+        var f = FloatTensors(floatModel, pairs.Values.Distinct().ToList());
         var q = RunAll(quantized, pairs.Keys.ToList()).Extra;
         var stats = new Dictionary<string, ErrorStatistics>(StringComparer.Ordinal);
         for (int s = 0; s < _samples.Count; s++)
@@ -113,6 +113,31 @@ public sealed class HeldOutScorer
                 }
         return stats.ToDictionary(e => e.Key, e => e.Value.SqnrDb, StringComparer.Ordinal);
     }
+
+    /// <summary>
+    /// The float model's values of <paramref name="tensors"/> on every held-out sample. The float model is the same in
+    /// every round of the search, so they are computed once and kept while they fit in
+    /// <see cref="FloatCacheBytes"/>; above that (a large model's activations) they are computed again each time.
+    /// </summary>
+    private List<Dictionary<string, float[]>> FloatTensors(Model floatModel, IReadOnlyList<string> tensors)
+    {
+        if (_floatCache is { } cached && ReferenceEquals(_floatCacheModel, floatModel) && tensors.All(t => cached.Names.Contains(t)))
+            return cached.Values;
+        var values = RunAll(floatModel, tensors).Extra;
+        long bytes = values.Sum(d => d.Values.Sum(v => 4L * v.Length));
+        if (bytes <= FloatCacheBytes)
+        {
+            _floatCache = (tensors.ToHashSet(StringComparer.Ordinal), values);
+            _floatCacheModel = floatModel;
+        }
+        return values;
+    }
+
+    /// <summary>The most memory the float model's exposed tensors are kept in between rounds (256 MiB).</summary>
+    public const long FloatCacheBytes = 256L << 20;
+
+    private (HashSet<string> Names, List<Dictionary<string, float[]>> Values)? _floatCache;
+    private Model? _floatCacheModel;
 
     private (List<Dictionary<string, float[]>> Outputs, List<Dictionary<string, float[]>> Extra) RunAll(Model model, IReadOnlyList<string> extra)
     {

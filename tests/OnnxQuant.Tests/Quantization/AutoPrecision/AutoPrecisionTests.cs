@@ -19,15 +19,19 @@ public class AutoPrecisionTests
     /// that channel: its weight row 0 is zero) reads a tensor whose single uint8 range leaves every other channel at
     /// zero. The float model computes the same as without the outlier except for that dead channel.
     /// </summary>
-    private static void WriteModel(string path, int? brokenLayer)
+    private static void WriteModel(string path, int? brokenLayer) =>
+        WriteModel(path, brokenLayer is { } l ? new Dictionary<int, float> { [l] = 1000 } : []);
+
+    /// <summary>As above, with every layer of <paramref name="brokenLayers"/> broken by its own scale (they must not be adjacent).</summary>
+    private static void WriteModel(string path, IReadOnlyDictionary<int, float> brokenLayers)
     {
         var b = new GraphBuilder(opset: 17);
         var h = b.Input("x", DataType.Float, "batch", K);
         for (int l = 1; l <= Layers; l++)
         {
             float[] w = RandomFloats(40 + l, K * K, -0.5f, 0.5f);
-            if (l == brokenLayer) for (int r = 0; r < K; r++) w[r * K] = 1000;
-            if (l == brokenLayer + 1) for (int c = 0; c < K; c++) w[c] = 0;
+            if (brokenLayers.TryGetValue(l, out float scale)) for (int r = 0; r < K; r++) w[r * K] = scale;
+            if (brokenLayers.ContainsKey(l - 1)) for (int c = 0; c < K; c++) w[c] = 0;
             h = b.Op("MatMul", [h, b.Constant(Tensor.FromFloats(w, K, K), $"w{l}")], name: $"fc{l}");
             if (l < Layers) h = b.Op("Relu", [h], name: $"relu{l}");
         }
@@ -36,9 +40,12 @@ public class AutoPrecisionTests
         OnnxWriter.Write(model, path);
     }
 
-    private static (CliResult Result, JsonElement Summary) Quantize(ScratchFolder folder, int? brokenLayer, string output, params string[] extra)
+    private static (CliResult Result, JsonElement Summary) Quantize(ScratchFolder folder, int? brokenLayer, string output, params string[] extra) =>
+        Quantize(folder, brokenLayer is { } l ? new Dictionary<int, float> { [l] = 1000 } : [], output, extra);
+
+    private static (CliResult Result, JsonElement Summary) Quantize(ScratchFolder folder, Dictionary<int, float> brokenLayers, string output, params string[] extra)
     {
-        WriteModel(folder.File("m.onnx"), brokenLayer);
+        WriteModel(folder.File("m.onnx"), brokenLayers);
         NpyFiles.WriteFloats(folder.File("calib.npy"), [Samples, K], RandomFloats(34, Samples * K, 0, 1));
         var result = Onnxquant.Run([folder.File("m.onnx"), folder.File(output), "--recipe", "w8a8-auto", "--data", folder.File("calib.npy"), .. extra]);
         Assert.True(result.ExitCode == 0, result.ToString());
@@ -69,6 +76,19 @@ public class AutoPrecisionTests
             bool eightBit = x is { OpType: "DequantizeLinear" } && x.Inputs[0]!.ElementType is DataType.UInt8;
             Assert.True(eightBit == (node.Name != "fc4"), $"{node.Name}: input from {x?.OpType} ({x?.Inputs[0]?.ElementType})");
         }
+    }
+
+    [Fact]
+    public void TwoBrokenLayers_AreBothFound_TheSecondByMeasuringItAgainOnTheChangedModel()
+    {
+        using var folder = new ScratchFolder();
+        // Layer 2 breaks the output (×1000), layer 4 less (×10). While fc3 (reading layer 2) is broken, changing fc5
+        // gains nothing measurable, so fc5 is found only if it is measured again after fc3's change.
+        var (_, summary) = Quantize(folder, new Dictionary<int, float> { [2] = 1000, [4] = 10 }, "q.onnx");
+        var decided = summary.GetProperty("decisions").EnumerateArray().Select(d => d.GetProperty("node").GetString()).ToList();
+        Assert.True(decided.SequenceEqual(["fc3", "fc5"]), summary.ToString());
+        var second = summary.GetProperty("decisions")[1];
+        Assert.True(second.GetProperty("scoreAfter").GetDouble() > second.GetProperty("scoreBefore").GetDouble() + 3, summary.ToString());
     }
 
     [Fact]
@@ -122,7 +142,7 @@ public class AutoPrecisionTests
     public void BadTargets_AreOneLineErrors_WithNoOutput(string option, string value, string message)
     {
         using var folder = new ScratchFolder();
-        WriteModel(folder.File("m.onnx"), null);
+        WriteModel(folder.File("m.onnx"), brokenLayer: null);
         NpyFiles.WriteFloats(folder.File("calib.npy"), [Samples, K], RandomFloats(34, Samples * K, 0, 1));
         var result = Onnxquant.Run(folder.File("m.onnx"), folder.File("q.onnx"), "--recipe", "w8a8-auto", "--data", folder.File("calib.npy"), option, value);
         Assert.Equal(2, result.ExitCode);
@@ -134,7 +154,7 @@ public class AutoPrecisionTests
     public void TargetOnARecipeWithoutAutoPrecision_IsRefused()
     {
         using var folder = new ScratchFolder();
-        WriteModel(folder.File("m.onnx"), null);
+        WriteModel(folder.File("m.onnx"), brokenLayer: null);
         var result = Onnxquant.Run(folder.File("m.onnx"), folder.File("q.onnx"), "--recipe", "w8a8", "--data", "random", "--target", "sqnr=30");
         Assert.Equal(2, result.ExitCode);
         Assert.Contains("has none; use --recipe w8a8-auto", result.Stderr);
@@ -144,7 +164,7 @@ public class AutoPrecisionTests
     public void FewerSamplesThanTheHoldout_IsRefused()
     {
         using var folder = new ScratchFolder();
-        WriteModel(folder.File("m.onnx"), null);
+        WriteModel(folder.File("m.onnx"), brokenLayer: null);
         NpyFiles.WriteFloats(folder.File("calib.npy"), [8, K], RandomFloats(34, 8 * K, 0, 1));
         var result = Onnxquant.Run(folder.File("m.onnx"), folder.File("q.onnx"), "--recipe", "w8a8-auto", "--data", folder.File("calib.npy"));
         Assert.Equal(2, result.ExitCode);
