@@ -121,13 +121,7 @@ public sealed class GptqRounder(Func<LinearLayer, (double[] SecondMoment, long R
                         SubtractScaled(row.AsSpan(j + 1, end - j - 1), error, u.AsSpan(j * k + j + 1, end - j - 1));
                     }
                 }
-                if (end == k) continue;
-                for (int j = start; j < end; j++)
-                {
-                    var source = u.AsSpan(j * k + end, k - end);
-                    for (int t = 0; t < count; t++)
-                        SubtractScaled(w[t].AsSpan(end), errors[t][j - start], source);
-                }
+                if (end < k) GptqLazyBatchUpdate.Apply(w, errors, u, k, start, end);
             }
         });
         var result = new BlockQuantizedRows(rowCount, columns, grid.Bits, groupSize, grid.Symmetric, codes, scaleValues, zeroPoints);

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Numerics.Tensors;
 
 namespace OnnxQuant.Runtime.Calibration.Statistics;
@@ -30,24 +31,49 @@ public sealed class SecondMomentStatistic
     public double this[int i, int j] => i <= j ? _upper[RowStart(i) + (j - i)] : _upper[RowStart(j) + (i - j)];
 
     /// <summary>Adds the rows of <paramref name="values"/> (length a multiple of K).</summary>
+    /// <remarks>
+    /// Rows go in tiles of <see cref="PackedRankKUpdate.TileRows"/> through a blocked rank-k update, bit-identical to
+    /// adding them one at a time (<see cref="AddRows"/>, still used for a tile with a NaN or infinity).
+    /// </remarks>
     public void Add(ReadOnlySpan<float> values)
     {
         if (values.Length % K != 0)
             throw new ArgumentException($"{values.Length} values do not form rows of K = {K}.", nameof(values));
-        var row = new double[K];
-        for (int r = 0; r < values.Length; r += K)
+        int rows = values.Length / K;
+        int tileRows = Math.Min(rows, PackedRankKUpdate.TileRows);
+        double[] tile = tileRows == 0 ? [] : ArrayPool<double>.Shared.Rent(tileRows * K);
+        try
         {
-            var x = values.Slice(r, K);
-            for (int i = 0; i < K; i++) row[i] = x[i];
+            for (int first = 0; first < rows; first += tileRows)
+            {
+                int count = Math.Min(tileRows, rows - first);
+                var x = tile.AsSpan(0, count * K);
+                TensorPrimitives.ConvertChecked<float, double>(values.Slice(first * K, count * K), x);
+                if (PackedRankKUpdate.HasOnlyFiniteValues(x)) PackedRankKUpdate.Add(_upper, K, x, count);
+                else AddRows(x, count);
+            }
+        }
+        finally
+        {
+            if (tile.Length > 0) ArrayPool<double>.Shared.Return(tile);
+        }
+        Rows += rows;
+    }
+
+    // Rank-1 updates, row by row; x_i = 0 is skipped, so 0·∞ adds nothing.
+    private void AddRows(ReadOnlySpan<double> x, int rows)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            var row = x.Slice(r * K, K);
             for (int i = 0; i < K; i++)
             {
                 double xi = row[i];
                 if (xi == 0) continue;
                 var target = _upper.AsSpan((int)RowStart(i), K - i);
-                TensorPrimitives.MultiplyAdd(row.AsSpan(i), xi, target, target);
+                TensorPrimitives.MultiplyAdd(row[i..], xi, target, target);
             }
         }
-        Rows += values.Length / K;
     }
 
     public void Merge(SecondMomentStatistic other)

@@ -113,3 +113,34 @@ public class GptqRowTileTests
         }
     }
 }
+
+/// <summary>
+/// The refit's normal equations for a tile of rows (four rows share each sweep over H's row) equal those of each row
+/// alone, bit for bit: the grouping is speed only.
+/// </summary>
+public class LeastSquaresNormalEquationsTests
+{
+    [Theory]
+    [InlineData(7, 96, 32)]
+    [InlineData(16, 70, 16)]
+    [InlineData(5, 130, 128)]
+    public void RowsInGroupsOfFour_GiveEachRowsOwnSumsBitForBit(int rows, int k, int bs)
+    {
+        var random = new Random(rows + k);
+        int blocks = (k + bs - 1) / bs;
+        var h = new double[k * k];
+        for (int i = 0; i < k; i++)
+            for (int j = 0; j <= i; j++) h[i * k + j] = h[j * k + i] = (random.NextDouble() * 2 - 1) + (i == j ? k : 0);
+        var w = Enumerable.Range(0, rows).Select(_ => Enumerable.Range(0, k).Select(_ => random.NextDouble() * 2 - 1).ToArray()).ToArray();
+        var codes = Enumerable.Range(0, rows).Select(_ => Enumerable.Range(0, k).Select(_ => (double)random.Next(16)).ToArray()).ToArray();
+        var sums = LeastSquaresScaleRefit.BlockSums(h, k, bs, blocks);
+        var together = LeastSquaresScaleRefit.NormalEquations(w, codes, h, sums, bs, blocks);
+        for (int r = 0; r < rows; r++)
+        {
+            var alone = LeastSquaresScaleRefit.NormalEquations([w[r]], [codes[r]], h, sums, bs, blocks)[0];
+            Assert.Equal(alone.M.Select(BitConverter.DoubleToInt64Bits), together[r].M.Select(BitConverter.DoubleToInt64Bits));
+            Assert.Equal(alone.Rhs.Select(BitConverter.DoubleToInt64Bits), together[r].Rhs.Select(BitConverter.DoubleToInt64Bits));
+            Assert.Equal(BitConverter.DoubleToInt64Bits(alone.WHw), BitConverter.DoubleToInt64Bits(together[r].WHw));
+        }
+    }
+}
