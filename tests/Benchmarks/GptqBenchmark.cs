@@ -30,6 +30,11 @@ public static class GptqBenchmark
             }
         });
         var grid = new WeightGrid(4, WeightScaleRule.Asymmetric, 32, false, DataType.Float);
+        if (Environment.GetEnvironmentVariable("GPTQ_PHASES") == "1")
+        {
+            Phases(w, rows, k, grid, h);
+            return;
+        }
         var settings = new Dictionary<string, GptqSettings>
         {
             ["tile 1"] = new(ActOrder: true, RowTile: 1),
@@ -50,5 +55,25 @@ public static class GptqBenchmark
             double median = list.Order().ElementAt(list.Count / 2);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {name,-16} {median,8:F2} s  ({median / (rows * (double)k / 1e6):F3} s per million weights)"));
         }
+    }
+
+    // Wall and process CPU seconds of the phases: Hessian preparation (Cholesky of the inverse), the sweep, the refit.
+    private static void Phases(float[] w, int rows, int k, WeightGrid grid, double[] h)
+    {
+        var process = Process.GetCurrentProcess();
+        (double Wall, double Cpu) Time(Action action)
+        {
+            process.Refresh();
+            var cpu = process.TotalProcessorTime;
+            var clock = Stopwatch.StartNew();
+            action();
+            process.Refresh();
+            return (clock.Elapsed.TotalSeconds, (process.TotalProcessorTime - cpu).TotalSeconds);
+        }
+        var prepare = Time(() => GptqHessian.Prepare(w, rows, h, k, true, 0.01));
+        var sweep = Time(() => GptqRounder.RoundWithHessian(w, rows, k, grid, h, new GptqSettings(ActOrder: true)));
+        var refit = Time(() => GptqRounder.RoundWithHessian(w, rows, k, grid, h, new GptqSettings(ActOrder: true, RefitScales: true)));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"GPTQ phases {rows}×{k}: prepare {prepare.Wall:F1} s wall / {prepare.Cpu:F1} s CPU; prepare+sweep {sweep.Wall:F1} / {sweep.Cpu:F1}; prepare+sweep+refit {refit.Wall:F1} / {refit.Cpu:F1}"));
     }
 }

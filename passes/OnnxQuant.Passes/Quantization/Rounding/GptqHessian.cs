@@ -14,15 +14,34 @@ namespace OnnxQuant.Passes.Quantization.Rounding;
 /// <param name="U">Upper Cholesky factor of the damped, permuted inverse, row-major k×k.</param>
 internal sealed record GptqHessian(float[] Weights, double[] H, int[] Order, double[] U)
 {
-    public static GptqHessian Prepare(ReadOnlySpan<float> rows, int rowCount, double[] hessian, int k, bool actOrder, double damp)
+    public static GptqHessian Prepare(ReadOnlySpan<float> rows, int rowCount, double[] hessian, int k, bool actOrder, double damp) =>
+        GptqFactorReuse.FactorOf(hessian, k, actOrder, damp).For(rows, rowCount, k);
+
+    /// <summary>
+    /// What depends on H alone (not on the weight): H with dead diagonals set to 1, the column order, U, and the dead
+    /// columns; the O(K³) part, shared by layers that read one input (<see cref="GptqFactorReuse"/>).
+    /// </summary>
+    internal sealed record Factored(double[] H, int[] Order, double[] U, int[] DeadColumns, bool ActOrder, double Damp)
+    {
+        /// <summary>This factor with a copy of <paramref name="rows"/> whose dead columns are zeroed.</summary>
+        public GptqHessian For(ReadOnlySpan<float> rows, int rowCount, int k)
+        {
+            var weights = rows.ToArray();
+            foreach (int i in DeadColumns)
+                for (int r = 0; r < rowCount; r++) weights[r * k + i] = 0;
+            return new GptqHessian(weights, H, Order, U);
+        }
+    }
+
+    public static Factored Factor(double[] hessian, int k, bool actOrder, double damp)
     {
         var h = (double[])hessian.Clone();
-        var weights = rows.ToArray();
+        var dead = new List<int>();
         for (int i = 0; i < k; i++)
         {
             if (h[i * k + i] != 0) continue;
             h[i * k + i] = 1;
-            for (int r = 0; r < rowCount; r++) weights[r * k + i] = 0;
+            dead.Add(i);
         }
         var order = Enumerable.Range(0, k).ToArray();
         if (actOrder) order = order.OrderByDescending(i => h[i * k + i]).ThenBy(i => i).ToArray();
@@ -32,7 +51,7 @@ internal sealed record GptqHessian(float[] Weights, double[] H, int[] Order, dou
             for (int j = 0; j < k; j++)
                 permuted[i * k + j] = h[order[i] * k + order[j]] + (i == j ? damping : 0);
         double[] u = Cholesky.UpperOfInverse(DoubleMatrix.FromRowMajor(k, k, permuted)).ToRowMajor();
-        return new GptqHessian(weights, h, order, u);
+        return new Factored(h, order, u, dead.ToArray(), actOrder, damp);
     }
 
     /// <summary>damp · mean(diag H).</summary>

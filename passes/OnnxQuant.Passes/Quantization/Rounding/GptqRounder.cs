@@ -29,6 +29,7 @@ namespace OnnxQuant.Passes.Quantization.Rounding;
 public sealed class GptqRounder(Func<LinearLayer, (double[] SecondMoment, long Rows)> secondMomentOf, GptqSettings settings) : IWeightRounder
 {
     private static readonly RoundToNearest Nearest = new();
+    private readonly GptqFactorReuse _reuse = new();
 
 
     public string Name => "gptq";
@@ -45,7 +46,7 @@ public sealed class GptqRounder(Func<LinearLayer, (double[] SecondMoment, long R
             throw new OnnxQuantException($"gptq: the input of {layer.Node} was never observed in calibration; calibrate on data that reaches it.");
         try
         {
-            return RoundWithHessian(rows, rowCount, columns, grid, Hessian(xtx, n), Settings, scales);
+            return RoundWithHessian(rows, rowCount, columns, grid, _reuse.HessianOf(xtx, n), Settings, scales);
         }
         catch (ArgumentException e)
         {

@@ -21,6 +21,7 @@ namespace OnnxQuant.Passes.Quantization.Rounding;
 public sealed class GptqtRounder(Func<LinearLayer, (double[] SecondMoment, long Rows)> secondMomentOf, GptqtSettings settings) : IWeightRounder
 {
     private static readonly RoundToNearest Nearest = new();
+    private readonly GptqFactorReuse _reuse = new();
 
     public string Name => "gptqt";
 
@@ -41,7 +42,7 @@ public sealed class GptqtRounder(Func<LinearLayer, (double[] SecondMoment, long 
             throw new OnnxQuantException($"gptqt: the input of {layer.Node} was never observed in calibration; calibrate on data that reaches it.");
         try
         {
-            return RoundWithHessian(rows, rowCount, columns, blockSize, GptqRounder.Hessian(xtx, n), Settings, storedType);
+            return RoundWithHessian(rows, rowCount, columns, blockSize, _reuse.HessianOf(xtx, n), Settings, storedType);
         }
         catch (ArgumentException e)
         {

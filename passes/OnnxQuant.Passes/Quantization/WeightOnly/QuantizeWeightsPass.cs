@@ -148,10 +148,18 @@ public sealed class QuantizeWeightsPass : Pass<QuantizeWeightsOptions>
             // The inputs as calibrated: a layer reading another layer's output reads, once that one is rewritten, the
             // output of its replacement, which calibration never saw (the values are equal up to quantization).
             var calibratedInput = model.Graph.Nodes.Where(n => n.Inputs.Count > 0 && n.Inputs[0] is not null).ToDictionary(n => n, n => n.Inputs[0]!);
+            // Consecutive layers reading one input (q, k, v; gate, up) get the same XᵀX array, so the rounder prepares
+            // its Hessian once (GptqFactorReuse); only the latest is held.
+            Value? lastInput = null;
+            (double[], long) last = default;
             secondMoment = layer =>
             {
-                var (matrix, _, rows) = calibration.SecondMoment(calibratedInput.GetValueOrDefault(layer.Node) ?? layer.Node.Inputs[0]!);
-                return (matrix, rows);
+                var input = calibratedInput.GetValueOrDefault(layer.Node) ?? layer.Node.Inputs[0]!;
+                if (input == lastInput) return last;
+                (lastInput, last) = (null, default);
+                var (matrix, _, rows) = calibration.SecondMoment(input);
+                (lastInput, last) = (input, (matrix, rows));
+                return last;
             };
         }
         if (options.Rounding == WeightRounding.Gptq) return new GptqRounder(secondMoment, settings);
