@@ -21,6 +21,13 @@ if (args.Length >= 3 && args[0] == "gptq")
         args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 3);
     return 0;
 }
+// GPTQ's hot loops before/after (XᵀX accumulation, lazy batch update), CPU seconds:
+//   dotnet run -c Release --project tests/Benchmarks -- gptq-kernels K [ROUNDS]
+if (args.Length >= 2 && args[0] == "gptq-kernels")
+{
+    GptqKernelsBenchmark.Run(int.Parse(args[1], CultureInfo.InvariantCulture), args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 3);
+    return 0;
+}
 // GEMM kernels (float, ORT int8 QDQ, MatMulNBits, OnnxQuant's MatMulW8A8/MatMulW4A8), a Markdown table:
 //   dotnet run -c Release --project tests/Benchmarks -- gemm [--threads 2] [--rounds 10] [--shape MxKxN ...]
 if (args.Length > 0 && args[0] == "gemm")
