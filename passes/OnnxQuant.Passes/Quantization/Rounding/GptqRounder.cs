@@ -144,8 +144,8 @@ public sealed class GptqRounder(Func<LinearLayer, (double[] SecondMoment, long R
         return grid.ScaleFor(min, max, extreme);
     }
 
-    /// <summary>target −= factor · source, vectorized.</summary>
-    private static void SubtractScaled(Span<double> target, double factor, ReadOnlySpan<double> source)
+    /// <summary>target −= factor · source, vectorized (also the reference GptqLazyBatchUpdate's tests compare with).</summary>
+    internal static void SubtractScaled(Span<double> target, double factor, ReadOnlySpan<double> source)
     {
         int i = 0;
         if (Vector.IsHardwareAccelerated)

@@ -1,4 +1,3 @@
-using System.Numerics;
 using OnnxQuant.Passes.Quantization.Rounding;
 using Xunit;
 
@@ -27,7 +26,7 @@ public sealed class GptqLazyBatchUpdateTests
         var expected = w.Select(r => (double[])r.Clone()).ToArray();
         for (int j = start; j < end; j++)
             for (int t = 0; t < rows; t++)
-                SubtractScaled(expected[t].AsSpan(end), errors[t][j - start], u.AsSpan(j * k + end, k - end));
+                GptqRounder.SubtractScaled(expected[t].AsSpan(end), errors[t][j - start], u.AsSpan(j * k + end, k - end));
 
         GptqLazyBatchUpdate.Apply(w, errors, u, k, start, end);
 
@@ -35,18 +34,5 @@ public sealed class GptqLazyBatchUpdateTests
             for (int l = 0; l < k; l++)
                 Assert.True(BitConverter.DoubleToInt64Bits(expected[t][l]) == BitConverter.DoubleToInt64Bits(w[t][l]),
                     $"row {t}, column {l}: {w[t][l]:R} instead of {expected[t][l]:R}");
-    }
-
-    // The code GptqRounder used before, verbatim.
-    private static void SubtractScaled(Span<double> target, double factor, ReadOnlySpan<double> source)
-    {
-        int i = 0;
-        if (Vector.IsHardwareAccelerated)
-        {
-            var f = new Vector<double>(factor);
-            for (; i <= target.Length - Vector<double>.Count; i += Vector<double>.Count)
-                (new Vector<double>(target[i..]) - f * new Vector<double>(source[i..])).CopyTo(target[i..]);
-        }
-        for (; i < target.Length; i++) target[i] -= factor * source[i];
     }
 }
