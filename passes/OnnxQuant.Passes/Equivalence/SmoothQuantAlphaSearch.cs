@@ -33,6 +33,8 @@ internal static class SmoothQuantAlphaSearch
     /// </summary>
     public static Dictionary<Value, float[][]> SampleRows(Model model, IReadOnlyList<Value> activations, int maxRows, PassContext context)
     {
+        // An all-Conv model has nothing to sample (its groups keep 0.5), and ONNX Runtime refuses a run with no outputs.
+        if (activations.Count == 0) return [];
         var settings = context.GetAnalysis<CalibrationSettings>() ?? new CalibrationSettings();
         var names = activations.Select(v => v.Name!).ToList();
         var rows = activations.ToDictionary(v => v, _ => new List<float[]>());

@@ -133,6 +133,33 @@ public class SmoothQuantTests
         Assert.True(ratios.Max() / ratios.Min() > 3, $"The scales {string.Join(", ", ratios)} do not follow the outliers.");
     }
 
+    /// <summary>
+    /// alpha auto on a model whose every group is a Conv (taef2's shape): the groups keep 0.5 and there is nothing to
+    /// sample, so the pass must not ask ONNX Runtime for a run with no outputs (it refused one: "At least one output
+    /// should be requested"), and the result equals alpha 0.5's.
+    /// </summary>
+    [Fact]
+    public void AlphaAuto_OnAnAllConvModel_KeepsHalf_WithoutAnEmptyRun()
+    {
+        Model Build()
+        {
+            var g = new FusionTestGraph(21);
+            var x = g.Input("x", 2, 3, 8, 8);
+            var h = g.Op("Relu", OutlierConv(g, x, 3, 6, 1));
+            g.Output(g.Op("Conv", [h, g.Random(-1, 1, 4, 6, 3, 3), g.Random(-1, 1, 4)], OnnxQuant.Ir.Attribute.Ints("pads", 1, 1, 1, 1)));
+            return g.Model;
+        }
+        var shapes = new Dictionary<string, long[]>();
+        using var auto = Build();
+        using var half = Build();
+
+        var context = SmoothAndCompare(auto, Samples(auto, shapes), SampleInputs.ForModel(auto, 9, shapes), new SmoothQuantOptions { Alpha = "auto" });
+        SmoothAndCompare(half, Samples(half, shapes), SampleInputs.ForModel(half, 9, shapes));
+
+        Assert.Equal(2, Counter(context, "auto-conv-0.5"));
+        Assert.Equal(OnnxWriter.ToBytes(half), OnnxWriter.ToBytes(auto));
+    }
+
     /// <summary>Conv → HardSwish → Conv: nothing commutes, so a Mul by a [C, 1, 1] constant goes before the second Conv.</summary>
     [Fact]
     public void ConvHardSwishConv_GetsAnExplicitChannelMul_AndIsExact()
