@@ -24,8 +24,13 @@ public sealed class HeldOutScorer
     private readonly CtcDecoder? _ctc;
     private readonly RunnerOptions _runner;
 
-    public HeldOutScorer(Model floatModel, IReadOnlyList<HeldOutSample> samples, TargetMetric metric, string? labels, string? keys, RunnerOptions runner)
+    /// <param name="chunkBytes">The most float tensor bytes one comparison run exposes per model (<see cref="DefaultChunkBytes"/>).</param>
+    /// <param name="floatCacheBytes">The most float tensor bytes kept between comparisons (<see cref="DefaultFloatCacheBytes"/>).</param>
+    public HeldOutScorer(Model floatModel, IReadOnlyList<HeldOutSample> samples, TargetMetric metric, string? labels, string? keys, RunnerOptions runner,
+        long chunkBytes = DefaultChunkBytes, long floatCacheBytes = DefaultFloatCacheBytes)
     {
+        _chunkBytes = chunkBytes;
+        _floatCacheBytes = floatCacheBytes;
         if (samples.Count == 0) throw new OnnxQuantException("auto-precision: no held-out samples to measure on.");
         _samples = samples;
         _metric = metric;
@@ -73,15 +78,36 @@ public sealed class HeldOutScorer
         if (have < need) throw new OnnxQuantException($"auto-precision: {labels} holds {have} labels, but held-out sample {need - 1} needs one; give the labels of the whole data file.");
     }
 
-    /// <summary>Element counts of <paramref name="tensors"/> in <paramref name="model"/> on the first held-out sample (shapes may be free).</summary>
+    /// <summary>
+    /// Element counts of <paramref name="tensors"/> in <paramref name="model"/> on the first held-out sample (shapes may
+    /// be free). Read without copying, <see cref="SizingBatch"/> tensors per run, so a large model's activations are
+    /// never all exposed at once; remembered for <see cref="TensorSqnr(Model, Model, IReadOnlyDictionary{string, string})"/>'s chunks.
+    /// </summary>
     public Dictionary<string, long> ElementCounts(Model model, IReadOnlyList<string> tensors)
     {
         var known = model.Graph.Nodes.SelectMany(n => n.Outputs).Where(v => v?.Name is not null).Select(v => v!.Name!).ToHashSet(StringComparer.Ordinal);
-        var exposed = tensors.Where(n => known.Contains(n) && !_outputs.Contains(n)).Distinct().ToList();
-        using var runner = ModelRunner.FromModel(model, _runner, exposed);
-        var values = runner.Run(_samples[0].Feeds, _outputs.Concat(exposed).ToList());
-        return exposed.Concat(_outputs).Distinct().ToDictionary(n => n, n => values[n].ElementCount, StringComparer.Ordinal);
+        var wanted = tensors.Where(known.Contains).Concat(_outputs).Distinct(StringComparer.Ordinal).ToList();
+        var counts = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var batch in wanted.Where(n => !_sizes.ContainsKey(n)).Chunk(SizingBatch))
+        {
+            var exposed = batch.Where(n => !_outputs.Contains(n)).ToList();
+            using var runner = ModelRunner.FromModel(model, _runner, exposed);
+            runner.Run(_samples[0].Feeds, batch, (name, _, dims, _) =>
+            {
+                long count = 1;
+                foreach (long d in dims) count *= d;
+                _sizes[name] = count;
+            });
+        }
+        foreach (string n in wanted) counts[n] = _sizes[n];
+        return counts;
     }
+
+    /// <summary>Tensors exposed per run while sizing them (the largest U-Net activations are ~256 MiB each).</summary>
+    private const int SizingBatch = 16;
+
+    /// <summary>Element counts of the float model's tensors on the first sample, by name (filled by <see cref="ElementCounts"/>).</summary>
+    private readonly Dictionary<string, long> _sizes = new(StringComparer.Ordinal);
 
     /// <summary>The score of <paramref name="model"/> on the held-out samples.</summary>
     public double Measure(Model model) => Score(RunAll(model, []).Outputs);
@@ -99,45 +125,119 @@ public sealed class HeldOutScorer
     /// value of <paramref name="pairs"/>' entries with the quantized tensor named by its key (e.g. a DequantizeLinear
     /// output against the float tensor it stands for); results are keyed by the quantized name.
     /// </summary>
+    /// <remarks>
+    /// Streams: one sample at a time, and the tensors in chunks of at most the chunk budget (<see cref="DefaultChunkBytes"/>; by their sizes on
+    /// the first sample), so memory is bounded by a chunk, not by the model's activations times the samples (the
+    /// taef2 encoder held 6.6 GB at 256×256 when every tensor of every sample was kept; a 1024×1024 U-Net would hold
+    /// 16× that). The float tensors are kept between calls only while all of them fit in the cache budget (<see cref="DefaultFloatCacheBytes"/>).
+    /// </remarks>
     public Dictionary<string, double> TensorSqnr(Model floatModel, Model quantized, IReadOnlyDictionary<string, string> pairs)
     {
-        var f = FloatTensors(floatModel, pairs.Values.Distinct().ToList());
-        var q = RunAll(quantized, pairs.Keys.ToList()).Extra;
+        static HashSet<string> Produced(Model m) => m.Graph.Nodes.SelectMany(n => n.Outputs).Where(v => v?.Name is not null).Select(v => v!.Name!).ToHashSet(StringComparer.Ordinal);
+        var inFloat = Produced(floatModel);
+        var inQuant = Produced(quantized);
+        var usable = pairs.Where(p => inFloat.Contains(p.Value) && inQuant.Contains(p.Key) && !_outputs.Contains(p.Value) && !_outputs.Contains(p.Key))
+            .OrderBy(p => p.Key, StringComparer.Ordinal).ToList();
+        var floatNames = usable.Select(p => p.Value).Distinct(StringComparer.Ordinal).ToList();
+        ElementCounts(floatModel, floatNames);
+
+        bool cached = _floatCache is { } c && ReferenceEquals(_floatCacheModel, floatModel) && floatNames.All(c.Names.Contains);
+        if (!cached && _samples.Count * floatNames.Sum(n => 4 * _sizes[n]) <= _floatCacheBytes)
+        {
+            // Small enough to keep for every later round: compute all of them once.
+            _floatCache = (floatNames.ToHashSet(StringComparer.Ordinal), RunAll(floatModel, floatNames).Extra);
+            _floatCacheModel = floatModel;
+            cached = true;
+        }
+
         var stats = new Dictionary<string, ErrorStatistics>(StringComparer.Ordinal);
-        for (int s = 0; s < _samples.Count; s++)
-            foreach (var (quantName, floatName) in pairs)
-                if (f[s].TryGetValue(floatName, out var a) && q[s].TryGetValue(quantName, out var b) && a.Length == b.Length)
+        foreach (var chunk in Chunks(usable))
+        {
+            var chunkFloat = chunk.Select(p => p.Value).Distinct(StringComparer.Ordinal).ToList();
+            var chunkQuant = chunk.Select(p => p.Key).ToList();
+            using var floatRunner = cached ? null : ModelRunner.FromModel(floatModel, _runner, chunkFloat);
+            using var quantRunner = ModelRunner.FromModel(quantized, _runner, chunkQuant);
+            for (int s = 0; s < _samples.Count; s++)
+            {
+                var reference = cached ? _floatCache!.Value.Values[s] : Copy(floatRunner!, _samples[s].Feeds, chunkFloat);
+                var floatOf = chunk.ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
+                quantRunner.Run(_samples[s].Feeds, chunkQuant, (name, type, _, data) =>
                 {
-                    if (!stats.TryGetValue(quantName, out var st)) stats[quantName] = st = new ErrorStatistics();
+                    if (!FloatValues.IsComparable(type) || !reference.TryGetValue(floatOf[name], out var a)) return;
+                    var b = AsFloats(type, data);
+                    if (a.Length != b.Length) return;
+                    if (!stats.TryGetValue(name, out var st)) stats[name] = st = new ErrorStatistics();
                     st.Add(a, b);
-                }
+                });
+            }
+        }
         return stats.ToDictionary(e => e.Key, e => e.Value.SqnrDb, StringComparer.Ordinal);
     }
 
-    /// <summary>
-    /// The float model's values of <paramref name="tensors"/> on every held-out sample. The float model is the same in
-    /// every round of the search, so they are computed once and kept while they fit in
-    /// <see cref="FloatCacheBytes"/>; above that (a large model's activations) they are computed again each time.
-    /// </summary>
-    private List<Dictionary<string, float[]>> FloatTensors(Model floatModel, IReadOnlyList<string> tensors)
+    /// <summary>The pairs in runs of at most the chunk budget of float tensors (at least one pair each).</summary>
+    private IEnumerable<List<KeyValuePair<string, string>>> Chunks(List<KeyValuePair<string, string>> pairs)
     {
-        if (_floatCache is { } cached && ReferenceEquals(_floatCacheModel, floatModel) && tensors.All(t => cached.Names.Contains(t)))
-            return cached.Values;
-        var values = RunAll(floatModel, tensors).Extra;
-        long bytes = values.Sum(d => d.Values.Sum(v => 4L * v.Length));
-        if (bytes <= FloatCacheBytes)
+        var chunk = new List<KeyValuePair<string, string>>();
+        long bytes = 0;
+        foreach (var p in pairs)
         {
-            _floatCache = (tensors.ToHashSet(StringComparer.Ordinal), values);
-            _floatCacheModel = floatModel;
+            long size = 4 * _sizes[p.Value];
+            if (chunk.Count > 0 && bytes + size > _chunkBytes)
+            {
+                yield return chunk;
+                chunk = [];
+                bytes = 0;
+            }
+            chunk.Add(p);
+            bytes += size;
         }
-        return values;
+        if (chunk.Count > 0) yield return chunk;
     }
 
-    /// <summary>The most memory the float model's exposed tensors are kept in between rounds (256 MiB).</summary>
-    public const long FloatCacheBytes = 256L << 20;
+    /// <summary>The most float tensor bytes one comparison run exposes per model, by default (512 MiB).</summary>
+    public const long DefaultChunkBytes = 512L << 20;
+
+    private readonly long _chunkBytes;
+
+    /// <summary>The most memory the float model's exposed tensors are kept in between rounds, by default (256 MiB).</summary>
+    public const long DefaultFloatCacheBytes = 256L << 20;
+
+    private readonly long _floatCacheBytes;
 
     private (HashSet<string> Names, List<Dictionary<string, float[]>> Values)? _floatCache;
     private Model? _floatCacheModel;
+
+    /// <summary>One run's <paramref name="names"/> copied out as floats (non-float tensors are left out).</summary>
+    private static Dictionary<string, float[]> Copy(ModelRunner runner, IReadOnlyDictionary<string, Tensor> feeds, IReadOnlyList<string> names)
+    {
+        var values = new Dictionary<string, float[]>(StringComparer.Ordinal);
+        runner.Run(feeds, names, (name, type, _, data) =>
+        {
+            if (FloatValues.IsComparable(type)) values[name] = AsFloats(type, data).ToArray();
+        });
+        return values;
+    }
+
+    private static ReadOnlySpan<float> AsFloats(DataType type, ReadOnlySpan<byte> data) => type switch
+    {
+        DataType.Float => System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(data),
+        DataType.Float16 => Widen(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, Half>(data)),
+        _ => Narrow(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, double>(data)),
+    };
+
+    private static float[] Widen(ReadOnlySpan<Half> x)
+    {
+        var y = new float[x.Length];
+        for (int i = 0; i < x.Length; i++) y[i] = (float)x[i];
+        return y;
+    }
+
+    private static float[] Narrow(ReadOnlySpan<double> x)
+    {
+        var y = new float[x.Length];
+        for (int i = 0; i < x.Length; i++) y[i] = (float)x[i];
+        return y;
+    }
 
     private (List<Dictionary<string, float[]>> Outputs, List<Dictionary<string, float[]>> Extra) RunAll(Model model, IReadOnlyList<string> extra)
     {
