@@ -47,27 +47,31 @@ public static class ConsumerSampler
             context.Cancellation.ThrowIfCancellationRequested();
             var picked = Enumerable.Range(batch.FirstSample, batch.SampleCount).Where(i => i % stride == 0).ToList();
             if (picked.Count == 0) continue;
-            var values = runner.Run(batch.Feeds, names);
-            var arrays = names.ToDictionary(n => n, n => FloatValues.Of(values[n]).ToArray(), StringComparer.Ordinal);
-            for (int li = 0; li < layers.Count; li++)
+            // Read in place from ONNX Runtime's buffers (no managed copy of the activations: a 1024×1024 U-Net's
+            // exposed inputs of one batch are gigabytes); each layer reading the visited tensor takes its rows from it.
+            runner.Run(batch.Feeds, names, (name, type, dims, bytes) =>
             {
-                var layer = layers[li];
-                var tensor = values[layer.Node.Inputs[0]!.Name!];
-                var data = arrays[layer.Node.Inputs[0]!.Name!];
-                int rowLength = RowLength(layer);
-                int cap = Math.Max(1, Math.Min(maxRows, MaxFloatsPerLayer / rowLength));
-                int perSample = Math.Max(1, (cap + samplesRun - 1) / samplesRun);
-                var kept = rows[layer.Node];
-                foreach (int sample in picked)
+                var data = Floats(type, bytes);
+                long[] shape = dims.ToArray();
+                for (int li = 0; li < layers.Count; li++)
                 {
-                    if (kept.Count >= cap) break;
-                    var random = new Random(unchecked(sample * 1_000_003 + li));
-                    int n = sample - batch.FirstSample;
-                    int take = Math.Min(perSample, cap - kept.Count);
-                    if (layer.Node.OpType == "Conv") kept.AddRange(ConvPatches(layer, tensor, data, n, batch.SampleCount, take, random));
-                    else kept.AddRange(LastAxisRows(layer, tensor, data, n, batch.SampleCount, take, random));
+                    var layer = layers[li];
+                    if (layer.Node.Inputs[0]!.Name != name) continue;
+                    int rowLength = RowLength(layer);
+                    int cap = Math.Max(1, Math.Min(maxRows, MaxFloatsPerLayer / rowLength));
+                    int perSample = Math.Max(1, (cap + samplesRun - 1) / samplesRun);
+                    var kept = rows[layer.Node];
+                    foreach (int sample in picked)
+                    {
+                        if (kept.Count >= cap) break;
+                        var random = new Random(unchecked(sample * 1_000_003 + li));
+                        int n = sample - batch.FirstSample;
+                        int take = Math.Min(perSample, cap - kept.Count);
+                        if (layer.Node.OpType == "Conv") ConvPatches(layer, shape, data, n, batch.SampleCount, take, random, kept);
+                        else LastAxisRows(layer, shape, data, n, batch.SampleCount, take, random, kept);
+                    }
                 }
-            }
+            });
         }
         return rows;
     }
@@ -75,28 +79,53 @@ public static class ConsumerSampler
     private static int RowLength(LinearLayer layer) => layer.Groups * layer.K;
 
     /// <summary><paramref name="take"/> rows of the last axis from sample <paramref name="n"/>'s share of the rows.</summary>
-    private static IEnumerable<float[]> LastAxisRows(LinearLayer layer, Tensor tensor, float[] data, int n, int samples, int take, Random random)
+    private static void LastAxisRows(LinearLayer layer, long[] dims, ReadOnlySpan<float> data, int n, int samples, int take, Random random, List<float[]> kept)
     {
         int k = layer.K;
-        if (tensor.Dims[^1] != k) yield break;
+        if (dims.Length == 0 || dims[^1] != k) return;
         long total = data.Length / k, perSample = total / samples;
-        if (perSample == 0) yield break;
+        if (perSample == 0) return;
         for (int i = 0; i < take; i++)
         {
             long r = n * perSample + random.NextInt64(perSample);
-            yield return data.AsSpan((int)(r * k), k).ToArray();
+            kept.Add(data.Slice((int)(r * k), k).ToArray());
+        }
+    }
+
+    /// <summary>A visited tensor's values as floats (float16 and double widened or narrowed into a new array).</summary>
+    private static ReadOnlySpan<float> Floats(DataType type, ReadOnlySpan<byte> bytes)
+    {
+        switch (type)
+        {
+            case DataType.Float:
+                return System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(bytes);
+            case DataType.Float16:
+            {
+                var x = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, Half>(bytes);
+                var y = new float[x.Length];
+                for (int i = 0; i < x.Length; i++) y[i] = (float)x[i];
+                return y;
+            }
+            case DataType.Double:
+            {
+                var x = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, double>(bytes);
+                var y = new float[x.Length];
+                for (int i = 0; i < x.Length; i++) y[i] = (float)x[i];
+                return y;
+            }
+            default:
+                throw new OnnxQuantException($"Cannot sample a {type.OnnxName()} tensor as floating-point rows.");
         }
     }
 
     /// <summary><paramref name="take"/> im2col patches [C, kh, kw] at random output positions of image <paramref name="n"/> (zero outside the padded input).</summary>
-    private static IEnumerable<float[]> ConvPatches(LinearLayer layer, Tensor tensor, float[] data, int n, int samples, int take, Random random)
+    private static void ConvPatches(LinearLayer layer, long[] d, ReadOnlySpan<float> data, int n, int samples, int take, Random random, List<float[]> kept)
     {
         var node = layer.Node;
-        var d = tensor.Dims;
-        if (d.Count != 4 || d[0] != samples) yield break;
+        if (d.Length != 4 || d[0] != samples) return;
         var w = layer.WeightTensor.Dims;
         int c = (int)d[1], h = (int)d[2], wd = (int)d[3], kh = (int)w[2], kw = (int)w[3];
-        if (c != layer.Groups * w[1]) yield break;
+        if (c != layer.Groups * w[1]) return;
         var strides = node.GetInts("strides")?.ToArray() ?? [1, 1];
         var dilations = node.GetInts("dilations")?.ToArray() ?? [1, 1];
         var pads = node.GetInts("pads")?.ToArray() ?? [0, 0, 0, 0];
@@ -118,7 +147,7 @@ public static class ConsumerSampler
             oh = (int)((h + pads[0] + pads[2] - dilations[0] * (kh - 1) - 1) / strides[0] + 1);
             ow = (int)((wd + pads[1] + pads[3] - dilations[1] * (kw - 1) - 1) / strides[1] + 1);
         }
-        if (oh <= 0 || ow <= 0) yield break;
+        if (oh <= 0 || ow <= 0) return;
         long image = (long)n * c * h * wd;
         for (int i = 0; i < take; i++)
         {
@@ -133,10 +162,10 @@ public static class ConsumerSampler
                     {
                         long ix = x * strides[1] - left + b * dilations[1];
                         if (ix < 0 || ix >= wd) continue;
-                        patch[(ch * kh + a) * kw + b] = data[image + (ch * h + iy) * wd + ix];
+                        patch[(ch * kh + a) * kw + b] = data[checked((int)(image + (ch * h + iy) * wd + ix))];
                     }
                 }
-            yield return patch;
+            kept.Add(patch);
         }
     }
 }
