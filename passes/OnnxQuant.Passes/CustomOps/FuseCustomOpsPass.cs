@@ -7,7 +7,7 @@ namespace OnnxQuant.Passes.CustomOps;
 /// Rewrites what the quantizers emit into OnnxQuant's own ONNX Runtime operators (runtime/kernels, domain
 /// <c>com.onnxquant</c> version 1; registered automatically by every command that runs a model):
 /// <list type="bullet">
-/// <item><c>com.microsoft.MatMulNBits</c> with 4 bits → <c>MatMulW4A8</c>: the same inputs and layout; activations
+/// <item><c>com.microsoft.MatMulNBits</c> with 4 or 8 bits → <c>MatMulW4A8</c>: the same inputs and layout; activations
 /// quantized per token (one int8 scale per row of A) instead of per block of K as MatMulNBits' accuracy level 4
 /// does, int32 accumulation, the group scales applied once per block.</item>
 /// <item><c>MatMul(DQ(Q(x)), DQ(W int8, per-column or per-tensor scale, zero point 0))</c> → <c>MatMulW8A8(x, W,
@@ -26,7 +26,7 @@ namespace OnnxQuant.Passes.CustomOps;
 /// <item><c>Add(op(…), b)</c> with b a constant float [N] → the op's bias input (one pass over the output less).</item>
 /// </list>
 /// Not exact: the activation rounding changes (per token instead of the calibrated range or per block); tests bound
-/// the difference. Does not fire (reason in <c>--stats</c>) on MatMulNBits with bits ≠ 4, g_idx, non-float A or
+/// the difference. Does not fire (reason in <c>--stats</c>) on MatMulNBits with bits other than 4 and 8, g_idx, non-float A or
 /// scales, float zero points or a block size that is not a multiple of 8; on MatMuls whose weight is not a constant
 /// int8 DequantizeLinear with zero point 0 and per-column (axis 1) or per-tensor scale, whose activation is not
 /// DequantizeLinear(QuantizeLinear(x)) of a float x, whose x is clipped to fewer than 256 codes (an emulated low-bit
@@ -40,7 +40,7 @@ public sealed class FuseCustomOpsPass : Pass<NoOptions>
     public const int MaxW8A8K = 65536;
 
     public override string Name => "fuse-custom-ops";
-    public override string Summary => "Rewrite 4-bit MatMulNBits, int8 QDQ MatMul, GPTQT binary-coded MatMul and RepQ's log2 attention and rotate's online Hadamard MatMul into OnnxQuant's kernels (com.onnxquant MatMulW4A8, MatMulW8A8, BcqMatMul, Log2AttnMatMul, HadamardTransform).";
+    public override string Summary => "Rewrite 4- and 8-bit MatMulNBits, int8 QDQ MatMul, GPTQT binary-coded MatMul and RepQ's log2 attention and rotate's online Hadamard MatMul into OnnxQuant's kernels (com.onnxquant MatMulW4A8, MatMulW8A8, BcqMatMul, Log2AttnMatMul, HadamardTransform).";
 
     public override PassResult Run(Model model, NoOptions options, PassContext context)
     {

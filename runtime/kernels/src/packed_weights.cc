@@ -10,6 +10,14 @@ void PackedWeights::Allocate() {
   zeros.assign(static_cast<size_t>(tiles * blocks * kLanes), 0);
 }
 
+void PackedWeights::FindUniformZero() {
+  uniform_zero = -1;
+  if (zeros.empty()) return;
+  for (int32_t z : zeros)
+    if (z != zeros[0]) return;
+  uniform_zero = zeros[0];
+}
+
 static size_t ByteIndex(const PackedWeights& w, int64_t col, int64_t kk, bool* high) {
   int64_t tile = col / kLanes, lane = col % kLanes;
   int64_t per = w.nibbles ? 8 : 4;
@@ -58,6 +66,28 @@ PackedWeights PackMatMulNBits(const uint8_t* b, const float* scales, const uint8
       }
     }
   }
+  w.FindUniformZero();
+  return w;
+}
+
+PackedWeights PackMatMulNBits8(const uint8_t* b, const float* scales, const uint8_t* zero_points, int64_t k, int64_t n,
+                               int64_t block) {
+  PackedWeights w;
+  w.n = n;
+  w.k = k;
+  w.block = block;
+  w.nibbles = false;
+  w.Allocate();
+  for (int64_t col = 0; col < n; col++) {
+    for (int64_t blk = 0; blk < w.blocks; blk++) {
+      size_t sb = static_cast<size_t>(((col / kLanes) * w.blocks + blk) * kLanes + col % kLanes);
+      w.scales[sb] = scales[col * w.blocks + blk];
+      w.zeros[sb] = zero_points != nullptr ? zero_points[col * w.blocks + blk] : 128;
+      const uint8_t* src = b + (col * w.blocks + blk) * block;
+      for (int64_t j = 0; j < block; j++) w.SetCode(col, blk * block + j, src[j]);
+    }
+  }
+  w.FindUniformZero();
   return w;
 }
 
@@ -75,6 +105,7 @@ PackedWeights PackInt8Weights(const int8_t* wp, const float* scales, int64_t sca
     w.zeros[sb] = 128;
     for (int64_t kk = 0; kk < w.block; kk++) w.SetCode(col, kk, kk < k ? wp[kk * n + col] + 128 : 128);
   }
+  w.FindUniformZero();
   return w;
 }
 

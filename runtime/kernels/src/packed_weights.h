@@ -29,6 +29,9 @@ struct PackedWeights {
   std::vector<uint8_t> data;
   std::vector<float> scales;
   std::vector<int32_t> zeros;
+  // The zero point every (column, block) shares, or -1: symmetric weights (MatMulNBits without zero points, every
+  // MatMulW8A8) need no zero-point loads, which at one token are a sixth of the bytes a 4-bit GEMV streams.
+  int32_t uniform_zero = -1;
 
   int64_t PaddedK() const { return blocks * block; }
   // Bytes of one tile: 16 lanes times 4 bytes per group of 4 k (nibbles: per group of 8 k).
@@ -36,6 +39,7 @@ struct PackedWeights {
   int Code(int64_t col, int64_t kk) const;  // for the scalar path and tests
   void Allocate();
   void SetCode(int64_t col, int64_t kk, int code);
+  void FindUniformZero();  // sets uniform_zero from zeros
 };
 
 // Activations quantized per token (row): q = round_half_even(a · 127/amax) in [-127, 127], scale = amax/127,
@@ -48,12 +52,19 @@ struct QuantizedActivations {
 };
 
 void QuantizeRow(const float* a, int64_t k, int64_t block, QuantizedActivations& out, int64_t row);
+// The same with AVX-512 (F, BW, VL), bit for bit.
+void QuantizeRowAvx512(const float* a, int64_t k, int64_t block, QuantizedActivations& out, int64_t row);
+using QuantizeRowFn = void (*)(const float* a, int64_t k, int64_t block, QuantizedActivations& out, int64_t row);
 
 // Packs com.microsoft MatMulNBits' 4-bit layout (what MatMulW4A8 reads): b [N][blocks][block/2] (element 2j in the low
 // nibble), scales [N·blocks], zero_points [N][⌈blocks/2⌉] packed 4-bit or nullptr (every zero point 8). Sizes are the
 // caller's to check.
 PackedWeights PackMatMulNBits(const uint8_t* b, const float* scales, const uint8_t* zero_points, int64_t k, int64_t n,
                               int64_t block);
+// The same for MatMulNBits with 8 bits (byte format): b [N][blocks][block] one code per byte, zero_points [N][blocks]
+// one per byte or nullptr (every zero point 128). `block` must be a multiple of 4.
+PackedWeights PackMatMulNBits8(const uint8_t* b, const float* scales, const uint8_t* zero_points, int64_t k, int64_t n,
+                               int64_t block);
 // Packs int8 weights w [K][N] (ONNX MatMul's layout) with `scale_count` (1 or N) per-column scales as codes w + 128
 // with zero point 128 and one block spanning the whole (padded) K (what MatMulW8A8 reads).
 PackedWeights PackInt8Weights(const int8_t* w, const float* scales, int64_t scale_count, int64_t k, int64_t n);

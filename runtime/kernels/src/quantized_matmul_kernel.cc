@@ -10,6 +10,7 @@ namespace {
 constexpr int64_t kTilesPerTask = 4;  // 64 columns: enough tasks for 2-16 threads at N >= 768
 
 struct QuantizeJob {
+  QuantizeRowFn fn;
   const float* a;
   int64_t k, block;
   QuantizedActivations* out;
@@ -58,11 +59,11 @@ void QuantizedMatMulKernel::Compute(Ort::KernelContext& ctx) {
   a.q.resize(static_cast<size_t>(rows * a.padded_k));
   a.scale.resize(static_cast<size_t>(rows));
   a.sums.resize(static_cast<size_t>(rows * a.blocks));
-  QuantizeJob qj{input.GetTensorData<float>(), w_.k, w_.block, &a};
+  QuantizeJob qj{isa_ == Isa::Avx512Vnni ? QuantizeRowAvx512 : QuantizeRow, input.GetTensorData<float>(), w_.k, w_.block, &a};
   ctx.ParallelFor(
       [](void* data, size_t row) {
         auto* j = static_cast<QuantizeJob*>(data);
-        QuantizeRow(j->a + static_cast<int64_t>(row) * j->k, j->k, j->block, *j->out, static_cast<int64_t>(row));
+        j->fn(j->a + static_cast<int64_t>(row) * j->k, j->k, j->block, *j->out, static_cast<int64_t>(row));
       },
       static_cast<size_t>(rows), 0, &qj);
 

@@ -43,6 +43,22 @@ public class FuseCustomOpsPassTests
     }
 
     [Fact]
+    public void MatMulNBits8Bit_BecomesMatMulW4A8With8Bits_WithinThePerTokenBound()
+    {
+        var w = KernelTestModels.RandomW4A8(seed: 7, K, N, Block, zeroPoints: true, bias: false, bits: 8);
+        using var model = KernelTestModels.W4A8Model(w, "MatMulNBits", "com.microsoft", accuracyLevel: 0);
+        var a = KernelTestModels.RandomActivations(seed: 8, Rows, K);
+        var context = new PassContext();
+
+        Assert.True(VerifiedPass.Run(new FuseCustomOpsPass(), model, context).Modified);
+
+        var fused = Assert.Single(model.Graph.Nodes, n => n.OpType == "MatMulW4A8");
+        Assert.Equal(8, fused.GetInt("bits", 4));
+        Assert.Equal(0, Count(model, "MatMulNBits"));
+        PerTokenReference.AssertWithinBound(a, Rows, K, N, w.Weight, null, RunY(model, a));
+    }
+
+    [Fact]
     public void AConstantAddAfterward_BecomesTheBiasInput()
     {
         var w = KernelTestModels.RandomW4A8(seed: 5, K, N, Block, zeroPoints: false, bias: false) with { Bias = null };
@@ -110,12 +126,12 @@ public class FuseCustomOpsPassTests
     }
 
     [Fact]
-    public void DoesNotFire_OnMatMulNBitsWith8Bits()
+    public void DoesNotFire_OnMatMulNBitsWith2Bits()
     {
         var w = KernelTestModels.RandomW4A8(seed: 3, K, N, Block, zeroPoints: false, bias: false);
         using var model = KernelTestModels.W4A8Model(w, "MatMulNBits", "com.microsoft");
-        model.Graph.Nodes.Single().SetAttribute(Attribute.Int("bits", 8));
-        FusionTestGraph.AssertDoesNotFire(model, new FuseCustomOpsPass(), "it has 8 bits (MatMulW4A8 takes 4)");
+        model.Graph.Nodes.Single().SetAttribute(Attribute.Int("bits", 2));
+        FusionTestGraph.AssertDoesNotFire(model, new FuseCustomOpsPass(), "it has 2 bits (MatMulW4A8 takes 4 or 8)");
         Assert.Null(model.GetOpset(KernelLibrary.Domain));
     }
 

@@ -21,7 +21,7 @@ internal static class KernelTestModels
         };
     }
 
-    public sealed record W4A8Weights(int K, int N, int BlockSize, byte[] Codes, float[] Scales, byte[]? PackedZeroPoints, int[] ZeroPoints, float[]? Bias)
+    public sealed record W4A8Weights(int K, int N, int BlockSize, byte[] Codes, float[] Scales, byte[]? PackedZeroPoints, int[] ZeroPoints, float[]? Bias, int Bits = 4)
     {
         public int Blocks => (K + BlockSize - 1) / BlockSize;
 
@@ -29,19 +29,22 @@ internal static class KernelTestModels
         public float Weight(int n, int k) => (Codes[n * Blocks * BlockSize + k] - ZeroPoints[n * Blocks + k / BlockSize]) * Scales[n * Blocks + k / BlockSize];
     }
 
-    /// <summary>Random 4-bit codes (unpacked, [N][blocks·bs], padding holds the zero point), scales, zero points, bias.</summary>
-    public static W4A8Weights RandomW4A8(int seed, int k, int n, int blockSize, bool zeroPoints, bool bias)
+    /// <summary>Random 4-bit (or 8-bit) codes (unpacked, [N][blocks·bs], padding holds the zero point), scales, zero
+    /// points, bias.</summary>
+    public static W4A8Weights RandomW4A8(int seed, int k, int n, int blockSize, bool zeroPoints, bool bias, int bits = 4)
     {
         var random = new Random(seed);
-        int blocks = (k + blockSize - 1) / blockSize;
-        var zeros = Enumerable.Range(0, n * blocks).Select(_ => zeroPoints ? random.Next(16) : 8).ToArray();
+        int blocks = (k + blockSize - 1) / blockSize, levels = 1 << bits;
+        var zeros = Enumerable.Range(0, n * blocks).Select(_ => zeroPoints ? random.Next(levels) : levels / 2).ToArray();
         var codes = new byte[n * blocks * blockSize];
         for (int c = 0; c < n; c++)
             for (int kk = 0; kk < blocks * blockSize; kk++)
-                codes[c * blocks * blockSize + kk] = (byte)(kk < k ? random.Next(16) : zeros[c * blocks + kk / blockSize]);
+                codes[c * blocks * blockSize + kk] = (byte)(kk < k ? random.Next(levels) : zeros[c * blocks + kk / blockSize]);
         var scales = Enumerable.Range(0, n * blocks).Select(_ => (float)(0.001 + random.NextDouble() * 0.05)).ToArray();
         byte[]? packedZeros = null;
-        if (zeroPoints)
+        if (zeroPoints && bits == 8)
+            packedZeros = zeros.Select(z => (byte)z).ToArray();  // [N][blocks], one per byte
+        else if (zeroPoints)
         {
             int row = (blocks + 1) / 2;
             packedZeros = new byte[n * row];
@@ -50,7 +53,7 @@ internal static class KernelTestModels
                     packedZeros[c * row + b / 2] |= (byte)(b % 2 == 0 ? zeros[c * blocks + b] : zeros[c * blocks + b] << 4);
         }
         var biasValues = bias ? Enumerable.Range(0, n).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray() : null;
-        return new W4A8Weights(k, n, blockSize, codes, scales, packedZeros, zeros, biasValues);
+        return new W4A8Weights(k, n, blockSize, codes, scales, packedZeros, zeros, biasValues, bits);
     }
 
     /// <summary>MatMulNBits' packed B: element 2j of a block in the low nibble.</summary>
@@ -69,14 +72,16 @@ internal static class KernelTestModels
         var inputs = new List<Value?>
         {
             a,
-            b.Constant(Tensor.FromSpan<byte>(DataType.UInt8, PackNibbles(w.Codes), [w.N, w.Blocks, w.BlockSize / 2]), "B"),
+            w.Bits == 8
+                ? b.Constant(Tensor.FromSpan<byte>(DataType.UInt8, w.Codes, [w.N, w.Blocks, w.BlockSize]), "B")
+                : b.Constant(Tensor.FromSpan<byte>(DataType.UInt8, PackNibbles(w.Codes), [w.N, w.Blocks, w.BlockSize / 2]), "B"),
             b.Constant(Tensor.FromFloats(w.Scales, w.N * w.Blocks), "scales"),
-            w.PackedZeroPoints is null ? null : b.Constant(Tensor.FromSpan<byte>(DataType.UInt8, w.PackedZeroPoints, [w.N, (w.Blocks + 1) / 2]), "zero_points"),
+            w.PackedZeroPoints is null ? null : b.Constant(Tensor.FromSpan<byte>(DataType.UInt8, w.PackedZeroPoints, [w.N, w.Bits == 8 ? w.Blocks : (w.Blocks + 1) / 2]), "zero_points"),
         };
         // MatMulNBits has g_idx before the bias; MatMulW4A8 does not.
         if (w.Bias is not null && domain == "com.microsoft") inputs.Add(null);
         if (w.Bias is not null) inputs.Add(b.Constant(Tensor.FromFloats(w.Bias, w.N), "bias"));
-        var attrs = new List<Attribute> { Attribute.Int("K", w.K), Attribute.Int("N", w.N), Attribute.Int("bits", 4), Attribute.Int("block_size", w.BlockSize) };
+        var attrs = new List<Attribute> { Attribute.Int("K", w.K), Attribute.Int("N", w.N), Attribute.Int("bits", w.Bits), Attribute.Int("block_size", w.BlockSize) };
         if (domain == "com.microsoft") attrs.Add(Attribute.Int("accuracy_level", accuracyLevel));
         if (isa is not null) attrs.Add(Attribute.String("isa", isa));
         b.Output(b.Op(opType, inputs, attrs, domain), "y");

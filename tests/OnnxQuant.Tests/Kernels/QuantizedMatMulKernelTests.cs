@@ -8,16 +8,22 @@ namespace OnnxQuant.Tests.Kernels;
 /// made: every instruction-set path this CPU has equals the scalar path bit for bit, the scalar path equals the
 /// integer arithmetic written out in C#, and all are within the per-token rounding bound of the float product with
 /// the dequantized weights. Shapes cover K not a multiple of the block, N not a multiple of 16 (a partial tile), one
-/// token, and more than the 64-row chunk.
+/// token (the decode path: groups of 4 tiles, then single tiles, then a partial one), more than the 64-row chunk, and
+/// MatMulW4A8 with 8-bit codes (MatMulNBits' 8-bit layout, the w4a8 presets' LM head).
 /// </summary>
 public class QuantizedMatMulKernelTests
 {
-    public static TheoryData<int, int, int, int, bool, bool> W4A8Shapes => new()
+    public static TheoryData<int, int, int, int, bool, bool, int> W4A8Shapes => new()
     {
-        { 1, 64, 16, 32, false, false },
-        { 5, 72, 37, 32, true, true },
-        { 67, 96, 33, 16, true, false },
-        { 3, 256, 48, 128, false, true },
+        { 1, 64, 16, 32, false, false, 4 },
+        { 1, 96, 91, 32, true, true, 4 },
+        { 5, 72, 37, 32, true, true, 4 },
+        { 67, 96, 33, 16, true, false, 4 },
+        { 3, 256, 48, 128, false, true, 4 },
+        { 1, 72, 91, 8, true, true, 8 },
+        { 1, 128, 80, 32, false, false, 8 },
+        { 6, 96, 37, 32, true, false, 8 },
+        { 66, 64, 20, 16, false, true, 8 },
     };
 
     private static float[] Run(Model model, float[] a, int rows, int k)
@@ -28,9 +34,9 @@ public class QuantizedMatMulKernelTests
     }
 
     [Theory, MemberData(nameof(W4A8Shapes))]
-    public void MatMulW4A8_EveryPathEqualsScalar_AndTheIntegerReference(int rows, int k, int n, int block, bool zeroPoints, bool bias)
+    public void MatMulW4A8_EveryPathEqualsScalar_AndTheIntegerReference(int rows, int k, int n, int block, bool zeroPoints, bool bias, int bits)
     {
-        var w = KernelTestModels.RandomW4A8(seed: k * 31 + n, k, n, block, zeroPoints, bias);
+        var w = KernelTestModels.RandomW4A8(seed: k * 31 + n, k, n, block, zeroPoints, bias, bits);
         var a = KernelTestModels.RandomActivations(seed: rows, rows, k);
         int blocks = w.Blocks;
         var expected = PerTokenReference.MatMul(a, rows, k, n, block, (c, i) => w.Codes[c * blocks * block + i],
