@@ -120,7 +120,7 @@ public sealed class BlockwiseCalibrationTests : IDisposable
     {
         string recipe = _dir.File("blocks.yaml");
         File.WriteAllText(recipe, File.ReadAllText(Path.Combine(SharedPaths.RepoRoot, "models", "recipes", "w8a8.yaml"))
-            .Replace("calibrate: {method: percentile, percentile: 99.999}", "calibrate: {method: percentile, percentile: 99.999, block-wise: on, block-mb: 0.01}", StringComparison.Ordinal));
+            .Replace("calibrate: {method: percentile, percentile: 99.999, range: consumer-mse}", "calibrate: {method: percentile, percentile: 99.999, range: consumer-mse, block-wise: on, block-mb: 0.01}", StringComparison.Ordinal));
         string[] common = ["calibrate", Vit, "--data", Calib256, "--count", "10", "--batch-size", "3", "--all-tensors", "--recipe"];
         var whole = Onnxquant.Run([.. common, "w8a8", "--out", _dir.File("whole.json")]);
         var blocks = Onnxquant.Run([.. common, recipe, "--out", _dir.File("blocks.json")]);

@@ -9,9 +9,14 @@ public class ConsumerMseRecipeTests
     private static string VitMnist => SharedPaths.Model("vit_mnist.onnx");
     private static string Calib256 => Path.Combine(SharedPaths.Data, "mnist", "calib_256.npy");
 
-    private static string W8a8With(string calibrate) =>
-        File.ReadAllText(Path.Combine(SharedPaths.RepoRoot, "models", "recipes", "w8a8.yaml"))
-            .Replace("  - calibrate: {method: percentile, percentile: 99.999}", "  - calibrate: " + calibrate);
+    /// <summary>The w8a8 preset (which calibrates with consumer-mse since session 7) with its calibrate step replaced.</summary>
+    private static string W8a8With(string calibrate)
+    {
+        const string shipped = "  - calibrate: {method: percentile, percentile: 99.999, range: consumer-mse}";
+        string yaml = File.ReadAllText(Path.Combine(SharedPaths.RepoRoot, "models", "recipes", "w8a8.yaml"));
+        Assert.Contains(shipped, yaml);
+        return yaml.Replace(shipped, "  - calibrate: " + calibrate);
+    }
 
     private static QuantizeOptions Options(string yaml) => new()
     {
