@@ -29,6 +29,12 @@ namespace OnnxQuant.Passes.Equivalence;
 /// </list>
 /// Hadamard orders: 2^m, or K·2^m with K in <see cref="Hadamard.BaseOrders"/> (768 = 12·64, 192 = 12·16, 172).
 /// <para>
+/// With <c>online-inputs: true</c> (ViDiT-Q, <see cref="LinearInputRotation"/>) the residual stream is left alone and
+/// the input of every selected linear layer is rotated online instead: x·B = (x·H)·(Hᵀ·B), one x·H MatMul per input
+/// tensor shared by its readers, the out-projection per head as above. It needs no norm and goes through adaLN's
+/// modulation, which the stream rotation cannot; it does not fire when no layer qualifies (<c>rotate.stream</c>).
+/// </para>
+/// <para>
 /// Preconditions: a float model whose LayerNorm/RMS norm nodes (fused: the pass runs the cleanup preset first unless
 /// <c>canonicalize: false</c>) normalize the last axis of one residual stream of width d, with constant γ (and β), and
 /// whose norm outputs are read only by MatMul/Gemm layers with constant 2-D weights. No data is needed.
@@ -51,22 +57,28 @@ public sealed class RotatePass : Pass<RotateOptions>
 
     public override PassResult Run(Model model, RotateOptions options, PassContext context)
     {
+        if (!options.OnlineInputs && (options.ExcludeNodes.Count > 0 || options.ExcludeConditioningPath || options.ExcludeOutputLayers))
+            throw new OnnxQuantException($"{Name}: exclude-nodes, exclude-conditioning-path and exclude-output-layers apply only with " +
+                                         "online-inputs: true (the residual-stream rotation edits every layer it reaches); add online-inputs: true or drop them.");
         if (options.Canonicalize)
             new PassManager(RecipeLoader.LoadFileOrPreset("cleanup").Steps).Run(model, new PassContext(context.Seed, context.Cancellation, _ => { }));
         var graph = model.Graph;
-        if (ResidualStream.TryFind(graph, out var stream) is { } why)
+        ResidualStream? stream = null;
+        if (!options.OnlineInputs)
         {
-            context.RecordMiss("stream", why);
-            context.Log($"{Name}: not applied: {why}.");
-            return options.Canonicalize ? PassResult.Changed : PassResult.Unchanged;
-        }
-        int d = stream!.Width;
-        if (!Hadamard.IsSupportedOrder(d))
-        {
-            var reason = $"the residual width {d} has no Hadamard matrix ({Hadamard.SupportedOrdersText})";
-            context.RecordMiss("stream", reason);
-            context.Log($"{Name}: not applied: {reason}.");
-            return options.Canonicalize ? PassResult.Changed : PassResult.Unchanged;
+            if (ResidualStream.TryFind(graph, out stream) is { } why)
+            {
+                context.RecordMiss("stream", why);
+                context.Log($"{Name}: not applied: {why}.");
+                return options.Canonicalize ? PassResult.Changed : PassResult.Unchanged;
+            }
+            if (!Hadamard.IsSupportedOrder(stream!.Width))
+            {
+                var reason = $"the residual width {stream.Width} has no Hadamard matrix ({Hadamard.SupportedOrdersText})";
+                context.RecordMiss("stream", reason);
+                context.Log($"{Name}: not applied: {reason}.");
+                return options.Canonicalize ? PassResult.Changed : PassResult.Unchanged;
+            }
         }
 
         // Layers are edited independently of each other, in parallel within each step; a step's edits of one layer
@@ -75,27 +87,33 @@ public sealed class RotatePass : Pass<RotateOptions>
         RotationLayerEdit Edit(Node node) => edits.GetOrAdd(node, n => new Lazy<RotationLayerEdit>(() =>
             LinearLayer.TryRead(n, out var layer) is { } not ? throw new InvalidOperationException($"{n}: {not}") : new RotationLayerEdit(layer!))).Value;
 
-        // 1. Fold every norm's γ and β into its readers (before any rotation: it reads B as it is).
-        var folds = stream.Norms.SelectMany(n => n.Readers.Select(reader => (Norm: n.Norm, Reader: reader))).ToList();
-        Parallel.ForEach(folds, fold =>
+        Action<Span<double>>? streamColumns = null;
+        if (stream is not null)
         {
-            var gamma = fold.Norm.Inputs[1]!.Const!.ToFloatArray();
-            var beta = fold.Norm.OpType == "LayerNormalization" ? fold.Norm.Input(2)?.Const?.ToFloatArray() : null;
-            Edit(fold.Reader).FoldInputAffine(gamma, beta);
-        });
+            int d = stream.Width;
+            // 1. Fold every norm's γ and β into its readers (before any rotation: it reads B as it is).
+            var folds = stream.Norms.SelectMany(n => n.Readers.Select(reader => (Norm: n.Norm, Reader: reader))).ToList();
+            Parallel.ForEach(folds, fold =>
+            {
+                var gamma = fold.Norm.Inputs[1]!.Const!.ToFloatArray();
+                var beta = fold.Norm.OpType == "LayerNormalization" ? fold.Norm.Input(2)?.Const?.ToFloatArray() : null;
+                Edit(fold.Reader).FoldInputAffine(gamma, beta);
+            });
 
-        // 2. The stream's terms: zero-mean (LayerNorm models), then ·Q.
-        var q = RandomizedHadamard.Create(d, options.Seed ?? context.Seed);
-        void StreamColumns(Span<double> rows)
-        {
-            if (stream.IsLayerNorm) SubtractRowMeans(rows, d);
-            q.ApplyToRows(rows);
+            // 2. The stream's terms: zero-mean (LayerNorm models), then ·Q.
+            var q = RandomizedHadamard.Create(d, options.Seed ?? context.Seed);
+            streamColumns = rows =>
+            {
+                if (stream.IsLayerNorm) SubtractRowMeans(rows, d);
+                q.ApplyToRows(rows);
+            };
+            Parallel.ForEach(stream.Writers, writer => Edit(writer).TransformColumns(streamColumns));
+            Parallel.ForEach(stream.Norms.SelectMany(n => n.Readers).Concat(stream.DirectReaders).Distinct(),
+                reader => Edit(reader).TransformRows(q.ApplyToRows));
         }
-        Parallel.ForEach(stream.Writers, writer => Edit(writer).TransformColumns(StreamColumns));
-        Parallel.ForEach(stream.Norms.SelectMany(n => n.Readers).Concat(stream.DirectReaders).Distinct(),
-            reader => Edit(reader).TransformRows(q.ApplyToRows));
 
         // 3. Per-head Hadamard on V and the out-projection's input.
+        Func<Node, string?> excluded = options.OnlineInputs ? LinearInputRotation.Exclusions(graph, options) : _ => null;
         var outProjections = new HashSet<Node>();
         var headTerms = new List<(Node Node, int Input, Action<Span<double>> Op)>();
         int heads = 0;
@@ -107,6 +125,11 @@ public sealed class RotatePass : Pass<RotateOptions>
                 if (!Hadamard.IsSupportedOrder(attention.HeadDim))
                 {
                     context.RecordMiss("heads", $"head dimension {attention.HeadDim} has no Hadamard matrix");
+                    continue;
+                }
+                if ((excluded(attention.ValueProjection) ?? excluded(attention.OutProjection)) is { } notThis)
+                {
+                    context.RecordMiss("heads", $"its value or out-projection is {notThis}");
                     continue;
                 }
                 var h = HadamardTransform.ForOrder(attention.HeadDim);
@@ -125,10 +148,12 @@ public sealed class RotatePass : Pass<RotateOptions>
             foreach (var miss in misses) context.RecordMiss("heads", miss);
         }
 
-        // 4. Online Hadamard before fc2/down-projection.
-        var online = new List<(Node Layer, int K)>();
-        if (options.OnlineHadamard)
-            foreach (var writer in stream.Writers.Where(w => !outProjections.Contains(w) && IsActivation(w.Inputs[0]!.Producer)))
+        // 4. Online Hadamard: before fc2/down-projection (QuaRot), or before every linear layer's input (ViDiT-Q).
+        var online = new List<(Value Input, List<Node> Readers, int K)>();
+        if (options.OnlineInputs)
+            online = LinearInputRotation.Find(graph, options, outProjections, context);
+        else if (options.OnlineHadamard)
+            foreach (var writer in stream!.Writers.Where(w => !outProjections.Contains(w) && IsActivation(w.Inputs[0]!.Producer)))
             {
                 int k = Edit(writer).K;
                 if (!Hadamard.IsSupportedOrder(k))
@@ -136,26 +161,35 @@ public sealed class RotatePass : Pass<RotateOptions>
                     context.RecordMiss("online", $"{writer}'s input width {k} has no Hadamard matrix");
                     continue;
                 }
-                online.Add((writer, k));
+                online.Add((writer.Inputs[0]!, [writer], k));
             }
-        Parallel.ForEach(online, o =>
+        Parallel.ForEach(online.SelectMany(o => o.Readers.Select(reader => (Reader: reader, o.K))), o =>
         {
             var h = HadamardTransform.ForOrder(o.K);
-            Edit(o.Layer).TransformRows(rows => h.Apply(rows, normalized: true, transposed: true));
+            Edit(o.Reader).TransformRows(rows => h.Apply(rows, normalized: true, transposed: true));
         });
+        if (options.OnlineInputs && edits.IsEmpty)
+        {
+            const string reason = "no linear layer's input could be rotated (see rotate.online)";
+            context.RecordMiss("stream", reason);
+            context.Log($"{Name}: not applied: {reason}.");
+            return options.Canonicalize ? PassResult.Changed : PassResult.Unchanged;
+        }
 
         // Write: weights, constant terms, norms, online MatMuls.
         var rewriter = new Rewriter(graph);
         // Written in graph order, so constant names and the output bytes do not depend on the threads.
         foreach (var node in graph.Nodes.Where(edits.ContainsKey).ToList()) edits[node].Value.Write(rewriter);
         var rotatedConstants = new Dictionary<(Value, string), Value>();
-        foreach (var (node, input) in stream.ConstantTerms)
-            RotateConstant(rewriter, node, input, "stream", StreamColumns, rotatedConstants);
+        if (stream is not null)
+            foreach (var (node, input) in stream.ConstantTerms)
+                RotateConstant(rewriter, node, input, "stream", streamColumns!, rotatedConstants);
         foreach (var (node, input, op) in headTerms)
             RotateConstant(rewriter, node, input, $"head{node.Name}", op, rotatedConstants);
-        foreach (var (norm, _) in stream.Norms) ReplaceNorm(rewriter, model, norm, d);
+        if (stream is not null)
+            foreach (var (norm, _) in stream.Norms) ReplaceNorm(rewriter, model, norm, stream.Width);
         var hadamards = new Dictionary<int, Value>();
-        foreach (var (layer, k) in online)
+        foreach (var (x, readers, k) in online)
         {
             if (!hadamards.TryGetValue(k, out var hValue))
             {
@@ -166,20 +200,27 @@ public sealed class RotatePass : Pass<RotateOptions>
                 for (int i = 0; i < values.Length; i++) values[i] = entries[i] * scale;
                 hadamards[k] = hValue = rewriter.AddWeight(Tensor.FromFloats(values, k, k), $"hadamard_{k}");
             }
-            var x = layer.Inputs[0]!;
-            var matmul = new Node("MatMul", [x, hValue], name: rewriter.FreshName($"{layer.Name ?? "fc2"}_hadamard"));
+            // Readers are in graph order: the MatMul goes before the first, and every reader takes its output.
+            var first = readers[0];
+            var matmul = new Node("MatMul", [x, hValue], name: rewriter.FreshName($"{first.Name ?? "fc2"}_hadamard"));
             matmul.Outputs[0]!.Name = rewriter.FreshName($"{x.Name}_hadamard");
             matmul.Outputs[0]!.Type = x.Type;
-            rewriter.InsertBefore(layer, matmul);
-            rewriter.SetInput(layer, 0, matmul.Outputs[0]);
+            rewriter.InsertBefore(first, matmul);
+            foreach (var reader in readers) rewriter.SetInput(reader, 0, matmul.Outputs[0]);
         }
 
         context.Count("layers", edits.Count);
-        context.Count("norms", stream.Norms.Count);
-        context.Count("writers", stream.Writers.Count);
         context.Count("heads", heads);
         context.Count("online", online.Count);
-        context.Log($"{Name}: rotated a residual stream of width {d} ({(stream.IsLayerNorm ? "LayerNorm made zero-mean → RMS norm" : "RMS norm")}): " +
+        if (stream is null)
+        {
+            context.Log($"{Name}: rotated the inputs of {edits.Count} linear layers (online-inputs): {online.Count} online Hadamards " +
+                        $"before {online.Sum(o => o.Readers.Count)} layers, {heads} attentions per head.");
+            return PassResult.Changed;
+        }
+        context.Count("norms", stream.Norms.Count);
+        context.Count("writers", stream.Writers.Count);
+        context.Log($"{Name}: rotated a residual stream of width {stream.Width} ({(stream.IsLayerNorm ? "LayerNorm made zero-mean → RMS norm" : "RMS norm")}): " +
                     $"{edits.Count} layers, {stream.Norms.Count} norms, {heads} attentions per head, {online.Count} online Hadamards.");
         return PassResult.Changed;
     }
