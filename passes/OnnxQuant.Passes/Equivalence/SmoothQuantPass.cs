@@ -28,7 +28,9 @@ namespace OnnxQuant.Passes.Equivalence;
 /// <para>
 /// Statistics: the per-channel abs-max of every candidate activation, collected by the pass itself on the model as it is
 /// (<see cref="CalibratePass.Collect"/> over <c>--data</c>), so it runs alone (<c>passes: [smooth-quant]</c>) or before
-/// the calibrate step of a quantizing recipe, which then calibrates the smoothed model.
+/// the calibrate step of a quantizing recipe, which then calibrates the smoothed model. With <c>alpha: auto</c> the
+/// MatMul/Gemm groups' statistics come from the same single run that samples their rows
+/// (<see cref="SmoothQuantAlphaSearch.SampleRows"/>: the same per-channel min/max), so the model runs over the data once.
 /// </para>
 /// <para>
 /// Preconditions: a float model (float activations), MatMul (2-D constant weight) or Gemm (transA = 0) layers; the
@@ -71,14 +73,15 @@ public sealed class SmoothQuantPass : Pass<SmoothQuantOptions>
         }
         if (groups.Count == 0) return PassResult.Unchanged;
 
-        var requests = new StatisticsRequests();
-        foreach (var group in groups) requests.ChannelAbsMax(group.Activation, group.ChannelAxis);
-        var statistics = CalibratePass.Collect(model, requests, new RangeOptions(), context);
-
-        // alpha: auto measures its error on actual activation rows (see SmoothQuantAlphaSearch for why not XᵀX).
+        // alpha: auto measures its error on actual activation rows (see SmoothQuantAlphaSearch for why not XᵀX); the run
+        // that samples them also gives those activations' per-channel statistics. The calibrate step's collection runs
+        // only for what that run does not cover (every group with a fixed α; Conv groups, which keep 0.5).
         var sampled = fixedAlpha is null
-            ? SmoothQuantAlphaSearch.SampleRows(model, groups.Where(g => !g.IsConv && statistics.TryGetStatistics(g.Activation, out var t) && t.Channels is not null).Select(g => g.Activation).ToList(), options.AutoRows, context)
-            : null;
+            ? SmoothQuantAlphaSearch.SampleRows(model, groups.Where(g => !g.IsConv).Select(g => g.Activation).ToList(), options.AutoRows, context)
+            : [];
+        var requests = new StatisticsRequests();
+        foreach (var group in groups.Where(g => !sampled.ContainsKey(g.Activation))) requests.ChannelAbsMax(group.Activation, group.ChannelAxis);
+        var statistics = requests.Needs.Any() ? CalibratePass.Collect(model, requests, new RangeOptions(), context) : null;
 
         // Every s from the original weights first: a layer may be both in a group and the producer another group's
         // 1/s folds into, and row and column scalings commute.
@@ -88,12 +91,14 @@ public sealed class SmoothQuantPass : Pass<SmoothQuantOptions>
         var chosen = new Dictionary<Value, double>();
         foreach (var group in groups)
         {
-            if (!statistics.TryGetStatistics(group.Activation, out var s) || s.Channels is null)
+            var channels = sampled.TryGetValue(group.Activation, out var sample) ? sample.Channels
+                : statistics is not null && statistics.TryGetStatistics(group.Activation, out var t) ? t.Channels : null;
+            if (channels is null)
             {
                 context.RecordMiss(Pattern, "no calibrated statistics for the activation (it was not computed on the data)", group.Layers.Count);
                 continue;
             }
-            var xMax = statistics.ChannelAbsMax(group.Activation);
+            var xMax = channels.AbsMax();
             if (xMax.Length != group.K)
             {
                 context.RecordMiss(Pattern, group.IsConv ? "the activation's axis 1 is not the convolutions' input channels"
@@ -102,17 +107,17 @@ public sealed class SmoothQuantPass : Pass<SmoothQuantOptions>
             }
             var wMax = group.WeightChannelAbsMax();
             // The α search measures x·B on activation rows; a convolution's rows would be im2col patches: it keeps 0.5.
-            if (sampled is not null && group.IsConv) context.Count("auto-conv-0.5");
-            else if (sampled is not null && sampled[group.Activation].Length == 0) context.Count("auto-no-rows");
-            else if (sampled is not null && Scales(xMax, wMax, 0.5, out _) is not null)
+            if (fixedAlpha is null && group.IsConv) context.Count("auto-conv-0.5");
+            else if (fixedAlpha is null && sample!.Rows.Length == 0) context.Count("auto-no-rows");
+            else if (fixedAlpha is null && Scales(xMax, wMax, 0.5, out _) is not null)
             {
-                var minMax = s.Channels.MinMax;
+                var minMax = channels.MinMax;
                 var layers = group.Layers.Select(l => new SmoothQuantAlphaSearch.Layer(l.ReadRows(), l.OutputChannels, l.K)).ToList();
-                var (alpha, _, errors) = SmoothQuantAlphaSearch.Choose(sampled[group.Activation], minMax.Select(m => m.Min).ToArray(),
+                var (alpha, _, errors) = SmoothQuantAlphaSearch.Choose(sample!.Rows, minMax.Select(m => m.Min).ToArray(),
                     minMax.Select(m => m.Max).ToArray(), xMax, wMax, layers, quantizer, options.AutoColumns);
                 double atHalf = errors[Array.IndexOf(SmoothQuantAlphaSearch.Grid, 0.5)];
                 context.Count($"auto-alpha-{alpha.ToString("0.00", System.Globalization.CultureInfo.InvariantCulture)}");
-                context.Log(FormattableString.Invariant($"{Name}: {group.Activation.Name}: alpha {alpha:0.00} (error {errors.Min():G4}; at 0.5: {atHalf:G4}) over {sampled[group.Activation].Length} rows."));
+                context.Log(FormattableString.Invariant($"{Name}: {group.Activation.Name}: alpha {alpha:0.00} (error {errors.Min():G4}; at 0.5: {atHalf:G4}) over {sample.Rows.Length} rows."));
                 chosen[group.Activation] = alpha;
             }
             double groupAlpha = fixedAlpha ?? chosen.GetValueOrDefault(group.Activation, 0.5);

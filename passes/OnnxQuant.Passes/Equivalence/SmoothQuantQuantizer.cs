@@ -56,26 +56,31 @@ internal sealed record SmoothQuantQuantizer(DataType ActivationType, bool Symmet
     /// The activation range the calibrate step would give x/s: min-max from the calibrated per-channel extremes, or the
     /// percentile of the sampled rows' values (signed tails, or |x| when symmetric) as the calibrator's histogram does.
     /// </summary>
-    public (double Lo, double Hi) Range(float[][] x, double[] xMin, double[] xMax, float[] s)
+    public (double Lo, double Hi) Range(float[][] x, double[] xMin, double[] xMax, float[] s) => Range(Candidates(x), xMin, xMax, s);
+
+    /// <summary>What <see cref="Range(RangeCandidates, double[], double[], float[])"/> needs of the rows, kept once for every s
+    /// (<see cref="SmoothQuantPercentileCandidates"/>); nothing for min-max ranges.</summary>
+    public RangeCandidates Candidates(float[][] x)
     {
-        int k = s.Length;
-        if (Method == CalibrationMethod.Percentile && x.Length > 0)
+        if (Method != CalibrationMethod.Percentile || x.Length == 0) return new RangeCandidates(null, null);
+        if (SymmetricActivations) return new RangeCandidates(null, new SmoothQuantPercentileCandidates(x, Percentile / 100, absolute: true));
+        double cut = (100 - Percentile) / 200;
+        return new RangeCandidates(new SmoothQuantPercentileCandidates(x, cut, absolute: false), new SmoothQuantPercentileCandidates(x, 1 - cut, absolute: false));
+    }
+
+    /// <summary><see cref="Range(float[][], double[], double[], float[])"/> from the rows' kept candidates.</summary>
+    public (double Lo, double Hi) Range(RangeCandidates candidates, double[] xMin, double[] xMax, float[] s)
+    {
+        if (candidates.High is { } high)
         {
-            var values = new float[(long)x.Length * k];
-            for (int r = 0; r < x.Length; r++)
-                for (int j = 0; j < k; j++)
-                {
-                    float v = x[r][j] / s[j];
-                    values[(long)r * k + j] = SymmetricActivations ? Math.Abs(v) : v;
-                }
             if (SymmetricActivations)
             {
-                double t = Quantile(values, Percentile / 100);
+                double t = high.Quantile(s);
                 return (-t, t);
             }
-            double cut = (100 - Percentile) / 200;
-            return (Math.Min(0, Quantile(values, cut)), Math.Max(0, Quantile(values, 1 - cut)));
+            return (Math.Min(0, candidates.Low!.Quantile(s)), Math.Max(0, high.Quantile(s)));
         }
+        int k = s.Length;
         double lo = 0, hi = 0;
         for (int j = 0; j < k; j++)
         {
@@ -86,25 +91,11 @@ internal sealed record SmoothQuantQuantizer(DataType ActivationType, bool Symmet
         return (lo, hi);
     }
 
-    /// <summary>
-    /// The q-quantile of <paramref name="values"/>, linearly interpolated between the neighbours a sort would give,
-    /// found by selection (expected linear time; it reorders the array but keeps its values) rather than a full sort:
-    /// the α search asks for two quantiles of rows × K values per α.
-    /// </summary>
-    private static double Quantile(float[] values, double q)
-    {
-        double at = Math.Clamp(q, 0, 1) * (values.Length - 1);
-        int i = (int)Math.Floor(at);
-        float low = Select(values, i);
-        if (i + 1 >= values.Length) return low;
-        // After selection everything right of i is ≥ values[i]: its least is the (i+1)-th smallest.
-        float next = float.PositiveInfinity;
-        for (int r = i + 1; r < values.Length; r++) next = Math.Min(next, values[r]);
-        return low + (at - i) * (next - low);
-    }
+    /// <summary>The percentile candidates of one activation's rows (both null for min-max; only <c>High</c> for a symmetric range).</summary>
+    internal sealed record RangeCandidates(SmoothQuantPercentileCandidates? Low, SmoothQuantPercentileCandidates? High);
 
     /// <summary>Reorders <paramref name="a"/> so a[k] is its k-th smallest value, the smaller left of it and the larger right (Hoare's selection, middle pivot).</summary>
-    private static float Select(float[] a, int k)
+    internal static float Select(float[] a, int k)
     {
         int left = 0, right = a.Length - 1;
         while (left < right)
