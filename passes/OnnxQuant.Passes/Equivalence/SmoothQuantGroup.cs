@@ -84,13 +84,17 @@ internal sealed class SmoothQuantGroup
     }
 
     /// <summary>max_n |B_jn| over every layer of the group, per input channel j.</summary>
-    public double[] WeightChannelAbsMax()
+    public double[] WeightChannelAbsMax() => WeightChannelAbsMax(Layers.Select(l => l.ReadRows()).ToList());
+
+    /// <summary><see cref="WeightChannelAbsMax()"/> from the layers' rows already read (<see cref="LinearLayer.ReadRows"/>, in <see cref="Layers"/> order).</summary>
+    public double[] WeightChannelAbsMax(IReadOnlyList<float[]> layerRows)
     {
         var max = new double[K];
         int span = Span;
-        foreach (var layer in Layers)
+        for (int li = 0; li < Layers.Count; li++)
         {
-            var rows = layer.ReadRows();
+            var layer = Layers[li];
+            var rows = layerRows[li];
             int k = layer.K;
             for (int n = 0; n < layer.OutputChannels; n++)
                 for (int j = 0; j < k; j++)

@@ -105,14 +105,16 @@ public sealed class SmoothQuantPass : Pass<SmoothQuantOptions>
                     : "the activation's last axis is not the layers' input channels", group.Layers.Count);
                 continue;
             }
-            var wMax = group.WeightChannelAbsMax();
+            // The α search needs the rows too: read them once.
+            var rows = sample is not null && !group.IsConv ? group.Layers.Select(l => l.ReadRows()).ToList() : null;
+            var wMax = rows is null ? group.WeightChannelAbsMax() : group.WeightChannelAbsMax(rows);
             // The α search measures x·B on activation rows; a convolution's rows would be im2col patches: it keeps 0.5.
             if (fixedAlpha is null && group.IsConv) context.Count("auto-conv-0.5");
             else if (fixedAlpha is null && sample!.Rows.Length == 0) context.Count("auto-no-rows");
             else if (fixedAlpha is null && Scales(xMax, wMax, 0.5, out _) is not null)
             {
                 var minMax = channels.MinMax;
-                var layers = group.Layers.Select(l => new SmoothQuantAlphaSearch.Layer(l.ReadRows(), l.OutputChannels, l.K)).ToList();
+                var layers = group.Layers.Select((l, i) => new SmoothQuantAlphaSearch.Layer(rows![i], l.OutputChannels, l.K)).ToList();
                 var (alpha, _, errors) = SmoothQuantAlphaSearch.Choose(sample!.Rows, minMax.Select(m => m.Min).ToArray(),
                     minMax.Select(m => m.Max).ToArray(), xMax, wMax, layers, quantizer, options.AutoColumns);
                 double atHalf = errors[Array.IndexOf(SmoothQuantAlphaSearch.Grid, 0.5)];
