@@ -1,9 +1,9 @@
 namespace OnnxQuant.Passes.Numerics;
 
 /// <summary>
-/// Cholesky factorizations of symmetric positive definite matrices (MathNet.Numerics' managed blocked factorization:
-/// a 4096×4096 factor took 11 s on the 2-core development machine under load, against 29 s for a hand-written
-/// vectorized one). GPTQ uses <see cref="UpperOfInverse"/> on its damped K×K Hessian.
+/// Cholesky factorization of a symmetric positive definite <see cref="DoubleMatrix"/> (MathNet.Numerics' managed
+/// factorization). GPTQ's large Hessians go through <see cref="BlockedCholesky"/> instead (row-major arrays, packed
+/// vectorized products on both cores); this one is the reference its tests compare with.
 /// </summary>
 public static class Cholesky
 {
@@ -24,27 +24,6 @@ public static class Cholesky
                 $"Cholesky: the {symmetricPositiveDefinite.Shape} matrix is not positive definite; " +
                 "add damping to its diagonal (e.g. 1% of its mean diagonal entry)");
         }
-    }
-
-    /// <summary>
-    /// Upper-triangular U with A⁻¹ = Uᵀ·U and a positive diagonal (what GPTQ's column updates read; torch computes it
-    /// as cholesky(cholesky_inverse(cholesky(A)), upper=True)). Computed without forming A⁻¹: with J the reversal
-    /// permutation, JAJ = L′L′ᵀ gives A = U′U′ᵀ with U′ = JL′J upper, so A⁻¹ = U′⁻ᵀU′⁻¹ and U = U′⁻¹ — one
-    /// factorization and one triangular inverse instead of two factorizations and an inverse.
-    /// </summary>
-    public static DoubleMatrix UpperOfInverse(DoubleMatrix symmetricPositiveDefinite)
-    {
-        symmetricPositiveDefinite.RequireSquare("Cholesky");
-        var reversedLower = Lower(Reversed(symmetricPositiveDefinite));
-        return TriangularMatrix.InverseUpper(Reversed(reversedLower));
-    }
-
-    // J·A·J (rows and columns in reverse order) is the column-major array read backwards.
-    private static DoubleMatrix Reversed(DoubleMatrix a)
-    {
-        var values = (double[])a.ColumnMajor().Clone();
-        Array.Reverse(values);
-        return new(MathNet.Numerics.LinearAlgebra.Matrix<double>.Build.Dense(a.Rows, a.Columns, values));
     }
 
     private static void RequireSymmetric(DoubleMatrix a)

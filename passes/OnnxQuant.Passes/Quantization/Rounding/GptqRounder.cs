@@ -12,7 +12,7 @@ namespace OnnxQuant.Passes.Quantization.Rounding;
 /// tr((W − Ŵ) H (W − Ŵ)ᵀ) with H = 2·XᵀX/n the Hessian of the layer input X (rows of W are output channels here).
 /// <list type="bullet">
 /// <item>Dead inputs (H_ii = 0, never non-zero in calibration): the weight column is zeroed and H_ii set to 1.</item>
-/// <item>Damping: Damp · mean(diag H) is added to the diagonal, then U with H⁻¹ = UᵀU (<see cref="Cholesky.UpperOfInverse"/>).</item>
+/// <item>Damping: Damp · mean(diag H) is added to the diagonal, then U with H⁻¹ = UᵀU (<see cref="BlockedCholesky.UpperOfInverse"/>).</item>
 /// <item>Column j: q = round(w_j) on its block's grid, e = (w_j − q)/U_jj, w_l −= e·U_jl for the later columns l,
 /// within a block of <see cref="GptqSettings.BlockSize"/> columns at once, then for the columns after it.</item>
 /// <item>Scales: from the current (error-updated) weights when a group's first column is reached; from the

@@ -1,4 +1,4 @@
-using System.Numerics;
+using OnnxQuant.Passes.Numerics;
 
 namespace OnnxQuant.Passes.Quantization.Rounding;
 
@@ -16,7 +16,8 @@ namespace OnnxQuant.Passes.Quantization.Rounding;
 /// strictly smaller error (so the correction never makes a row worse on the calibration Hessian).</item>
 /// </list>
 /// Not used with a per-tensor grid (one scale shared by all rows) or with scales imposed from outside (e.g. widened
-/// for an int32 bias). Cost per row: O(K²) for H·ŵ-type products, like GPTQ itself.
+/// for an int32 bias). Cost per row: 1.5·K² multiply-adds (H·w, and c_gᵀH c_t for g ≥ t) in tiled matrix products,
+/// plus the 2B×2B solve.
 /// </summary>
 internal static class LeastSquaresScaleRefit
 {
@@ -26,9 +27,9 @@ internal static class LeastSquaresScaleRefit
     {
         int k = q.Columns, blocks = q.BlockCount, bs = q.BlockSize;
         var blockSums = BlockSums(h, k, bs, blocks);
-        // Rows in tiles of 16: one sweep over H serves the tile (H is K×K doubles; per row it was memory-bound).
-        // Each row's sums are the per-row computation's, in the same order, so the result does not depend on the tile.
-        const int tileRows = 16;
+        // Rows in tiles: H's products serve the whole tile (H is K×K doubles, 254 MB at K = 5632). Each row's sums
+        // do not depend on the tile, so neither does the result.
+        const int tileRows = 64;
         Parallel.For(0, (q.Rows + tileRows - 1) / tileRows, tile =>
         {
             int first = tile * tileRows, count = Math.Min(tileRows, q.Rows - first);
@@ -110,116 +111,78 @@ internal static class LeastSquaresScaleRefit
     }
 
     /// <summary>
-    /// BᵀHB (2B×2B), BᵀHw and wᵀHw for the basis of <see cref="Refit"/>, in one sweep over H's rows: for row i (in
-    /// block g) the dot products of H_i with each block's codes, ones and w are (H b)_i, accumulated into the rows
-    /// of block g weighted by codes_i and 1. O(K²) per weight row, no K-sized temporaries per basis vector.
+    /// BᵀHB (2B×2B), BᵀHw and wᵀHw for the basis of <see cref="Refit"/>. The O(K²) parts are products with H for the
+    /// whole tile (<see cref="PackedMatrixProduct"/>): H·Wᵀ (K×rows) gives (Hw)_i, and per block t,
+    /// H[i ≥ t's start, block t]·codes_tᵀ gives (H c_t)_i for the blocks g ≥ t, so c_gᵀH c_t is formed once per pair
+    /// and mirrored (BᵀHB is symmetric). The entries with a ones vector come from <paramref name="blockSums"/>.
+    /// A row's sums do not depend on the other rows of the tile (each product entry is summed alone).
     /// </summary>
     internal static (double[] M, double[] Rhs, double WHw)[] NormalEquations(double[][] ws, double[][] allCodes, double[] h, double[] blockSums, int bs, int blocks)
     {
         int k = ws[0].Length, n = 2 * blocks, count = ws.Length;
         var result = new (double[] M, double[] Rhs, double WHw)[count];
-        for (int t = 0; t < count; t++) result[t] = (new double[n * n], new double[n], 0);
-        // Four weight rows at a time share each read of H's row and keep four independent sums in flight (one sum's
-        // additions wait on each other); every sum is still Dot's, in Dot's order.
-        const int group = 4;
-        var hws = new double[group];
-        var withCodesOf = new double[group][];
-        for (int r = 0; r < group; r++) withCodesOf[r] = new double[blocks];
-        for (int i = 0; i < k; i++)
+        var wRows = new double[count * k];
+        var codeRows = new double[count * k];
+        for (int r = 0; r < count; r++)
         {
-            var row = h.AsSpan(i * k, k);
-            var ones = blockSums.AsSpan(i * blocks, blocks);
-            int g = i / bs;
-            for (int r = 0; r < count; r++)
+            ws[r].CopyTo(wRows, r * k);
+            allCodes[r].CopyTo(codeRows, r * k);
+        }
+        // (Hw)_i for every row: hw[i·count + r].
+        var hw = new double[k * count];
+        PackedMatrixProduct.MultiplyAdd(new(h, 0, k), new(wRows, 0, k, Transposed: true), hw, 0, count, k, count, k, 1, parallel: false);
+        var onesOnes = new double[blocks * blocks];
+        for (int i = 0; i < k; i++)
+            for (int t = 0; t < blocks; t++) onesOnes[i / bs * blocks + t] += blockSums[i * blocks + t];
+        for (int r = 0; r < count; r++)
+        {
+            var m = new double[n * n];
+            var rhs = new double[n];
+            double whw = 0;
+            var codes = allCodes[r];
+            var w = ws[r];
+            for (int i = 0; i < k; i++)
             {
-                int inGroup = r % group;
-                if (inGroup == 0)
-                {
-                    int size = Math.Min(group, count - r);
-                    if (size == group)
-                    {
-                        (hws[0], hws[1], hws[2], hws[3]) = Dot4(row, ws[r], ws[r + 1], ws[r + 2], ws[r + 3]);
-                        for (int t = 0; t < blocks; t++)
-                        {
-                            int start = t * bs, length = Math.Min(k, start + bs) - start;
-                            (withCodesOf[0][t], withCodesOf[1][t], withCodesOf[2][t], withCodesOf[3][t]) = Dot4(row.Slice(start, length),
-                                allCodes[r].AsSpan(start, length), allCodes[r + 1].AsSpan(start, length),
-                                allCodes[r + 2].AsSpan(start, length), allCodes[r + 3].AsSpan(start, length));
-                        }
-                    }
-                    else
-                        for (int s = 0; s < size; s++)
-                        {
-                            hws[s] = Dot(row, ws[r + s]);
-                            for (int t = 0; t < blocks; t++)
-                            {
-                                int start = t * bs, length = Math.Min(k, start + bs) - start;
-                                withCodesOf[s][t] = Dot(row.Slice(start, length), allCodes[r + s].AsSpan(start, length));
-                            }
-                        }
-                }
-                double[] w = ws[r], codes = allCodes[r], m = result[r].M, rhs = result[r].Rhs, withCodes = withCodesOf[inGroup];
-                double hw = hws[inGroup];
-                double code = codes[i];
+                int g = i / bs;
+                double hwi = hw[i * count + r], code = codes[i];
+                rhs[2 * g] += code * hwi;
+                rhs[2 * g + 1] += hwi;
+                whw += w[i] * hwi;
+                // c_gᵀ H 1_t, in row 2g and (by symmetry) column 2g.
+                var ones = blockSums.AsSpan(i * blocks, blocks);
                 var codesRow = m.AsSpan(2 * g * n, n);
-                var onesRow = m.AsSpan((2 * g + 1) * n, n);
+                for (int t = 0; t < blocks; t++) codesRow[2 * t + 1] += code * ones[t];
+            }
+            for (int g = 0; g < blocks; g++)
                 for (int t = 0; t < blocks; t++)
                 {
-                    codesRow[2 * t] += code * withCodes[t];
-                    codesRow[2 * t + 1] += code * ones[t];
-                    onesRow[2 * t] += withCodes[t];
-                    onesRow[2 * t + 1] += ones[t];
+                    m[(2 * t + 1) * n + 2 * g] = m[2 * g * n + 2 * t + 1];
+                    m[(2 * g + 1) * n + 2 * t + 1] = onesOnes[g * blocks + t];
                 }
-                rhs[2 * g] += code * hw;
-                rhs[2 * g + 1] += hw;
-                result[r].WHw += w[i] * hw;
+            result[r] = (m, rhs, whw);
+        }
+        // c_gᵀ H c_t for g ≥ t from z = H[t's start.., block t] · codes_tᵀ, then mirrored.
+        var z = new double[k * count];
+        for (int t = 0; t < blocks; t++)
+        {
+            int t0 = t * bs, length = Math.Min(k, t0 + bs) - t0, below = k - t0;
+            Array.Clear(z, 0, below * count);
+            PackedMatrixProduct.MultiplyAdd(new(h, t0 * k + t0, k), new(codeRows, t0, k, Transposed: true), z, 0, count, below, count, length, 1, parallel: false);
+            for (int r = 0; r < count; r++)
+            {
+                var codes = allCodes[r];
+                var m = result[r].M;
+                for (int g = t; g < blocks; g++)
+                {
+                    int g0 = g * bs, end = Math.Min(k, g0 + bs);
+                    double sum = 0;
+                    for (int i = g0; i < end; i++) sum += codes[i] * z[(i - t0) * count + r];
+                    m[2 * g * n + 2 * t] = sum;
+                    m[2 * t * n + 2 * g] = sum;
+                }
             }
         }
         return result;
-    }
-
-    private static double Dot(ReadOnlySpan<double> a, ReadOnlySpan<double> b)
-    {
-        int i = 0;
-        double sum = 0;
-        if (Vector.IsHardwareAccelerated && a.Length >= Vector<double>.Count)
-        {
-            var acc = Vector<double>.Zero;
-            for (; i <= a.Length - Vector<double>.Count; i += Vector<double>.Count)
-                acc += new Vector<double>(a[i..]) * new Vector<double>(b[i..]);
-            sum = Vector.Sum(acc);
-        }
-        for (; i < a.Length; i++) sum += a[i] * b[i];
-        return sum;
-    }
-
-    /// <summary>Dot(a, b0) … Dot(a, b3), each summed exactly as <see cref="Dot"/> sums it, in one pass over a.</summary>
-    private static (double, double, double, double) Dot4(ReadOnlySpan<double> a, ReadOnlySpan<double> b0, ReadOnlySpan<double> b1,
-        ReadOnlySpan<double> b2, ReadOnlySpan<double> b3)
-    {
-        int i = 0;
-        double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-        if (Vector.IsHardwareAccelerated && a.Length >= Vector<double>.Count)
-        {
-            Vector<double> acc0 = Vector<double>.Zero, acc1 = acc0, acc2 = acc0, acc3 = acc0;
-            for (; i <= a.Length - Vector<double>.Count; i += Vector<double>.Count)
-            {
-                var x = new Vector<double>(a[i..]);
-                acc0 += x * new Vector<double>(b0[i..]);
-                acc1 += x * new Vector<double>(b1[i..]);
-                acc2 += x * new Vector<double>(b2[i..]);
-                acc3 += x * new Vector<double>(b3[i..]);
-            }
-            (s0, s1, s2, s3) = (Vector.Sum(acc0), Vector.Sum(acc1), Vector.Sum(acc2), Vector.Sum(acc3));
-        }
-        for (; i < a.Length; i++)
-        {
-            s0 += a[i] * b0[i];
-            s1 += a[i] * b1[i];
-            s2 += a[i] * b2[i];
-            s3 += a[i] * b3[i];
-        }
-        return (s0, s1, s2, s3);
     }
 
     private static double Sum(ReadOnlySpan<double> a)
@@ -271,7 +234,7 @@ internal static class LeastSquaresScaleRefit
             {
                 double f = a[r * n + c] / a[c * n + c];
                 if (f == 0) continue;
-                for (int j = c; j < n; j++) a[r * n + j] -= f * a[c * n + j];
+                GptqRounder.SubtractScaled(a.AsSpan(r * n + c, n - c), f, a.AsSpan(c * n + c, n - c));
                 b[r] -= f * b[c];
             }
         }
