@@ -159,34 +159,23 @@ internal static class PackedMatrixProduct
     /// One 6×8 tile: the valid rows × columns of C (at cAt) += α·Σ_p a[p]·b[p]; with a finite
     /// <paramref name="diagonalShift"/> (= tile's first row − its first column), only entries with column ≤ row.
     /// </summary>
+    [SkipLocalsInit]
     private static void Tile(double[] packedA, int aAt, double[] packedB, int bAt, int kc, double[] c, int cAt, int cStride,
         int rows, int columns, double alpha, int diagonalShift)
     {
-        Span<double> sums = stackalloc double[TileRows * TileColumns];
-        if (Vectorized) VectorTile(packedA, aAt, packedB, bAt, kc, sums);
-        else ScalarTile(packedA, aAt, packedB, bAt, kc, sums);
-        if (Vectorized && rows == TileRows && columns == TileColumns && diagonalShift == int.MaxValue)
+        bool full = rows == TileRows && columns == TileColumns && diagonalShift == int.MaxValue;
+        if (Vectorized && full)
         {
-            ref double target = ref MemoryMarshal.GetArrayDataReference(c);
-            ref double source = ref MemoryMarshal.GetReference(sums);
-            for (int r = 0; r < TileRows; r++)
-            {
-                ref double row = ref Unsafe.Add(ref target, cAt + r * cStride);
-                var s0 = Vector256.LoadUnsafe(ref source, (nuint)(r * TileColumns));
-                var s1 = Vector256.LoadUnsafe(ref source, (nuint)(r * TileColumns + 4));
-                if (alpha > 0)
-                {
-                    (Vector256.LoadUnsafe(ref row) + s0).StoreUnsafe(ref row);
-                    (Vector256.LoadUnsafe(ref row, 4) + s1).StoreUnsafe(ref row, 4);
-                }
-                else
-                {
-                    (Vector256.LoadUnsafe(ref row) - s0).StoreUnsafe(ref row);
-                    (Vector256.LoadUnsafe(ref row, 4) - s1).StoreUnsafe(ref row, 4);
-                }
-            }
+            VectorTile(packedA, aAt, packedB, bAt, kc, ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(c), cAt), cStride, alpha);
             return;
         }
+        Span<double> sums = stackalloc double[TileRows * TileColumns];
+        if (Vectorized)
+        {
+            sums.Clear();
+            VectorTile(packedA, aAt, packedB, bAt, kc, ref MemoryMarshal.GetReference(sums), TileColumns, 1);
+        }
+        else ScalarTile(packedA, aAt, packedB, bAt, kc, sums);
         for (int r = 0; r < rows; r++)
         {
             int last = Math.Min(columns, diagonalShift == int.MaxValue ? columns : diagonalShift + r + 1);
@@ -197,6 +186,14 @@ internal static class PackedMatrixProduct
             else
                 for (int j = 0; j < target.Length; j++) target[j] -= source[j];
         }
+    }
+
+    // C[0..8] += (left, right): adding a negated sum equals subtracting it, bit for bit.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddRow(ref double row, Vector256<double> left, Vector256<double> right)
+    {
+        (Vector256.LoadUnsafe(ref row) + left).StoreUnsafe(ref row);
+        (Vector256.LoadUnsafe(ref row, 4) + right).StoreUnsafe(ref row, 4);
     }
 
     private static void ScalarTile(double[] packedA, int aAt, double[] packedB, int bAt, int kc, Span<double> sums)
@@ -212,7 +209,7 @@ internal static class PackedMatrixProduct
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void VectorTile(double[] packedA, int aAt, double[] packedB, int bAt, int kc, Span<double> sums)
+    private static void VectorTile(double[] packedA, int aAt, double[] packedB, int bAt, int kc, ref double c, int cStride, double alpha)
     {
         ref double a = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(packedA), aAt);
         ref double b = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(packedB), bAt);
@@ -237,12 +234,16 @@ internal static class PackedMatrixProduct
             a = ref Unsafe.Add(ref a, TileRows);
             b = ref Unsafe.Add(ref b, TileColumns);
         }
-        ref double s = ref MemoryMarshal.GetReference(sums);
-        c00.StoreUnsafe(ref s, 0); c01.StoreUnsafe(ref s, 4);
-        c10.StoreUnsafe(ref s, 8); c11.StoreUnsafe(ref s, 12);
-        c20.StoreUnsafe(ref s, 16); c21.StoreUnsafe(ref s, 20);
-        c30.StoreUnsafe(ref s, 24); c31.StoreUnsafe(ref s, 28);
-        c40.StoreUnsafe(ref s, 32); c41.StoreUnsafe(ref s, 36);
-        c50.StoreUnsafe(ref s, 40); c51.StoreUnsafe(ref s, 44);
+        if (alpha < 0)
+        {
+            c00 = -c00; c01 = -c01; c10 = -c10; c11 = -c11; c20 = -c20; c21 = -c21;
+            c30 = -c30; c31 = -c31; c40 = -c40; c41 = -c41; c50 = -c50; c51 = -c51;
+        }
+        AddRow(ref c, c00, c01);
+        AddRow(ref Unsafe.Add(ref c, cStride), c10, c11);
+        AddRow(ref Unsafe.Add(ref c, 2 * cStride), c20, c21);
+        AddRow(ref Unsafe.Add(ref c, 3 * cStride), c30, c31);
+        AddRow(ref Unsafe.Add(ref c, 4 * cStride), c40, c41);
+        AddRow(ref Unsafe.Add(ref c, 5 * cStride), c50, c51);
     }
 }

@@ -29,7 +29,7 @@ internal static class LeastSquaresScaleRefit
         var blockSums = BlockSums(h, k, bs, blocks);
         // Rows in tiles: H's products serve the whole tile (H is K×K doubles, 254 MB at K = 5632). Each row's sums
         // do not depend on the tile, so neither does the result.
-        const int tileRows = 64;
+        const int tileRows = 128;
         Parallel.For(0, (q.Rows + tileRows - 1) / tileRows, tile =>
         {
             int first = tile * tileRows, count = Math.Min(tileRows, q.Rows - first);
