@@ -72,6 +72,16 @@ public class BlockedCholeskyTests
         Assert.Equal(first.Select(BitConverter.DoubleToInt64Bits), second.Select(BitConverter.DoubleToInt64Bits));
     }
 
+    [Fact]
+    public void Overwriting_GivesTheSameBits()
+    {
+        const int n = 200;
+        var a = RandomMatrices.SymmetricPositiveDefinite(n, 5).ToRowMajor();
+        var kept = BlockedCholesky.UpperOfInverse(a, n);
+        var overwritten = BlockedCholesky.UpperOfInverseOverwriting((double[])a.Clone(), n);
+        Assert.Equal(kept.Select(BitConverter.DoubleToInt64Bits), overwritten.Select(BitConverter.DoubleToInt64Bits));
+    }
+
     /// <summary>XᵀX of fewer samples than inputs is singular: refused as is, factored once GPTQ's damping is added.</summary>
     [Fact]
     public void RankDeficientHessian_NeedsDamping()

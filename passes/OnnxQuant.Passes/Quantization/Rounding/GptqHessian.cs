@@ -50,7 +50,7 @@ internal sealed record GptqHessian(float[] Weights, double[] H, int[] Order, dou
         for (int i = 0; i < k; i++)
             for (int j = 0; j < k; j++)
                 permuted[i * k + j] = h[order[i] * k + order[j]] + (i == j ? damping : 0);
-        double[] u = BlockedCholesky.UpperOfInverse(permuted, k);
+        double[] u = BlockedCholesky.UpperOfInverseOverwriting(permuted, k);
         return new Factored(h, order, u, dead.ToArray(), actOrder, damp);
     }
 
