@@ -113,7 +113,7 @@ internal static class QkBalance
     }
 
     /// <summary>The MatMul producing <paramref name="p"/> (directly, or through an Add of a constant bias vector) and the Add.</summary>
-    private static (LinearLayer Layer, Node? Add, int BiasInput)? Layer(Value p)
+    internal static (LinearLayer Layer, Node? Add, int BiasInput)? Layer(Value p)
     {
         Node? add = null;
         int biasInput = -1;
@@ -183,6 +183,40 @@ internal static class QkBalance
         ScaleChannels(rewriter, pair.K, beta, inverse: true);
         return true;
     }
+
+    /// <summary>
+    /// y[:, cols] ← y[:, cols]·M on the side's columns of its projection: <paramref name="op"/> maps a vector of the
+    /// side's <see cref="Side.Width"/> channels in place (x ← x·M); it is applied to each input's weights for those
+    /// channels and to their bias entries. False when the projection no longer has the recognized form.
+    /// </summary>
+    public static bool TransformColumns(Rewriter rewriter, Side side, Action<Span<double>> op)
+    {
+        if (Layer(side.CurrentProjection()) is not var (layer, add, biasInput)) return false;
+        var rows = layer.ReadRows();
+        int k = rows.Length / layer.OutputChannels;
+        var v = new double[side.Width];
+        for (int i = 0; i < k; i++)
+        {
+            for (int c = 0; c < side.Width; c++) v[c] = rows[(long)(side.Offset + c) * k + i];
+            op(v);
+            for (int c = 0; c < side.Width; c++) rows[(long)(side.Offset + c) * k + i] = (float)v[c];
+        }
+        if (LinearLayer.SharingConflict([layer]) is null) LinearLayer.ReplaceWeight(rewriter, [layer], layer.WeightFromRows(rows));
+        else rewriter.ReplaceInput(layer.Node, 1, rewriter.AddConstant(layer.WeightFromRows(rows), layer.Weight.Name));
+        if (add is null) return true;
+        var biasValue = add.Inputs[biasInput]!;
+        var t = biasValue.Const!;
+        var bias = t.ToFloatArray();
+        for (int c = 0; c < side.Width; c++) v[c] = bias[side.Offset + c];
+        op(v);
+        for (int c = 0; c < side.Width; c++) bias[side.Offset + c] = (float)v[c];
+        rewriter.ReplaceInput(add, biasInput, rewriter.AddConstant(TensorConversions.FromFloats(t.ElementType, bias, t.Dims.ToArray()), biasValue.Name));
+        return true;
+    }
+
+    /// <summary>The number of heads a side's Reshape splits its channels into, and their width, when known.</summary>
+    public static (int Heads, int HeadDim)? HeadSplit(Side side) =>
+        side.Reshape.Outputs[0]?.Shape is { Rank: 4 } s && s[2].IsKnown && s[3].IsKnown ? ((int)s[2].Value!.Value, (int)s[3].Value!.Value) : null;
 
     private static void ScaleChannels(Rewriter rewriter, Side side, double[] beta, bool inverse)
     {

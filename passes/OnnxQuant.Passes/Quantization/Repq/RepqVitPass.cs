@@ -49,6 +49,17 @@ public sealed class RepqVitPass : Pass<RepqVitOptions>
         if (options.Bits is < 2 or > 8) throw new OnnxQuantException($"{Name}: bits is {options.Bits}; use 2..8 (the post-LayerNorm activations are uint8 with that many bits of codes).");
         if (options.SoftmaxBits is not 0 and (< 2 or > 8)) throw new OnnxQuantException($"{Name}: softmax-bits is {options.SoftmaxBits}; use 2..8, or 0 to leave Softmax outputs float.");
         var graph = model.Graph;
+        bool qkEdits = options.QkBalance || options.CenterKeys || options.HeadRotation;
+        var qkPairs = qkEdits ? QkBalance.Find(graph, why => context.RecordMiss(Pattern, why)) : [];
+        // Rotations first, on the float model as it is: the statistics below (q/k channel ranges) are then those of
+        // the rotated channels, which balancing and centering act on; the LayerNorm groups are read after them.
+        var rewriter = new Rewriter(graph);
+        int rotatedScores = 0, rotatedValues = 0;
+        if (options.HeadRotation)
+        {
+            rotatedScores = HeadRotation.RotateScores(rewriter, qkPairs, context.Seed, why => context.RecordMiss(Pattern, why));
+            rotatedValues = HeadRotation.RotateValues(rewriter, model, context.Seed, why => context.RecordMiss(Pattern, why));
+        }
         var groups = new List<RepqGroup>();
         foreach (var group in RepqGroup.Of(graph))
         {
@@ -64,26 +75,32 @@ public sealed class RepqVitPass : Pass<RepqVitOptions>
                 if (SoftmaxRefusal(node, a, model) is { } why) context.RecordMiss(Pattern, why);
                 else softmaxes.Add(node);
             }
-        var qkPairs = options.QkBalance ? QkBalance.Find(graph, why => context.RecordMiss(Pattern, why)) : [];
-        if (groups.Count == 0 && softmaxes.Count == 0 && qkPairs.Count == 0) return PassResult.Unchanged;
+        if (groups.Count == 0 && softmaxes.Count == 0 && qkPairs.Count == 0 && rotatedValues == 0 && !options.QkRangeSearch) return PassResult.Unchanged;
+        var centered = new List<QkBalance.Pair>();
+        if (options.CenterKeys)
+            foreach (var pair in qkPairs)
+            {
+                if (KeyCentering.Refusal(pair.Scores) is { } why) context.RecordMiss(Pattern, why);
+                else centered.Add(pair);
+            }
 
         var requests = new StatisticsRequests();
         foreach (var group in groups) requests.ChannelHistograms(group.Activation);
         foreach (var softmax in softmaxes) requests.Histogram(softmax.Output, HistogramKind.Signed);
-        foreach (var pair in qkPairs)
-        {
-            requests.ChannelAbsMax(pair.Q.Channels);
-            requests.ChannelAbsMax(pair.K.Channels);
-        }
-        var statistics = CalibratePass.Collect(model, requests, new RangeOptions(), context);
+        if (options.QkBalance || options.CenterKeys)
+            foreach (var pair in qkPairs)
+            {
+                requests.ChannelAbsMax(pair.Q.Channels);
+                requests.ChannelAbsMax(pair.K.Channels);
+            }
+        var statistics = requests.Count > 0 ? CalibratePass.Collect(model, requests, new RangeOptions(), context) : null;
 
-        var rewriter = new Rewriter(graph);
         var pinned = PinnedActivations.Of(context);
         var target = new QuantTarget(DataType.UInt8, emulatedBits: options.Bits < 8 ? options.Bits : null);
         int reparameterized = 0, log2 = 0;
         foreach (var group in groups)
         {
-            if (!statistics.TryGetStatistics(group.Activation, out var s) || s.Channels?.Histograms is not { } histograms || histograms.Length != group.K)
+            if (!statistics!.TryGetStatistics(group.Activation, out var s) || s.Channels?.Histograms is not { } histograms || histograms.Length != group.K)
             {
                 context.RecordMiss(Pattern, "no per-channel statistics of the LayerNorm output (not computed on the data, or its last axis is not the layers' input)", group.Layers.Count);
                 continue;
@@ -96,23 +113,36 @@ public sealed class RepqVitPass : Pass<RepqVitOptions>
             context.Log($"{Name}: {group.Activation}: {group.K} channel scales in [{plan.ChannelScales.Min():G4}, {plan.ChannelScales.Max():G4}] → one scale {plan.Scale:G6}, zero point {plan.ZeroPoint} ({group.Layers.Count} layer(s)).");
             reparameterized++;
         }
-        int balanced = 0;
-        foreach (var pair in qkPairs)
+        int balanced = 0, keysCentered = 0;
+        foreach (var pair in options.QkBalance || options.CenterKeys ? qkPairs : [])
         {
             // After the post-LayerNorm reparameterization, which may have given the projection a bias Add: found again.
-            if (!statistics.TryGetStatistics(pair.Q.Channels, out var sq) || sq.Channels is not { } cq
+            if (!statistics!.TryGetStatistics(pair.Q.Channels, out var sq) || sq.Channels is not { } cq
                 || !statistics.TryGetStatistics(pair.K.Channels, out var sk) || sk.Channels is not { } ck
                 || cq.AbsMax() is not { } qMax || ck.AbsMax() is not { } kMax || qMax.Length != pair.Q.Width || kMax.Length != pair.K.Width)
             {
-                context.RecordMiss(Pattern, "qk-balance: no per-channel statistics of q or k");
+                context.RecordMiss(Pattern, "qk-balance/center-keys: no per-channel statistics of q or k");
                 continue;
             }
+            if (centered.Contains(pair))
+            {
+                double[] kMin = Array.ConvertAll(ck.MinMax, m => m.Min), kHigh = Array.ConvertAll(ck.MinMax, m => m.Max);
+                var centers = KeyCentering.Centers(kMin, kHigh);
+                if (KeyCentering.Apply(rewriter, pair.K, centers))
+                {
+                    keysCentered++;
+                    // The centered channel's largest magnitude is half its range.
+                    for (int c = 0; c < kMax.Length; c++) kMax[c] = double.IsFinite(kMin[c]) && double.IsFinite(kHigh[c]) ? (kHigh[c] - kMin[c]) / 2 : kMax[c];
+                }
+                else context.RecordMiss(Pattern, "center-keys: the k projection changed form");
+            }
+            if (!options.QkBalance) continue;
             if (QkBalance.Apply(rewriter, pair, QkBalance.Factors(qMax, kMax))) balanced++;
             else context.RecordMiss(Pattern, "qk-balance: the q or k projection changed form");
         }
         foreach (var softmax in softmaxes)
         {
-            if (!statistics.TryGetStatistics(softmax.Output, out var s) || s.Histogram is not { IsEmpty: false } h
+            if (!statistics!.TryGetStatistics(softmax.Output, out var s) || s.Histogram is not { IsEmpty: false } h
                 || Log2Quantizer.Search(h, options.SoftmaxBits, CandidateFractions) is not { } quantizer)
             {
                 context.RecordMiss(Pattern, "the Softmax output was never observed (or was 0 everywhere) in calibration");
@@ -121,10 +151,36 @@ public sealed class RepqVitPass : Pass<RepqVitOptions>
             pinned.MarkQuantized(Log2Export.Insert(rewriter, softmax.Output, quantizer));
             log2++;
         }
+        int searched = 0;
+        var scores = options.QkRangeSearch ? QkRangeSearch.ScoresMatMuls(graph, pinned) : [];
+        if (scores.Count > 0)
+        {
+            // On the model after every edit above: q and k as insert-qdq will quantize them (the scores MatMul's inputs).
+            foreach (var choice in QkRangeSearch.Search(model, scores, target, context))
+            {
+                if (choice.Refusal is { } why || choice.Q is not { } qp || choice.K is not { } kp)
+                {
+                    context.RecordMiss(Pattern, choice.Refusal ?? "qk-range-search: no choice");
+                    continue;
+                }
+                pinned.SetPin(choice.Scores.Inputs[0]!, new PinnedActivations.Pin(qp.Scale, (int)qp.ZeroPoint, target.Bits));
+                pinned.SetPin(choice.Scores.Inputs[1]!, new PinnedActivations.Pin(kp.Scale, (int)kp.ZeroPoint, target.Bits));
+                double gain = choice.SearchedError > 0 ? 10 * Math.Log10(choice.OwnError / choice.SearchedError) : 0;
+                context.Log($"{Name}: {choice.Scores}: q {qp}, k {kp}; q·kᵀ squared error {choice.SearchedError:G4} against {choice.OwnError:G4} with each tensor's own best range ({gain:F2} dB).");
+                searched++;
+            }
+        }
         context.Count("layer-norms", reparameterized);
         context.Count("log2-softmax", log2);
         if (options.QkBalance) context.Count("qk-balanced", balanced);
-        return reparameterized + log2 + balanced > 0 ? PassResult.Changed : PassResult.Unchanged;
+        if (options.CenterKeys) context.Count("keys-centered", keysCentered);
+        if (options.HeadRotation)
+        {
+            context.Count("heads-rotated-qk", rotatedScores);
+            context.Count("heads-rotated-v", rotatedValues);
+        }
+        if (options.QkRangeSearch) context.Count("qk-range-searched", searched);
+        return reparameterized + log2 + balanced + keysCentered + rotatedScores + rotatedValues + searched > 0 ? PassResult.Changed : PassResult.Unchanged;
     }
 
     /// <summary>γ′, β′ on the LayerNorm; r₁ into every reader's weight rows and the bias correction into its bias.</summary>
