@@ -36,6 +36,9 @@ public sealed class QuantizeWeightsOptions
     [Description("gptqt: bits of the linear grid GPTQ rounds to before the conversion to 'bits' binary planes (more than bits, at most 8)")]
     public int GptqtLinearBits { get; set; } = 3;
 
+    [Description("each block's range shrunk by f = 1, 1 - 1/40, ..., 0.5 and the least error kept before rounding: off, mse (weight error, no data) or output (layer-output error through the calibrated XᵀX of its input; needs a calibrate step before); not with rounding: gptqt")]
+    public WeightClipSearchMode ClipSearch { get; set; } = WeightClipSearchMode.Off;
+
     [Description("matmulnbits (com.microsoft MatMulNBits) or dq (blocked DequantizeLinear, opset 21, feeding the MatMul/Gemm)")]
     public WeightOnlyFormat Format { get; set; } = WeightOnlyFormat.MatMulNBits;
 

@@ -39,6 +39,9 @@ namespace OnnxQuant.Passes.Quantization.WeightOnly;
 /// feeds the MatMul/Gemm a standard-ONNX float decomposition (WeightOnlyRewriter.BinaryCoding.cs); weights stored
 /// [N, K] stay float there. <c>gptq-sequential: true</c> collects each layer's XᵀX itself, layer by layer, on the
 /// partly quantized model (<see cref="SequentialSecondMoments"/>), and then needs no calibrate step.
+/// <c>clip-search: mse|output</c> (<see cref="ClipSearchedRounder"/>, GPTQ's <c>--mse</c> / AWQ's auto-clip) chooses
+/// each block's scale by shrinking its range (f = 1 … 0.5 in steps of 1/40) for the least weight error, or the least
+/// layer-output error eᵀ·XᵀX·e (<c>output</c>: a calibrate step before), then rounds on it; not with gptqt.
 /// On a model whose weights are mapped from external data (<see cref="Model.Streams"/>: possibly larger than memory)
 /// the pass streams: each weight's pages are released once read, what it makes goes to <see cref="Model.Scratch"/>, and
 /// a full GC follows each weight, so peak memory is about one weight (docs/streaming.md); the bytes are unchanged.
@@ -57,12 +60,16 @@ public sealed class QuantizeWeightsPass : Pass<QuantizeWeightsOptions>
     /// <summary>With <c>rounding: gptq</c>: reads XᵀX of linear inputs (so needs a calibrate step before); else nothing.
     /// Either way a change invalidates every statistic.</summary>
     public override StatisticsUse StatisticsFor(QuantizeWeightsOptions options) =>
-        options.Rounding is WeightRounding.Gptq or WeightRounding.Gptqt && !options.GptqSequential ? new StatisticsUse { Reads = StatisticKinds.SecondMoment } : Statistics;
+        ReadsSecondMoments(options) ? new StatisticsUse { Reads = StatisticKinds.SecondMoment } : Statistics;
+
+    /// <summary>GPTQ/GPTQT (unless sequential) and <c>clip-search: output</c> read each layer input's calibrated XᵀX.</summary>
+    private static bool ReadsSecondMoments(QuantizeWeightsOptions options) =>
+        options.Rounding is WeightRounding.Gptq or WeightRounding.Gptqt && !options.GptqSequential || options.ClipSearch == WeightClipSearchMode.Output;
 
     /// <summary>With <c>rounding: gptq</c>: the XᵀX of the input of every MatMul/Gemm the pass may quantize.</summary>
     public override void RequestStatistics(Model model, QuantizeWeightsOptions options, StatisticsRequests requests)
     {
-        if (options.Rounding is not (WeightRounding.Gptq or WeightRounding.Gptqt) || options.GptqSequential) return;
+        if (!ReadsSecondMoments(options)) return;
         var s = WeightOnlySettings.From(options, Name);
         var head = FindHead(model.Graph, s.OpTypes);
         var structural = Diffusion.StructuralExclusions.Of(model.Graph, options.ExcludeConditioningPath, options.ExcludeOutputLayers);
@@ -124,6 +131,20 @@ public sealed class QuantizeWeightsPass : Pass<QuantizeWeightsOptions>
     }
 
     private IWeightRounder RounderFor(Model model, QuantizeWeightsOptions options, PassContext context)
+    {
+        if (options.ClipSearch != WeightClipSearchMode.Off && options.Rounding == WeightRounding.Gptqt)
+            throw new OnnxQuantException($"{Name}: clip-search chooses the scales of a linear grid; rounding: gptqt searches its binary-coding scales itself. Drop clip-search, or use rounding: rtn or gptq.");
+        var rounder = BaseRounderFor(model, options, context);
+        if (options.ClipSearch == WeightClipSearchMode.Off) return rounder;
+        if (options.ClipSearch == WeightClipSearchMode.Mse) return new ClipSearchedRounder(rounder, _ => null, context);
+        var calibration = context.GetAnalysis<CalibrationResult>()
+            ?? throw new OnnxQuantException($"{Name}: clip-search: output reads each layer's calibrated XᵀX; run a calibrate step (with --data) before '{Name}', or use clip-search: mse.");
+        var calibratedInput = model.Graph.Nodes.Where(n => n.Inputs.Count > 0 && n.Inputs[0] is not null).ToDictionary(n => n, n => n.Inputs[0]!);
+        return new ClipSearchedRounder(rounder, layer => layer is { Groups: 1 } && calibratedInput.GetValueOrDefault(layer.Node) is { } x
+            && calibration.TryGetStatistics(x, out var st) && st.SecondMoment is not null ? calibration.SecondMoment(x).Matrix : null, context);
+    }
+
+    private IWeightRounder BaseRounderFor(Model model, QuantizeWeightsOptions options, PassContext context)
     {
         if (options.Rounding is not (WeightRounding.Gptq or WeightRounding.Gptqt))
         {
