@@ -24,6 +24,8 @@ namespace OnnxQuant.Passes.CustomOps;
 /// <item>The online Hadamard MatMul of <c>rotate</c> (a constant normalized H_K ⊗ H_{2^m}) → <c>HadamardTransform</c>
 /// (<see cref="FuseHadamardMatMulIntoTransform"/>; float, exact up to summation order).</item>
 /// <item><c>Add(op(…), b)</c> with b a constant float [N] → the op's bias input (one pass over the output less).</item>
+/// <item>A <c>HadamardTransform</c> read only by a <c>MatMulW4A8</c>/<c>MatMulW8A8</c> → that op's <c>hadamard</c>
+/// attributes: each row is transformed and quantized in one pass (<see cref="FoldHadamardIntoQuantizedMatMul"/>; bit-identical).</item>
 /// </list>
 /// Not exact: the activation rounding changes (per token instead of the calibrated range or per block); tests bound
 /// the difference. Does not fire (reason in <c>--stats</c>) on MatMulNBits with bits other than 4 and 8, g_idx, non-float A or
@@ -46,6 +48,7 @@ public sealed class FuseCustomOpsPass : Pass<NoOptions>
     {
         var ops = RewriteDriver.Apply(model, [new FuseMatMulNBitsIntoW4A8(), new FuseQdqMatMulIntoW8A8(), new FuseDynamicMatMulIntoW8A8(), new FuseBinaryCodedMatMulIntoBcq(), new FuseLog2AttnIntoLog2AttnMatMul(), new FuseHadamardMatMulIntoTransform()], context);
         var bias = RewriteDriver.Apply(model, [new FoldAddIntoCustomOpBias()], context);
+        var rows = RewriteDriver.Apply(model, [new FoldHadamardIntoQuantizedMatMul()], context);
         if (ops.Applications > 0)
         {
             context.Count("w4a8", ops.Applied.GetValueOrDefault(nameof(FuseMatMulNBitsIntoW4A8)));
@@ -57,6 +60,7 @@ public sealed class FuseCustomOpsPass : Pass<NoOptions>
             if (model.GetOpset(Domain) is null) model.SetOpset(Domain, DomainVersion);
         }
         if (bias.Applications > 0) context.Count("bias-folded", bias.Applications);
-        return ops.Applications + bias.Applications > 0 ? PassResult.Changed : PassResult.Unchanged;
+        if (rows.Applications > 0) context.Count("hadamard-folded", rows.Applications);
+        return ops.Applications + bias.Applications + rows.Applications > 0 ? PassResult.Changed : PassResult.Unchanged;
     }
 }

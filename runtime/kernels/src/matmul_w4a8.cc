@@ -4,7 +4,8 @@
 // scales float [N·blocks]; zero_points uint8 [N][⌈blocks/2⌉] (optional, default 8); bias float [N] (optional).
 // Attributes K, N, block_size (a multiple of 8), bits (4; or 8: B [N][blocks][block_size] one code per byte, zero
 // points [N][blocks] one per byte, default 128 — the int8 LM head of the w4a8 presets, MatMulNBits' 8-bit layout),
-// isa (optional: auto, scalar, avx2, avxvnni, avx512vnni).
+// isa (optional: auto, scalar, avx2, avxvnni, avx512vnni), and hadamard / hadamard_base / hadamard_normalized
+// (optional: each row of A goes through HadamardTransform's arithmetic before it is quantized; RowHadamard).
 #include "matmul_w4a8.h"
 
 namespace onnxquant {
@@ -56,7 +57,10 @@ OrtStatusPtr MatMulW4A8Op::CreateKernelV2(const OrtApi& api, const OrtKernelInfo
     Ort::ConstKernelInfo ki(info);
     std::string node = ki.GetNodeName();
     Isa isa = ResolveNodeIsa(api, info, "MatMulW4A8", node);
-    *kernel = new QuantizedMatMulKernel(PackNBits(ki), isa, 4, "MatMulW4A8 node '" + node + "'");
+    PackedWeights weights = PackNBits(ki);
+    std::string name = "MatMulW4A8 node '" + node + "'";
+    RowHadamard hadamard = ReadRowHadamard(api, info, name, weights.k);
+    *kernel = new QuantizedMatMulKernel(std::move(weights), isa, 4, name, std::move(hadamard));
     return nullptr;
   } catch (const std::exception& e) {
     return api.CreateStatus(ORT_INVALID_ARGUMENT, e.what());

@@ -1,7 +1,7 @@
 // com.onnxquant MatMulW8A8 (version 1): Y = A · (W · diag(w_scale)) + bias with A quantized per token to int8 at
 // run time (what activations with per-token outliers need) and int32 accumulation. Inputs: A float [..., K];
 // W int8 [K, N] (ONNX MatMul's layout, as a QDQ graph stores it); w_scale float [N] or one value; w_zero_point int8
-// (optional, must be 0: symmetric weights); bias float [N] (optional). Attribute isa (optional). K ≤ 65536 keeps
+// (optional, must be 0: symmetric weights); bias float [N] (optional). Attributes isa (optional) and hadamard / hadamard_base / hadamard_normalized (optional; RowHadamard). K ≤ 65536 keeps
 // every int32 sum exact.
 #include "matmul_w8a8.h"
 
@@ -36,7 +36,10 @@ OrtStatusPtr MatMulW8A8Op::CreateKernelV2(const OrtApi& api, const OrtKernelInfo
     Ort::ConstKernelInfo ki(info);
     std::string node = ki.GetNodeName();
     Isa isa = ResolveNodeIsa(api, info, "MatMulW8A8", node);
-    *kernel = new QuantizedMatMulKernel(PackW8(ki), isa, 4, "MatMulW8A8 node '" + node + "'");
+    PackedWeights weights = PackW8(ki);
+    std::string name = "MatMulW8A8 node '" + node + "'";
+    RowHadamard hadamard = ReadRowHadamard(api, info, name, weights.k);
+    *kernel = new QuantizedMatMulKernel(std::move(weights), isa, 4, name, std::move(hadamard));
     return nullptr;
   } catch (const std::exception& e) {
     return api.CreateStatus(ORT_INVALID_ARGUMENT, e.what());

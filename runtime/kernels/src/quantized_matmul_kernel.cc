@@ -1,5 +1,6 @@
 #include "quantized_matmul_kernel.h"
 
+#include "hadamard_rows.h"
 #include "kernel_guard.h"
 
 #include <vector>
@@ -14,7 +15,21 @@ struct QuantizeJob {
   const float* a;
   int64_t k, block;
   QuantizedActivations* out;
+  const RowHadamard* hadamard;
 };
+
+void QuantizeOneRow(const QuantizeJob& j, int64_t row) {
+  const float* src = j.a + row * j.k;
+  if (j.hadamard->enabled) {
+    // One buffer per pool thread, kept between runs: the transformed row stays in cache for the quantize.
+    thread_local std::vector<float> transformed;
+    if (transformed.size() < static_cast<size_t>(j.k)) transformed.resize(static_cast<size_t>(j.k));
+    const int8_t* base = j.hadamard->base.empty() ? nullptr : j.hadamard->base.data();
+    HadamardTransformRow(src, transformed.data(), j.k, j.hadamard->k, base, j.hadamard->normalized);
+    src = transformed.data();
+  }
+  j.fn(src, j.k, j.block, *j.out, row);
+}
 
 struct GemmJob {
   GemmFn fn;
@@ -59,12 +74,9 @@ void QuantizedMatMulKernel::Compute(Ort::KernelContext& ctx) {
   a.q.resize(static_cast<size_t>(rows * a.padded_k));
   a.scale.resize(static_cast<size_t>(rows));
   a.sums.resize(static_cast<size_t>(rows * a.blocks));
-  QuantizeJob qj{isa_ == Isa::Avx512Vnni ? QuantizeRowAvx512 : QuantizeRow, input.GetTensorData<float>(), w_.k, w_.block, &a};
+  QuantizeJob qj{isa_ == Isa::Avx512Vnni ? QuantizeRowAvx512 : QuantizeRow, input.GetTensorData<float>(), w_.k, w_.block, &a, &hadamard_};
   ctx.ParallelFor(
-      [](void* data, size_t row) {
-        auto* j = static_cast<QuantizeJob*>(data);
-        j->fn(j->a + static_cast<int64_t>(row) * j->k, j->k, j->block, *j->out, static_cast<int64_t>(row));
-      },
+      [](void* data, size_t row) { QuantizeOneRow(*static_cast<QuantizeJob*>(data), static_cast<int64_t>(row)); },
       static_cast<size_t>(rows), 0, &qj);
 
   GemmJob gj{PickGemm(isa_), &w_, &a, bias, y};
@@ -77,6 +89,44 @@ void QuantizedMatMulKernel::Compute(Ort::KernelContext& ctx) {
         j->fn(*j->w, *j->a, j->bias, j->y, t0, t1);
       },
       tasks, 0, &gj);
+}
+
+RowHadamard ReadRowHadamard(const OrtApi& api, const OrtKernelInfo* info, const std::string& node, int64_t row_length) {
+  RowHadamard h;
+  int64_t enabled = 0;
+  if (OrtStatus* status = api.KernelInfoGetAttribute_int64(info, "hadamard", &enabled)) {
+    api.ReleaseStatus(status);
+    return h;
+  }
+  if (enabled == 0) return h;
+  h.enabled = true;
+  int64_t normalized = 1;
+  if (OrtStatus* status = api.KernelInfoGetAttribute_int64(info, "hadamard_normalized", &normalized)) api.ReleaseStatus(status);
+  h.normalized = normalized != 0;
+  size_t count = 0;
+  if (OrtStatus* status = api.KernelInfoGetAttributeArray_int64(info, "hadamard_base", nullptr, &count)) {
+    api.ReleaseStatus(status);
+    count = 0;
+  }
+  if (count > 0) {
+    std::vector<int64_t> values(count);
+    if (OrtStatus* status = api.KernelInfoGetAttributeArray_int64(info, "hadamard_base", values.data(), &count)) {
+      api.ReleaseStatus(status);
+      throw std::runtime_error(node + ": hadamard_base could not be read");
+    }
+    int64_t k = 1;
+    while (k * k < static_cast<int64_t>(count)) k++;
+    if (k * k != static_cast<int64_t>(count)) throw std::runtime_error(node + ": hadamard_base must hold K·K values of ±1");
+    for (int64_t v : values) {
+      if (v != 1 && v != -1) throw std::runtime_error(node + ": hadamard_base must hold only +1 and -1");
+      h.base.push_back(static_cast<int8_t>(v));
+    }
+    h.k = k;
+  }
+  int64_t p = row_length % h.k == 0 ? row_length / h.k : 0;
+  if (p == 0 || (p & (p - 1)) != 0)
+    throw std::runtime_error(node + ": with hadamard, K (" + std::to_string(row_length) + ") must be " + std::to_string(h.k) + "·2^m");
+  return h;
 }
 
 std::string OptionalStringAttribute(const OrtApi& api, const OrtKernelInfo* info, const char* name) {
