@@ -1,4 +1,5 @@
 using OnnxQuant.Ir;
+using OnnxQuant.Ir.Serialization;
 using OnnxQuant.Runtime.DataSources;
 using OnnxQuant.Passes.Calibration.Ranges;
 using OnnxQuant.Passes.Calibration.Ranges.Consumer;
@@ -71,7 +72,18 @@ public sealed class CalibratePass : Pass<CalibrateOptions>
         CalibrateOptions options, CalibrationSettings settings, PassContext context)
     {
         var tensors = requests.Needs.Where(e => e.Value.Range && e.Key.Name is not null).Select(e => e.Key).ToList();
-        var decisions = ConsumerRanges.Choose(model, statistics, tensors, options, () => settings.OpenData(model, options.Data), context);
+        // The consumer row sample runs the whole float model in one session: on a model that calibrates block-wise
+        // (larger than memory) that would load every weight at once, so there each tensor is judged by its own
+        // histogram error instead (the choice among the same candidates, without the readers' rows).
+        var mode = settings.BlockWise ?? options.BlockWise;
+        long weights = mode == BlockWiseMode.Off ? 0 : OnnxWriter.TotalTensorBytes(model);
+        bool blockWise = mode == BlockWiseMode.On || (mode == BlockWiseMode.Auto && weights > CalibrateOptions.Bytes(options.BlockWiseAboveMb));
+        if (blockWise)
+        {
+            context.Count("range-consumers-not-sampled");
+            context.Log($"calibrate: range consumer-mse judges each tensor by its own histogram error: the model calibrates block-wise ({weights >> 20} MB of weights), and sampling its readers' rows would run it whole.");
+        }
+        var decisions = ConsumerRanges.Choose(model, statistics, tensors, options, () => settings.OpenData(model, options.Data), context, sampleReaders: !blockWise);
         var chosen = new Dictionary<string, TensorRange>(StringComparer.Ordinal);
         foreach (var d in decisions)
         {

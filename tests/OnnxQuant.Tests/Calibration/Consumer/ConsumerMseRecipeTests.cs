@@ -25,6 +25,19 @@ public class ConsumerMseRecipeTests
     };
 
     [Fact]
+    public void BlockWise_JudgesEveryTensorByItsOwnError_InsteadOfRunningTheWholeModelForRows()
+    {
+        // The consumer row sample would load a larger-than-memory model whole: where calibrate runs block-wise it is
+        // skipped, said so, and every tensor's range is chosen by its histogram error.
+        using var folder = new ScratchFolder();
+        var result = Quantizer.Quantize(VitMnist, folder.File("q.onnx"),
+            Options(W8a8With("{method: percentile, percentile: 99.999, range: consumer-mse, block-wise: on, block-mb: 0.01}")));
+        Assert.Equal(1, result.Counters["calibrate.range-consumers-not-sampled"]);
+        Assert.False(result.Counters.ContainsKey("calibrate.range-judged-by-consumer"), string.Join(", ", result.Counters));
+        Assert.True(result.Counters["calibrate.range-judged-by-tensor"] >= 12, string.Join(", ", result.Counters));
+    }
+
+    [Fact]
     public void ConsumerMse_ChoosesPerTensor_AndTheSameRunWritesTheSameBytes()
     {
         using var folder = new ScratchFolder();

@@ -16,15 +16,16 @@ public static class ConsumerRanges
     /// <summary>The activation type the choice is judged for: insert-qdq's default.</summary>
     public static readonly QuantTarget Target = new(DataType.UInt8, symmetric: false);
 
+    /// <param name="sampleReaders">False: no reader is sampled (the model calibrates block-wise), so every tensor is judged by its own histogram error.</param>
     public static List<RangeDecision> Choose(Model model, CalibrationStatistics statistics, IReadOnlyList<Value> tensors, CalibrateOptions options,
-        Func<CalibrationDataSource> openData, PassContext context)
+        Func<CalibrationDataSource> openData, PassContext context, bool sampleReaders = true)
     {
         var readers = new Dictionary<Value, List<LinearLayer>>();
         var all = new List<LinearLayer>();
         foreach (var x in tensors)
         {
             var list = new List<LinearLayer>();
-            foreach (var use in x.Uses)
+            foreach (var use in x.Uses.Where(_ => sampleReaders))
             {
                 if (LinearLayer.TryRead(use.Node, out var layer) is not null || layer is null) continue;
                 if (ConsumerSampler.Refusal(layer, x) is { } why)
