@@ -31,4 +31,33 @@ public static class FloatValues
                 throw new OnnxQuantException($"Cannot compare a {t.ElementType.OnnxName()} tensor as floating-point values.");
         }
     }
+
+    /// <summary>
+    /// A tensor visited in place (<see cref="OutputVisitor"/>) as floats: float data is read where it lies, float16 and
+    /// double are widened or narrowed into a new array.
+    /// </summary>
+    public static ReadOnlySpan<float> Of(DataType type, ReadOnlySpan<byte> bytes)
+    {
+        switch (type)
+        {
+            case DataType.Float:
+                return System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(bytes);
+            case DataType.Float16:
+            {
+                var src = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, Half>(bytes);
+                var dst = new float[src.Length];
+                for (int i = 0; i < src.Length; i++) dst[i] = (float)src[i];
+                return dst;
+            }
+            case DataType.Double:
+            {
+                var src = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, double>(bytes);
+                var dst = new float[src.Length];
+                for (int i = 0; i < src.Length; i++) dst[i] = (float)src[i];
+                return dst;
+            }
+            default:
+                throw new OnnxQuantException($"Cannot compare a {type.OnnxName()} tensor as floating-point values.");
+        }
+    }
 }

@@ -164,7 +164,7 @@ public sealed class HeldOutScorer
                 quantRunner.Run(_samples[s].Feeds, chunkQuant, (name, type, _, data) =>
                 {
                     if (!FloatValues.IsComparable(type) || !reference.TryGetValue(floatOf[name], out var a)) return;
-                    var b = AsFloats(type, data);
+                    var b = FloatValues.Of(type, data);
                     if (a.Length != b.Length) return;
                     if (!stats.TryGetValue(name, out var st)) stats[name] = st = new ErrorStatistics();
                     st.Add(a, b);
@@ -213,31 +213,11 @@ public sealed class HeldOutScorer
         var values = new Dictionary<string, float[]>(StringComparer.Ordinal);
         runner.Run(feeds, names, (name, type, _, data) =>
         {
-            if (FloatValues.IsComparable(type)) values[name] = AsFloats(type, data).ToArray();
+            if (FloatValues.IsComparable(type)) values[name] = FloatValues.Of(type, data).ToArray();
         });
         return values;
     }
 
-    private static ReadOnlySpan<float> AsFloats(DataType type, ReadOnlySpan<byte> data) => type switch
-    {
-        DataType.Float => System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(data),
-        DataType.Float16 => Widen(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, Half>(data)),
-        _ => Narrow(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, double>(data)),
-    };
-
-    private static float[] Widen(ReadOnlySpan<Half> x)
-    {
-        var y = new float[x.Length];
-        for (int i = 0; i < x.Length; i++) y[i] = (float)x[i];
-        return y;
-    }
-
-    private static float[] Narrow(ReadOnlySpan<double> x)
-    {
-        var y = new float[x.Length];
-        for (int i = 0; i < x.Length; i++) y[i] = (float)x[i];
-        return y;
-    }
 
     private (List<Dictionary<string, float[]>> Outputs, List<Dictionary<string, float[]>> Extra) RunAll(Model model, IReadOnlyList<string> extra)
     {

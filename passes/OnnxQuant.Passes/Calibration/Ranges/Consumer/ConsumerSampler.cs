@@ -51,7 +51,7 @@ public static class ConsumerSampler
             // exposed inputs of one batch are gigabytes); each layer reading the visited tensor takes its rows from it.
             runner.Run(batch.Feeds, names, (name, type, dims, bytes) =>
             {
-                var data = Floats(type, bytes);
+                var data = FloatValues.Of(type, bytes);
                 long[] shape = dims.ToArray();
                 for (int li = 0; li < layers.Count; li++)
                 {
@@ -92,31 +92,6 @@ public static class ConsumerSampler
         }
     }
 
-    /// <summary>A visited tensor's values as floats (float16 and double widened or narrowed into a new array).</summary>
-    private static ReadOnlySpan<float> Floats(DataType type, ReadOnlySpan<byte> bytes)
-    {
-        switch (type)
-        {
-            case DataType.Float:
-                return System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(bytes);
-            case DataType.Float16:
-            {
-                var x = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, Half>(bytes);
-                var y = new float[x.Length];
-                for (int i = 0; i < x.Length; i++) y[i] = (float)x[i];
-                return y;
-            }
-            case DataType.Double:
-            {
-                var x = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, double>(bytes);
-                var y = new float[x.Length];
-                for (int i = 0; i < x.Length; i++) y[i] = (float)x[i];
-                return y;
-            }
-            default:
-                throw new OnnxQuantException($"Cannot sample a {type.OnnxName()} tensor as floating-point rows.");
-        }
-    }
 
     /// <summary><paramref name="take"/> im2col patches [C, kh, kw] at random output positions of image <paramref name="n"/> (zero outside the padded input).</summary>
     private static void ConvPatches(LinearLayer layer, long[] d, ReadOnlySpan<float> data, int n, int samples, int take, Random random, List<float[]> kept)
