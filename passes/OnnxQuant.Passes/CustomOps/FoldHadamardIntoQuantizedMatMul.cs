@@ -28,7 +28,7 @@ internal sealed class FoldHadamardIntoQuantizedMatMul : RewritePattern
         if (transform.Output.Uses.Count != 1 || transform.Output.IsAnyGraphOutput)
             return MatchResult.Fail("the HadamardTransform's output has other readers");
         if (transform.Inputs.Count > 1 && transform.Inputs[1] is { } hk
-            && ConstantNode.ConstantOf(hk) is not { ElementType: DataType.Int8, Rank: 2 } c)
+            && ConstantNode.ConstantOf(hk) is not { ElementType: DataType.Int8, Rank: 2 })
             return MatchResult.Fail("H_K is not a constant int8 matrix");
         return MatchResult.Success(root, [transform], new Dictionary<string, Value> { ["x"] = transform.Inputs[0]! }, new Dictionary<string, Node> { ["transform"] = transform });
     }

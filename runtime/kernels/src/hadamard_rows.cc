@@ -19,6 +19,11 @@ void Butterflies(float* row, int64_t n) {
 
 }  // namespace
 
+bool IsHadamardOrder(int64_t d, int64_t k) {
+  int64_t p = k > 0 && d % k == 0 ? d / k : 0;
+  return p > 0 && (p & (p - 1)) == 0;
+}
+
 float HadamardScale(int64_t d) { return static_cast<float>(1.0 / std::sqrt(static_cast<double>(d))); }
 
 void HadamardTransformRow(const float* x, float* y, int64_t d, int64_t k, const int8_t* base, bool normalized) {

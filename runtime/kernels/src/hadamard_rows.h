@@ -10,6 +10,9 @@ namespace onnxquant {
 // row-major, nullptr when K = 1), then · s with s = HadamardScale(d) when normalized.
 void HadamardTransformRow(const float* x, float* y, int64_t d, int64_t k, const int8_t* base, bool normalized);
 
+// True when d = k·2^m (m ≥ 0, k ≥ 1): the row lengths HadamardTransformRow takes.
+bool IsHadamardOrder(int64_t d, int64_t k);
+
 // fl32(1/√d), computed in double.
 float HadamardScale(int64_t d);
 

@@ -35,8 +35,7 @@ OrtStatusPtr HadamardTransformKernel::ComputeV2(OrtKernelContext* context) {
     std::vector<int64_t> shape = input.GetTensorTypeAndShapeInfo().GetShape();
     if (shape.empty()) throw std::runtime_error("X must have at least one axis");
     int64_t d = shape.back();
-    int64_t p = k_ > 0 && d % k_ == 0 ? d / k_ : 0;
-    if (p == 0 || (p & (p - 1)) != 0)
+    if (!IsHadamardOrder(d, k_))
       throw std::runtime_error("the last axis (" + std::to_string(d) + ") must be K·2^m with K = " + std::to_string(k_));
     int64_t rows = 1;
     for (size_t i = 0; i + 1 < shape.size(); i++) rows *= shape[i];

@@ -123,8 +123,7 @@ RowHadamard ReadRowHadamard(const OrtApi& api, const OrtKernelInfo* info, const 
     }
     h.k = k;
   }
-  int64_t p = row_length % h.k == 0 ? row_length / h.k : 0;
-  if (p == 0 || (p & (p - 1)) != 0)
+  if (!IsHadamardOrder(row_length, h.k))
     throw std::runtime_error(node + ": with hadamard, K (" + std::to_string(row_length) + ") must be " + std::to_string(h.k) + "·2^m");
   return h;
 }

@@ -85,7 +85,7 @@ public sealed class HeldOutScorer
     /// </summary>
     public Dictionary<string, long> ElementCounts(Model model, IReadOnlyList<string> tensors)
     {
-        var known = model.Graph.Nodes.SelectMany(n => n.Outputs).Where(v => v?.Name is not null).Select(v => v!.Name!).ToHashSet(StringComparer.Ordinal);
+        var known = ProducedNames(model);
         var wanted = tensors.Where(known.Contains).Concat(_outputs).Distinct(StringComparer.Ordinal).ToList();
         var counts = new Dictionary<string, long>(StringComparer.Ordinal);
         foreach (var batch in wanted.Where(n => !_sizes.ContainsKey(n)).Chunk(SizingBatch))
@@ -102,6 +102,10 @@ public sealed class HeldOutScorer
         foreach (string n in wanted) counts[n] = _sizes[n];
         return counts;
     }
+
+    /// <summary>The names of the tensors <paramref name="model"/>'s nodes compute (the ones a run can expose).</summary>
+    private static HashSet<string> ProducedNames(Model model) =>
+        model.Graph.Nodes.SelectMany(n => n.Outputs).Where(v => v?.Name is not null).Select(v => v!.Name!).ToHashSet(StringComparer.Ordinal);
 
     /// <summary>Tensors exposed per run while sizing them (the largest U-Net activations are ~256 MiB each).</summary>
     private const int SizingBatch = 16;
@@ -133,9 +137,8 @@ public sealed class HeldOutScorer
     /// </remarks>
     public Dictionary<string, double> TensorSqnr(Model floatModel, Model quantized, IReadOnlyDictionary<string, string> pairs)
     {
-        static HashSet<string> Produced(Model m) => m.Graph.Nodes.SelectMany(n => n.Outputs).Where(v => v?.Name is not null).Select(v => v!.Name!).ToHashSet(StringComparer.Ordinal);
-        var inFloat = Produced(floatModel);
-        var inQuant = Produced(quantized);
+        var inFloat = ProducedNames(floatModel);
+        var inQuant = ProducedNames(quantized);
         var usable = pairs.Where(p => inFloat.Contains(p.Value) && inQuant.Contains(p.Key) && !_outputs.Contains(p.Value) && !_outputs.Contains(p.Key))
             .OrderBy(p => p.Key, StringComparer.Ordinal).ToList();
         var floatNames = usable.Select(p => p.Value).Distinct(StringComparer.Ordinal).ToList();
@@ -221,7 +224,7 @@ public sealed class HeldOutScorer
 
     private (List<Dictionary<string, float[]>> Outputs, List<Dictionary<string, float[]>> Extra) RunAll(Model model, IReadOnlyList<string> extra)
     {
-        var known = model.Graph.Nodes.SelectMany(n => n.Outputs).Where(v => v?.Name is not null).Select(v => v!.Name!).ToHashSet(StringComparer.Ordinal);
+        var known = ProducedNames(model);
         var exposed = extra.Where(n => known.Contains(n) && !_outputs.Contains(n)).Distinct().ToList();
         using var runner = ModelRunner.FromModel(model, _runner, exposed);
         var names = _outputs.Concat(exposed).ToList();
