@@ -28,7 +28,9 @@ float HadamardScale(int64_t d) { return static_cast<float>(1.0 / std::sqrt(stati
 
 void HadamardTransformRow(const float* x, float* y, int64_t d, int64_t k, const int8_t* base, bool normalized) {
   const int64_t p = d / k;
-  std::vector<float> work(x, x + d);
+  // One work row per thread, kept between calls: the op and the folded matmul prologue call this once per row.
+  thread_local std::vector<float> work;
+  work.assign(x, x + d);
   for (int64_t s = 0; s < k; s++) Butterflies(work.data() + s * p, p);
   if (k > 1) {
     for (int64_t i = 0; i < k; i++) {

@@ -40,55 +40,53 @@ int PackedWeights::Code(int64_t col, int64_t kk) const {
   return high ? data[i] >> 4 : data[i] & 0x0F;
 }
 
-PackedWeights PackMatMulNBits(const uint8_t* b, const float* scales, const uint8_t* zero_points, int64_t k, int64_t n,
-                              int64_t block) {
+// The layout loop both MatMulNBits packers share (4-bit and 8-bit differ only in how a zero point and a code are read
+// from the source): per column and block, the scale, the zero point and the block's codes in the packed tile order.
+template <typename ZeroOf, typename CodeOf>
+static PackedWeights PackMatMulNBitsLayout(const float* scales, int64_t k, int64_t n, int64_t block, bool nibbles,
+                                           ZeroOf zero_of, CodeOf code_of) {
   PackedWeights w;
   w.n = n;
   w.k = k;
   w.block = block;
-  w.nibbles = true;
+  w.nibbles = nibbles;
   w.Allocate();
-  const int64_t blob = block / 2, zrow = (w.blocks + 1) / 2;
   for (int64_t col = 0; col < n; col++) {
     for (int64_t blk = 0; blk < w.blocks; blk++) {
       size_t sb = static_cast<size_t>(((col / kLanes) * w.blocks + blk) * kLanes + col % kLanes);
       w.scales[sb] = scales[col * w.blocks + blk];
-      int zero = 8;
-      if (zero_points != nullptr) {
-        uint8_t byte = zero_points[col * zrow + blk / 2];
-        zero = blk % 2 == 0 ? byte & 0x0F : byte >> 4;
-      }
-      w.zeros[sb] = zero;
-      const uint8_t* src = b + (col * w.blocks + blk) * blob;
-      for (int64_t j = 0; j < block; j++) {
-        int code = j % 2 == 0 ? src[j / 2] & 0x0F : src[j / 2] >> 4;
-        w.SetCode(col, blk * block + j, code);
-      }
+      w.zeros[sb] = zero_of(col, blk, w.blocks);
+      for (int64_t j = 0; j < block; j++) w.SetCode(col, blk * block + j, code_of(col, blk, j, w.blocks));
     }
   }
   w.FindUniformZero();
   return w;
 }
 
+PackedWeights PackMatMulNBits(const uint8_t* b, const float* scales, const uint8_t* zero_points, int64_t k, int64_t n,
+                              int64_t block) {
+  const int64_t blob = block / 2;
+  auto zero_of = [zero_points](int64_t col, int64_t blk, int64_t blocks) -> int {
+    if (zero_points == nullptr) return 8;
+    uint8_t byte = zero_points[col * ((blocks + 1) / 2) + blk / 2];
+    return blk % 2 == 0 ? byte & 0x0F : byte >> 4;
+  };
+  auto code_of = [b, blob](int64_t col, int64_t blk, int64_t j, int64_t blocks) -> int {
+    const uint8_t* src = b + (col * blocks + blk) * blob;
+    return j % 2 == 0 ? src[j / 2] & 0x0F : src[j / 2] >> 4;
+  };
+  return PackMatMulNBitsLayout(scales, k, n, block, true, zero_of, code_of);
+}
+
 PackedWeights PackMatMulNBits8(const uint8_t* b, const float* scales, const uint8_t* zero_points, int64_t k, int64_t n,
                                int64_t block) {
-  PackedWeights w;
-  w.n = n;
-  w.k = k;
-  w.block = block;
-  w.nibbles = false;
-  w.Allocate();
-  for (int64_t col = 0; col < n; col++) {
-    for (int64_t blk = 0; blk < w.blocks; blk++) {
-      size_t sb = static_cast<size_t>(((col / kLanes) * w.blocks + blk) * kLanes + col % kLanes);
-      w.scales[sb] = scales[col * w.blocks + blk];
-      w.zeros[sb] = zero_points != nullptr ? zero_points[col * w.blocks + blk] : 128;
-      const uint8_t* src = b + (col * w.blocks + blk) * block;
-      for (int64_t j = 0; j < block; j++) w.SetCode(col, blk * block + j, src[j]);
-    }
-  }
-  w.FindUniformZero();
-  return w;
+  auto zero_of = [zero_points](int64_t col, int64_t blk, int64_t blocks) -> int {
+    return zero_points != nullptr ? zero_points[col * blocks + blk] : 128;
+  };
+  auto code_of = [b, block](int64_t col, int64_t blk, int64_t j, int64_t blocks) -> int {
+    return b[(col * blocks + blk) * block + j];
+  };
+  return PackMatMulNBitsLayout(scales, k, n, block, false, zero_of, code_of);
 }
 
 PackedWeights PackInt8Weights(const int8_t* wp, const float* scales, int64_t scale_count, int64_t k, int64_t n) {
