@@ -94,9 +94,9 @@ public static class Quantizer
         context.SetAnalysis(calibration);
         if (options.AutoPrecision is { IsEmpty: false } auto)
         {
-            if (!recipe.Passes.Any(p => p.Pass is Passes.Quantization.AutoPrecision.AutoPrecisionPass))
+            if (!recipe.Passes.Any(p => p.Pass is Passes.Quantization.AutoPrecision.AutoPrecisionPass or Passes.Quantization.Diffusion.DiffusionAutoPrecisionPass))
                 throw new OnnxQuantException($"--target, --max-latency, --max-minutes, --labels and --keys set the auto-precision step, and recipe '{recipe.Name}' has none; "
-                    + "use --recipe w8a8-auto (or w4a8-auto), or add an auto-precision step to the recipe.");
+                    + "use --recipe w8a8-auto (or w4a8-auto; w8a8-diffusion-auto for a denoiser), or add an auto-precision step to the recipe.");
             context.SetAnalysis(auto);
         }
         var pipeline = manager.Run(model, context);

@@ -39,5 +39,6 @@ internal static class BuiltInPasses
         registry.Register<InsertDynamicQdqPass>();
         registry.Register<CustomOps.FuseCustomOpsPass>();
         registry.Register<Quantization.Diffusion.InsertTimestepQdqPass>();
+        registry.Register<Quantization.Diffusion.DiffusionAutoPrecisionPass>();
     }
 }

@@ -23,15 +23,17 @@ internal static class TinyMatMulDenoiser
 
     private static OnnxQuant.Ir.Attribute ToFloat => OnnxQuant.Ir.Attribute.Int("to", (long)DataType.Float);
 
-    public static Model Build()
+    /// <param name="outlier">Scales column 0 of W1 by this and row 0 of W2 by its inverse: the same function in exact
+    /// arithmetic, but the output layer's input then holds one channel this much larger than the others.</param>
+    public static Model Build(float outlier = 1)
     {
         var graph = new Graph { Name = "tiny_matmul_denoiser" };
         var n = Dim.Symbolic("N");
         var xShape = new Shape([n, Dim.Known(1), Dim.Known(2), Dim.Known(2)]);
         var x = graph.AddInput("x", new TensorType(DataType.Float, xShape));
         var t = graph.AddInput("t", new TensorType(DataType.Int64, new Shape([n])));
-        var w1 = graph.AddConstant(Tensor.FromFloats(Enumerable.Range(0, 4 * 8).Select(i => MathF.Sin(i * 0.7f + 0.3f)).ToArray(), 4, 8), "w1");
-        var w2 = graph.AddConstant(Tensor.FromFloats(Enumerable.Range(0, 8 * 4).Select(i => 0.2f * MathF.Cos(i * 0.45f)).ToArray(), 8, 4), "w2");
+        var w1 = graph.AddConstant(Tensor.FromFloats(Enumerable.Range(0, 4 * 8).Select(i => MathF.Sin(i * 0.7f + 0.3f) * (i % 8 == 0 ? outlier : 1)).ToArray(), 4, 8), "w1");
+        var w2 = graph.AddConstant(Tensor.FromFloats(Enumerable.Range(0, 8 * 4).Select(i => 0.2f * MathF.Cos(i * 0.45f) / (i < 4 ? outlier : 1)).ToArray(), 8, 4), "w2");
         var wt = graph.AddConstant(Tensor.FromFloats(Enumerable.Range(0, 8).Select(i => 0.1f * (i - 3.5f)).ToArray(), 1, 8), "wt");
         var perMille = graph.AddConstant(Tensor.FromFloats([0.001f], 1), "per_mille");
         var tokens = graph.AddConstant(Tensor.FromInt64s([-1, 1, 4], 3), "tokens");
@@ -55,9 +57,9 @@ internal static class TinyMatMulDenoiser
         return model;
     }
 
-    public static string Write(string path)
+    public static string Write(string path, float outlier = 1)
     {
-        using var model = Build();
+        using var model = Build(outlier);
         OnnxWriter.Write(model, path);
         return path;
     }
