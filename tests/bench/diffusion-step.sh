@@ -30,6 +30,7 @@ build w8a8-diffusion
 build w8a8-diffusion-fast
 build w4a8-diffusion --data "sampler:$S" --count 16 --seed 0
 build w4a8-diffusion-fast --data "sampler:$S" --count 16 --seed 0
+build w8a8-diffusion-auto --data "sampler:$S" --seed 0
 # The smooth-quant balancing Muls (docs/diffusion.md): one static range per tensor, without and with smoothing.
 static1="$work/static1.yaml"; sstatic1="$work/s-static1.yaml"
 head -n 15 models/recipes/w8a8-diffusion.yaml | sed 's/^name: .*/name: static1/' > "$static1"
@@ -44,6 +45,8 @@ pairs=(
   "w8a8-dynamic w8a8-diffusion"
   "float w8a8-diffusion"
   "float w8a8-dynamic"
+  "w8a8-dynamic w8a8-diffusion-auto"
+  "float w8a8-diffusion-auto"
   "w8a8-dynamic w8a8-diffusion-fast"
   "float w4a8-diffusion"
   "float w4a8-diffusion-fast"
@@ -81,7 +84,7 @@ PY
 echo
 echo "whole sampler, 16 samples x 50 steps, 1 thread, CPU seconds (user+sys), interleaved, ${reps} repetitions:"
 for rep in $(seq 1 "$reps"); do
-  for m in float w8a8-dynamic w8a8-diffusion w4a8-diffusion-fast; do
+  for m in float w8a8-dynamic w8a8-diffusion w8a8-diffusion-auto w4a8-diffusion-fast; do
     /usr/bin/time -f "%U %S" -o "$work/time" "${cli[@]}" sample "$(path "$m")" --sampler "$S" --count 16 --seed 1000 --threads 1 --out "$work/samples.npy" >/dev/null
     printf '  rep %s %-22s %6.2f s  load %s\n' "$rep" "$m" "$(awk '{print $1+$2}' "$work/time")" "$(cut -d' ' -f1 /proc/loadavg)"
   done
