@@ -83,7 +83,7 @@ internal static class QuantizeCommand
 
         private readonly Option<string> _target = new("--target")
         {
-            Description = "auto-precision's accuracy target on held-out calibration samples: sqnr=DB, top1-drop=POINTS (with --labels), psnr-drop=DB.",
+            Description = "auto-precision's accuracy target on held-out calibration samples: sqnr=DB, top1-drop=POINTS (with --labels), psnr-drop=DB; w8a8-diffusion-auto: psnr=DB on the final samples of the sampling loop.",
             HelpName = "KIND=VALUE",
         };
         private readonly Option<double?> _maxLatency = new("--max-latency") { Description = "auto-precision's latency budget, a ratio to float (estimated from the shipped kernel cost table).", HelpName = "RATIO" };
