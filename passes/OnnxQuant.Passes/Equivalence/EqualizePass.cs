@@ -31,7 +31,8 @@ namespace OnnxQuant.Passes.Equivalence;
 /// so far), giving s_i = √(max|x_i| / r2_i): both then have range √(max|x_i|·r2_i), SmoothQuant's α = 0.5 balance
 /// folded through the positively homogeneous ops. Without data, or with per-tensor weights, or <c>balance: weights</c>,
 /// r1 is layer 1's weight range as in the paper. Pairs balanced by activations are counted
-/// <c>balanced-by-activations</c>.
+/// <c>balanced-by-activations</c>. A channel layer 2 does not read (zero input rows) is shrunk to the smallest balanced
+/// range of the pair's other channels (exact for any scale), so a dead outlier channel no longer sets the tensor's range.
 /// </para>
 /// <para>
 /// High-bias absorption (same paper, §4.1; <c>absorb-high-bias</c>, on by default, needs <c>--data</c>): with c_i =
@@ -133,15 +134,24 @@ public sealed class EqualizePass : Pass<EqualizeOptions>
             for (int p = 0; p < pairs.Count; p++)
             {
                 var (producer, consumer, pair) = pairs[p];
+                // Per-channel weights make layer 1's weight error blind to s: what competes with layer 2's
+                // input rows for range is then the per-tensor quantized activation between them.
+                double R1(int c) => activationRanges[p] is { } a ? a[c] / producer.OutputDivisor[c] : producer.OutputRange(c);
+                double R2(int c) => consumer.InputRange(pair.Offset + c);
+                // A channel layer 2 does not read (its input rows are zero: pruned or dead) is shrunk to the smallest
+                // balanced range of the others, which is exact for any scale; left at its own range it would only widen
+                // the shared quantizer range of the tensor (one channel 1000× the others leaves them all at zero).
+                double smallestBalanced = Enumerable.Range(0, producer.OutputChannels)
+                    .Select(c => (R1: R1(c), R2: R2(c))).Where(r => r.R1 > 0 && r.R2 > 0 && double.IsFinite(r.R1) && double.IsFinite(r.R2))
+                    .Select(r => Math.Sqrt(r.R1 * r.R2)).DefaultIfEmpty(0).Min();
                 for (int c = 0; c < producer.OutputChannels; c++)
                 {
-                    // Per-channel weights make layer 1's weight error blind to s: what competes with layer 2's
-                    // input rows for range is then the per-tensor quantized activation between them.
-                    double r1 = activationRanges[p] is { } a ? a[c] / producer.OutputDivisor[c] : producer.OutputRange(c);
-                    double r2 = consumer.InputRange(pair.Offset + c);
+                    double r1 = R1(c), r2 = R2(c);
+                    double s;
+                    if (r2 == 0 && r1 > smallestBalanced && smallestBalanced > 0 && double.IsFinite(r1)) s = r1 / smallestBalanced;
                     // A channel with no weight on one side carries nothing to balance.
-                    if (!(r1 > 0 && r2 > 0) || double.IsInfinity(r1) || double.IsInfinity(r2)) continue;
-                    double s = Math.Sqrt(r1 / r2);
+                    else if (!(r1 > 0 && r2 > 0) || double.IsInfinity(r1) || double.IsInfinity(r2)) continue;
+                    else s = Math.Sqrt(r1 / r2);
                     double change = Math.Abs(s - 1);
                     if (change <= options.Tolerance) continue;
                     largest = Math.Max(largest, change);

@@ -127,6 +127,9 @@ internal sealed class QdqParameterResolver
         if (choice.Method is null && choice.Percentile is null && (!retarget || !_ranges.TryGetRange(tensor, out min, out max)))
             return _ranges.TryGetRange(tensor, out min, out max);
         if (_calibration is null || !_calibration.TryGetStatistics(tensor, out var statistics)) return false;
+        // Observed for another reader only (bias-correction's channel means of a Reshape's output whose range is taken
+        // from the chain's start): it has no calibrated range, with or without the override.
+        if (!_calibration.TryGetRange(tensor, out _)) return false;
         // Observed without a histogram (e.g. min/max only): the calibrated range as it is.
         if (retarget && choice.Method is null && statistics.Histogram is null) return _ranges.TryGetRange(tensor, out min, out max);
         var options = _calibration.Options with

@@ -4,6 +4,7 @@ using OnnxQuant.Ir;
 using OnnxQuant.Ir.Serialization;
 using OnnxQuant.Passes.Calibration;
 using OnnxQuant.Passes.Calibration.Ranges;
+using OnnxQuant.Passes.Quantization.BiasCorrection;
 using OnnxQuant.Passes.Quantization.Sensitivity;
 using OnnxQuant.Runtime;
 using OnnxQuant.Runtime.DataSources;
@@ -83,13 +84,19 @@ public sealed class AutoPrecisionPass : Pass<AutoPrecisionOptions>
 
         var choice = candidates.ToDictionary(n => n.Name!, _ => PrecisionChoice.Int8, StringComparer.Ordinal);
         int measurements = 0;
+        // A bias-correction step after this one changes every quantized layer's bias: each variant is measured with it,
+        // so the scores (and whether the target holds) are those of the model that is written.
+        var biasCorrection = FollowingBiasCorrection(context);
+        if (biasCorrection is not null) context.Log($"{Name}: every variant is measured after bias-correction, as the recipe's next step writes it.");
         Model Build(IReadOnlyDictionary<string, PrecisionChoice> choices)
         {
             context.Cancellation.ThrowIfCancellationRequested();
             var copy = OnnxReader.Read(floatBytes, model.BaseDirectory);
             var inner = new PassContext(context.Seed, context.Cancellation);
             inner.SetAnalysis(calibration.Rebind(copy));
+            if (biasCorrection is not null) inner.SetAnalysis(new QuantizedFloatWeights());
             new InsertQdqPass().Run(copy, WithChoices(baseOptions, choices), inner);
+            biasCorrection?.Pass.Run(copy, biasCorrection.Options, inner);
             return copy;
         }
         double Score(IReadOnlyDictionary<string, PrecisionChoice> choices)
@@ -307,6 +314,12 @@ public sealed class AutoPrecisionPass : Pass<AutoPrecisionOptions>
         }
         return options;
     }
+
+    /// <summary>The recipe's bias-correction step after this one (null when there is none).</summary>
+    private static PassStep? FollowingBiasCorrection(PassContext context) =>
+        context.CurrentStep is { } step && context.GetAnalysis<StatisticsSchedule>() is { } schedule
+            ? schedule.After(step).FirstOrDefault(p => p.Pass is BiasCorrectionPass)
+            : null;
 
     private static List<HeldOutSample> LoadHeldOut(Model model, HeldOutSamples held, PassContext context)
     {
