@@ -454,6 +454,31 @@ public class EqualizeTests
         Assert.True(activation.Count(a => a > 0) >= 4, "too few live channels to prove anything");
     }
 
+    /// <summary>
+    /// A channel layer 2 does not read (its row of layer 2 is zero) whose activation is 1000× the others': it is shrunk
+    /// into the others' range (exact for any scale), instead of staying the tensor's range and leaving the others at zero.
+    /// </summary>
+    [Fact]
+    public void ADeadOutlierChannel_IsShrunkIntoTheOthersRange_Exactly()
+    {
+        var t = new FusionTestGraph(17);
+        var random = new Random(3);
+        var w1 = Enumerable.Range(0, 16 * 8).Select(i => (float)(random.NextDouble() - 0.5) * (i % 8 == 0 ? 1000 : 1)).ToArray();
+        var w2 = Enumerable.Range(0, 8 * 5).Select(i => i < 5 ? 0f : (float)(random.NextDouble() - 0.5)).ToArray();
+        var x = t.Input("x", 3, 16);
+        var between = t.Op("Relu", t.Op("Gemm", [x, t.Const(w1, 16, 8), t.Const(new float[8], 8)]));
+        between.Name = "between";
+        t.Output(t.Op("Gemm", [between, t.Const(w2, 8, 5), t.Const(new float[5], 5)]));
+        var samples = new[] { 7, 8, 9 }.Select(seed => (IReadOnlyDictionary<string, Tensor>)SampleInputs.ForModel(t.Model, seed)).ToList();
+        var before = ChannelAbsMax(t.Model, between, samples);
+        Assert.True(before[0] > 100 * before.Skip(1).Max(), string.Join(", ", before));
+
+        RunExactWith(t, new EqualizeOptions { AbsorbHighBias = false }, WithCalibration(t));
+
+        var after = ChannelAbsMax(t.Model, between, samples);
+        Assert.True(after[0] > 0 && after[0] <= after.Skip(1).Max() * 1.001, string.Join(", ", after));
+    }
+
     [Fact]
     public void WithoutData_OrWithBalanceWeights_BalancesWeightRanges_AndSaysSoInTheCounters()
     {
