@@ -17,6 +17,7 @@ S=../shared
 mkdir -p "$OUT"
 IMG=(--image resize-shorter-side=256 --image crop=256)
 
+cell() { awk -F'│' -v k="$1" '$2 ~ k {print $3; exit}' "$2" | xargs; }  # a row of eval's table
 calibrate_line() {
   case $1 in
     min-max) echo '  - calibrate: {method: min-max}' ;;
@@ -33,14 +34,16 @@ ppocr() { # recipe label
   "$Q" $S/models/ppocr_v4_rec.onnx "$OUT/ppocr.$2.onnx" --recipe "$1" --data $S/data/ocr_words_npy/calib_100.npy > "$OUT/ppocr.$2.log" 2>&1
   "$Q" eval $S/models/ppocr_v4_rec.onnx "$OUT/ppocr.$2.onnx" --task ctc --data $S/data/ocr_words_npy/eval_200.npy \
     --labels $S/data/ocr_words_npy/eval_200_labels.txt --keys $S/models/ppocr_keys_v1.txt > "$OUT/ppocr.$2.eval" 2>&1
-  echo "| ppocr | $2 | $(grep -iE 'exact|agreement|sqnr' "$OUT/ppocr.$2.eval" | tr -s ' ' | paste -sd';' | cut -c1-200) |"
+  local e="$OUT/ppocr.$2.eval"
+  echo "| ppocr | $2 | $(cell quantized "$e") | $(cell agreement "$e") | $(awk -F'│' '/ dB /{print $3; exit}' "$e" | xargs) |"
 }
 taef2() { # recipe label
   "$Q" $S/models/taef2_encoder.onnx "$OUT/enc.$2.onnx" --recipe "$1" --data $S/data/images --count 32 "${IMG[@]}" > "$OUT/enc.$2.log" 2>&1
   "$Q" $S/models/taef2_decoder.onnx "$OUT/dec.$2.onnx" --recipe "$1" --data $S/data/latents/taef2_latents_calib32.npy > "$OUT/dec.$2.log" 2>&1
   "$Q" eval $S/models/taef2_encoder.onnx "$OUT/enc.$2.onnx" --then $S/models/taef2_decoder.onnx "$OUT/dec.$2.onnx" \
     --task psnr --data $S/data/images --skip 32 "${IMG[@]}" > "$OUT/taef2.$2.eval" 2>&1
-  echo "| taef2 | $2 | $(grep -iE 'psnr|worst' "$OUT/taef2.$2.eval" | tr -s ' ' | paste -sd';' | cut -c1-200) |"
+  local e="$OUT/taef2.$2.eval"
+  echo "| taef2 | $2 | $(cell quantized "$e") | $(cell worst "$e") | |"
 }
 for m in $MODELS; do
   for b in $BASES; do
