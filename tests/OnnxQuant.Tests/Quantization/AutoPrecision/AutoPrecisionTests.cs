@@ -111,6 +111,7 @@ public class AutoPrecisionTests
         // (exact), so every layer meets the target at int8 and the search has nothing to change.
         var (result, summary) = Quantize(folder, brokenLayer: 3, "q.onnx", "--target", "sqnr=30", "--stats");
         Assert.Matches(@"equalize\.pairs\s+5", result.Stdout);
+        Assert.Contains("every variant is measured after bias-correction", result.Stdout);
         Assert.True(summary.GetProperty("startScore").GetDouble() >= 30, summary.ToString());
         Assert.Empty(summary.GetProperty("decisions").EnumerateArray());
         Assert.Equal("target holds", summary.GetProperty("stopped").GetString());
