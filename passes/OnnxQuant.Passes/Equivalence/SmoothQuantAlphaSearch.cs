@@ -37,8 +37,19 @@ internal static class SmoothQuantAlphaSearch
     /// <paramref name="maxRows"/> of its rows (last axis = K), every stride-th row in data order (the stride from the
     /// first batch's rows per sample and the sample count).
     /// </summary>
-    public static Dictionary<Value, Sample> SampleRows(Model model, IReadOnlyList<Value> activations, int maxRows, PassContext context)
+    public static Dictionary<Value, Sample> SampleRows(Model model, IReadOnlyList<Value> activations, int maxRows, PassContext context) =>
+        SampleRows(model, activations.Select(a => (a, -1)).ToList(), maxRows, context);
+
+    /// <summary>
+    /// <see cref="SampleRows(Model, IReadOnlyList{Value}, int, PassContext)"/> with each activation's channel axis: −1
+    /// (the last: a MatMul/Gemm input) or 1 (an NC… Conv input, whose rows are then its pixels' channel vectors: the rows a
+    /// 1×1 convolution multiplies by its weight).
+    /// </summary>
+    public static Dictionary<Value, Sample> SampleRows(Model model, IReadOnlyList<(Value Activation, int ChannelAxis)> requested, int maxRows, PassContext context)
     {
+        var activations = requested.Select(r => r.Activation).ToList();
+        var axisOf = requested.ToDictionary(r => r.Activation, r => r.ChannelAxis);
+        var byName = activations.ToDictionary(v => v.Name!, StringComparer.Ordinal);
         // An all-Conv model has nothing to sample (its groups keep 0.5), and ONNX Runtime refuses a run with no outputs.
         if (activations.Count == 0) return [];
         var settings = context.GetAnalysis<CalibrationSettings>() ?? new CalibrationSettings();
@@ -52,16 +63,19 @@ internal static class SmoothQuantAlphaSearch
         foreach (var batch in source.Batches())
         {
             context.Cancellation.ThrowIfCancellationRequested();
-            var values = runner.Run(batch.Feeds, names);
-            foreach (var x in activations)
+            // Read in place from ONNX Runtime's buffers: a managed copy of every exposed activation of a batch is hundreds of
+            // megabytes on a ViT-B (fresh pages each batch) for the few rows kept.
+            runner.Run(batch.Feeds, names, (name, type, dims, bytes) =>
             {
-                var tensor = values[x.Name!];
-                var data = FloatValues.Of(tensor);
-                var dims = tensor.Dims.ToArray();
-                int k = checked((int)dims[^1]);
+                var x = byName[name];
+                var data = FloatValues.Of(type, bytes);
+                int axis = axisOf[x] < 0 ? dims.Length - 1 : axisOf[x];
+                int k = checked((int)dims[axis]);
                 if (!channels.TryGetValue(x, out var statistics))
-                    channels[x] = statistics = new ChannelStatistics(dims.Length - 1, k);
+                    channels[x] = statistics = new ChannelStatistics(axis, k);
                 statistics.Add(data, dims);
+                // Channels first: gather each pixel's channel vector into a row (N, C, H·W… → N·H·W… rows of C).
+                if (axis != dims.Length - 1) data = ChannelsLast(data, dims, axis);
                 long count = data.Length / k;
                 if (!stride.ContainsKey(x))
                 {
@@ -71,10 +85,25 @@ internal static class SmoothQuantAlphaSearch
                 var kept = rows[x];
                 for (long r = 0; r < count && kept.Count < maxRows; r++, seen[x]++)
                     if (seen[x] % stride[x] == 0) kept.Add(data.Slice((int)(r * k), k).ToArray());
-            }
+            });
         }
         source.NonFinite.Report(source.Description, context.Log);
         return channels.ToDictionary(e => e.Key, e => new Sample(rows[e.Key].ToArray(), e.Value));
+    }
+
+    /// <summary>[outer, C, inner] → [outer, inner, C] for the channel axis <paramref name="axis"/>.</summary>
+    private static float[] ChannelsLast(ReadOnlySpan<float> data, ReadOnlySpan<long> dims, int axis)
+    {
+        long outer = 1, inner = 1;
+        for (int i = 0; i < axis; i++) outer *= dims[i];
+        for (int i = axis + 1; i < dims.Length; i++) inner *= dims[i];
+        int c = checked((int)dims[axis]);
+        var result = new float[data.Length];
+        for (long o = 0; o < outer; o++)
+            for (int j = 0; j < c; j++)
+                for (long n = 0; n < inner; n++)
+                    result[(o * inner + n) * c + j] = data[(int)((o * c + j) * inner + n)];
+        return result;
     }
 
     /// <summary>One layer as the error sees it: its rows [N, K] (row n is output channel n, as stored).</summary>
@@ -84,18 +113,33 @@ internal static class SmoothQuantAlphaSearch
     /// <paramref name="xMin"/>/<paramref name="xMax"/> are the signed per-channel range, <paramref name="xAbsMax"/> what s uses.
     /// The error is measured on at most <paramref name="maxColumns"/> output channels of each layer (see <see cref="SmoothQuantErrorProbe"/>).</summary>
     public static (double Alpha, float[]? Scale, double[] Errors) Choose(float[][] x, double[] xMin, double[] xMax, double[] xAbsMax, double[] wMax,
-        IReadOnlyList<Layer> layers, SmoothQuantQuantizer? quantizer = null, int maxColumns = int.MaxValue)
+        IReadOnlyList<Layer> layers, SmoothQuantQuantizer? quantizer = null, int maxColumns = int.MaxValue) =>
+        Choose(new SmoothQuantErrorProbe(x, layers, maxColumns, quantizer ?? SmoothQuantQuantizer.Default), xMin, xMax, xAbsMax, wMax);
+
+    /// <summary>
+    /// <see cref="Choose(float[][], double[], double[], double[], double[], IReadOnlyList{Layer}, SmoothQuantQuantizer?, int)"/>
+    /// on a probe built once. With <paramref name="bounded"/>, α = 0.5 is measured first, then the others from 0.5 outwards, and each stops as soon
+    /// as its partial error exceeds the best so far (<see cref="SmoothQuantErrorProbe.Error"/>): the same choice (the
+    /// exact least error, the first on ties), with +∞ in <c>Errors</c> for the α that stopped early.
+    /// </summary>
+    public static (double Alpha, float[]? Scale, double[] Errors) Choose(SmoothQuantErrorProbe probe, double[] xMin, double[] xMax, double[] xAbsMax, double[] wMax, bool bounded = false)
     {
-        var probe = new SmoothQuantErrorProbe(x, layers, maxColumns, quantizer ?? SmoothQuantQuantizer.Default);
         var errors = new double[Grid.Length];
-        double best = double.PositiveInfinity, bestAlpha = 0.5;
+        var scales = new float[]?[Grid.Length];
+        int half = Array.IndexOf(Grid, 0.5);
+        double best = double.PositiveInfinity;
+        // Bounded: from 0.5 outwards (0.45, 0.55, 0.4, …), where the least error usually lies, so the bound tightens early.
+        var order = bounded ? Enumerable.Range(0, Grid.Length).OrderBy(i => Math.Abs(i - half)).ThenBy(i => i) : Enumerable.Range(0, Grid.Length);
+        foreach (int i in order)
+        {
+            scales[i] = SmoothQuantPass.Scales(xAbsMax, wMax, Grid[i], out _);
+            errors[i] = scales[i] is null ? double.PositiveInfinity : probe.Error(xMin, xMax, scales[i]!, bounded ? best : double.PositiveInfinity);
+            best = Math.Min(best, errors[i]);
+        }
+        double bestError = double.PositiveInfinity, bestAlpha = 0.5;
         float[]? bestScale = null;
         for (int i = 0; i < Grid.Length; i++)
-        {
-            var s = SmoothQuantPass.Scales(xAbsMax, wMax, Grid[i], out _);
-            errors[i] = s is null ? double.PositiveInfinity : probe.Error(xMin, xMax, s);
-            if (errors[i] < best) (best, bestAlpha, bestScale) = (errors[i], Grid[i], s);
-        }
+            if (errors[i] < bestError) (bestError, bestAlpha, bestScale) = (errors[i], Grid[i], scales[i]);
         return (bestAlpha, bestScale, errors);
     }
 

@@ -19,6 +19,9 @@ public sealed class SmoothQuantOptions : IOptionRecord
     [Description("when nothing before an activation absorbs 1/s (GELU, a graph input...): insert a Mul by 1/s (true) or leave those layers as they are (false)")]
     public bool ExplicitMul { get; set; } = true;
 
+    [Description("with 'alpha: auto': an explicit Mul (where nothing absorbs 1/s) is inserted only where smoothing lowers its layers' output error on the sampled rows by at least this fraction (0.1 = 10%; pointwise Conv groups measured at their alpha 0.5, other Conv groups always smoothed); a negative value inserts it wherever needed. A Mul costs a pass over the tensor at run time")]
+    public double ExplicitMulMinGain { get; set; } = -1;
+
     [Description("also smooth Conv layers: per input channel (axis 1) of the activation a convolution reads, 1/s folded into the previous Conv's output channels and bias (through Relu/LeakyRelu/MaxPool), a BatchNormalization, a Mul by a per-channel constant, or an explicit Mul")]
     public bool Conv { get; set; } = true;
 
@@ -35,6 +38,7 @@ public sealed class SmoothQuantOptions : IOptionRecord
     public string? Problem()
     {
         if (AutoRows < 1) return $"auto-rows is {AutoRows}; it must be at least 1 (e.g. 'auto-rows: 1024').";
+        if (double.IsNaN(ExplicitMulMinGain)) return "explicit-mul-min-gain is not a number; use e.g. 'explicit-mul-min-gain: 0.25' (or a negative value for always).";
         if (AutoColumns < 1) return $"auto-columns is {AutoColumns}; it must be at least 1 (e.g. 'auto-columns: 128').";
         if (IsAuto) return null;
         if (!double.TryParse(Alpha, NumberStyles.Float, CultureInfo.InvariantCulture, out double a))

@@ -46,7 +46,15 @@ namespace OnnxQuant.Passes.Equivalence;
 /// the quantizer the recipe's following calibrate and insert-qdq steps apply (<see cref="SmoothQuantQuantizer"/>;
 /// their defaults when the pass runs alone), measured on sampled activation rows
 /// (<see cref="SmoothQuantAlphaSearch"/>); each choice is counted (<c>auto-alpha-0.35</c>) and logged with its error
-/// and the error at 0.5. An activation with no sampled rows keeps 0.5 (<c>auto-no-rows</c>).
+/// and the error at 0.5. An activation with no sampled rows keeps 0.5 (<c>auto-no-rows</c>). The search stops an α as
+/// soon as its partial error exceeds the best so far (counted <c>auto-stopped-early</c>): the same choice, less work.
+/// </para>
+/// <para>
+/// <c>explicit-mul-min-gain</c> (with <c>alpha: auto</c>; off when negative, the default): an explicit Mul costs a pass
+/// over the tensor at run time (ppocr's 24 Muls after HardSwish cost 6% of its latency), so it is inserted only where
+/// smoothing lowers its layers' output error on the sampled rows by at least that fraction (1 − error at the chosen α /
+/// error unsmoothed; a pointwise Conv group is measured at its α 0.5, its pixels as rows); otherwise the activation is
+/// left alone (a miss with that reason). Groups whose error is not measured (k×k convolutions) keep their Mul.
 /// </para>
 /// </summary>
 public sealed class SmoothQuantPass : Pass<SmoothQuantOptions>
@@ -75,19 +83,25 @@ public sealed class SmoothQuantPass : Pass<SmoothQuantOptions>
 
         // alpha: auto measures its error on actual activation rows (see SmoothQuantAlphaSearch for why not XᵀX); the run
         // that samples them also gives those activations' per-channel statistics. The calibrate step's collection runs
-        // only for what that run does not cover (every group with a fixed α; Conv groups, which keep 0.5).
+        // only for what that run does not cover (every group with a fixed α; Conv groups, which keep 0.5, except pointwise
+        // ones sampled for the explicit-Mul rule).
+        var phase = new PhaseClock();
+        // Pointwise (1×1) Conv groups are sampled too (their rows are pixels), for the explicit-Mul rule below.
+        bool gainRule = options.ExplicitMul && options.ExplicitMulMinGain >= 0;
         var sampled = fixedAlpha is null
-            ? SmoothQuantAlphaSearch.SampleRows(model, groups.Where(g => !g.IsConv).Select(g => g.Activation).ToList(), options.AutoRows, context)
+            ? SmoothQuantAlphaSearch.SampleRows(model, groups.Where(g => !g.IsConv || gainRule && g.Span == 1)
+                .Select(g => (g.Activation, g.ChannelAxis)).ToList(), options.AutoRows, context)
             : [];
         var requests = new StatisticsRequests();
         foreach (var group in groups.Where(g => !sampled.ContainsKey(g.Activation))) requests.ChannelAbsMax(group.Activation, group.ChannelAxis);
         var statistics = requests.Needs.Any() ? CalibratePass.Collect(model, requests, new RangeOptions(), context) : null;
+        string runTime = phase.Lap();
 
         // Every s from the original weights first: a layer may be both in a group and the producer another group's
         // 1/s folds into, and row and column scalings commute.
         var quantizer = fixedAlpha is null ? SmoothQuantQuantizer.Following(context) : SmoothQuantQuantizer.Default;
         if (fixedAlpha is null) context.Log($"{Name}: alpha auto measures the error under {quantizer}.");
-        var plans = new List<(SmoothQuantGroup Group, float[] Scale)>();
+        var plans = new List<(SmoothQuantGroup Group, float[] Scale, double Gain)>();
         var chosen = new Dictionary<Value, double>();
         foreach (var group in groups)
         {
@@ -106,20 +120,32 @@ public sealed class SmoothQuantPass : Pass<SmoothQuantOptions>
                 continue;
             }
             // The α search needs the rows too: read them once.
-            var rows = sample is not null && !group.IsConv ? group.Layers.Select(l => l.ReadRows()).ToList() : null;
+            var rows = sample is not null ? group.Layers.Select(l => l.ReadRows()).ToList() : null;
             var wMax = rows is null ? group.WeightChannelAbsMax() : group.WeightChannelAbsMax(rows);
-            // The α search measures x·B on activation rows; a convolution's rows would be im2col patches: it keeps 0.5.
-            if (fixedAlpha is null && group.IsConv) context.Count("auto-conv-0.5");
-            else if (fixedAlpha is null && sample!.Rows.Length == 0) context.Count("auto-no-rows");
-            else if (fixedAlpha is null && Scales(xMax, wMax, 0.5, out _) is not null)
+            // gain: how much smoothing lowers the layers' output error on the sampled rows (1 − error / unsmoothed error);
+            // NaN where it was not measured.
+            double gain = double.NaN;
+            var probe = sample is not null && sample.Rows.Length > 0 && Scales(xMax, wMax, 0.5, out _) is not null
+                ? new SmoothQuantErrorProbe(sample.Rows, group.Layers.Select((l, i) => new SmoothQuantAlphaSearch.Layer(rows![i], l.OutputChannels, l.K)).ToList(), options.AutoColumns, quantizer)
+                : null;
+            var minMax = channels.MinMax;
+            double[] lows = minMax.Select(m => m.Min).ToArray(), highs = minMax.Select(m => m.Max).ToArray();
+            // The α search measures x·B on activation rows; a convolution's rows would be im2col patches: it keeps 0.5
+            // (a pointwise one's rows are pixels: its error at 0.5 is measured for the explicit-Mul rule).
+            if (fixedAlpha is null && group.IsConv)
             {
-                var minMax = channels.MinMax;
-                var layers = group.Layers.Select((l, i) => new SmoothQuantAlphaSearch.Layer(rows![i], l.OutputChannels, l.K)).ToList();
-                var (alpha, _, errors) = SmoothQuantAlphaSearch.Choose(sample!.Rows, minMax.Select(m => m.Min).ToArray(),
-                    minMax.Select(m => m.Max).ToArray(), xMax, wMax, layers, quantizer, options.AutoColumns);
+                context.Count("auto-conv-0.5");
+                if (probe is not null) gain = 1 - probe.Error(lows, highs, Scales(xMax, wMax, 0.5, out _)!) / probe.Unsmoothed(lows, highs);
+            }
+            else if (fixedAlpha is null && sample!.Rows.Length == 0) context.Count("auto-no-rows");
+            else if (fixedAlpha is null && probe is not null)
+            {
+                var (alpha, _, errors) = SmoothQuantAlphaSearch.Choose(probe, lows, highs, xMax, wMax, bounded: true);
                 double atHalf = errors[Array.IndexOf(SmoothQuantAlphaSearch.Grid, 0.5)];
+                context.Count("auto-stopped-early", errors.Count(double.IsPositiveInfinity));
+                if (gainRule) gain = 1 - errors.Min() / probe.Unsmoothed(lows, highs);
                 context.Count($"auto-alpha-{alpha.ToString("0.00", System.Globalization.CultureInfo.InvariantCulture)}");
-                context.Log(FormattableString.Invariant($"{Name}: {group.Activation.Name}: alpha {alpha:0.00} (error {errors.Min():G4}; at 0.5: {atHalf:G4}) over {sample.Rows.Length} rows."));
+                context.Log(FormattableString.Invariant($"{Name}: {group.Activation.Name}: alpha {alpha:0.00} (error {errors.Min():G4}; at 0.5: {atHalf:G4}) over {sample!.Rows.Length} rows."));
                 chosen[group.Activation] = alpha;
             }
             double groupAlpha = fixedAlpha ?? chosen.GetValueOrDefault(group.Activation, 0.5);
@@ -129,12 +155,13 @@ public sealed class SmoothQuantPass : Pass<SmoothQuantOptions>
                 continue;
             }
             if (zero > 0) context.Count("zero-channels", zero);
-            plans.Add((group, scale));
+            plans.Add((group, scale, gain));
         }
 
+        string searchTime = phase.Lap();
         var rewriter = new Rewriter(graph);
         int changed = 0;
-        foreach (var (group, scale) in plans)
+        foreach (var (group, scale, gain) in plans)
         {
             var inverse = scale.Select(v => 1f / v).ToArray();
             var x = group.Activation;
@@ -142,8 +169,16 @@ public sealed class SmoothQuantPass : Pass<SmoothQuantOptions>
             int rank = group.IsConv ? group.Layers[0].WeightTensor.Rank : 0;
             if ((group.IsConv ? SmoothQuantAbsorber.TryAbsorbConvInput(rewriter, x, inverse, rank) : SmoothQuantAbsorber.TryAbsorb(rewriter, x, inverse)) is { } how)
                 context.Count(how);
+            else if (options.ExplicitMul && gainRule && gain < options.ExplicitMulMinGain)
+            {
+                // A Mul costs a pass over the tensor at run time: only worth it where smoothing measurably pays.
+                context.Log(FormattableString.Invariant($"{Name}: {x.Name}: no explicit Mul: smoothing lowers the layers' output error by {gain:P1} on the sampled rows (explicit-mul-min-gain {options.ExplicitMulMinGain:0.###})."));
+                context.RecordMiss(Pattern, "only an explicit Mul could absorb 1/s and smoothing lowers the layers' output error by less than explicit-mul-min-gain", nodes.Count);
+                continue;
+            }
             else if (options.ExplicitMul)
             {
+                if (!double.IsNaN(gain)) context.Log(FormattableString.Invariant($"{Name}: {x.Name}: explicit Mul: smoothing lowers the layers' output error by {gain:P1} on the sampled rows."));
                 // [K] broadcasts along the last axis; a Conv's NC… input needs [C, 1, …, 1].
                 long[] dims = group.IsConv ? [inverse.Length, .. Enumerable.Repeat(1L, rank - 2)] : [inverse.Length];
                 var mul = new Node("Mul", [x, rewriter.AddWeight(Tensor.FromFloats(inverse, dims), $"{x.Name}_smooth_inv")]);
@@ -171,6 +206,7 @@ public sealed class SmoothQuantPass : Pass<SmoothQuantOptions>
         }
         context.Count("layers", changed);
         if (changed > 0) context.Log($"{Name}: smoothed {changed} layers on {plans.Count} activations (alpha {options.Alpha}).");
+        context.Log($"{Name}: time (wall / process CPU): model run {runTime}, scales{(fixedAlpha is null ? " and alpha search" : "")} {searchTime}, weight rewrite {phase.Lap()}.");
         return changed > 0 ? PassResult.Changed : PassResult.Unchanged;
     }
 

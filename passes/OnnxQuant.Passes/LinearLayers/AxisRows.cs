@@ -44,6 +44,16 @@ public readonly record struct AxisRows(long Batch, long Outer, long Channels, lo
             source.CopyTo(result);
             return result;
         }
+        if (Inner == 1)
+        {
+            // A batch of [Outer, Channels] matrices transposed (a MatMul's [K, N]): in tiles, so that neither side is
+            // walked with a stride of a whole row per element (the element loop below misses the cache on every write).
+            long plane = Outer * Channels;
+            for (long b = 0; b < Batch; b++)
+                if (toRows) Transpose(source.Slice((int)(b * plane), (int)plane), result.AsSpan((int)(b * plane), (int)plane), (int)Outer, (int)Channels);
+                else Transpose(source.Slice((int)(b * plane), (int)plane), result.AsSpan((int)(b * plane), (int)plane), (int)Channels, (int)Outer);
+            return result;
+        }
         long i = 0;
         for (long b = 0; b < Batch; b++)
             for (long o = 0; o < Outer; o++)
@@ -55,5 +65,24 @@ public readonly record struct AxisRows(long Batch, long Outer, long Channels, lo
                         else result[i] = source[(int)row];
                     }
         return result;
+    }
+
+    /// <summary>to[c, r] = from[r, c] for a row-major [rows, columns] matrix, in 32 × 32 tiles.</summary>
+    private static void Transpose<T>(ReadOnlySpan<T> from, Span<T> to, int rows, int columns)
+    {
+        const int Tile = 32;
+        for (int r0 = 0; r0 < rows; r0 += Tile)
+        {
+            int r1 = Math.Min(rows, r0 + Tile);
+            for (int c0 = 0; c0 < columns; c0 += Tile)
+            {
+                int c1 = Math.Min(columns, c0 + Tile);
+                for (int r = r0; r < r1; r++)
+                {
+                    var row = from.Slice(r * columns, columns);
+                    for (int c = c0; c < c1; c++) to[c * rows + r] = row[c];
+                }
+            }
+        }
     }
 }

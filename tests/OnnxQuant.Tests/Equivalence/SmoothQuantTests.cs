@@ -397,6 +397,46 @@ public class SmoothQuantTests
         Assert.Contains("nothing before the activation absorbs 1/s and explicit-mul is off", context.Misses["smooth-quant.smooth"].Keys);
     }
 
+    /// <summary>
+    /// explicit-mul-min-gain: a pointwise Conv after HardSwish would need an explicit Mul; with a gain no smoothing can
+    /// reach (above 1) the Mul is not inserted and the reason is recorded, while the graph input's group (a 3×3 Conv,
+    /// not measured) keeps its Mul; the model stays exact.
+    /// </summary>
+    [Fact]
+    public void ExplicitMulMinGain_AMulThatDoesNotPayEnough_IsNotInserted_SayingSo()
+    {
+        var g = new FusionTestGraph(21);
+        var x = g.Input("x", 1, 3, 8, 8);
+        var h = g.Op("HardSwish", OutlierConv(g, x, 3, 6, 2));
+        g.Output(g.Op("Conv", [h, g.Random(-1, 1, 4, 6, 1, 1)]));
+        var shapes = new Dictionary<string, long[]>();
+
+        var context = SmoothAndCompare(g.Model, Samples(g.Model, shapes), SampleInputs.ForModel(g.Model, 9, shapes),
+            new SmoothQuantOptions { Alpha = "auto", ExplicitMulMinGain = 2 });
+
+        Assert.Equal(1, Counter(context, "mul"));
+        Assert.Equal("HardSwish", g.Model.Graph.Nodes.Last(n => n.OpType == "Conv").Inputs[0]!.Producer!.OpType);
+        Assert.Equal(1, context.Misses["smooth-quant.smooth"]["only an explicit Mul could absorb 1/s and smoothing lowers the layers' output error by less than explicit-mul-min-gain"]);
+    }
+
+    /// <summary>explicit-mul-min-gain 0 keeps a Mul that lowers the error: a GELU output with a strong outlier channel.</summary>
+    [Fact]
+    public void ExplicitMulMinGain_AMulThatPays_IsInserted()
+    {
+        var g = new FusionTestGraph(21);
+        var x = g.Input("x", 64, 16);
+        var outlier = g.Const(Enumerable.Range(0, 16).Select(j => j == 3 ? 60f : 1f).ToArray(), 16);
+        g.Output(g.Op("MatMul", g.Op("Gelu", g.Op("Mul", x, outlier)), g.Random(-1, 1, 16, 12)));
+        var shapes = new Dictionary<string, long[]>();
+
+        var context = SmoothAndCompare(g.Model, Samples(g.Model, shapes, 8), SampleInputs.ForModel(g.Model, 9, shapes),
+            new SmoothQuantOptions { Alpha = "auto", ExplicitMulMinGain = 0 });
+
+        Assert.Equal(1, Counter(context, "mul"));
+        Assert.DoesNotContain("only an explicit Mul could absorb 1/s and smoothing lowers the layers' output error by less than explicit-mul-min-gain",
+            context.Misses.GetValueOrDefault("smooth-quant.smooth")?.Keys ?? []);
+    }
+
     [Fact]
     public void AlphaOutsideZeroToOne_IsAClearError()
     {
@@ -476,6 +516,37 @@ public class SmoothQuantTests
         Assert.Equal(errors.Min(), atChosen);
         Assert.True(atChosen < errors.Max());
         Assert.Equal(21, errors.Length);
+    }
+
+    /// <summary>
+    /// The bounded search (α from 0.5 outwards, each stopped once its partial error exceeds the best so far) chooses
+    /// exactly what the full search chooses: the same α and scale, and the same error bit for bit wherever it finished.
+    /// </summary>
+    [Theory]
+    [InlineData(3)]
+    [InlineData(8)]
+    [InlineData(21)]
+    public void AutoAlpha_BoundedSearch_ChoosesWhatTheFullSearchChooses(int seed)
+    {
+        var random = new Random(seed);
+        const int k = 48, n = 20, rows = 700;
+        var x = Enumerable.Range(0, rows).Select(_ => Enumerable.Range(0, k).Select(j => (float)(random.NextDouble() * 2 - 1) * (j % 11 == seed % 11 ? 40 : 1)).ToArray()).ToArray();
+        var w = Enumerable.Range(0, n * k).Select(i => (float)(random.NextDouble() * 2 - 1) * (i % 13 == 0 ? 6 : 1)).ToArray();
+        var xMin = Enumerable.Range(0, k).Select(j => (double)x.Min(r => r[j])).ToArray();
+        var xMax = Enumerable.Range(0, k).Select(j => (double)x.Max(r => r[j])).ToArray();
+        var xAbs = Enumerable.Range(0, k).Select(j => Math.Max(-xMin[j], xMax[j])).ToArray();
+        var wAbs = Enumerable.Range(0, k).Select(j => Enumerable.Range(0, n).Max(c => (double)Math.Abs(w[c * k + j]))).ToArray();
+        var probe = new SmoothQuantErrorProbe(x, [new SmoothQuantAlphaSearch.Layer(w, n, k)], int.MaxValue, SmoothQuantQuantizer.Default);
+
+        var full = SmoothQuantAlphaSearch.Choose(probe, xMin, xMax, xAbs, wAbs);
+        var bounded = SmoothQuantAlphaSearch.Choose(probe, xMin, xMax, xAbs, wAbs, bounded: true);
+
+        Assert.Equal(full.Alpha, bounded.Alpha);
+        Assert.Equal(full.Scale, bounded.Scale);
+        Assert.Equal(full.Errors.Min(), bounded.Errors.Min());
+        for (int i = 0; i < full.Errors.Length; i++)
+            Assert.True(double.IsPositiveInfinity(bounded.Errors[i]) || bounded.Errors[i] == full.Errors[i], $"alpha {SmoothQuantAlphaSearch.Grid[i]}");
+        Assert.Contains(bounded.Errors, double.IsPositiveInfinity);
     }
 
     /// <summary>

@@ -27,6 +27,26 @@ public class AxisRowsTests
         Assert.Equal(stored, layout.ToStored<int>(rows));
     }
 
+    [Theory]
+    [InlineData(0, 70, 45)]
+    [InlineData(1, 33, 100)]
+    public void MatricesLargerThanATile_TransposeExactly(int batchDims, int k, int n)
+    {
+        // A MatMul's [K, N] (or a batch of them) is transposed in tiles: sizes that are no multiple of the tile.
+        long[] dims = batchDims == 1 ? [2, k, n] : [k, n];
+        int g = batchDims == 1 ? 2 : 1;
+        var stored = Enumerable.Range(0, g * k * n).ToArray();
+        var layout = AxisRows.Of(dims, batchDims + 1, batchDims);
+
+        var rows = layout.ToRows<int>(stored);
+
+        for (int b = 0; b < g; b++)
+            for (int j = 0; j < k; j++)
+                for (int c = 0; c < n; c++)
+                    Assert.Equal(stored[(b * k + j) * n + c], rows[(b * n + c) * k + j]);
+        Assert.Equal(stored, layout.ToStored<int>(rows));
+    }
+
     [Fact]
     public void AxisMinusOne_IsOneRowOfTheWholeTensor()
     {
