@@ -102,15 +102,23 @@ public sealed class CalibratePass : Pass<CalibrateOptions>
     /// input as the already quantized layers before it produce it), or a transform run alone on <c>--data</c>.
     /// Nothing is saved or put in the context; the result is bound to <paramref name="model"/>'s values.
     /// </summary>
-    public static CalibrationResult Collect(Model model, StatisticsRequests requests, RangeOptions rangeOptions, PassContext context)
+    /// <remarks>
+    /// With <paramref name="afterBlock"/>, a run that goes block-wise (<c>--block-wise</c>, or <c>auto</c> above
+    /// 2 GB of weights) hands each block's completed statistics to it as that block finishes, bound to the model, and
+    /// the result returned holds only what no block completed (<see cref="CollectorOptions.AfterBlock"/>); a
+    /// whole-model run never calls it and returns everything.
+    /// </remarks>
+    public static CalibrationResult Collect(Model model, StatisticsRequests requests, RangeOptions rangeOptions, PassContext context,
+        Action<CompletedBlock, CalibrationResult>? afterBlock = null)
     {
         var settings = context.GetAnalysis<CalibrationSettings>() ?? new CalibrationSettings();
         var targets = Targets(model, rangeOptions.ObserverSpec(), CalibrationScope.Quantizer, requests);
-        return CalibrationResult.Bind(model, CollectTargets(model, targets, settings, null, context, new CalibrateOptions()), rangeOptions);
+        Action<CompletedBlock>? handOver = afterBlock is null ? null : block => afterBlock(block, CalibrationResult.Bind(model, block.Statistics, rangeOptions));
+        return CalibrationResult.Bind(model, CollectTargets(model, targets, settings, null, context, new CalibrateOptions(), handOver), rangeOptions);
     }
 
     private static CalibrationStatistics CollectTargets(Model model, List<KeyValuePair<string, ObserverSpec>> targets, CalibrationSettings settings,
-        string? fallbackData, PassContext context, CalibrateOptions step)
+        string? fallbackData, PassContext context, CalibrateOptions step, Action<CompletedBlock>? afterBlock = null)
     {
         using var source = settings.OpenData(model, fallbackData);
         var statistics = CalibrationCollector.Collect(model, source, targets, new CollectorOptions
@@ -123,6 +131,7 @@ public sealed class CalibratePass : Pass<CalibrateOptions>
             Progress = settings.Progress,
             Log = context.Log,
             Cancellation = context.Cancellation,
+            AfterBlock = afterBlock,
         });
         source.NonFinite.Report(source.Description, context.Log);
         context.Log($"calibrate: {statistics.Count} tensors over {statistics.Samples} samples of {source.Description}.");

@@ -51,4 +51,18 @@ public sealed record CollectorOptions
     public long SpillBytes { get; init; } = 256L << 20;
 
     public CancellationToken Cancellation { get; init; }
+
+    /// <summary>
+    /// Block-wise only: called after each block with the statistics that block completed (the tensors it computed,
+    /// and the graph inputs after the first block), which are then handed over: the collector keeps no reference to
+    /// them and they are absent from the statistics it returns. A pass that calibrates for itself (AWQ) consumes
+    /// one block's statistics at a time this way, so they never all exist at once. The callback may change the nodes
+    /// of blocks that have run: each block's session is built from the IR when that block starts. Not called on a
+    /// whole-model run (the caller then gets everything in the returned statistics).
+    /// </summary>
+    public Action<CompletedBlock>? AfterBlock { get; init; }
 }
+
+/// <summary>What <see cref="CollectorOptions.AfterBlock"/> is given: block <paramref name="Index"/> of
+/// <paramref name="Count"/> has run, over <paramref name="Nodes"/>, and <paramref name="Statistics"/> are final.</summary>
+public sealed record CompletedBlock(int Index, int Count, IReadOnlyList<OnnxQuant.Ir.Node> Nodes, OnnxQuant.Runtime.Calibration.Statistics.CalibrationStatistics Statistics);

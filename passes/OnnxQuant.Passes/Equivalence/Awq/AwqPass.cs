@@ -63,17 +63,17 @@ public sealed class AwqPass : Pass<AwqOptions>
         var graph = model.Graph;
         var head = QuantizeWeightsPass.FindHead(graph, settings.OpTypes);
 
-        var groups = new List<(SmoothQuantGroup Group, List<AwqLayer> Layers)>();
+        var groups = new List<(SmoothQuantGroup Group, List<WeightGrid?> Grids)>();
         foreach (var group in SmoothQuantGroup.Candidates(graph))
         {
             if (group.Refusal() is { } why) context.RecordMiss(Pattern, why, group.Layers.Count);
             else if (group.Activation.Name is null) context.RecordMiss(Pattern, "the activation has no name, so it cannot be calibrated", group.Layers.Count);
             else
             {
-                var layers = group.Layers.Select(l => Describe(l, settings, head)).ToList();
-                if (layers.All(l => l.Grid is null))
-                    context.RecordMiss(Pattern, "no layer reading the activation is quantized by quantize-weights (an LM head kept float, an excluded node or op type)", layers.Count);
-                else groups.Add((group, layers));
+                var grids = group.Layers.Select(l => GridFor(l, settings, head)).ToList();
+                if (grids.All(g => g is null))
+                    context.RecordMiss(Pattern, "no layer reading the activation is quantized by quantize-weights (an LM head kept float, an excluded node or op type)", grids.Count);
+                else groups.Add((group, grids));
             }
         }
         if (groups.Count == 0) return PassResult.Unchanged;
@@ -84,38 +84,89 @@ public sealed class AwqPass : Pass<AwqOptions>
             requests.ChannelMeans(group.Activation);
             requests.SecondMoment(group.Activation);
         }
-        var collecting = System.Diagnostics.Stopwatch.StartNew();
-        var statistics = CalibratePass.Collect(model, requests, new RangeOptions(), context);
-        context.Log($"{Name}: statistics collected in {collecting.Elapsed.TotalSeconds:0.0} s.");
-        var searching = System.Diagnostics.Stopwatch.StartNew();
 
-        // Every s from the original weights first (a layer may be both in a group and the producer another group's 1/s
-        // folds into; row and column scalings commute), as smooth-quant plans.
+        // Groups that edit a common node (a layer of one is the producer another's 1/s folds into: v and o, up and
+        // down) are searched and rewritten together, as one unit; units are disjoint, so doing them one after another
+        // is doing them all at once. On a block-wise calibration each unit runs as soon as the blocks holding its
+        // nodes have run, and its statistics are dropped after it: memory is one block's, not the model's.
+        var units = Units(groups.Select(g => g.Group).ToList());
+        var done = new bool[units.Count];
+        var ran = new HashSet<Node>();
+        var statisticsOf = new Dictionary<Value, CalibrationResult>();
+        var rewriter = new Rewriter(graph);
+        var tally = new Tally();
+        var clipRatios = AwqSearch.ClipRatios(options.MaxShrink);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var searching = new System.Diagnostics.Stopwatch();
+        void RunUnit(int u, CalibrationResult? rest)
+        {
+            searching.Start();
+            var members = units[u].Groups.Select(i => groups[i]).ToList();
+            RewriteUnit(members, x => statisticsOf.Remove(x, out var r) ? r : rest, settings, head, options, clipRatios, rewriter, context, tally);
+            done[u] = true;
+            searching.Stop();
+        }
+        var remaining = CalibratePass.Collect(model, requests, new RangeOptions(), context, (block, statistics) =>
+        {
+            foreach (var (group, _) in groups)
+                if (statistics.TryGetStatistics(group.Activation, out _)) statisticsOf[group.Activation] = statistics;
+            ran.UnionWith(block.Nodes);
+            for (int u = 0; u < units.Count; u++)
+                if (!done[u] && units[u].Nodes.All(ran.Contains)) RunUnit(u, null);
+        });
+        int streamed = done.Count(d => d);
+        for (int u = 0; u < units.Count; u++)
+            if (!done[u]) RunUnit(u, remaining);
+        context.Log($"{Name}: statistics collected in {(clock.Elapsed - searching.Elapsed).TotalSeconds:0.0} s" +
+            (streamed > 0 ? $", block by block ({streamed} of {units.Count} units searched as soon as their blocks had run)." : "."));
+        context.Count("layers", tally.Changed);
+        context.Count("clipped-blocks", tally.Clipped);
+        context.Log($"{Name}: scale and clip search in {searching.Elapsed.TotalSeconds:0.0} s.");
+        if (tally.Changed + tally.Clipped > 0)
+            context.Log($"{Name}: scaled {tally.Changed} layers on {tally.ScaledActivations} activations, clipped {tally.Clipped} blocks " +
+                $"(searching int{settings.Bits} {(settings.BlockSize is { } b ? $"g{b}" : "per channel")} {(settings.Symmetric ? "symmetric" : "asymmetric")}).");
+        return PassResult.From(tally.Changed + tally.Clipped > 0);
+    }
+
+    private sealed class Tally
+    {
+        public int Changed, Clipped, ScaledActivations;
+    }
+
+    /// <summary>
+    /// Searches, scales and clips one unit's groups (in graph order): every s from the weights as they were before
+    /// the unit (a layer may be both in a group and the producer another group's 1/s folds into; row and column
+    /// scalings commute), as smooth-quant plans; then the scalings; then the clip search, last.
+    /// </summary>
+    private void RewriteUnit(List<(SmoothQuantGroup Group, List<WeightGrid?> Grids)> members, Func<Value, CalibrationResult?> statisticsOf,
+        WeightOnlySettings settings, Node? head, AwqOptions options, double[] clipRatios, Rewriter rewriter, PassContext context, Tally tally)
+    {
         var plans = new List<(SmoothQuantGroup Group, float[] Scale, double[] H, bool Scaled)>();
-        foreach (var (group, layers) in groups)
+        foreach (var (group, grids) in members)
         {
             context.Cancellation.ThrowIfCancellationRequested();
             var x = group.Activation;
-            if (!statistics.TryGetStatistics(x, out var s) || s.Channels is null || s.SecondMoment is null || s.SecondMoment.Rows == 0)
+            var statistics = statisticsOf(x);
+            if (statistics is null || !statistics.TryGetStatistics(x, out var s) || s.Channels is null || s.SecondMoment is null || s.SecondMoment.Rows == 0)
             {
-                context.RecordMiss(Pattern, "no calibrated statistics for the activation (it was not computed on the data)", layers.Count);
+                context.RecordMiss(Pattern, "no calibrated statistics for the activation (it was not computed on the data)", group.Layers.Count);
                 continue;
             }
             var meanAbs = statistics.ChannelMeanAbs(x);
             var (h, k, _) = statistics.SecondMoment(x);
             if (meanAbs.Length != group.K || k != group.K)
             {
-                context.RecordMiss(Pattern, "the activation's last axis is not the layers' input channels", layers.Count);
+                context.RecordMiss(Pattern, "the activation's last axis is not the layers' input channels", group.Layers.Count);
                 continue;
             }
+            // Rows are read here, one group at a time, and dropped after its search.
+            var layers = group.Layers.Select((l, i) => Describe(l, grids[i])).ToList();
             var (alpha, scale) = Search(h, meanAbs, layers, options.Grid);
             if (alpha == 0) context.Count("alpha-zero");
             context.Log($"{Name}: {x.Name}: α {alpha:0.###} for {layers.Count} layer(s).");
             plans.Add((group, scale, h, alpha != 0));
         }
 
-        var rewriter = new Rewriter(graph);
-        int changed = 0;
         var applied = new List<(List<Node> Nodes, float[] Scale, double[] H)>();
         foreach (var plan in plans)
         {
@@ -153,46 +204,77 @@ public sealed class AwqPass : Pass<AwqOptions>
                             rows[(long)n * first.K + j] *= scale[j];
                     LinearLayer.ReplaceWeight(rewriter, byWeight.ToList(), first.WeightFromRows(rows));
                 }
-                changed += nodes.Count;
+                tally.Changed += nodes.Count;
+                tally.ScaledActivations++;
             }
             applied.Add((nodes, scale, h));
         }
 
-        int clipped = 0;
-        if (options.Clip)
+        if (!options.Clip) return;
+        // Last: every scaling of a weight (its rows by its own s, its columns by a later layer's 1/s) is done, and
+        // clamping a block commutes with scaling its row, so this is what the quantizer will read.
+        foreach (var (nodes, scale, h) in applied)
         {
-            // Last: every scaling of a weight (its rows by its own s, its columns by a later layer's 1/s) is done, and
-            // clamping a block commutes with scaling its row, so this is what the quantizer will read.
-            var ratios = AwqSearch.ClipRatios(options.MaxShrink);
-            foreach (var (nodes, scale, h) in applied)
+            context.Cancellation.ThrowIfCancellationRequested();
+            var hScaled = ScaledSecondMoment(h, scale);
+            foreach (var byWeight in ReRead(nodes).GroupBy(l => l.Weight))
             {
-                context.Cancellation.ThrowIfCancellationRequested();
-                var hScaled = ScaledSecondMoment(h, scale);
-                foreach (var byWeight in ReRead(nodes).GroupBy(l => l.Weight))
+                var first = byWeight.First();
+                if (GridFor(first, settings, head) is not { } grid) continue;
+                if (first.Node.OpType == "Gemm" && first.Alpha != 1f)
                 {
-                    var first = byWeight.First();
-                    var layer = Describe(first, settings, head);
-                    if (layer.Grid is null) continue;
-                    if (layer.Alpha != 1f)
-                    {
-                        context.Count("clip-skipped-alpha");
-                        continue;
-                    }
-                    var rows = first.ReadRows();
-                    int blocks = AwqSearch.Clip(rows, first.OutputChannels, first.K, layer.Grid, hScaled, ratios);
-                    if (blocks == 0) continue;
-                    LinearLayer.ReplaceWeight(rewriter, byWeight.ToList(), first.WeightFromRows(rows));
-                    clipped += blocks;
+                    context.Count("clip-skipped-alpha");
+                    continue;
                 }
+                var rows = first.ReadRows();
+                int blocks = AwqSearch.Clip(rows, first.OutputChannels, first.K, grid, hScaled, clipRatios);
+                if (blocks == 0) continue;
+                LinearLayer.ReplaceWeight(rewriter, byWeight.ToList(), first.WeightFromRows(rows));
+                tally.Clipped += blocks;
             }
         }
-        context.Count("layers", changed);
-        context.Count("clipped-blocks", clipped);
-        context.Log($"{Name}: scale and clip search in {searching.Elapsed.TotalSeconds:0.0} s.");
-        if (changed + clipped > 0)
-            context.Log($"{Name}: scaled {changed} layers on {plans.Count(p => p.Scaled)} activations, clipped {clipped} blocks " +
-                $"(searching int{settings.Bits} {(settings.BlockSize is { } b ? $"g{b}" : "per channel")} {(settings.Symmetric ? "symmetric" : "asymmetric")}).");
-        return PassResult.From(changed + clipped > 0);
+    }
+
+    /// <summary>
+    /// The units of work: groups joined when they edit a common node or weight (their layers, and what their 1/s
+    /// would fold into, as <see cref="SmoothQuantAbsorber.TryAbsorb"/> looks for it), each with those nodes, in the
+    /// order of their first group.
+    /// </summary>
+    private static List<(List<int> Groups, HashSet<Node> Nodes)> Units(List<SmoothQuantGroup> groups)
+    {
+        var parent = Enumerable.Range(0, groups.Count).ToArray();
+        int Find(int i) => parent[i] == i ? i : parent[i] = Find(parent[i]);
+        var owner = new Dictionary<object, int>();
+        var touched = groups.Select(Touched).ToList();
+        for (int g = 0; g < groups.Count; g++)
+            foreach (var node in touched[g])
+                foreach (object key in node.Inputs.Where(v => v is { IsConstant: true }).Cast<object>().Prepend(node))
+                    if (owner.TryGetValue(key, out int other)) parent[Find(g)] = Find(other);
+                    else owner[key] = g;
+        return Enumerable.Range(0, groups.Count).GroupBy(Find).OrderBy(u => u.Min())
+            .Select(u => (u.OrderBy(i => i).ToList(), u.SelectMany(i => touched[i]).ToHashSet())).ToList();
+    }
+
+    /// <summary>The nodes a group's rewrite may edit: its layers and the candidates of <see cref="SmoothQuantAbsorber.TryAbsorb"/>
+    /// (with <c>throughMul</c>): the producer, a linear layer behind an Add, the linear layers behind a Mul's factors.</summary>
+    private static List<Node> Touched(SmoothQuantGroup group)
+    {
+        var nodes = group.Layers.Select(l => l.Node).ToList();
+        void AddWithLinearInputs(Node p)
+        {
+            nodes.Add(p);
+            if (p.OpType == "Add")
+                foreach (var v in p.Inputs)
+                    if (v?.Producer is { OpType: "MatMul" } m) nodes.Add(m);
+        }
+        if (group.Activation.Producer is { } producer)
+        {
+            AddWithLinearInputs(producer);
+            if (producer.OpType == "Mul")
+                foreach (var factor in producer.Inputs)
+                    if (factor?.Producer is { OpType: "MatMul" or "Gemm" or "Add" } p) AddWithLinearInputs(p);
+        }
+        return nodes;
     }
 
     /// <summary>The α of the grid with the least output error (the first on ties), and its scales.</summary>
@@ -224,22 +306,22 @@ public sealed class AwqPass : Pass<AwqOptions>
     private static List<LinearLayer> ReRead(List<Node> nodes) =>
         nodes.Select(n => LinearLayer.TryRead(n, out var l) is null ? l! : throw new InvalidOperationException($"{n} is no longer a linear layer.")).ToList();
 
-    /// <summary>The layer with the grid quantize-weights will round it to (null when it stays float there).</summary>
-    private static AwqLayer Describe(LinearLayer layer, WeightOnlySettings s, Node? head)
+    /// <summary>The grid quantize-weights will round the layer's weight to (null when it stays float there).</summary>
+    private static WeightGrid? GridFor(LinearLayer layer, WeightOnlySettings s, Node? head)
     {
         var node = layer.Node;
         int? bits = node == head ? s.HeadBits : s.Bits;
         bool quantized = bits is not null && s.OpTypes.Contains(node.OpType) && !NameGlob.AnyMatches(s.ExcludeNodes, node)
             && layer.WeightTensor.Rank == 2 && layer.WeightTensor.ElementType is DataType.Float or DataType.Float16;
-        WeightGrid? grid = null;
-        if (quantized)
-        {
-            // As WeightOnlyRewriter: per channel in the dq format is one block of exactly K.
-            int block = s.PerChannel && s.Format == WeightOnlyFormat.Dq ? layer.K : s.BlockFor(layer.K);
-            grid = new WeightGrid(bits!.Value, s.Symmetric ? WeightScaleRule.SignedExtreme : WeightScaleRule.Asymmetric, block, false, layer.WeightTensor.ElementType);
-        }
-        return new AwqLayer(layer, layer.ReadRows(), node.OpType == "Gemm" ? layer.Alpha : 1f, grid);
+        if (!quantized) return null;
+        // As WeightOnlyRewriter: per channel in the dq format is one block of exactly K.
+        int block = s.PerChannel && s.Format == WeightOnlyFormat.Dq ? layer.K : s.BlockFor(layer.K);
+        return new WeightGrid(bits!.Value, s.Symmetric ? WeightScaleRule.SignedExtreme : WeightScaleRule.Asymmetric, block, false, layer.WeightTensor.ElementType);
     }
+
+    /// <summary>The layer as the search sees it; its rows are read only when it is quantized (a float layer only takes s).</summary>
+    private static AwqLayer Describe(LinearLayer layer, WeightGrid? grid) =>
+        new(layer, grid is null ? [] : layer.ReadRows(), layer.Node.OpType == "Gemm" ? layer.Alpha : 1f, grid);
 
     /// <summary>
     /// The quantize-weights options searched for: the first quantize-weights step after this one in the pipeline (none:

@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using OnnxQuant.Passes.Numerics;
 using OnnxQuant.Passes.Quantization;
 using OnnxQuant.Passes.Quantization.Rounding;
 
@@ -26,6 +27,12 @@ internal static class AwqSearch
 
     /// <summary>Σ over the group's quantized layers of Σ_n d_nᵀ·H·d_n with d = alpha·B − Q(alpha·B·diag(s))·diag(s)⁻¹
     /// (rows as the quantizer rounds them, round to nearest on its grid).</summary>
+    /// <remarks>
+    /// The products d·H run as a blocked matrix product (<see cref="PackedMatrixProduct"/>) over chunks of rows: one
+    /// row at a time, every row streamed all of H (K² doubles, 52 MB at K = 2560) from memory, and the search of one
+    /// large layer took minutes. Each row's error is then Σ_j (d·H)_j·d_j, and the rows are added in order, so the
+    /// result does not depend on the thread count.
+    /// </remarks>
     public static double OutputError(double[] h, IReadOnlyList<AwqLayer> layers, float[] s)
     {
         double total = 0;
@@ -35,19 +42,29 @@ internal static class AwqSearch
             int n = layer.N, k = layer.K;
             var scaled = layer.ScaledForQuantizer(s);
             var q = Rtn.Round(scaled, n, k, grid, layer.Layer);
-            var perRow = new double[n];
-            Parallel.For(0, n, r =>
+            int chunk = (int)Math.Clamp(ChunkValues / k, 1, n);
+            var d = new double[(long)chunk * k];
+            var dh = new double[(long)chunk * k];
+            for (int r0 = 0; r0 < n; r0 += chunk)
             {
-                var d = new double[k];
-                for (int j = 0; j < k; j++)
-                    d[j] = (double)layer.Alpha * layer.Rows[(long)r * k + j] - (double)q.Dequantize(r, j) / s[j];
-                perRow[r] = Quadratic(h, k, d, 0, k);
-            });
-            // Summed in row order, so the result does not depend on the thread schedule.
-            foreach (double e in perRow) total += e;
+                int m = Math.Min(chunk, n - r0);
+                Parallel.For(0, m, i =>
+                {
+                    long at = (long)i * k, row = (long)(r0 + i) * k;
+                    for (int j = 0; j < k; j++)
+                        d[at + j] = (double)layer.Alpha * layer.Rows[row + j] - (double)q.Dequantize(r0 + i, j) / s[j];
+                });
+                Array.Clear(dh, 0, m * k);
+                PackedMatrixProduct.MultiplyAdd(new(d, 0, k), new(h, 0, k), dh, 0, k, m, k, k, 1);
+                for (int i = 0; i < m; i++)
+                    total += TensorPrimitives.Dot(new ReadOnlySpan<double>(dh, i * k, k), new ReadOnlySpan<double>(d, i * k, k));
+            }
         }
         return total;
     }
+
+    /// <summary>Rows of d per product in <see cref="OutputError"/>: about 2²² doubles (32 MB) for d and as much for d·H.</summary>
+    private const long ChunkValues = 1L << 22;
 
     private static readonly RoundToNearest Rtn = new();
 

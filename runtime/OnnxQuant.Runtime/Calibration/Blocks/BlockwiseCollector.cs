@@ -44,7 +44,7 @@ public static class BlockwiseCollector
     }
 
     public static CalibrationStatistics Collect(Model model, BlockPartition partition, CalibrationDataSource data,
-        IReadOnlyList<KeyValuePair<string, ObserverSpec>> targets, IReadOnlyDictionary<string, TensorStatistics> statistics,
+        IReadOnlyList<KeyValuePair<string, ObserverSpec>> targets, Dictionary<string, TensorStatistics> statistics,
         CollectorOptions options)
     {
         var log = options.Log ?? (_ => { });
@@ -135,6 +135,7 @@ public static class BlockwiseCollector
             {
                 session?.Dispose();
             }
+            if (options.AfterBlock is { } afterBlock) HandOver(block, blocks.Count, data, statistics, producedIn, fromFeeds, skipped, afterBlock);
         }
         if (carried.Spilled) log("calibrate: the activations carried between blocks were larger than the spill threshold and went through a temporary folder.");
         var result = new CalibrationStatistics { Samples = data.Count, Source = data.Description };
@@ -142,6 +143,19 @@ public static class BlockwiseCollector
         foreach (var (name, _) in targets)
             if (!skipped.Contains(name) && statistics.TryGetValue(name, out var s)) result.Add(s);
         return result;
+    }
+
+    /// <summary>The statistics block <paramref name="block"/> completed go to <paramref name="afterBlock"/> and out of
+    /// <paramref name="statistics"/> (so the final result does not hold them).</summary>
+    private static void HandOver(GraphBlock block, int count, CalibrationDataSource data, Dictionary<string, TensorStatistics> statistics,
+        Dictionary<string, int> producedIn, List<string> fromFeeds, HashSet<string> skipped, Action<CompletedBlock> afterBlock)
+    {
+        var completed = new CalibrationStatistics { Samples = data.Count, Source = data.Description };
+        var names = producedIn.Where(p => p.Value == block.Index).Select(p => p.Key);
+        if (block.Index == 0) names = fromFeeds.Concat(names);
+        foreach (string name in names)
+            if (!skipped.Contains(name) && statistics.Remove(name, out var s)) completed.Add(s);
+        afterBlock(new CompletedBlock(block.Index, count, block.Nodes, completed));
     }
 
     /// <summary>Values in a graph are always named (the IR names a value when it joins one); names are what ORT exposes.</summary>
