@@ -106,15 +106,16 @@ public sealed class CalibratePass : Pass<CalibrateOptions>
     /// With <paramref name="afterBlock"/>, a run that goes block-wise (<c>--block-wise</c>, or <c>auto</c> above
     /// 2 GB of weights) hands each block's completed statistics to it as that block finishes, bound to the model, and
     /// the result returned holds only what no block completed (<see cref="CollectorOptions.AfterBlock"/>); a
-    /// whole-model run never calls it and returns everything.
+    /// whole-model run never calls it and returns everything. <paramref name="blocks"/> gives the block-wise settings
+    /// (<c>block-wise</c>, <c>block-mb</c>, …; only those are read); null: the calibrate step's defaults.
     /// </remarks>
     public static CalibrationResult Collect(Model model, StatisticsRequests requests, RangeOptions rangeOptions, PassContext context,
-        Action<CompletedBlock, CalibrationResult>? afterBlock = null)
+        Action<CompletedBlock, CalibrationResult>? afterBlock = null, CalibrateOptions? blocks = null)
     {
         var settings = context.GetAnalysis<CalibrationSettings>() ?? new CalibrationSettings();
         var targets = Targets(model, rangeOptions.ObserverSpec(), CalibrationScope.Quantizer, requests);
         Action<CompletedBlock>? handOver = afterBlock is null ? null : block => afterBlock(block, CalibrationResult.Bind(model, block.Statistics, rangeOptions));
-        return CalibrationResult.Bind(model, CollectTargets(model, targets, settings, null, context, new CalibrateOptions(), handOver), rangeOptions);
+        return CalibrationResult.Bind(model, CollectTargets(model, targets, settings, null, context, blocks ?? new CalibrateOptions(), handOver), rangeOptions);
     }
 
     private static CalibrationStatistics CollectTargets(Model model, List<KeyValuePair<string, ObserverSpec>> targets, CalibrationSettings settings,

@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using OnnxQuant.Runtime.Calibration;
 
 namespace OnnxQuant.Passes.Equivalence.Awq;
 
@@ -26,4 +27,10 @@ public sealed class AwqOptions
 
     [Description("when nothing before an activation absorbs 1/s (attention output, GELU, a graph input): insert a Mul by 1/s (true) or leave those layers as they are (false)")]
     public bool ExplicitMul { get; set; } = true;
+
+    [Description("collect the statistics on the whole model (off), one block at a time (on: each group is searched and rewritten as soon as the blocks holding its layers have run, and its statistics dropped, so memory is about one block's whatever the model's size; the same result), or block-wise above 2048 MB of weights (auto); --block-wise overrides")]
+    public BlockWiseMode BlockWise { get; set; } = BlockWiseMode.Auto;
+
+    [Description("block-wise: most MB of weights per block, as calibrate's block-mb")]
+    public double BlockMb { get; set; } = 64;
 }

@@ -113,7 +113,7 @@ public sealed class AwqPass : Pass<AwqOptions>
             ran.UnionWith(block.Nodes);
             for (int u = 0; u < units.Count; u++)
                 if (!done[u] && units[u].Nodes.All(ran.Contains)) RunUnit(u, null);
-        });
+        }, new CalibrateOptions { BlockWise = options.BlockWise, BlockMb = options.BlockMb });
         int streamed = done.Count(d => d);
         for (int u = 0; u < units.Count; u++)
             if (!done[u]) RunUnit(u, remaining);
