@@ -103,9 +103,12 @@ public class AwqTests
 
     // ---- the search ----
 
-    /// <summary>The output error computed from XᵀX equals Σ over tokens of ‖x·B − x·B̂‖², computed here from the tokens.</summary>
-    [Fact]
-    public void OutputErrorFromXtX_EqualsTheErrorOverTheTokens()
+    /// <summary>The output error computed from XᵀX equals Σ over tokens of ‖x·B − x·B̂‖², computed here from the tokens;
+    /// with fewer tokens than half the channels, also through H's low-rank factor (rank = the tokens).</summary>
+    [Theory]
+    [InlineData(50)]
+    [InlineData(20)]
+    public void OutputErrorFromXtX_EqualsTheErrorOverTheTokens(int tokens)
     {
         var g = new FusionTestGraph(21);
         var x = g.Input("x", 4, 64);
@@ -114,7 +117,7 @@ public class AwqTests
         var grid = new OnnxQuant.Passes.Quantization.Rounding.WeightGrid(4, OnnxQuant.Passes.Quantization.Rounding.WeightScaleRule.Asymmetric, 32, false, DataType.Float);
         var layer = new AwqLayer(linear!, linear!.ReadRows(), 1f, grid);
         var random = new Random(4);
-        int tokens = 50, k = 64, n = 8;
+        int k = 64, n = 8;
         var xs = Enumerable.Range(0, tokens * k).Select(i => (random.NextDouble() - 0.5) * (1 + i % k)).ToArray();
         var h = new double[k * k];
         for (int t = 0; t < tokens; t++)
@@ -141,6 +144,11 @@ public class AwqTests
             }
         Assert.Equal(direct, fromH, direct * 1e-9);
         Assert.True(fromH > 0);
+        var factor = LowRankSecondMoment.TryFactor(h, k);
+        Assert.Equal(tokens <= k / 2, factor is not null);
+        if (factor is null) return;
+        Assert.Equal(tokens, factor.Rank);
+        Assert.Equal(direct, AwqSearch.OutputError(h, [layer], s, factor), direct * 1e-9);
     }
 
     [Fact]

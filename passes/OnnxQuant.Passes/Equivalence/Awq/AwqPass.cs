@@ -104,6 +104,9 @@ public sealed class AwqPass : Pass<AwqOptions>
             var members = units[u].Groups.Select(i => groups[i]).ToList();
             RewriteUnit(members, x => statisticsOf.Remove(x, out var r) ? r : rest, settings, head, options, clipRatios, rewriter, context, tally);
             done[u] = true;
+            // On a model larger than memory, a unit leaves its XᵀX copies (up to K² doubles each) and weight rows as
+            // large-object garbage, collected only in full GCs: as in quantize-weights, collect after each.
+            if (model.Streams) GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
             searching.Stop();
         }
         var remaining = CalibratePass.Collect(model, requests, new RangeOptions(), context, (block, statistics) =>
@@ -216,7 +219,7 @@ public sealed class AwqPass : Pass<AwqOptions>
         foreach (var (nodes, scale, h) in applied)
         {
             context.Cancellation.ThrowIfCancellationRequested();
-            var hScaled = ScaledSecondMoment(h, scale);
+            var hScaled = ScaleSecondMoment(h, scale);
             foreach (var byWeight in ReRead(nodes).GroupBy(l => l.Weight))
             {
                 var first = byWeight.First();
@@ -282,25 +285,26 @@ public sealed class AwqPass : Pass<AwqOptions>
     {
         double bestError = double.PositiveInfinity, bestAlpha = 0;
         float[] best = AwqSearch.Scales(meanAbs, 0);
+        var factor = LowRankSecondMoment.TryFactor(h, meanAbs.Length);
         for (int i = 0; i < grid; i++)
         {
             double alpha = (double)i / grid;
             var s = AwqSearch.Scales(meanAbs, alpha);
-            double error = AwqSearch.OutputError(h, layers, s);
+            double error = AwqSearch.OutputError(h, layers, s, factor);
             if (error < bestError) (bestError, bestAlpha, best) = (error, alpha, s);
         }
         return (bestAlpha, best);
     }
 
-    /// <summary>XᵀX of X·diag(s)⁻¹: H_ij / (s_i·s_j).</summary>
-    private static double[] ScaledSecondMoment(double[] h, float[] s)
+    /// <summary>XᵀX of X·diag(s)⁻¹: H_ij / (s_i·s_j), in place (<paramref name="h"/> is this group's own copy, not
+    /// needed after its clip search; a second K×K matrix would be 382 MB at K = 6912).</summary>
+    private static double[] ScaleSecondMoment(double[] h, float[] s)
     {
         int k = s.Length;
-        var result = new double[h.Length];
         for (int i = 0; i < k; i++)
             for (int j = 0; j < k; j++)
-                result[(long)i * k + j] = h[(long)i * k + j] / ((double)s[i] * s[j]);
-        return result;
+                h[(long)i * k + j] /= (double)s[i] * s[j];
+        return h;
     }
 
     private static List<LinearLayer> ReRead(List<Node> nodes) =>

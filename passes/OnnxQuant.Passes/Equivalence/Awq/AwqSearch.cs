@@ -31,9 +31,10 @@ internal static class AwqSearch
     /// The products d·H run as a blocked matrix product (<see cref="PackedMatrixProduct"/>) over chunks of rows: one
     /// row at a time, every row streamed all of H (K² doubles, 52 MB at K = 2560) from memory, and the search of one
     /// large layer took minutes. Each row's error is then Σ_j (d·H)_j·d_j, and the rows are added in order, so the
-    /// result does not depend on the thread count.
+    /// result does not depend on the thread count. With <paramref name="factor"/> (H = FᵀF of rank r ≤ K/2) it is
+    /// ‖F·d‖², N·K·r instead of N·K² (equal up to rounding).
     /// </remarks>
-    public static double OutputError(double[] h, IReadOnlyList<AwqLayer> layers, float[] s)
+    public static double OutputError(double[] h, IReadOnlyList<AwqLayer> layers, float[] s, LowRankSecondMoment? factor = null)
     {
         double total = 0;
         foreach (var layer in layers)
@@ -54,6 +55,15 @@ internal static class AwqSearch
                     for (int j = 0; j < k; j++)
                         d[at + j] = (double)layer.Alpha * layer.Rows[row + j] - (double)q.Dequantize(r0 + i, j) / s[j];
                 });
+                if (factor is { Rank: var r })
+                {
+                    // ‖F·d‖² per row: (d·Fᵀ) is m × r.
+                    Array.Clear(dh, 0, m * r);
+                    PackedMatrixProduct.MultiplyAdd(new(d, 0, k), new(factor.Rows, 0, k, Transposed: true), dh, 0, r, m, r, k, 1);
+                    for (int i = 0; i < m; i++)
+                        total += TensorPrimitives.Dot(new ReadOnlySpan<double>(dh, i * r, r), new ReadOnlySpan<double>(dh, i * r, r));
+                    continue;
+                }
                 Array.Clear(dh, 0, m * k);
                 PackedMatrixProduct.MultiplyAdd(new(d, 0, k), new(h, 0, k), dh, 0, k, m, k, k, 1);
                 for (int i = 0; i < m; i++)
