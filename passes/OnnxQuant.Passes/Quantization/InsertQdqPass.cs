@@ -140,11 +140,11 @@ public sealed class InsertQdqPass : Pass<InsertQdqOptions>
             ?? throw new OnnxQuantException($"{Name}: rounding: gptq reads each layer's calibrated XᵀX; run a calibrate step (with --data) before '{Name}'.");
         var settings = new GptqSettings(options.GptqDamp, 128, ActOrder: false);
         settings.Validate(Name);
-        var gptq = new GptqRounder(layer =>
+        var gptq = new GptqRounder(RankDeficientHessianWarning.Wrap(layer =>
         {
             var (matrix, _, rows) = calibration.SecondMoment(FloatInput(layer.Node.Inputs[0]!));
             return (matrix, rows);
-        }, settings);
+        }, Name, context.Log), settings);
         return new PerLayerRounder(gptq, new RoundToNearest(), layer => layer is { Node.OpType: "MatMul" or "Gemm", Groups: 1 }, context);
     }
 

@@ -183,6 +183,7 @@ public sealed class QuantizeWeightsPass : Pass<QuantizeWeightsOptions>
                 return last;
             };
         }
+        secondMoment = RankDeficientHessianWarning.Wrap(secondMoment, Name, context.Log);
         if (options.Rounding == WeightRounding.Gptq) return new GptqRounder(secondMoment, settings);
         if (options.Format != WeightOnlyFormat.Dq)
             throw new OnnxQuantException($"{Name}: rounding: gptqt exports binary-coded weights as a standard-ONNX float decomposition; set format: dq.");
