@@ -108,18 +108,19 @@ public sealed class CalibratePass : Pass<CalibrateOptions>
     /// the result returned holds only what no block completed (<see cref="CollectorOptions.AfterBlock"/>); a
     /// whole-model run never calls it and returns everything. <paramref name="blocks"/> gives the block-wise settings
     /// (<c>block-wise</c>, <c>block-mb</c>, …; only those are read); null: the calibrate step's defaults.
+    /// <paramref name="tap"/> sees every batch of every collected tensor (<see cref="CollectorOptions.Tap"/>).
     /// </remarks>
     public static CalibrationResult Collect(Model model, StatisticsRequests requests, RangeOptions rangeOptions, PassContext context,
-        Action<CompletedBlock, CalibrationResult>? afterBlock = null, CalibrateOptions? blocks = null)
+        Action<CompletedBlock, CalibrationResult>? afterBlock = null, CalibrateOptions? blocks = null, ObservedBatchVisitor? tap = null)
     {
         var settings = context.GetAnalysis<CalibrationSettings>() ?? new CalibrationSettings();
         var targets = Targets(model, rangeOptions.ObserverSpec(), CalibrationScope.Quantizer, requests);
         Action<CompletedBlock>? handOver = afterBlock is null ? null : block => afterBlock(block, CalibrationResult.Bind(model, block.Statistics, rangeOptions));
-        return CalibrationResult.Bind(model, CollectTargets(model, targets, settings, null, context, blocks ?? new CalibrateOptions(), handOver), rangeOptions);
+        return CalibrationResult.Bind(model, CollectTargets(model, targets, settings, null, context, blocks ?? new CalibrateOptions(), handOver, tap), rangeOptions);
     }
 
     private static CalibrationStatistics CollectTargets(Model model, List<KeyValuePair<string, ObserverSpec>> targets, CalibrationSettings settings,
-        string? fallbackData, PassContext context, CalibrateOptions step, Action<CompletedBlock>? afterBlock = null)
+        string? fallbackData, PassContext context, CalibrateOptions step, Action<CompletedBlock>? afterBlock = null, ObservedBatchVisitor? tap = null)
     {
         using var source = settings.OpenData(model, fallbackData);
         var statistics = CalibrationCollector.Collect(model, source, targets, new CollectorOptions
@@ -133,6 +134,7 @@ public sealed class CalibratePass : Pass<CalibrateOptions>
             Log = context.Log,
             Cancellation = context.Cancellation,
             AfterBlock = afterBlock,
+            Tap = tap,
         });
         source.NonFinite.Report(source.Description, context.Log);
         context.Log($"calibrate: {statistics.Count} tensors over {statistics.Samples} samples of {source.Description}.");

@@ -1,9 +1,8 @@
 using OnnxQuant.Ir;
 using OnnxQuant.Passes.Calibration;
 using OnnxQuant.Passes.Quantization;
-using OnnxQuant.Runtime;
+using OnnxQuant.Passes.Calibration.Ranges;
 using OnnxQuant.Runtime.Calibration.Statistics;
-using OnnxQuant.Runtime.Evaluation;
 
 namespace OnnxQuant.Passes.Equivalence;
 
@@ -32,77 +31,32 @@ internal static class SmoothQuantAlphaSearch
 
     /// <summary>
     /// In one run of <paramref name="model"/> over the calibration data (every batch, in order): each of
-    /// <paramref name="activations"/>' per-channel statistics along its last axis (the same min/max the calibrate step's
-    /// per-channel abs-max observer gives, so the pass needs no second run for these activations) and up to
-    /// <paramref name="maxRows"/> of its rows (last axis = K), every stride-th row in data order (the stride from the
-    /// first batch's rows per sample and the sample count).
+    /// <paramref name="activations"/>' per-channel statistics along its last axis (the calibrate step's per-channel
+    /// abs-max observer) and up to <paramref name="maxRows"/> of its rows (<see cref="SmoothQuantRowSampler"/>).
     /// </summary>
     public static Dictionary<Value, Sample> SampleRows(Model model, IReadOnlyList<Value> activations, int maxRows, PassContext context) =>
         SampleRows(model, activations.Select(a => (a, -1)).ToList(), maxRows, context);
 
     /// <summary>
     /// <see cref="SampleRows(Model, IReadOnlyList{Value}, int, PassContext)"/> with each activation's channel axis: −1
-    /// (the last: a MatMul/Gemm input) or 1 (an NC… Conv input, whose rows are then its pixels' channel vectors: the rows a
-    /// 1×1 convolution multiplies by its weight).
+    /// (the last: a MatMul/Gemm input) or 1 (an NC… Conv input, whose rows are then its pixels' channel vectors), run by the
+    /// calibrate step's collector (<see cref="CalibratePass.Collect"/>; block-wise per <paramref name="blocks"/>).
     /// </summary>
-    public static Dictionary<Value, Sample> SampleRows(Model model, IReadOnlyList<(Value Activation, int ChannelAxis)> requested, int maxRows, PassContext context)
+    public static Dictionary<Value, Sample> SampleRows(Model model, IReadOnlyList<(Value Activation, int ChannelAxis)> requested, int maxRows, PassContext context,
+        CalibrateOptions? blocks = null)
     {
-        var activations = requested.Select(r => r.Activation).ToList();
-        var axisOf = requested.ToDictionary(r => r.Activation, r => r.ChannelAxis);
-        var byName = activations.ToDictionary(v => v.Name!, StringComparer.Ordinal);
-        // An all-Conv model has nothing to sample (its groups keep 0.5), and ONNX Runtime refuses a run with no outputs.
-        if (activations.Count == 0) return [];
-        var settings = context.GetAnalysis<CalibrationSettings>() ?? new CalibrationSettings();
-        var names = activations.Select(v => v.Name!).ToList();
-        var rows = activations.ToDictionary(v => v, _ => new List<float[]>());
-        var channels = new Dictionary<Value, ChannelStatistics>();
-        var seen = activations.ToDictionary(v => v, _ => 0L);
-        var stride = new Dictionary<Value, long>();
-        using var source = settings.OpenData(model, null);
-        using var runner = ModelRunner.FromModel(model, context.Runner, names);
-        foreach (var batch in source.Batches())
+        if (requested.Count == 0) return [];
+        var sampler = new SmoothQuantRowSampler(requested, maxRows);
+        var requests = new StatisticsRequests();
+        foreach (var (activation, axis) in requested) requests.ChannelAbsMax(activation, axis);
+        var result = new Dictionary<Value, Sample>();
+        void Keep(CalibrationResult statistics)
         {
-            context.Cancellation.ThrowIfCancellationRequested();
-            // Read in place from ONNX Runtime's buffers: a managed copy of every exposed activation of a batch is hundreds of
-            // megabytes on a ViT-B (fresh pages each batch) for the few rows kept.
-            runner.Run(batch.Feeds, names, (name, type, dims, bytes) =>
-            {
-                var x = byName[name];
-                var data = FloatValues.Of(type, bytes);
-                int axis = axisOf[x] < 0 ? dims.Length - 1 : axisOf[x];
-                int k = checked((int)dims[axis]);
-                if (!channels.TryGetValue(x, out var statistics))
-                    channels[x] = statistics = new ChannelStatistics(axis, k);
-                statistics.Add(data, dims);
-                // Channels first: gather each pixel's channel vector into a row (N, C, H·W… → N·H·W… rows of C).
-                if (axis != dims.Length - 1) data = ChannelsLast(data, dims, axis);
-                long count = data.Length / k;
-                if (!stride.ContainsKey(x))
-                {
-                    long total = count / Math.Max(1, batch.SampleCount) * source.Count;
-                    stride[x] = Math.Max(1, (total + maxRows - 1) / maxRows);
-                }
-                var kept = rows[x];
-                for (long r = 0; r < count && kept.Count < maxRows; r++, seen[x]++)
-                    if (seen[x] % stride[x] == 0) kept.Add(data.Slice((int)(r * k), k).ToArray());
-            });
+            foreach (var (activation, _) in requested)
+                if (!result.ContainsKey(activation) && statistics.TryGetStatistics(activation, out var t) && t.Channels is { } channels)
+                    result[activation] = new Sample(sampler.Take(activation), channels);
         }
-        source.NonFinite.Report(source.Description, context.Log);
-        return channels.ToDictionary(e => e.Key, e => new Sample(rows[e.Key].ToArray(), e.Value));
-    }
-
-    /// <summary>[outer, C, inner] → [outer, inner, C] for the channel axis <paramref name="axis"/>.</summary>
-    private static float[] ChannelsLast(ReadOnlySpan<float> data, ReadOnlySpan<long> dims, int axis)
-    {
-        long outer = 1, inner = 1;
-        for (int i = 0; i < axis; i++) outer *= dims[i];
-        for (int i = axis + 1; i < dims.Length; i++) inner *= dims[i];
-        int c = checked((int)dims[axis]);
-        var result = new float[data.Length];
-        for (long o = 0; o < outer; o++)
-            for (int j = 0; j < c; j++)
-                for (long n = 0; n < inner; n++)
-                    result[(o * inner + n) * c + j] = data[(int)((o * c + j) * inner + n)];
+        Keep(CalibratePass.Collect(model, requests, new RangeOptions(), context, (_, statistics) => Keep(statistics), blocks, sampler.Observe));
         return result;
     }
 

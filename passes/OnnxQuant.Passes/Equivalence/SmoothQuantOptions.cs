@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using System.Globalization;
 using OnnxQuant.Ir;
+using OnnxQuant.Runtime.Calibration;
 
 namespace OnnxQuant.Passes.Equivalence;
 
@@ -25,6 +26,12 @@ public sealed class SmoothQuantOptions : IOptionRecord
     [Description("also smooth Conv layers: per input channel (axis 1) of the activation a convolution reads, 1/s folded into the previous Conv's output channels and bias (through Relu/LeakyRelu/MaxPool), a BatchNormalization, a Mul by a per-channel constant, or an explicit Mul")]
     public bool Conv { get; set; } = true;
 
+    [Description("collect the statistics and sampled rows on the whole model (off), one block at a time (on: each activation's alpha and s are found as soon as the block computing it has run, and its rows dropped, so memory is about one block's whatever the model's size; the same result), or block-wise above 2048 MB of weights (auto); --block-wise overrides")]
+    public BlockWiseMode BlockWise { get; set; } = BlockWiseMode.Auto;
+
+    [Description("block-wise: most MB of weights per block, as calibrate's block-mb")]
+    public double BlockMb { get; set; } = 64;
+
     /// <summary>True for <c>alpha: auto</c>.</summary>
     public bool IsAuto => Alpha.Trim().Equals("auto", StringComparison.OrdinalIgnoreCase);
 
@@ -39,6 +46,7 @@ public sealed class SmoothQuantOptions : IOptionRecord
     {
         if (AutoRows < 1) return $"auto-rows is {AutoRows}; it must be at least 1 (e.g. 'auto-rows: 1024').";
         if (double.IsNaN(ExplicitMulMinGain)) return "explicit-mul-min-gain is not a number; use e.g. 'explicit-mul-min-gain: 0.25' (or a negative value for always).";
+        if (!(BlockMb > 0)) return $"block-mb is {BlockMb}; it must be positive (e.g. 'block-mb: 64').";
         if (AutoColumns < 1) return $"auto-columns is {AutoColumns}; it must be at least 1 (e.g. 'auto-columns: 128').";
         if (IsAuto) return null;
         if (!double.TryParse(Alpha, NumberStyles.Float, CultureInfo.InvariantCulture, out double a))

@@ -81,84 +81,49 @@ public sealed class SmoothQuantPass : Pass<SmoothQuantOptions>
         }
         if (groups.Count == 0) return PassResult.Unchanged;
 
-        // alpha: auto measures its error on actual activation rows (see SmoothQuantAlphaSearch for why not XᵀX); the run
-        // that samples them also gives those activations' per-channel statistics. The calibrate step's collection runs
-        // only for what that run does not cover (every group with a fixed α; Conv groups, which keep 0.5, except pointwise
-        // ones sampled for the explicit-Mul rule).
+        // alpha: auto measures its error on actual activation rows (see SmoothQuantAlphaSearch for why not XᵀX); the
+        // calibration run that gives every group's per-channel statistics samples them as it goes (SmoothQuantRowSampler).
+        // Pointwise (1×1) Conv groups are sampled too (their rows are pixels), for the explicit-Mul rule below; other Conv
+        // groups keep 0.5.
         var phase = new PhaseClock();
-        // Pointwise (1×1) Conv groups are sampled too (their rows are pixels), for the explicit-Mul rule below.
         bool gainRule = options.ExplicitMul && options.ExplicitMulMinGain >= 0;
-        var sampled = fixedAlpha is null
-            ? SmoothQuantAlphaSearch.SampleRows(model, groups.Where(g => !g.IsConv || gainRule && g.Span == 1)
-                .Select(g => (g.Activation, g.ChannelAxis)).ToList(), options.AutoRows, context)
-            : [];
+        var sampler = new SmoothQuantRowSampler(fixedAlpha is null
+            ? groups.Where(g => !g.IsConv || gainRule && g.Span == 1).Select(g => (g.Activation, g.ChannelAxis)) : [], options.AutoRows);
         var requests = new StatisticsRequests();
-        foreach (var group in groups.Where(g => !sampled.ContainsKey(g.Activation))) requests.ChannelAbsMax(group.Activation, group.ChannelAxis);
-        var statistics = requests.Needs.Any() ? CalibratePass.Collect(model, requests, new RangeOptions(), context) : null;
-        string runTime = phase.Lap();
+        foreach (var group in groups) requests.ChannelAbsMax(group.Activation, group.ChannelAxis);
 
         // Every s from the original weights first: a layer may be both in a group and the producer another group's
-        // 1/s folds into, and row and column scalings commute.
+        // 1/s folds into, and row and column scalings commute. So each group is planned (statistics, α search, s) as
+        // soon as its activation's statistics are complete, and all rewrites wait until every group is planned: on a
+        // block-wise run (a model larger than memory) a group is planned when the block computing its activation has
+        // run, and its rows are dropped then, so at most one block's rows exist at once; on a whole-model run, after it.
+        // Either way the plans and the rewrites (in group order) are the same, so the same bytes.
         var quantizer = fixedAlpha is null ? SmoothQuantQuantizer.Following(context) : SmoothQuantQuantizer.Default;
         if (fixedAlpha is null) context.Log($"{Name}: alpha auto measures the error under {quantizer}.");
-        var plans = new List<(SmoothQuantGroup Group, float[] Scale, double Gain)>();
-        var chosen = new Dictionary<Value, double>();
-        foreach (var group in groups)
+        var planned = new Dictionary<SmoothQuantGroup, (float[] Scale, double Gain)?>();
+        var searching = new PhaseClock.Accumulator();
+        void PlanAll(CalibrationResult statistics)
         {
-            var channels = sampled.TryGetValue(group.Activation, out var sample) ? sample.Channels
-                : statistics is not null && statistics.TryGetStatistics(group.Activation, out var t) ? t.Channels : null;
-            if (channels is null)
-            {
-                context.RecordMiss(Pattern, "no calibrated statistics for the activation (it was not computed on the data)", group.Layers.Count);
-                continue;
-            }
-            var xMax = channels.AbsMax();
-            if (xMax.Length != group.K)
-            {
-                context.RecordMiss(Pattern, group.IsConv ? "the activation's axis 1 is not the convolutions' input channels"
-                    : "the activation's last axis is not the layers' input channels", group.Layers.Count);
-                continue;
-            }
-            // The α search needs the rows too: read them once.
-            var rows = sample is not null ? group.Layers.Select(l => l.ReadRows()).ToList() : null;
-            var wMax = rows is null ? group.WeightChannelAbsMax() : group.WeightChannelAbsMax(rows);
-            // gain: how much smoothing lowers the layers' output error on the sampled rows (1 − error / unsmoothed error);
-            // NaN where it was not measured.
-            double gain = double.NaN;
-            var probe = sample is not null && sample.Rows.Length > 0 && Scales(xMax, wMax, 0.5, out _) is not null
-                ? new SmoothQuantErrorProbe(sample.Rows, group.Layers.Select((l, i) => new SmoothQuantAlphaSearch.Layer(rows![i], l.OutputChannels, l.K)).ToList(), options.AutoColumns, quantizer)
-                : null;
-            var minMax = channels.MinMax;
-            double[] lows = minMax.Select(m => m.Min).ToArray(), highs = minMax.Select(m => m.Max).ToArray();
-            // The α search measures x·B on activation rows; a convolution's rows would be im2col patches: it keeps 0.5
-            // (a pointwise one's rows are pixels: its error at 0.5 is measured for the explicit-Mul rule).
-            if (fixedAlpha is null && group.IsConv)
-            {
-                context.Count("auto-conv-0.5");
-                if (probe is not null) gain = 1 - probe.Error(lows, highs, Scales(xMax, wMax, 0.5, out _)!) / probe.Unsmoothed(lows, highs);
-            }
-            else if (fixedAlpha is null && sample!.Rows.Length == 0) context.Count("auto-no-rows");
-            else if (fixedAlpha is null && probe is not null)
-            {
-                var (alpha, _, errors) = SmoothQuantAlphaSearch.Choose(probe, lows, highs, xMax, wMax, bounded: true);
-                double atHalf = errors[Array.IndexOf(SmoothQuantAlphaSearch.Grid, 0.5)];
-                context.Count("auto-stopped-early", errors.Count(double.IsPositiveInfinity));
-                if (gainRule) gain = 1 - errors.Min() / probe.Unsmoothed(lows, highs);
-                context.Count($"auto-alpha-{alpha.ToString("0.00", System.Globalization.CultureInfo.InvariantCulture)}");
-                context.Log(FormattableString.Invariant($"{Name}: {group.Activation.Name}: alpha {alpha:0.00} (error {errors.Min():G4}; at 0.5: {atHalf:G4}) over {sample!.Rows.Length} rows."));
-                chosen[group.Activation] = alpha;
-            }
-            double groupAlpha = fixedAlpha ?? chosen.GetValueOrDefault(group.Activation, 0.5);
-            if (Scales(xMax, wMax, groupAlpha, out int zero) is not { } scale)
-            {
-                context.RecordMiss(Pattern, "every channel of the activation or of the weights is zero", group.Layers.Count);
-                continue;
-            }
-            if (zero > 0) context.Count("zero-channels", zero);
-            plans.Add((group, scale, gain));
+            using var measuring = searching.Measure();
+            foreach (var group in groups)
+                if (!planned.ContainsKey(group) && statistics.TryGetStatistics(group.Activation, out _))
+                    planned[group] = Plan(group, statistics, sampler.Samples(group.Activation) ? sampler.Take(group.Activation) : null,
+                        fixedAlpha, quantizer, gainRule, options, context);
+            // On a model larger than memory, the rows and weight rows just used are large-object garbage, collected only in
+            // full GCs (as awq does after each unit).
+            if (model.Streams) GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
         }
+        var remaining = CalibratePass.Collect(model, requests, new RangeOptions(), context, (_, statistics) => PlanAll(statistics),
+            new CalibrateOptions { BlockWise = options.BlockWise, BlockMb = options.BlockMb }, sampler.Observe);
+        int streamed = planned.Count;
+        PlanAll(remaining);
+        foreach (var group in groups.Where(g => !planned.ContainsKey(g)))
+            planned[group] = Plan(group, remaining, null, fixedAlpha, quantizer, gainRule, options, context); // records the miss
+        var plans = groups.Where(g => planned.GetValueOrDefault(g) is not null).Select(g => (Group: g, planned[g]!.Value.Scale, planned[g]!.Value.Gain)).ToList();
+        string runTime = phase.Lap(minus: searching);
+        if (streamed > 0) context.Log($"{Name}: {streamed} of {groups.Count} activations planned block by block, as soon as their blocks had run.");
 
-        string searchTime = phase.Lap();
+        string searchTime = searching.ToString();
         var rewriter = new Rewriter(graph);
         int changed = 0;
         foreach (var (group, scale, gain) in plans)
@@ -208,6 +173,66 @@ public sealed class SmoothQuantPass : Pass<SmoothQuantOptions>
         if (changed > 0) context.Log($"{Name}: smoothed {changed} layers on {plans.Count} activations (alpha {options.Alpha}).");
         context.Log($"{Name}: time (wall / process CPU): model run {runTime}, scales{(fixedAlpha is null ? " and alpha search" : "")} {searchTime}, weight rewrite {phase.Lap()}.");
         return changed > 0 ? PassResult.Changed : PassResult.Unchanged;
+    }
+
+    /// <summary>
+    /// One group's s (and the explicit-Mul gain, NaN where not measured) from its activation's per-channel statistics in
+    /// <paramref name="statistics"/> and, for <c>alpha: auto</c>, its sampled <paramref name="sampledRows"/> (null: not
+    /// sampled); null when the group is left alone (the miss recorded). Reads only the original weights.
+    /// </summary>
+    private (float[] Scale, double Gain)? Plan(SmoothQuantGroup group, CalibrationResult statistics, float[][]? sampledRows, double? fixedAlpha,
+        SmoothQuantQuantizer quantizer, bool gainRule, SmoothQuantOptions options, PassContext context)
+    {
+        if (!statistics.TryGetStatistics(group.Activation, out var t) || t.Channels is not { } channels)
+        {
+            context.RecordMiss(Pattern, "no calibrated statistics for the activation (it was not computed on the data)", group.Layers.Count);
+            return null;
+        }
+        var xMax = channels.AbsMax();
+        if (xMax.Length != group.K)
+        {
+            context.RecordMiss(Pattern, group.IsConv ? "the activation's axis 1 is not the convolutions' input channels"
+                : "the activation's last axis is not the layers' input channels", group.Layers.Count);
+            return null;
+        }
+        // The α search needs the rows too: read them once.
+        var rows = sampledRows is not null ? group.Layers.Select(l => l.ReadRows()).ToList() : null;
+        var wMax = rows is null ? group.WeightChannelAbsMax() : group.WeightChannelAbsMax(rows);
+        // gain: how much smoothing lowers the layers' output error on the sampled rows (1 − error / unsmoothed error);
+        // NaN where it was not measured.
+        double gain = double.NaN;
+        var probe = sampledRows is not null && sampledRows.Length > 0 && Scales(xMax, wMax, 0.5, out _) is not null
+            ? new SmoothQuantErrorProbe(sampledRows, group.Layers.Select((l, i) => new SmoothQuantAlphaSearch.Layer(rows![i], l.OutputChannels, l.K)).ToList(), options.AutoColumns, quantizer)
+            : null;
+        var minMax = channels.MinMax;
+        double[] lows = minMax.Select(m => m.Min).ToArray(), highs = minMax.Select(m => m.Max).ToArray();
+        double? chosen = null;
+        // The α search measures x·B on activation rows; a convolution's rows would be im2col patches: it keeps 0.5
+        // (a pointwise one's rows are pixels: its error at 0.5 is measured for the explicit-Mul rule).
+        if (fixedAlpha is null && group.IsConv)
+        {
+            context.Count("auto-conv-0.5");
+            if (probe is not null) gain = 1 - probe.Error(lows, highs, Scales(xMax, wMax, 0.5, out _)!) / probe.Unsmoothed(lows, highs);
+        }
+        else if (fixedAlpha is null && sampledRows!.Length == 0) context.Count("auto-no-rows");
+        else if (fixedAlpha is null && probe is not null)
+        {
+            var (alpha, _, errors) = SmoothQuantAlphaSearch.Choose(probe, lows, highs, xMax, wMax, bounded: true);
+            double atHalf = errors[Array.IndexOf(SmoothQuantAlphaSearch.Grid, 0.5)];
+            context.Count("auto-stopped-early", errors.Count(double.IsPositiveInfinity));
+            if (gainRule) gain = 1 - errors.Min() / probe.Unsmoothed(lows, highs);
+            context.Count($"auto-alpha-{alpha.ToString("0.00", System.Globalization.CultureInfo.InvariantCulture)}");
+            context.Log(FormattableString.Invariant($"{Name}: {group.Activation.Name}: alpha {alpha:0.00} (error {errors.Min():G4}; at 0.5: {atHalf:G4}) over {sampledRows!.Length} rows."));
+            chosen = alpha;
+        }
+        double groupAlpha = fixedAlpha ?? chosen ?? 0.5;
+        if (Scales(xMax, wMax, groupAlpha, out int zero) is not { } scale)
+        {
+            context.RecordMiss(Pattern, "every channel of the activation or of the weights is zero", group.Layers.Count);
+            return null;
+        }
+        if (zero > 0) context.Count("zero-channels", zero);
+        return (scale, gain);
     }
 
     /// <summary>

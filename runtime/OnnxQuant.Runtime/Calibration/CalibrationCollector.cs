@@ -60,14 +60,18 @@ public static class CalibrationCollector
             using var runner = chunk.Count == 0 ? null : ModelRunner.FromModel(model, options.Runner, chunk);
             long passDone = 0, inFlight = 0;
             Task? observing = null;
-            void ObserveOutputs(RunOutputs outputs)
+            void ObserveOutputs(RunOutputs outputs, long samples)
             {
                 using (outputs)
                     outputs.Visit((name, type, dims, bytes) =>
                     {
                         // Each tensor's statistics are touched by one thread; only the skip list is shared.
                         if (!TensorStatistics.CanObserve(type)) lock (skipped) skipped.Add(name);
-                        else statistics[name].Observe(type, dims, bytes);
+                        else
+                        {
+                            statistics[name].Observe(type, dims, bytes);
+                            options.Tap?.Invoke(name, type, dims, bytes, samples, data.Count);
+                        }
                     }, observerThreads);
             }
             // Completes the batch in flight (rethrowing what its observers threw) and reports progress.
@@ -92,7 +96,7 @@ public static class CalibrationCollector
                     options.Cancellation.ThrowIfCancellationRequested();
                     if (pass == 0)
                         foreach (string name in fromFeeds)
-                            Observe(statistics[name], batch.Feeds[name], skipped);
+                            Observe(statistics[name], batch.Feeds[name], skipped, options.Tap, batch.SampleCount, data.Count);
                     // At most one batch is observed while the next runs, so memory stays bounded.
                     var outputs = chunk.Count > 0 ? RunAndKeep(runner!, batch, chunk) : null;
                     Complete();
@@ -100,8 +104,9 @@ public static class CalibrationCollector
                     if (chunk.Any(skipped.Contains)) chunk = chunk.Where(n => !skipped.Contains(n)).ToList();
                     inFlight = batch.SampleCount;
                     if (outputs is null) continue;
-                    if (overlap) observing = Task.Run(() => ObserveOutputs(outputs));
-                    else ObserveOutputs(outputs);
+                    long samples = batch.SampleCount;
+                    if (overlap) observing = Task.Run(() => ObserveOutputs(outputs, samples));
+                    else ObserveOutputs(outputs, samples);
                 }
                 Complete();
             }
@@ -197,9 +202,13 @@ public static class CalibrationCollector
         return result;
     }
 
-    private static void Observe(TensorStatistics statistics, Ir.Tensor tensor, HashSet<string> skipped)
+    private static void Observe(TensorStatistics statistics, Ir.Tensor tensor, HashSet<string> skipped, ObservedBatchVisitor? tap, long batchSamples, long dataSamples)
     {
-        if (TensorStatistics.CanObserve(tensor.ElementType)) statistics.Observe(tensor);
+        if (TensorStatistics.CanObserve(tensor.ElementType))
+        {
+            statistics.Observe(tensor);
+            tap?.Invoke(statistics.Name, tensor.ElementType, tensor.Dims.ToArray(), tensor.RawData.Span, batchSamples, dataSamples);
+        }
         else lock (skipped) skipped.Add(statistics.Name); // the observers of the batch in flight may add too
     }
 

@@ -61,7 +61,21 @@ public sealed record CollectorOptions
     /// whole-model run (the caller then gets everything in the returned statistics).
     /// </summary>
     public Action<CompletedBlock>? AfterBlock { get; init; }
+
+    /// <summary>
+    /// Called with every batch of every observed tensor right after its statistics took it, the bytes straight from ONNX
+    /// Runtime's buffer (or the feed), valid only during the call; on a whole-model and a block-wise run alike. Each
+    /// tensor sees its batches one at a time and in data order, as its statistics do, possibly on an observer thread
+    /// (different tensors at once). For what a pass keeps that is not a mergeable statistic (smooth-quant's sampled
+    /// activation rows), so that it too runs block by block. Tensors that are not floating-point are not passed.
+    /// </summary>
+    public ObservedBatchVisitor? Tap { get; init; }
 }
+
+/// <summary>One batch of an observed tensor (<see cref="CollectorOptions.Tap"/>): <paramref name="batchSamples"/> samples of the
+/// data's <paramref name="dataSamples"/>; <paramref name="data"/> is valid only during the call.</summary>
+public delegate void ObservedBatchVisitor(string name, OnnxQuant.Ir.DataType elementType, ReadOnlySpan<long> dims, ReadOnlySpan<byte> data,
+    long batchSamples, long dataSamples);
 
 /// <summary>What <see cref="CollectorOptions.AfterBlock"/> is given: block <paramref name="Index"/> of
 /// <paramref name="Count"/> has run, over <paramref name="Nodes"/>, and <paramref name="Statistics"/> are final.</summary>

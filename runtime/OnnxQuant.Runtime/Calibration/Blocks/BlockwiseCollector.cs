@@ -93,7 +93,12 @@ public static class BlockwiseCollector
                         batchSamples.Add(samples);
                         foreach (string name in fromFeeds)
                         {
-                            if (TensorStatistics.CanObserve(feeds[name].ElementType)) statistics[name].Observe(feeds[name]);
+                            var feed = feeds[name];
+                            if (TensorStatistics.CanObserve(feed.ElementType))
+                            {
+                                statistics[name].Observe(feed);
+                                options.Tap?.Invoke(name, feed.ElementType, feed.Dims.ToArray(), feed.RawData.Span, samples, data.Count);
+                            }
                             else skipped.Add(name);
                         }
                     }
@@ -114,7 +119,11 @@ public static class BlockwiseCollector
                             // Each tensor's statistics are touched by one thread; only the skip list is shared.
                             if (!statistics.TryGetValue(name, out var s)) return;
                             if (!TensorStatistics.CanObserve(type)) lock (skipped) skipped.Add(name);
-                            else s.Observe(type, dims, bytes);
+                            else
+                            {
+                                s.Observe(type, dims, bytes);
+                                options.Tap?.Invoke(name, type, dims, bytes, samples, data.Count);
+                            }
                         }, options.ObserverThreads);
                         for (int i = 0; i < fetch.Count; i++)
                             if (kept.Contains(fetch[i])) next[fetch[i]] = OrtTensors.FromOrtValue(outputs.Values[i]);
