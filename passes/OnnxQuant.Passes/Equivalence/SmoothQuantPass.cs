@@ -29,8 +29,12 @@ namespace OnnxQuant.Passes.Equivalence;
 /// Statistics: the per-channel abs-max of every candidate activation, collected by the pass itself on the model as it is
 /// (<see cref="CalibratePass.Collect"/> over <c>--data</c>), so it runs alone (<c>passes: [smooth-quant]</c>) or before
 /// the calibrate step of a quantizing recipe, which then calibrates the smoothed model. With <c>alpha: auto</c> the
-/// MatMul/Gemm groups' statistics come from the same single run that samples their rows
-/// (<see cref="SmoothQuantAlphaSearch.SampleRows"/>: the same per-channel min/max), so the model runs over the data once.
+/// same run samples the rows the search measures on (<see cref="SmoothQuantRowSampler"/>, the collector's tap), so the
+/// model runs over the data once. On a model larger than memory (<c>block-wise: auto</c> above 2 GB of weights, or
+/// <c>on</c>; <c>--block-wise</c> overrides) that run is the calibrator's block-wise runner: each activation is planned
+/// (statistics, α, s) when the block computing it has run and its rows are dropped, and the rewrites follow when every
+/// group is planned, so memory is about one block's; the plans, and so the output bytes, are the whole-model run's
+/// (test <c>SmoothQuantBlockWiseTests</c>).
 /// </para>
 /// <para>
 /// Preconditions: a float model (float activations), MatMul (2-D constant weight) or Gemm (transA = 0) layers; the
