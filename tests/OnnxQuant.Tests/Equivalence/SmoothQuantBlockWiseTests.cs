@@ -103,4 +103,28 @@ public class SmoothQuantBlockWiseTests
             Assert.Equal(sample.Channels.AbsMax(), blocks[v].Channels.AbsMax());
         }
     }
+
+    /// <summary>A graph input read by a linear layer: its rows come from the feeds (the collector's tap sees them as it
+    /// observes them), so alpha auto searches it rather than keeping 0.5 for want of rows.</summary>
+    [Fact]
+    public void AlphaAuto_SamplesAGraphInputsRows_FromTheFeeds()
+    {
+        var g = new Fusion.FusionTestGraph(21);
+        var x = g.Input("x", 4, 8);
+        var h = g.Op("Add", g.Op("MatMul", x, g.Random(-3, 3, 8, 8)), g.Random(-1, 1, 8));
+        g.Output(g.Op("MatMul", h, g.Random(-1, 1, 8, 6)));
+        var random = new Random(7);
+        var samples = Enumerable.Range(0, 6).Select(_ => (IReadOnlyDictionary<string, Tensor>)new Dictionary<string, Tensor>
+        {
+            ["x"] = Tensor.FromFloats(Enumerable.Range(0, 32).Select(i => (float)(random.NextDouble() * 2 - 1) * (i % 8 == 3 ? 20 : 1)).ToArray(), 4, 8),
+        }).ToList();
+        var context = new PassContext { CurrentPass = "smooth-quant" };
+        context.SetAnalysis(new CalibrationSettings { Samples = new CalibrationSamples(samples) });
+
+        Assert.True(new SmoothQuantPass().Run(g.Model, new SmoothQuantOptions { Alpha = "auto" }, context).Modified);
+
+        Assert.Equal(2, context.Counters.Where(c => c.Key.StartsWith("smooth-quant.auto-alpha-", StringComparison.Ordinal)).Sum(c => c.Value));
+        Assert.False(context.Counters.ContainsKey("smooth-quant.auto-no-rows"));
+        Assert.Equal(1, context.Counters.GetValueOrDefault("smooth-quant.mul")); // x has nothing before it
+    }
 }
