@@ -13,12 +13,19 @@ namespace OnnxQuant.Passes.Quantization;
 /// the <see cref="Rewriter"/>.
 /// </summary>
 /// <remarks>
+/// <paramref name="weightBits"/> 4 stores each weight as opset-21 int4 codes in [−7, 7] (half the bytes) followed by
+/// Cast(to int8): the values MatMulInteger reads are exactly the int4 codes, ONNX Runtime folds the Cast of the
+/// constant at session load and then fuses DynamicQuantizeMatMul as for int8 weights, so the step runs MLAS's int8 GEMM
+/// (at width 128 faster than MatMulNBits; docs/diffusion.md, "Speed"). Per column only (a [N] scale is what
+/// MatMulIntegerToFloat takes), so no blocks along K.
+/// </remarks>
+/// <remarks>
 /// <paramref name="activationQuantizer"/> replaces DynamicQuantizeLinear for an activation (insert-timestep-qdq: a
 /// QuantizeLinear whose scale and zero point are selected from the timestep); it returns x_q (uint8), s_x and z_x
 /// (scalars), the same three values, so the MatMulInteger → Cast → Mul form and ORT's fusion of it are unchanged.
 /// </remarks>
 internal sealed class DynamicQdqRewriter(Graph graph, bool perChannel, PassContext context, string pass, IWeightRounder rounder,
-    Func<Value, Rewriter, ActivationQuantization?>? activationQuantizer = null)
+    Func<Value, Rewriter, ActivationQuantization?>? activationQuantizer = null, int weightBits = 8)
 {
     private readonly Rewriter _rewriter = new(graph);
     private readonly record struct Weight(Value Quantized, Value Scale, Value ZeroPoint);
@@ -117,26 +124,40 @@ internal sealed class DynamicQdqRewriter(Graph graph, bool perChannel, PassConte
         return _activations[x] = new ActivationQuantization(q.Outputs[0]!, q.Outputs[1]!, q.Outputs[2]!);
     }
 
-    /// <summary>B as int8 [K, N] (a transB weight stored transposed), symmetric [−127, 127], per column or per tensor.</summary>
+    /// <summary>B as int8 [K, N] (a transB weight stored transposed), symmetric [−127, 127] (int4: [−7, 7] stored as int4
+    /// and cast to int8), per column or per tensor.</summary>
     private Weight QuantizeWeight(LinearLayer layer)
     {
         var w = layer.Weight;
         if (_weights.TryGetValue((w, layer.TransB), out var done)) return done;
         long rows = layer.K, cols = layer.N;
         var rounded = rounder.Round(layer.ReadRows(), layer.N, layer.K,
-            new WeightGrid(8, WeightScaleRule.NarrowSymmetric, layer.K, !perChannel, DataType.Float), layer);
+            new WeightGrid(weightBits, WeightScaleRule.NarrowSymmetric, layer.K, !perChannel, DataType.Float), layer);
         // Rows are B's columns: back to [K, N].
         var q = AxisRows.Of([rows, cols], 1).ToStored<sbyte>(rounded.Codes.Select(c => (sbyte)(c - rounded.DefaultZeroPoint)).ToArray());
         float[] scales = perChannel ? rounded.Scales : [rounded.Scales[0]];
         long channels = scales.Length;
         string hint = w.Name ?? "w";
         long[] scaleDims = perChannel ? [channels] : [];
-        var weight = new Weight(
-            _rewriter.AddWeight(Tensor.FromSpan(DataType.Int8, q, [rows, cols]), _rewriter.FreshName(hint + "_quantized")),
+        var weight = new Weight(weightBits == 8
+                ? _rewriter.AddWeight(Tensor.FromSpan(DataType.Int8, q, [rows, cols]), _rewriter.FreshName(hint + "_quantized"))
+                : Int4AsInt8(q, rows, cols, hint),
             _rewriter.AddWeight(Tensor.FromSpan(DataType.Float, scales, scaleDims), _rewriter.FreshName(hint + "_scale")),
             _rewriter.AddWeight(Tensor.FromSpan(DataType.Int8, new sbyte[channels], scaleDims), _rewriter.FreshName(hint + "_zero_point")));
         context.Count("weights");
         return _weights[(w, layer.TransB)] = weight;
+    }
+
+    /// <summary>int4 codes [K, N] (packed two per byte, opset 21) → Cast(to int8): the int8 B that MatMulInteger reads.</summary>
+    private Value Int4AsInt8(sbyte[] codes, long rows, long cols, string hint)
+    {
+        var packed = Tensor.FromRaw(DataType.Int4, [rows, cols], Ir.Numerics.SubBytePacking.Pack(codes.Select(c => (int)c).ToArray(), 4));
+        var int4 = _rewriter.AddWeight(packed, _rewriter.FreshName(hint + "_int4"));
+        var cast = new Node("Cast", [int4], 1, "", [Attribute.Int("to", (long)DataType.Int8)],
+            _rewriter.FreshName(hint + "_int4_Cast"), [_rewriter.FreshName(hint + "_quantized")]);
+        cast.Output.Type = new TensorType(DataType.Int8, new Shape([rows, cols]));
+        _rewriter.InsertAtFront(cast);
+        return cast.Output;
     }
 }
 

@@ -24,6 +24,15 @@ public sealed class InsertDynamicQdqOptions
     [Description(NonFiniteWeights.OptionDescription)]
     public NonFiniteWeightsPolicy NonFinite { get; set; } = NonFiniteWeightsPolicy.Error;
 
-    [Description("how weights are rounded to int8: rtn (round to nearest)")]
+    [Description("how weights are rounded: rtn (round to nearest) or gptq (error feedback through each layer's calibrated XᵀX; needs a calibrate step before)")]
     public WeightRounding Rounding { get; set; } = WeightRounding.Rtn;
+
+    [Description("bits per weight: 8 (int8) or 4 (int4 codes in [-7, 7] stored as opset-21 int4 and cast to int8 for MatMulInteger, which ONNX Runtime folds at load: half the weight bytes, the same int8 kernel; needs opset >= 21)")]
+    public int WeightBits { get; set; } = 8;
+
+    [Description("gptq: damping added to the Hessian's diagonal, as a fraction of its mean diagonal")]
+    public double GptqDamp { get; set; } = 0.01;
+
+    [Description("gptq: round columns in order of decreasing Hessian diagonal (act-order)")]
+    public bool GptqActOrder { get; set; }
 }

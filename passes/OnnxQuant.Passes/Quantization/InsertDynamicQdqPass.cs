@@ -1,4 +1,6 @@
 using OnnxQuant.Ir;
+using OnnxQuant.Passes.Calibration;
+using OnnxQuant.Passes.Quantization.Rounding;
 
 namespace OnnxQuant.Passes.Quantization;
 
@@ -26,6 +28,10 @@ namespace OnnxQuant.Passes.Quantization;
 /// non-constant or rank ≠ 2 weights, with <c>exclude-conditioning-path</c>/<c>exclude-output-layers</c> the layers
 /// <see cref="Diffusion.DenoiserStructure"/> finds (<c>conditioning-path</c>, <c>output-layer</c>), Gemm with transA or alpha ≠ 1 or a non-constant C (<c>skipped</c>). A constant
 /// weight or C holding NaN/±∞ is refused, or with <c>non-finite: float</c> left float (<see cref="NonFiniteWeights"/>).
+/// <c>weight-bits: 4</c> (opset ≥ 21) rounds weights to int4 [−7, 7] per column, stored as int4 and cast to int8
+/// (<see cref="DynamicQdqRewriter"/>); <c>rounding: gptq</c> (GPTQ, Frantar et al. 2022) rounds MatMul/Gemm weights
+/// with error feedback through each layer input's XᵀX from a calibrate step before (W4A8 on int8 kernels:
+/// <c>w4a8-diffusion</c>).
 /// </summary>
 public sealed class InsertDynamicQdqPass : Pass<InsertDynamicQdqOptions>
 {
@@ -38,6 +44,28 @@ public sealed class InsertDynamicQdqPass : Pass<InsertDynamicQdqOptions>
     public override string Summary => "Dynamic W8A8: int8 weights, runtime activation ranges (DynamicQuantizeLinear + MatMulInteger, fused by ORT).";
     public override IReadOnlyList<string> Provides => ["qdq"];
 
+    /// <summary>int4 weights are an opset-21 type.</summary>
+    public const long Int4Opset = 21;
+
+    /// <summary>With <c>rounding: gptq</c> the pass reads the XᵀX of every MatMul/Gemm input (a change invalidates every statistic).</summary>
+    public override StatisticsUse StatisticsFor(InsertDynamicQdqOptions options) =>
+        options.Rounding == WeightRounding.Gptq ? new StatisticsUse { Reads = StatisticKinds.SecondMoment } : Statistics;
+
+    /// <summary>With <c>rounding: gptq</c>: the XᵀX of the input of every MatMul/Gemm the pass may quantize.</summary>
+    public override void RequestStatistics(Model model, InsertDynamicQdqOptions options, Calibration.StatisticsRequests requests)
+    {
+        if (options.Rounding != WeightRounding.Gptq) return;
+        var ops = new HashSet<string>(options.OpTypes.Count > 0 ? options.OpTypes : DefaultOpTypes, StringComparer.Ordinal);
+        var excluded = options.ExcludeNodes.Select(NameGlob.Compile).ToList();
+        var structural = Diffusion.StructuralExclusions.Of(model.Graph, options.ExcludeConditioningPath, options.ExcludeOutputLayers);
+        foreach (var node in model.Graph.Nodes)
+        {
+            if (!node.IsDefaultDomain || !ops.Contains(node.OpType) || structural.ContainsKey(node) || NameGlob.AnyMatches(excluded, node)) continue;
+            if (node.Inputs.Count < 2 || node.Inputs[0] is not { IsConstant: false } x || node.Inputs[1] is not { Const.Rank: 2 }) continue;
+            if (LinearLayers.LinearLayer.TryRead(node, out _) is null) requests.SecondMoment(x);
+        }
+    }
+
     public override PassResult Run(Model model, InsertDynamicQdqOptions options, PassContext context)
     {
         FloatModelPrecondition.Check(model, Name, RequiredOpset, "DynamicQuantizeLinear needs");
@@ -49,8 +77,14 @@ public sealed class InsertDynamicQdqPass : Pass<InsertDynamicQdqOptions>
         var ops = new HashSet<string>(options.OpTypes.Count > 0 ? options.OpTypes : DefaultOpTypes, StringComparer.Ordinal);
         var excluded = options.ExcludeNodes.Select(NameGlob.Compile).ToList();
 
+        if (options.WeightBits is not (8 or 4))
+            throw new OnnxQuantException($"{Name}: weight-bits is {options.WeightBits}; it takes 8 or 4.");
+        if (options.WeightBits == 4 && (model.GetOpset("") ?? 1) < Int4Opset)
+            throw new OnnxQuantException(
+                $"{Name}: weight-bits: 4 stores int4 weights, which need opset >= {Int4Opset}; the model has {model.GetOpset("") ?? 1}. " +
+                $"Run 'upgrade-opset' (target-opset: {Int4Opset}) before '{Name}' in the recipe.");
         var rewriter = new DynamicQdqRewriter(model.Graph, options.WeightGranularity == QdqWeightGranularity.PerChannel, context, Name,
-            Quantization.Rounding.WeightRounders.For(options.Rounding));
+            RounderFor(model, options, context), weightBits: options.WeightBits);
         var structural = Diffusion.StructuralExclusions.Of(model.Graph, options.ExcludeConditioningPath, options.ExcludeOutputLayers);
         int done = 0;
         foreach (var node in QuantizationCandidates.Of(model, ops, excluded, context, Name))
@@ -61,6 +95,24 @@ public sealed class InsertDynamicQdqPass : Pass<InsertDynamicQdqOptions>
         }
         if (done > 0) context.Count("quantized", done);
         return PassResult.From(done > 0);
+    }
+
+    /// <summary>Round to nearest, or GPTQ for MatMul/Gemm (RTN for anything else) through each layer input's calibrated XᵀX.</summary>
+    private IWeightRounder RounderFor(Model model, InsertDynamicQdqOptions options, PassContext context)
+    {
+        if (options.Rounding != WeightRounding.Gptq) return WeightRounders.For(options.Rounding);
+        var calibration = context.GetAnalysis<CalibrationResult>()
+            ?? throw new OnnxQuantException($"{Name}: rounding: gptq reads each layer's calibrated XᵀX; run a calibrate step (with --data) before '{Name}'.");
+        var settings = new GptqSettings(options.GptqDamp, 128, options.GptqActOrder);
+        settings.Validate(Name);
+        // The inputs as calibrated, taken before any rewrite (a rewritten layer's output is a new value).
+        var calibratedInput = model.Graph.Nodes.Where(n => n.Inputs.Count > 0 && n.Inputs[0] is not null).ToDictionary(n => n, n => n.Inputs[0]!);
+        var gptq = new GptqRounder(RankDeficientHessianWarning.Wrap(layer =>
+        {
+            var (matrix, _, rows) = calibration.SecondMoment(calibratedInput[layer.Node]);
+            return (matrix, rows);
+        }, Name, context.Log), settings);
+        return new PerLayerRounder(gptq, new RoundToNearest(), layer => layer is { Node.OpType: "MatMul" or "Gemm", Groups: 1 }, context);
     }
 
 }
