@@ -17,7 +17,7 @@ public sealed class DiffusionPresetTests : IDisposable
     public void Dispose() => _folder.Dispose();
 
     [Fact]
-    public void W8a8Diffusion_RunsBlockMatMulsAsDynamicInt8_AndKeepsTheConditioningPathFinalLayerAndPatchConvFloat()
+    public void W8a8Diffusion_RunsBlockAndConditioningMatMulsAsDynamicInt8_AndKeepsTheFinalLayerAndPatchConvFloat()
     {
         string output = _folder.File("dit.w8a8-diffusion.onnx");
         var r = Onnxquant.Run(Dit, output, "--recipe", "w8a8-diffusion");
@@ -25,15 +25,14 @@ public sealed class DiffusionPresetTests : IDisposable
 
         using var model = OnnxReader.Read(output);
         var audit = FusionAudit.Run(model);
-        // 6 blocks × (qkv, proj, mlp up, mlp down); the final layer stays float.
-        Assert.Equal(24, audit.Kernels("DynamicQuantizeMatMul") + audit.Kernels("MatMulIntegerToFloat"));
+        // 6 blocks × (qkv, proj, mlp up, mlp down) + the conditioning path (6 block adaLN modulations, the final
+        // layer's adaLN modulation, the 2 timestep-MLP layers); only the final linear stays float.
+        Assert.Equal(24 + 6 + 1 + 2, audit.Kernels("DynamicQuantizeMatMul") + audit.Kernels("MatMulIntegerToFloat"));
         Assert.Equal(0, audit.Kernels("QLinearConv"));
         Assert.Single(model.Graph.Nodes, n => n.OpType == "Conv");
         Assert.Empty(audit.UnfusedOnComputePath);
-        // The adaLN modulation and timestep MLP Gemms and the final linear read float constant weights.
-        var floatLayers = model.Graph.Nodes.Where(n => n.OpType is "Gemm" or "MatMul" && n.Inputs[1]?.Const is not null).Select(n => n.Name ?? "").ToList();
-        Assert.Equal(6 + 1 + 2 + 1, floatLayers.Count);
-        Assert.All(floatLayers, name => Assert.True(name.Contains("adaLN") || name.Contains("t_embedder") || name.Contains("final_layer"), name));
+        var floatLayer = Assert.Single(model.Graph.Nodes, n => n.OpType is "Gemm" or "MatMul" && n.Inputs[1]?.Const is not null);
+        Assert.Contains("final_layer", floatLayer.Name ?? "");
 
         // Sanity only (the measured fidelity is in docs/diffusion.md): four samples stay close to the float sampler's.
         var report = DiffusionEvaluation.Run(Dit, output, SamplerFile, new DiffusionEvalOptions { Count = 4, Seed = 1000, NoSpread = true });
@@ -41,19 +40,26 @@ public sealed class DiffusionPresetTests : IDisposable
     }
 
     [Fact]
-    public void W4a8Diffusion_CalibratesOnTheTrajectory_AndWritesInt4MatMulNBitsForTheBlocksOnly()
+    public void W4a8Diffusion_CalibratesOnTheTrajectory_AndRunsInt4BlockWeightsOnOrtsDynamicInt8Kernel()
     {
         string output = _folder.File("dit.w4a8-diffusion.onnx");
         var r = Onnxquant.Run(Dit, output, "--recipe", "w4a8-diffusion", "--data", "sampler:" + SamplerFile, "--count", "1", "--seed", "1");
         Assert.True(r.ExitCode == 0, r.ToString());
 
         using var model = OnnxReader.Read(output);
-        var nbits = model.Graph.Nodes.Where(n => n.OpType == "MatMulNBits").ToList();
-        Assert.Equal(24, nbits.Count);
-        Assert.All(nbits, n => Assert.Equal(4L, n.Attributes.Single(a => a.Name == "bits").AsInt()));
-        Assert.All(nbits, n => Assert.Equal(4L, n.Attributes.Single(a => a.Name == "accuracy_level").AsInt()));
+        // Standard ONNX: 24 int4 weights (6 blocks × qkv, proj, mlp up, mlp down), each cast to int8 for MatMulInteger.
+        Assert.DoesNotContain(model.Graph.Nodes, n => n.OpType == "MatMulNBits" || !n.IsDefaultDomain);
+        var int4 = model.Graph.Constants.Where(c => c.Const!.ElementType == DataType.Int4).ToList();
+        Assert.Equal(24, int4.Count);
+        Assert.All(int4, c => Assert.Equal("Cast", Assert.Single(c.Uses).Node.OpType));
+        Assert.Equal(24, model.Graph.Nodes.Count(n => n.OpType == "MatMulInteger"));
+        // ORT folds the Casts of the constants and fuses every layer into its dynamic int8 kernel.
+        var audit = FusionAudit.Run(model);
+        Assert.Equal(24, audit.Kernels("DynamicQuantizeMatMul") + audit.Kernels("MatMulIntegerToFloat"));
+        Assert.Equal(0, audit.Kernels("MatMulInteger"));
         var floatLayers = model.Graph.Nodes.Where(n => n.OpType is "Gemm" or "MatMul" && n.Inputs[1]?.Const is not null).Select(n => n.Name ?? "").ToList();
         Assert.Equal(10, floatLayers.Count);
+        Assert.All(floatLayers, name => Assert.True(name.Contains("adaLN") || name.Contains("t_embedder") || name.Contains("final_layer"), name));
 
         var report = DiffusionEvaluation.Run(Dit, output, SamplerFile, new DiffusionEvalOptions { Count = 4, Seed = 1000, NoSpread = true });
         Assert.True(report.Quantized.MeanPsnrDb > 25, $"mean PSNR {report.Quantized.MeanPsnrDb:0.00} dB");
@@ -135,7 +141,7 @@ public sealed class DiffusionPresetTests : IDisposable
         }
         using var original = OnnxReader.Read(a);
         using var other = OnnxReader.Read(b);
-        Assert.Equal(24, other.Graph.Nodes.Count(n => n.OpType == "MatMulNBits"));
+        Assert.Equal(24, other.Graph.Nodes.Count(n => n.OpType == "MatMulInteger"));
         Assert.Equal(10, other.Graph.Nodes.Count(n => n.OpType is "Gemm" or "MatMul" && n.Inputs[1]?.Const is not null));
         var random = new Random(5);
         var feeds = new Dictionary<string, Tensor>
