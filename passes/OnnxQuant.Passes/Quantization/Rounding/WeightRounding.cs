@@ -24,7 +24,7 @@ public static class WeightRounders
     {
         WeightRounding.Rtn => new RoundToNearest(),
         WeightRounding.Gptq => throw new OnnxQuantException(
-            "rounding: gptq is supported by quantize-weights and insert-qdq only (it needs each layer's calibrated XᵀX); use rounding: rtn here."),
+            "rounding: gptq is supported by quantize-weights, insert-qdq and insert-dynamic-qdq only (it needs each layer's calibrated XᵀX); use rounding: rtn here."),
         WeightRounding.Gptqt => throw new OnnxQuantException(
             "rounding: gptqt is supported by quantize-weights only (it needs each layer's calibrated XᵀX); use rounding: rtn here."),
         _ => throw new ArgumentOutOfRangeException(nameof(rounding), rounding, "No rounder for this choice."),
