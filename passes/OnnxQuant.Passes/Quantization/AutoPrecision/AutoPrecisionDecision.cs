@@ -9,7 +9,12 @@ namespace OnnxQuant.Passes.Quantization.AutoPrecision;
 public sealed record AutoPrecisionDecision(string Node, string Group, PrecisionChoice Choice, double LocalSqnrDb,
     double ScoreBefore, double ScoreAfter, double CostNs, int Tried);
 
-/// <summary>What the search did, as written to the output's metadata (key <see cref="AutoPrecisionPass.MetadataKey"/>, JSON).</summary>
+/// <summary>
+/// What the search did, as written to the output's metadata (key <see cref="AutoPrecisionPass.MetadataKey"/>, JSON).
+/// <see cref="ScreenSamples"/>: held-out samples each candidate change was screened on (a change is kept only after a
+/// measurement on all <see cref="HeldOutSamples"/>; equal to them when there is no screening); <see cref="SampleRuns"/>:
+/// forward passes of one held-out sample through any variant (ranking, screening, confirming), the search's cost.
+/// </summary>
 public sealed record AutoPrecisionSummary(
     string Target,
     string Metric,
@@ -25,4 +30,6 @@ public sealed record AutoPrecisionSummary(
     int Measurements,
     string Stopped,
     string CostTable,
-    IReadOnlyList<AutoPrecisionDecision> Decisions);
+    IReadOnlyList<AutoPrecisionDecision> Decisions,
+    int ScreenSamples = 0,
+    long SampleRuns = 0);

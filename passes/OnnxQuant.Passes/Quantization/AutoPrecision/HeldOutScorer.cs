@@ -92,6 +92,7 @@ public sealed class HeldOutScorer
         {
             var exposed = batch.Where(n => !_outputs.Contains(n)).ToList();
             using var runner = ModelRunner.FromModel(model, _runner, exposed);
+            SampleRuns++;
             runner.Run(_samples[0].Feeds, batch, (name, _, dims, _) =>
             {
                 long count = 1;
@@ -112,6 +113,12 @@ public sealed class HeldOutScorer
 
     /// <summary>Element counts of the float model's tensors on the first sample, by name (filled by <see cref="ElementCounts"/>).</summary>
     private readonly Dictionary<string, long> _sizes = new(StringComparer.Ordinal);
+
+    /// <summary>Forward passes of one held-out sample so far (any model, any exposed tensors): what the scorer cost.</summary>
+    public long SampleRuns { get; private set; }
+
+    /// <summary>The held-out samples this scorer measures on.</summary>
+    public int Count => _samples.Count;
 
     /// <summary>The score of <paramref name="model"/> on the held-out samples.</summary>
     public double Measure(Model model) => Score(RunAll(model, []).Outputs);
@@ -162,6 +169,7 @@ public sealed class HeldOutScorer
             using var quantRunner = ModelRunner.FromModel(quantized, _runner, chunkQuant);
             for (int s = 0; s < _samples.Count; s++)
             {
+                SampleRuns += cached ? 1 : 2;
                 var reference = cached ? _floatCache!.Value.Values[s] : Copy(floatRunner!, _samples[s].Feeds, chunkFloat);
                 var floatOf = chunk.ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
                 quantRunner.Run(_samples[s].Feeds, chunkQuant, (name, type, _, data) =>
@@ -232,6 +240,7 @@ public sealed class HeldOutScorer
         var tensors = new List<Dictionary<string, float[]>>();
         foreach (var sample in _samples)
         {
+            SampleRuns++;
             var values = runner.Run(sample.Feeds, names);
             if (_classes == 0 && values[_outputs[0]].Dims.Count > 0) _classes = checked((int)values[_outputs[0]].Dims[^1]);
             outputs.Add(_outputs.ToDictionary(n => n, n => FloatValues.Of(values[n]).ToArray(), StringComparer.Ordinal));

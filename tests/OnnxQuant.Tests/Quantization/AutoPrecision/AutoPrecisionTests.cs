@@ -134,6 +134,34 @@ public class AutoPrecisionTests
     }
 
     [Fact]
+    public void ScreeningOnTwoSamples_FindsTheSameLayer_WithFewerSampleRuns_AndRecordsIt()
+    {
+        using var folder = new ScratchFolder();
+        // Default: candidates are screened on the first 2 held-out samples, a change is kept after a run on all 8.
+        var (_, screened) = Search(folder, brokenLayer: 3, "s.onnx", "--target", "sqnr=30");
+        File.WriteAllText(folder.File("all.yaml"), SearchOnly.Replace("{target: \"sqnr=30\"}", "{target: \"sqnr=30\", screen-samples: 0}"));
+        var (_, all) = Quantize(folder, new Dictionary<int, float> { [3] = 1000 }, "a.onnx", "--recipe", folder.File("all.yaml"), "--target", "sqnr=30");
+
+        Assert.Equal(2, screened.GetProperty("screenSamples").GetInt32());
+        Assert.Equal(8, all.GetProperty("screenSamples").GetInt32());
+        string Nodes(JsonElement s) => string.Join(",", s.GetProperty("decisions").EnumerateArray().Select(d => d.GetProperty("node").GetString() + ":" + d.GetProperty("choice").GetString()));
+        Assert.Equal(Nodes(all), Nodes(screened));
+        Assert.Equal("fc4", screened.GetProperty("decisions")[0].GetProperty("node").GetString());
+        // The kept score is the full held-out figure in both (the same model), not the screening one.
+        Assert.Equal(all.GetProperty("finalScore").GetDouble(), screened.GetProperty("finalScore").GetDouble());
+        long cheap = screened.GetProperty("sampleRuns").GetInt64(), full = all.GetProperty("sampleRuns").GetInt64();
+        Assert.True(cheap > 0 && cheap * 2 < full, $"screened {cheap} sample runs, all {full}");
+    }
+
+    [Fact]
+    public void ATop1Target_ScreensOnEveryHeldOutSample()
+    {
+        using var folder = new ScratchFolder();
+        var (_, summary) = Search(folder, brokenLayer: 3, "q.onnx", "--target", "top1-drop=0");
+        Assert.Equal(summary.GetProperty("heldOutSamples").GetInt32(), summary.GetProperty("screenSamples").GetInt32());
+    }
+
+    [Fact]
     public void SameInputAndSeed_WriteTheSameBytes()
     {
         using var folder = new ScratchFolder();
