@@ -20,6 +20,9 @@ public sealed class AutoPrecisionOptions
     [Description("nodes tried per round (int16 and float each), those of lowest local SQNR")]
     public int Candidates { get; set; } = 4;
 
+    [Description("nodes measured on one model (the lowest local SQNR first, `candidates` at a time) before the search stops for want of a change that gains")]
+    public int Scan { get; set; } = 16;
+
     [Description("the least score gain (dB, or points for top1-drop) a change must bring to be kept")]
     public double MinGain { get; set; } = 0.05;
 

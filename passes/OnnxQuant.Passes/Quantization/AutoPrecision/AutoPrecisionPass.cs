@@ -87,7 +87,9 @@ public sealed class AutoPrecisionPass : Pass<AutoPrecisionOptions>
         if (options.ScreenSamples < 0) throw new OnnxQuantException($"{Name}: screen-samples is a count of held-out samples (0: all); {options.ScreenSamples} is not.");
         int screenCount = options.ScreenSamples == 0 || target.Metric == TargetMetric.Top1 ? samples.Count : Math.Min(options.ScreenSamples, samples.Count);
         bool screening = screenCount < samples.Count;
-        var screen = screening ? new HeldOutScorer(model, samples.Take(screenCount).ToList(), target.Metric, labels, keys, runner) : scorer;
+        // Made when first needed (its float reference costs runs; a model that holds the target at once needs none).
+        HeldOutScorer? screenScorer = null;
+        HeldOutScorer Screen() => screening ? screenScorer ??= new HeldOutScorer(model, samples.Take(screenCount).ToList(), target.Metric, labels, keys, runner) : scorer;
         byte[] floatBytes = OnnxWriter.ToBytes(model);
         var costs = KernelCosts.Shipped;
 
@@ -135,7 +137,7 @@ public sealed class AutoPrecisionPass : Pass<AutoPrecisionOptions>
             : [PrecisionChoice.Int8Clipped, PrecisionChoice.Int16, PrecisionChoice.Float];
         double start = Score(choice, scorer), score = start;
         // The current model's score on the screening samples (what a screened change's gain is measured against).
-        double screenScore = screening ? Score(choice, screen) : score;
+        double screenScore = screening && !target.Holds(score, scorer.FloatScore) ? Score(choice, Screen()) : score;
         context.Log($"{Name}: {candidates.Count} nodes, {samples.Count} held-out samples; float {F(scorer.FloatScore)}, all int8 {F(score)} ({target}).");
         // Ranks the int8 nodes of the model built from `current` by local SQNR, lowest first.
         List<(Node Node, double Local)> RankByLocalSqnr(IReadOnlyDictionary<string, PrecisionChoice> current)
@@ -154,7 +156,7 @@ public sealed class AutoPrecisionPass : Pass<AutoPrecisionOptions>
                         pairs[d] = t;
                         dequantized[t] = d;
                     }
-                var measured = screen.TensorSqnr(model, built, pairs);
+                var measured = Screen().TensorSqnr(model, built, pairs);
                 foreach (string t in tensorsOfInterest)
                 {
                     if (measured.TryGetValue(t, out double own)) local[t] = own;
@@ -192,7 +194,12 @@ public sealed class AutoPrecisionPass : Pass<AutoPrecisionOptions>
         // SQNR, which needs one run with every tensor exposed, and those measured on an older model again) are
         // measured only when no known change gains.
         var pool = new List<Trial>();
-        int version = 0, triedSinceDecision = 0, widened = 0;
+        int version = 0, triedSinceDecision = 0, widened = 0, rankedAt = -1;
+        List<(Node Node, double Local)>? rankedNow = null;
+        var scannedAt = new Dictionary<Node, int>();
+        // Int16 activations where the cost table charges them at least float's (every Conv kind: ORT runs them in float
+        // after DequantizeLinear) are dominated by float: no more accurate, no cheaper. Not measured there.
+        bool Dominated(Node n, PrecisionChoice option) => option == PrecisionChoice.Int16 && Ns(n, PrecisionChoice.Int16) >= Ns(n, PrecisionChoice.Float);
         bool TimeUp() => clock.Elapsed.TotalMinutes >= maxMinutes;
         double CostOf(Trial t) => Ns(t.Node, t.Option) - Ns(t.Node, choice[t.Node.Name!]);
         bool WithinBudget(Trial t)
@@ -207,7 +214,7 @@ public sealed class AutoPrecisionPass : Pass<AutoPrecisionOptions>
         void MeasureTrial(Trial t)
         {
             var trial = new Dictionary<string, PrecisionChoice>(choice, StringComparer.Ordinal) { [t.Node.Name!] = t.Option };
-            t.Score = Score(trial, screen);
+            t.Score = Score(trial, Screen());
             t.Gain = t.Score - screenScore;
             t.MeasuredAt = version;
             triedSinceDecision++;
@@ -225,8 +232,17 @@ public sealed class AutoPrecisionPass : Pass<AutoPrecisionOptions>
             {
                 // Nothing known gains: measure, on the current model, the nodes of lowest local SQNR not measured on it
                 // yet (a node whose change gained nothing while another layer was still broken may gain now).
-                bool Fresh(Node n) => pool.Any(t => t.Node == n && t.MeasuredAt == version);
-                var ranked = RankByLocalSqnr(choice).Where(r => !Fresh(r.Node)).Take(Math.Max(1, options.Candidates)).ToList();
+                // The ranking is that of the current model, computed once per model (a widening that found nothing
+                // moves on to the next nodes of the same ranking, up to `scan` nodes per model).
+                bool Fresh(Node n) => scannedAt.TryGetValue(n, out int v) && v == version || pool.Any(t => t.Node == n && t.MeasuredAt == version);
+                if (rankedAt != version)
+                {
+                    rankedNow = RankByLocalSqnr(choice);
+                    rankedAt = version;
+                }
+                var rankedList = rankedNow!;
+                int scanned = rankedList.Count(r => Fresh(r.Node));
+                var ranked = rankedList.Where(r => !Fresh(r.Node)).Take(Math.Max(1, Math.Min(options.Candidates, Math.Max(1, options.Scan - scanned)))).ToList();
                 context.Log($"{Name}: lowest local SQNR (not measured on this model): {string.Join(", ", ranked.Select(r => $"{r.Node.Name} {F(r.Local)} dB"))}.");
                 if (ranked.Count == 0)
                 {
@@ -236,7 +252,9 @@ public sealed class AutoPrecisionPass : Pass<AutoPrecisionOptions>
                 widened++;
                 foreach (var (node, localSqnr) in ranked)
                 {
-                    foreach (var option in alternatives.Where(a => a != choice[node.Name!]))
+                    // Visited on this model even where every option is out of the latency budget (not measured).
+                    scannedAt[node] = version;
+                    foreach (var option in alternatives.Where(a => a != choice[node.Name!] && !Dominated(node, a)))
                     {
                         if (TimeUp()) break;
                         var t = pool.FirstOrDefault(e => e.Node == node && e.Option == option);
@@ -247,10 +265,12 @@ public sealed class AutoPrecisionPass : Pass<AutoPrecisionOptions>
                     }
                 }
                 open = pool.Where(t => Gains(t) && WithinBudget(t)).ToList();
+                if (open.Count == 0 && !TimeUp() && rankedList.Count(r => Fresh(r.Node)) < options.Scan && rankedList.Any(r => !Fresh(r.Node)))
+                    continue;
                 if (open.Count == 0)
                 {
                     stopped = TimeUp() ? $"time cap ({maxMinutes} min) reached"
-                        : $"no change to the next {ranked.Count} nodes of lowest local SQNR gains {options.MinGain}" + (maxLatency > 0 ? " within the latency budget" : "");
+                        : $"no change to the {rankedList.Count(r => Fresh(r.Node))} nodes of lowest local SQNR gains {options.MinGain}" + (maxLatency > 0 ? " within the latency budget" : "");
                     break;
                 }
             }
@@ -298,7 +318,7 @@ public sealed class AutoPrecisionPass : Pass<AutoPrecisionOptions>
         context.Count("nodes-float", choice.Count(c => c.Value == PrecisionChoice.Float));
         context.Count("nodes-int8-clipped", choice.Count(c => c.Value == PrecisionChoice.Int8Clipped));
         context.Count("measurements", measurements);
-        long sampleRuns = scorer.SampleRuns + (screening ? screen.SampleRuns : 0);
+        long sampleRuns = scorer.SampleRuns + (screenScorer?.SampleRuns ?? 0);
         context.Count("sample-runs", sampleRuns);
         context.Log($"{Name}: {decisions.Count} decision(s), {measurements} models scored, {sampleRuns} held-out sample runs (screening on {screenCount} of {samples.Count}), {F(clock.Elapsed.TotalSeconds)} s.");
         if (!holds) context.Log($"{Name}: warning: target {target} not reached ({F(score)}; {stopped}); the best model found is written.");
