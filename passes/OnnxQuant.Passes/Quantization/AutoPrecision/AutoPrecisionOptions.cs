@@ -26,8 +26,8 @@ public sealed class AutoPrecisionOptions
     [Description("the least score gain (dB, or points for top1-drop) a change must bring to be kept")]
     public double MinGain { get; set; } = 0.05;
 
-    [Description("held-out samples each candidate change is screened on (the first ones; a change is kept only after it gains on all of them); 0: all. Top-1 targets always screen on all (a hit rate on a few samples cannot rank small changes)")]
-    public int ScreenSamples { get; set; } = 2;
+    [Description("held-out samples each candidate change is screened on (the first ones; a change is kept only after it gains on all of them); 0: all; -1 (default): 2 when the cost table estimates one float run of the model's quantizable ops at 100 ms or more, else all. Top-1 targets always screen on all (a hit rate on a few samples cannot rank small changes)")]
+    public int ScreenSamples { get; set; } = -1;
 
     [Description("labels of the calibration data (as eval --labels), for top1-drop")]
     public string? Labels { get; set; }
