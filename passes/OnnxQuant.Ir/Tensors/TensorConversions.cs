@@ -112,6 +112,20 @@ public static class TensorConversions
 
     public static Tensor FromFloats(DataType type, ReadOnlySpan<float> values, long[] dims, bool saturate = true)
     {
+        if (type == DataType.Float)
+        {
+            // Straight to bytes, without a double copy (twice the weight's size: a 32000×2560 table is 655 MB). The
+            // round trip through double is kept for NaNs only, whose payload it may change (a signaling NaN comes
+            // back quiet), so the bytes are those of the double path.
+            byte[] bytes = new byte[DataType.Float.ByteLength(values.Length)];
+            for (int i = 0; i < values.Length; i++)
+            {
+                float v = values[i];
+                if (float.IsNaN(v)) v = (float)(double)v;
+                BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(i * 4), v);
+            }
+            return Tensor.FromRaw(type, dims, bytes);
+        }
         var d = new double[values.Length];
         for (int i = 0; i < d.Length; i++) d[i] = values[i];
         return FromDoubles(type, d, dims, saturate);

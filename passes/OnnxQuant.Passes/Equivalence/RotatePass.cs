@@ -53,6 +53,12 @@ public sealed class RotatePass : Pass<RotateOptions>
 {
     public override string Name => "rotate";
 
+    /// <summary>
+    /// Read every layer's weight first and edit it step by step, as the pass did before issue 16 (every layer's
+    /// doubles held until the write); for the test that the layer-at-a-time path writes the same bytes.
+    /// </summary>
+    internal bool EditAllLayersFirst { get; init; }
+
     public override string Summary => "QuaRot: fold norms' γ/β, make LayerNorm streams zero-mean (→ RMS norm), rotate the residual stream by a seeded randomized Hadamard, per-head Hadamard on V/out-projection, online Hadamard before fc2/down-projection.";
 
     public override PassResult Run(Model model, RotateOptions options, PassContext context)
@@ -81,11 +87,11 @@ public sealed class RotatePass : Pass<RotateOptions>
             }
         }
 
-        // Layers are edited independently of each other, in parallel within each step; a step's edits of one layer
-        // finish before the next step's start, so γ is folded before any rotation reads B.
+        // Each layer's edits are recorded in step order (γ folded before any rotation reads B) and applied when the
+        // layer is written, one layer at a time, so a model larger than memory holds one layer's weight (issue 16).
         var edits = new System.Collections.Concurrent.ConcurrentDictionary<Node, Lazy<RotationLayerEdit>>();
         RotationLayerEdit Edit(Node node) => edits.GetOrAdd(node, n => new Lazy<RotationLayerEdit>(() =>
-            LinearLayer.TryRead(n, out var layer) is { } not ? throw new InvalidOperationException($"{n}: {not}") : new RotationLayerEdit(layer!))).Value;
+            LinearLayer.TryRead(n, out var layer) is { } not ? throw new InvalidOperationException($"{n}: {not}") : new RotationLayerEdit(layer!, EditAllLayersFirst))).Value;
 
         Action<Span<double>>? streamColumns = null;
         if (stream is not null)
@@ -179,13 +185,19 @@ public sealed class RotatePass : Pass<RotateOptions>
         // Write: weights, constant terms, norms, online MatMuls.
         var rewriter = new Rewriter(graph);
         // Written in graph order, so constant names and the output bytes do not depend on the threads.
-        foreach (var node in graph.Nodes.Where(edits.ContainsKey).ToList()) edits[node].Value.Write(rewriter);
+        foreach (var node in graph.Nodes.Where(edits.ContainsKey).ToList())
+        {
+            edits[node].Value.Write(rewriter, collectCopies: model.Streams);
+            // A model larger than memory: each layer leaves a few weight-sized arrays on the large-object heap, which
+            // the GC lets pile up before a full collection; a blocking one per layer costs milliseconds.
+            if (model.Streams) GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+        }
         var rotatedConstants = new Dictionary<(Value, string), Value>();
         if (stream is not null)
             foreach (var (node, input) in stream.ConstantTerms)
-                RotateConstant(rewriter, node, input, "stream", streamColumns!, rotatedConstants);
+                RotateConstant(model, rewriter, node, input, "stream", streamColumns!, rotatedConstants);
         foreach (var (node, input, op) in headTerms)
-            RotateConstant(rewriter, node, input, $"head{node.Name}", op, rotatedConstants);
+            RotateConstant(model, rewriter, node, input, $"head{node.Name}", op, rotatedConstants);
         if (stream is not null)
             foreach (var (norm, _) in stream.Norms) ReplaceNorm(rewriter, model, norm, stream.Width);
         var hadamards = new Dictionary<int, Value>();
@@ -248,19 +260,31 @@ public sealed class RotatePass : Pass<RotateOptions>
         }
     }
 
-    private static void RotateConstant(Rewriter rewriter, Node node, int input, string kind, Action<Span<double>> op,
+    private static void RotateConstant(Model model, Rewriter rewriter, Node node, int input, string kind, Action<Span<double>> op,
         Dictionary<(Value, string), Value> done)
     {
         var old = node.Inputs[input]!;
         if (!done.TryGetValue((old, kind), out var replacement))
         {
             var tensor = old.Const!;
-            var values = tensor.ToFloatArray().Select(v => (double)v).ToArray();
+            var values = tensor.ToFloatArray();
             tensor.Storage?.ReleasePages();
-            op(values);
-            replacement = rewriter.AddWeight(
-                TensorConversions.FromFloats(tensor.ElementType, values.Select(v => (float)v).ToArray(), tensor.Dims.ToArray()), old.Name);
+            // Every op here treats each row of the last axis on its own: it runs on slices of whole rows in double,
+            // written back in place, so an embedding table (32000×2560 on the 2.7B shape) is never held as doubles.
+            int width = tensor.Rank == 0 ? values.Length : (int)tensor.Dims[^1];
+            int sliceLength = width <= 0 || values.Length % width != 0 ? values.Length : Math.Max(1, (1 << 18) / width) * width;
+            int slices = values.Length == 0 ? 0 : (values.Length + sliceLength - 1) / sliceLength;
+            Parallel.For(0, slices, slice =>
+            {
+                int first = slice * sliceLength, length = Math.Min(sliceLength, values.Length - first);
+                var buffer = new double[length];
+                for (int i = 0; i < length; i++) buffer[i] = values[first + i];
+                op(buffer);
+                for (int i = 0; i < length; i++) values[first + i] = (float)buffer[i];
+            });
+            replacement = rewriter.AddWeight(TensorConversions.FromFloats(tensor.ElementType, values, tensor.Dims.ToArray()), old.Name);
             done[(old, kind)] = replacement;
+            if (model.Streams) GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
         }
         rewriter.ReplaceInput(node, input, replacement);
     }

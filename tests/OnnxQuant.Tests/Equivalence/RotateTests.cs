@@ -108,6 +108,30 @@ public class RotateTests
         Assert.NotEqual(Rotated(5), Rotated(6));
     }
 
+    /// <summary>
+    /// Issue 16: the pass records each layer's edits and applies them when it writes the layer, one layer at a time,
+    /// its row transforms split over threads; before, every layer was read first and edited step by step. Same bytes,
+    /// on a Llama (RMS norm, grouped KV heads, SwiGLU's online Hadamard) and a ViT (LayerNorm made zero-mean, biases,
+    /// the patch-embedding Conv).
+    /// </summary>
+    [Theory]
+    [InlineData("llama")]
+    [InlineData("vit")]
+    public void EditingOneLayerAtATime_WritesTheBytes_OfEditingEveryLayerFirst(string family)
+    {
+        byte[] Rotated(bool allLayersFirst)
+        {
+            using var model = family == "llama"
+                ? LlamaGenerator.Generate(new LlamaConfig(96, 2, 4, 2, 160, 64), seed: 2)
+                : VitGenerator.Generate(VitConfig.Tiny, seed: 1);
+            var context = new PassContext { CurrentPass = "rotate" };
+            new RotatePass { EditAllLayersFirst = allLayersFirst }.Run(model, new RotateOptions(), context);
+            Assert.True(context.Counters.GetValueOrDefault("rotate.layers") > 0);
+            return OnnxWriter.ToBytes(model);
+        }
+        Assert.Equal(Rotated(allLayersFirst: true), Rotated(allLayersFirst: false));
+    }
+
     [Fact]
     public void RotatedWeights_HaveSmallerOutliers_ThanTheOriginalOnes()
     {
