@@ -15,6 +15,9 @@ public sealed class SeededWeights(int seed)
     private readonly List<GeneratedWeightStorage> _pending = [];
     private Random _random = new(seed);
     private int _next;
+    // Tensors are made from one random sequence in order, on first read: two threads reading two tensors for the
+    // first time (a pass editing layers in parallel) would interleave the sequence and get other values each run.
+    private readonly Lock _gate = new();
 
     /// <summary>Element type of the tensors made: Float, or Float16 (each float32 value rounded to nearest).</summary>
     public DataType ElementType { get; init; } = DataType.Float;
@@ -37,9 +40,14 @@ public sealed class SeededWeights(int seed)
     /// </summary>
     internal void Stream(int index, Stream destination)
     {
+        lock (_gate) StreamLocked(index, destination);
+    }
+
+    private void StreamLocked(int index, Stream destination)
+    {
         if (index != _next)
         {
-            destination.Write(Materialize(index).Span);
+            destination.Write(MaterializeLocked(index).Span);
             return;
         }
         var s = _pending[index];
@@ -57,6 +65,11 @@ public sealed class SeededWeights(int seed)
 
     /// <summary>Tensor <paramref name="index"/>'s bytes in memory, made (with every pending one before it) on first use.</summary>
     internal ReadOnlyMemory<byte> Materialize(int index)
+    {
+        lock (_gate) return MaterializeLocked(index);
+    }
+
+    private ReadOnlyMemory<byte> MaterializeLocked(int index)
     {
         var s = _pending[index];
         if (s.Bytes is { } kept) return kept;

@@ -30,7 +30,11 @@ internal static class LeastSquaresScaleRefit
         // Rows in tiles: H's products serve the whole tile (H is K×K doubles, 254 MB at K = 5632). Each row's sums
         // do not depend on the tile, so neither does the result.
         const int tileRows = 128;
-        Parallel.For(0, (q.Rows + tileRows - 1) / tileRows, tile =>
+        // Each worker keeps one scratch (a tile's normal equations: 128 × (2B)² doubles, 127 MB at K = 5632 with
+        // blocks of 32; the solve's copies) for every tile it takes: allocated per row they were ≈ 2 MB of
+        // large-object garbage per row, gigabytes per layer, which the GC let pile up (the 311M Llama's w4a16-gptq
+        // peaked at 7.3 GB). The values are the same.
+        Parallel.For(0, (q.Rows + tileRows - 1) / tileRows, () => new RefitScratch(), (tile, _, scratch) =>
         {
             int first = tile * tileRows, count = Math.Min(tileRows, q.Rows - first);
             var w = new double[count][];
@@ -48,10 +52,37 @@ internal static class LeastSquaresScaleRefit
             }
             // Basis of ŵ: vector 2g is the codes on block g, 2g + 1 is 1 on block g; ŵ = Σ c_u b_u with
             // c_2g = s_g and c_2g+1 = −s_g·z_g. The error of any c is wᵀHw − 2cᵀ(Bᵀ H w) + cᵀ(BᵀHB)c.
-            var equations = NormalEquations(w, codes, h, blockSums, bs, blocks);
+            var equations = NormalEquations(w, codes, h, blockSums, bs, blocks, scratch);
             for (int t = 0; t < count; t++)
-                RefitRow(q, grid, first + t, equations[t].M, equations[t].Rhs, equations[t].WHw);
-        });
+                RefitRow(q, grid, first + t, equations.M(t), equations.Rhs[t], equations.WHw[t], scratch);
+            return scratch;
+        }, _ => { });
+    }
+
+    /// <summary>A refit worker's buffers, reused from tile to tile and row to row (grown when too small).</summary>
+    internal sealed class RefitScratch
+    {
+        public double[] Equations = [];
+        public double[] Solve = [];
+        public double[] Reduced = [];
+
+        public static double[] AtLeast(ref double[] buffer, long length)
+        {
+            if (buffer.Length < length) buffer = new double[length];
+            return buffer;
+        }
+    }
+
+    /// <summary>
+    /// The normal equations of a tile's rows: row r's BᵀHB (n×n, n = 2B) at [r·n², (r+1)·n²) of one buffer, its BᵀHw
+    /// and wᵀHw.
+    /// </summary>
+    internal sealed class NormalEquationsTile(double[] storage, int n, double[][] rhs, double[] whw)
+    {
+        public double[][] Rhs { get; } = rhs;
+        public double[] WHw { get; } = whw;
+
+        public Span<double> M(int row) => storage.AsSpan(row * n * n, n * n);
     }
 
     /// <summary>(H·1_t)_i, H's row sums over each block t: the same for every weight row.</summary>
@@ -68,7 +99,7 @@ internal static class LeastSquaresScaleRefit
     }
 
     /// <summary>New scales (and zero points) for row r from its normal equations, kept only if its error drops.</summary>
-    private static void RefitRow(BlockQuantizedRows q, WeightGrid grid, int r, double[] m, double[] rhs, double whw)
+    private static void RefitRow(BlockQuantizedRows q, WeightGrid grid, int r, ReadOnlySpan<double> m, double[] rhs, double whw, RefitScratch scratch)
     {
         int blocks = q.BlockCount, n = 2 * blocks;
         var oldScales = q.Scales.AsSpan(r * blocks, blocks).ToArray();
@@ -78,7 +109,9 @@ internal static class LeastSquaresScaleRefit
         var zeros = (int[])oldZeros.Clone();
         if (!grid.Symmetric)
         {
-            var free = SolveSymmetric((double[])m.Clone(), (double[])rhs.Clone(), n);
+            var copy = RefitScratch.AtLeast(ref scratch.Solve, (long)n * n);
+            m.CopyTo(copy);
+            var free = SolveSymmetric(copy, (double[])rhs.Clone(), n);
             if (free is null) return;
             for (int g = 0; g < blocks; g++)
             {
@@ -88,7 +121,7 @@ internal static class LeastSquaresScaleRefit
             }
         }
         // With the zero points fixed, ŵ on block g is s_g·(codes − z_g): B scales, normal equations PᵀMP, Pᵀrhs.
-        var reduced = new double[blocks * blocks];
+        var reduced = RefitScratch.AtLeast(ref scratch.Reduced, (long)blocks * blocks);
         var reducedRhs = new double[blocks];
         for (int g = 0; g < blocks; g++)
         {
@@ -117,10 +150,15 @@ internal static class LeastSquaresScaleRefit
     /// and mirrored (BᵀHB is symmetric). The entries with a ones vector come from <paramref name="blockSums"/>.
     /// A row's sums do not depend on the other rows of the tile (each product entry is summed alone).
     /// </summary>
-    internal static (double[] M, double[] Rhs, double WHw)[] NormalEquations(double[][] ws, double[][] allCodes, double[] h, double[] blockSums, int bs, int blocks)
+    internal static NormalEquationsTile NormalEquations(double[][] ws, double[][] allCodes, double[] h, double[] blockSums, int bs, int blocks,
+        RefitScratch? scratch = null)
     {
         int k = ws[0].Length, n = 2 * blocks, count = ws.Length;
-        var result = new (double[] M, double[] Rhs, double WHw)[count];
+        scratch ??= new RefitScratch();
+        var storage = RefitScratch.AtLeast(ref scratch.Equations, (long)count * n * n);
+        Array.Clear(storage, 0, count * n * n);
+        var rhsOf = new double[count][];
+        var whwOf = new double[count];
         var wRows = new double[count * k];
         var codeRows = new double[count * k];
         for (int r = 0; r < count; r++)
@@ -136,7 +174,7 @@ internal static class LeastSquaresScaleRefit
             for (int t = 0; t < blocks; t++) onesOnes[i / bs * blocks + t] += blockSums[i * blocks + t];
         for (int r = 0; r < count; r++)
         {
-            var m = new double[n * n];
+            var m = storage.AsSpan(r * n * n, n * n);
             var rhs = new double[n];
             double whw = 0;
             var codes = allCodes[r];
@@ -150,7 +188,7 @@ internal static class LeastSquaresScaleRefit
                 whw += w[i] * hwi;
                 // c_gᵀ H 1_t, in row 2g and (by symmetry) column 2g.
                 var ones = blockSums.AsSpan(i * blocks, blocks);
-                var codesRow = m.AsSpan(2 * g * n, n);
+                var codesRow = m.Slice(2 * g * n, n);
                 for (int t = 0; t < blocks; t++) codesRow[2 * t + 1] += code * ones[t];
             }
             for (int g = 0; g < blocks; g++)
@@ -159,7 +197,7 @@ internal static class LeastSquaresScaleRefit
                     m[(2 * t + 1) * n + 2 * g] = m[2 * g * n + 2 * t + 1];
                     m[(2 * g + 1) * n + 2 * t + 1] = onesOnes[g * blocks + t];
                 }
-            result[r] = (m, rhs, whw);
+            (rhsOf[r], whwOf[r]) = (rhs, whw);
         }
         // c_gᵀ H c_t for g ≥ t from z = H[t's start.., block t] · codes_tᵀ, then mirrored.
         var z = new double[k * count];
@@ -171,7 +209,7 @@ internal static class LeastSquaresScaleRefit
             for (int r = 0; r < count; r++)
             {
                 var codes = allCodes[r];
-                var m = result[r].M;
+                var m = storage.AsSpan(r * n * n, n * n);
                 for (int g = t; g < blocks; g++)
                 {
                     int g0 = g * bs, end = Math.Min(k, g0 + bs);
@@ -182,7 +220,7 @@ internal static class LeastSquaresScaleRefit
                 }
             }
         }
-        return result;
+        return new NormalEquationsTile(storage, n, rhsOf, whwOf);
     }
 
     private static double Sum(ReadOnlySpan<double> a)
@@ -193,7 +231,7 @@ internal static class LeastSquaresScaleRefit
     }
 
     /// <summary>The row's error for scales s_g and zero points z_g (c_2g = s_g, c_2g+1 = −s_g·z_g).</summary>
-    private static double Error(double[] m, double[] rhs, double whw, float[] scales, int[] zeros)
+    private static double Error(ReadOnlySpan<double> m, double[] rhs, double whw, float[] scales, int[] zeros)
     {
         int n = rhs.Length;
         var c = new double[n];
