@@ -20,19 +20,9 @@ namespace OnnxQuant.Tests.Equivalence;
 /// </summary>
 public class AwqBlockWiseTests
 {
-    private static readonly LlamaConfig Llama = new(Width: 64, Layers: 3, Heads: 4, KvHeads: 2, Ffn: 128, Vocab: 128);
+    private static readonly LlamaConfig Llama = BlockWiseLlama.Config;
 
-    private static CalibrationSettings Tokens(int count) => new()
-    {
-        Samples = new CalibrationSamples(Enumerable.Range(0, count).Select(i =>
-        {
-            var random = new Random(i + 1);
-            return (IReadOnlyDictionary<string, Tensor>)new Dictionary<string, Tensor>
-            {
-                ["input_ids"] = Tensor.FromInt64s(Enumerable.Range(0, 16).Select(_ => (long)random.Next(Llama.Vocab)).ToArray(), 1, 16),
-            };
-        }).ToList()),
-    };
+    private static CalibrationSettings Tokens(int count) => BlockWiseLlama.Tokens(count);
 
     private static (byte[] Bytes, List<string> Log, PassContext Context) Awq(AwqOptions options)
     {
