@@ -67,10 +67,13 @@ fi
 [ -f "$dir/sums.txt" ] || { echo "no baseline in $dir: run '$0 record' on the old code first" >&2; exit 1; }
 # Presets added after the baseline was recorded have nothing to compare with: listed as new, not as changes.
 changed=0
+# A changed output says whether it was written before and now ("ok") or refused ("exit=N"): a refusal that
+# appears or disappears is a behaviour change, not only different bytes.
+status() { case "$1" in exit=*) echo "$1" ;; *) echo ok ;; esac; }
 while read -r model preset sum; do
   old=$(awk -v m="$model" -v p="$preset" '$1==m && $2==p {print $3}' "$dir/sums.txt")
   if [ -z "$old" ]; then echo "new:       $model $preset"
-  elif [ "$old" != "$sum" ]; then echo "changed:   $model $preset"; changed=$((changed+1))
+  elif [ "$old" != "$sum" ]; then echo "changed:   $model $preset ($(status "$old") → $(status "$sum"))"; changed=$((changed+1))
   fi
 done < "$out"
 if [ "$changed" -eq 0 ]; then echo "identical: every output of this run ($(wc -l < "$out")) equals $dir/sums.txt"; else exit 3; fi
