@@ -9,8 +9,11 @@ namespace OnnxQuant.Passes.Quantization.Rounding;
 /// factor hangs off that Hessian array in a weak table, so it lives as long as the Hessian is in use: one Hessian and
 /// its factor are held at a time, as before. Results are unchanged: the reused factor is the one a fresh
 /// preparation computes from the same values.
+/// With <c>scaleInPlace</c> (the caller hands over each XᵀX array and never reads it again), H is made by scaling
+/// XᵀX in place: one K×K array instead of two (254 MB less at K = 5632), the same values (each entry gets the same
+/// single multiplication).
 /// </summary>
-internal sealed class GptqFactorReuse
+internal sealed class GptqFactorReuse(bool scaleInPlace = false)
 {
     // Only Hessians made here are keys: their contents never change, while an array a caller passes in may be edited
     // between calls (so those are always factored afresh).
@@ -28,7 +31,7 @@ internal sealed class GptqFactorReuse
             if (!ReferenceEquals(secondMoment, _secondMoment) || rows != _rows)
             {
                 (_secondMoment, _hessian) = (null, null);
-                _hessian = GptqRounder.Hessian(secondMoment, rows);
+                _hessian = scaleInPlace ? GptqRounder.ScaleToHessian(secondMoment, rows) : GptqRounder.Hessian(secondMoment, rows);
                 Factors.Add(_hessian, new StrongBox<GptqHessian.Factored?>());
                 (_secondMoment, _rows) = (secondMoment, rows);
             }

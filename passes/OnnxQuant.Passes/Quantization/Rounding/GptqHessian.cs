@@ -9,7 +9,7 @@ namespace OnnxQuant.Passes.Quantization.Rounding;
 /// formed in that order.
 /// </summary>
 /// <param name="Weights">The row-major weights with dead columns zeroed (a copy).</param>
-/// <param name="H">The Hessian with dead diagonals set to 1, in the original column order (a copy; no damping).</param>
+/// <param name="H">The Hessian with dead diagonals set to 1, in the original column order (a copy when a diagonal was dead, else the given array, which must not change; no damping).</param>
 /// <param name="Order">Column processing order: position i handles column Order[i].</param>
 /// <param name="U">Upper Cholesky factor of the damped, permuted inverse, row-major k×k.</param>
 internal sealed record GptqHessian(float[] Weights, double[] H, int[] Order, double[] U)
@@ -35,14 +35,13 @@ internal sealed record GptqHessian(float[] Weights, double[] H, int[] Order, dou
 
     public static Factored Factor(double[] hessian, int k, bool actOrder, double damp)
     {
-        var h = (double[])hessian.Clone();
         var dead = new List<int>();
         for (int i = 0; i < k; i++)
-        {
-            if (h[i * k + i] != 0) continue;
-            h[i * k + i] = 1;
-            dead.Add(i);
-        }
+            if (hessian[i * k + i] == 0) dead.Add(i);
+        // A copy only when a dead diagonal must change: otherwise H is shared with the caller (read only from here
+        // on), one K×K array less (254 MB at K = 5632).
+        var h = dead.Count == 0 ? hessian : (double[])hessian.Clone();
+        foreach (int i in dead) h[i * k + i] = 1;
         var order = Enumerable.Range(0, k).ToArray();
         if (actOrder) order = order.OrderByDescending(i => h[i * k + i]).ThenBy(i => i).ToArray();
         double damping = Damping(h, k, damp);

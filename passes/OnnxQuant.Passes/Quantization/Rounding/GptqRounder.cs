@@ -24,12 +24,14 @@ namespace OnnxQuant.Passes.Quantization.Rounding;
 /// Rows are independent given H, so they are rounded in parallel with a fixed per-row order (deterministic). Needs the
 /// XᵀX of the layer's input (calibrated on the float model, or with <c>gptq-sequential</c> layer by layer on the
 /// partly quantized model: <see cref="WeightOnly.SequentialSecondMoments"/>); a weight with no layer (an embedding
-/// table) is rounded to nearest.
+/// table) is rounded to nearest. <paramref name="ownsSecondMoments"/>: <paramref name="secondMomentOf"/> returns a new
+/// array for each new input (the same one again only for the same input and row count) and nobody else reads it, so
+/// the rounder may turn it into H in place.
 /// </summary>
-public sealed class GptqRounder(Func<LinearLayer, (double[] SecondMoment, long Rows)> secondMomentOf, GptqSettings settings) : IWeightRounder
+public sealed class GptqRounder(Func<LinearLayer, (double[] SecondMoment, long Rows)> secondMomentOf, GptqSettings settings, bool ownsSecondMoments = false) : IWeightRounder
 {
     private static readonly RoundToNearest Nearest = new();
-    private readonly GptqFactorReuse _reuse = new();
+    private readonly GptqFactorReuse _reuse = new(ownsSecondMoments);
 
 
     public string Name => "gptq";
@@ -61,6 +63,14 @@ public sealed class GptqRounder(Func<LinearLayer, (double[] SecondMoment, long R
         double factor = 2.0 / rows;
         for (int i = 0; i < h.Length; i++) h[i] = secondMoment[i] * factor;
         return h;
+    }
+
+    /// <summary><see cref="Hessian"/> written over <paramref name="secondMoment"/> (the same values, no second K×K array).</summary>
+    public static double[] ScaleToHessian(double[] secondMoment, long rows)
+    {
+        double factor = 2.0 / rows;
+        for (int i = 0; i < secondMoment.Length; i++) secondMoment[i] *= factor;
+        return secondMoment;
     }
 
     /// <param name="rows">The weight, [rowCount, columns] row-major (one row per output channel).</param>

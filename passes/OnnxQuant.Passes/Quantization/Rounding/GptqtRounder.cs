@@ -18,10 +18,10 @@ namespace OnnxQuant.Passes.Quantization.Rounding;
 /// XᵀX of the layer's input; a weight with no layer (an embedding table) is rounded to nearest on the linear
 /// <c>bits</c> grid through <see cref="Round"/>, which is also the integer fallback for readers that need codes.
 /// </summary>
-public sealed class GptqtRounder(Func<LinearLayer, (double[] SecondMoment, long Rows)> secondMomentOf, GptqtSettings settings) : IWeightRounder
+public sealed class GptqtRounder(Func<LinearLayer, (double[] SecondMoment, long Rows)> secondMomentOf, GptqtSettings settings, bool ownsSecondMoments = false) : IWeightRounder
 {
     private static readonly RoundToNearest Nearest = new();
-    private readonly GptqFactorReuse _reuse = new();
+    private readonly GptqFactorReuse _reuse = new(ownsSecondMoments);
 
     public string Name => "gptqt";
 

@@ -184,12 +184,13 @@ public sealed class QuantizeWeightsPass : Pass<QuantizeWeightsOptions>
             };
         }
         secondMoment = RankDeficientHessianWarning.Wrap(secondMoment, Name, context.Log);
-        if (options.Rounding == WeightRounding.Gptq) return new GptqRounder(secondMoment, settings);
+        // Both sources above make a new XᵀX array per input (ToMatrix) that only the rounder reads: it may become H in place.
+        if (options.Rounding == WeightRounding.Gptq) return new GptqRounder(secondMoment, settings, ownsSecondMoments: true);
         if (options.Format != WeightOnlyFormat.Dq)
             throw new OnnxQuantException($"{Name}: rounding: gptqt exports binary-coded weights as a standard-ONNX float decomposition; set format: dq.");
         var binary = new GptqtSettings(options.Bits, options.GptqtLinearBits, settings, GptqtSettings.DefaultScaleFactors);
         binary.Validate(Name);
-        return new GptqtRounder(secondMoment, binary);
+        return new GptqtRounder(secondMoment, binary, ownsSecondMoments: true);
     }
 
     /// <summary>An embedding: a Gather on a constant 2-D table.</summary>
