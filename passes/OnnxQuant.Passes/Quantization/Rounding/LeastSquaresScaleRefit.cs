@@ -34,7 +34,15 @@ internal static class LeastSquaresScaleRefit
         // blocks of 32; the solve's copies) for every tile it takes: allocated per row they were ≈ 2 MB of
         // large-object garbage per row, gigabytes per layer, which the GC let pile up (the 311M Llama's w4a16-gptq
         // peaked at 7.3 GB). The values are the same.
-        Parallel.For(0, (q.Rows + tileRows - 1) / tileRows, () => new RefitScratch(), (tile, _, scratch) =>
+        // Parallel.For's local state is per task replica, not per thread: a replica gives its thread back after a
+        // time slice and the next one calls localInit again, so with tiles of about a second each tile got a new
+        // scratch (2 GB of garbage for the 16 tiles of K = 5632, peak RSS 4.3 GB on one default-shape block). The
+        // scratches go back to a pool instead: as many as run at once.
+        // The degree is bounded as well: tiles run for seconds, so the thread pool, seeing no work item finish, adds
+        // threads, and each concurrent tile holds a scratch.
+        var pool = new System.Collections.Concurrent.ConcurrentBag<RefitScratch>();
+        var parallelism = new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount };
+        Parallel.For(0, (q.Rows + tileRows - 1) / tileRows, parallelism, () => pool.TryTake(out var reused) ? reused : new RefitScratch(), (tile, _, scratch) =>
         {
             int first = tile * tileRows, count = Math.Min(tileRows, q.Rows - first);
             var w = new double[count][];
@@ -56,7 +64,7 @@ internal static class LeastSquaresScaleRefit
             for (int t = 0; t < count; t++)
                 RefitRow(q, grid, first + t, equations.M(t), equations.Rhs[t], equations.WHw[t], scratch);
             return scratch;
-        }, _ => { });
+        }, pool.Add);
     }
 
     /// <summary>A refit worker's buffers, reused from tile to tile and row to row (grown when too small).</summary>
@@ -65,6 +73,10 @@ internal static class LeastSquaresScaleRefit
         public double[] Equations = [];
         public double[] Solve = [];
         public double[] Reduced = [];
+        public double[] WRows = [];
+        public double[] CodeRows = [];
+        public double[] Hw = [];
+        public double[] Z = [];
 
         public static double[] AtLeast(ref double[] buffer, long length)
         {
@@ -159,15 +171,18 @@ internal static class LeastSquaresScaleRefit
         Array.Clear(storage, 0, count * n * n);
         var rhsOf = new double[count][];
         var whwOf = new double[count];
-        var wRows = new double[count * k];
-        var codeRows = new double[count * k];
+        // The tile's K×rows work arrays (5.8 MB each at K = 5632, 128 rows) are the scratch's too: every entry read is
+        // written first (hw and z are cleared where the products add into them).
+        var wRows = RefitScratch.AtLeast(ref scratch.WRows, (long)count * k);
+        var codeRows = RefitScratch.AtLeast(ref scratch.CodeRows, (long)count * k);
         for (int r = 0; r < count; r++)
         {
             ws[r].CopyTo(wRows, r * k);
             allCodes[r].CopyTo(codeRows, r * k);
         }
         // (Hw)_i for every row: hw[i·count + r].
-        var hw = new double[k * count];
+        var hw = RefitScratch.AtLeast(ref scratch.Hw, (long)k * count);
+        Array.Clear(hw, 0, k * count);
         PackedMatrixProduct.MultiplyAdd(new(h, 0, k), new(wRows, 0, k, Transposed: true), hw, 0, count, k, count, k, 1, parallel: false);
         var onesOnes = new double[blocks * blocks];
         for (int i = 0; i < k; i++)
@@ -200,7 +215,7 @@ internal static class LeastSquaresScaleRefit
             (rhsOf[r], whwOf[r]) = (rhs, whw);
         }
         // c_gᵀ H c_t for g ≥ t from z = H[t's start.., block t] · codes_tᵀ, then mirrored.
-        var z = new double[k * count];
+        var z = RefitScratch.AtLeast(ref scratch.Z, (long)k * count);
         for (int t = 0; t < blocks; t++)
         {
             int t0 = t * bs, length = Math.Min(k, t0 + bs) - t0, below = k - t0;
