@@ -41,10 +41,13 @@ public sealed class ModelRunner : IDisposable
     }
 
     /// <summary>A session over <paramref name="model"/>; <paramref name="extraOutputs"/> exposes intermediate values by name.</summary>
+    /// <summary>Inline models with at least this many bytes of tensors go to ORT through a temporary file (see FromModel).</summary>
+    private const long ViaFileBytes = 64L << 20;
+
     public static ModelRunner FromModel(Model model, RunnerOptions? options = null, IEnumerable<string>? extraOutputs = null)
     {
         var so = CreateSessionOptions(options ?? RunnerOptions.Default, KernelLibrary.IsUsedBy(model));
-        var proto = OnnxWriter.ToProto(model);
+        Onnx.Proto.ModelProto? proto = OnnxWriter.ToProto(model);
         if (extraOutputs is not null)
         {
             var existing = proto.Graph.Output.Select(o => o.Name).ToHashSet(StringComparer.Ordinal);
@@ -54,10 +57,22 @@ public sealed class ModelRunner : IDisposable
         string? temp = null;
         try
         {
-            bool large = model.AllGraphs().Any(g => g.Constants.Any(c => c.Const!.IsMapped)) || OnnxWriter.TotalTensorBytes(model) > 1_500_000_000L;
-            if (!large) return new ModelRunner(new InferenceSession(Google.Protobuf.MessageExtensions.ToByteArray(proto), so), so, null);
+            long tensorBytes = OnnxWriter.TotalTensorBytes(model);
+            bool large = model.AllGraphs().Any(g => g.Constants.Any(c => c.Const!.IsMapped)) || tensorBytes > 1_500_000_000L;
+            if (!large && tensorBytes < ViaFileBytes)
+                return new ModelRunner(new InferenceSession(Google.Protobuf.MessageExtensions.ToByteArray(proto), so), so, null);
             temp = Directory.CreateTempSubdirectory("onnxquant-run-").FullName;
             string path = Path.Combine(temp, "model.onnx");
+            if (!large)
+            {
+                // Through a file, not a byte array: the model, its proto, the proto's bytes and ORT's copy were alive
+                // together (4× the weights: the 311M Llama's w4a16-gptq held 4.5 GB while calibrating). Written, the
+                // proto is dropped before ORT loads its copy.
+                using (var stream = new FileStream(path, FileMode.CreateNew)) Google.Protobuf.MessageExtensions.WriteTo(proto, stream);
+                proto = null;
+                GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+                return new ModelRunner(new InferenceSession(path, so), so, temp);
+            }
             var m = OnnxReader.FromProto(proto, model.BaseDirectory);
             OnnxWriter.Write(m, path, new OnnxWriteOptions { ExternalData = true });
             m.Dispose();
