@@ -40,10 +40,10 @@ public sealed class ModelRunner : IDisposable
         }
     }
 
-    /// <summary>A session over <paramref name="model"/>; <paramref name="extraOutputs"/> exposes intermediate values by name.</summary>
     /// <summary>Inline models with at least this many bytes of tensors go to ORT through a temporary file (see FromModel).</summary>
     private const long ViaFileBytes = 64L << 20;
 
+    /// <summary>A session over <paramref name="model"/>; <paramref name="extraOutputs"/> exposes intermediate values by name.</summary>
     public static ModelRunner FromModel(Model model, RunnerOptions? options = null, IEnumerable<string>? extraOutputs = null)
     {
         var so = CreateSessionOptions(options ?? RunnerOptions.Default, KernelLibrary.IsUsedBy(model));
