@@ -73,10 +73,7 @@ public class InsertDynamicQdqInt4WeightsTests
     [Fact]
     public void Int4WeightsBelowOpset21_AreRefusedWithTheFix()
     {
-        var b = new GraphBuilder(opset: 17);
-        var x = b.Input("x", DataType.Float, 2, 4);
-        b.Output(b.Op("MatMul", x, b.Constant(Tensor.FromFloats(RandomFloats(1, 16, -1, 1), 4, 4), "w")), "y", DataType.Float, 2, 4);
-        using var model = b.Build();
+        using var model = OneMatMul(opset: 17);
         var e = Assert.Throws<OnnxQuantException>(() => VerifiedPass.Run(Pass, model, new InsertDynamicQdqOptions { WeightBits = 4 }, new PassContext()));
         Assert.Contains("opset >= 21", e.Message);
         Assert.Contains("upgrade-opset", e.Message);
@@ -85,10 +82,7 @@ public class InsertDynamicQdqInt4WeightsTests
     [Fact]
     public void OtherWeightBits_AreRefused()
     {
-        var b = new GraphBuilder(opset: 21);
-        var x = b.Input("x", DataType.Float, 2, 4);
-        b.Output(b.Op("MatMul", x, b.Constant(Tensor.FromFloats(RandomFloats(1, 16, -1, 1), 4, 4), "w")), "y", DataType.Float, 2, 4);
-        using var model = b.Build();
+        using var model = OneMatMul(opset: 21);
         var e = Assert.Throws<OnnxQuantException>(() => VerifiedPass.Run(Pass, model, new InsertDynamicQdqOptions { WeightBits = 6 }, new PassContext()));
         Assert.Contains("weight-bits is 6", e.Message);
     }
@@ -96,12 +90,18 @@ public class InsertDynamicQdqInt4WeightsTests
     [Fact]
     public void GptqRounding_WithoutCalibration_SaysToCalibrateFirst()
     {
-        var b = new GraphBuilder(opset: 21);
-        var x = b.Input("x", DataType.Float, 2, 4);
-        b.Output(b.Op("MatMul", x, b.Constant(Tensor.FromFloats(RandomFloats(1, 16, -1, 1), 4, 4), "w")), "y", DataType.Float, 2, 4);
-        using var model = b.Build();
+        using var model = OneMatMul(opset: 21);
         var e = Assert.Throws<OnnxQuantException>(() => VerifiedPass.Run(Pass, model,
             new InsertDynamicQdqOptions { WeightBits = 4, Rounding = Passes.Quantization.Rounding.WeightRounding.Gptq }, new PassContext()));
         Assert.Contains("calibrate", e.Message);
+    }
+
+    /// <summary>x [2, 4] · a constant 4×4 weight: the smallest graph the pass quantizes.</summary>
+    private static Model OneMatMul(int opset)
+    {
+        var b = new GraphBuilder(opset: opset);
+        var x = b.Input("x", DataType.Float, 2, 4);
+        b.Output(b.Op("MatMul", x, b.Constant(Tensor.FromFloats(RandomFloats(1, 16, -1, 1), 4, 4), "w")), "y", DataType.Float, 2, 4);
+        return b.Build();
     }
 }

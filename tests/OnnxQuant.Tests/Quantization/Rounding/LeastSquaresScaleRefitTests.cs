@@ -162,13 +162,7 @@ public class LeastSquaresRefitAllocationTests
     {
         const int rows = 128, k = 256, blockSize = 2;     // one tile of 128 rows; 128 blocks, so (2B)² = 65,536 doubles per row
         int n = 2 * (k / blockSize);
-        var random = new Random(11);
-        var w = Enumerable.Range(0, rows * k).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
-        var h = new double[k * k];
-        for (int i = 0; i < k; i++)
-            for (int j = 0; j <= i; j++) h[i * k + j] = h[j * k + i] = (random.NextDouble() * 2 - 1) * 0.1 + (i == j ? 4 : 0);
-        var grid = new WeightGrid(4, WeightScaleRule.Asymmetric, blockSize, false, DataType.Float);
-        var q = GptqRounder.RoundWithHessian(w, rows, k, grid, h, new GptqSettings());
+        var (w, h, grid, q) = RoundedProblem(rows, k, blockSize, seed: 11);
         var scales = q.Scales.ToArray();
         var damped = GptqHessian.Damped(h, k, 0.01);
 
@@ -193,13 +187,7 @@ public class LeastSquaresRefitAllocationTests
     {
         const int tiles = 24, rows = 128 * tiles, k = 256, blockSize = 2;  // (2B)² = 65,536 doubles per row: 64 MiB a tile
         int n = 2 * (k / blockSize);
-        var random = new Random(12);
-        var w = Enumerable.Range(0, rows * k).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
-        var h = new double[k * k];
-        for (int i = 0; i < k; i++)
-            for (int j = 0; j <= i; j++) h[i * k + j] = h[j * k + i] = (random.NextDouble() * 2 - 1) * 0.1 + (i == j ? 4 : 0);
-        var grid = new WeightGrid(4, WeightScaleRule.Asymmetric, blockSize, false, DataType.Float);
-        var q = GptqRounder.RoundWithHessian(w, rows, k, grid, h, new GptqSettings());
+        var (w, h, grid, q) = RoundedProblem(rows, k, blockSize, seed: 12);
         var damped = GptqHessian.Damped(h, k, 0.01);
 
         long before = GC.GetTotalAllocatedBytes(precise: true);
@@ -210,5 +198,17 @@ public class LeastSquaresRefitAllocationTests
         int scratches = Environment.ProcessorCount + 1;
         Assert.True(allocated < tile * scratches + tile / 2,
             $"refitting {tiles} tiles allocated {allocated >> 20} MiB; {scratches} scratches of {tile >> 20} MiB are {(tile * scratches) >> 20} MiB");
+    }
+
+    /// <summary>Seeded weights [rows, k], a diagonally dominant Hessian, a 4-bit asymmetric grid and GPTQ's rounding of them.</summary>
+    private static (float[] W, double[] H, WeightGrid Grid, BlockQuantizedRows Q) RoundedProblem(int rows, int k, int blockSize, int seed)
+    {
+        var random = new Random(seed);
+        var w = Enumerable.Range(0, rows * k).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
+        var h = new double[k * k];
+        for (int i = 0; i < k; i++)
+            for (int j = 0; j <= i; j++) h[i * k + j] = h[j * k + i] = (random.NextDouble() * 2 - 1) * 0.1 + (i == j ? 4 : 0);
+        var grid = new WeightGrid(4, WeightScaleRule.Asymmetric, blockSize, false, DataType.Float);
+        return (w, h, grid, GptqRounder.RoundWithHessian(w, rows, k, grid, h, new GptqSettings()));
     }
 }
