@@ -101,18 +101,9 @@ public sealed class InsertDynamicQdqPass : Pass<InsertDynamicQdqOptions>
     private IWeightRounder RounderFor(Model model, InsertDynamicQdqOptions options, PassContext context)
     {
         if (options.Rounding != WeightRounding.Gptq) return WeightRounders.For(options.Rounding);
-        var calibration = context.GetAnalysis<CalibrationResult>()
-            ?? throw new OnnxQuantException($"{Name}: rounding: gptq reads each layer's calibrated XᵀX; run a calibrate step (with --data) before '{Name}'.");
-        var settings = new GptqSettings(options.GptqDamp, 128, options.GptqActOrder);
-        settings.Validate(Name);
         // The inputs as calibrated, taken before any rewrite (a rewritten layer's output is a new value).
         var calibratedInput = model.Graph.Nodes.Where(n => n.Inputs.Count > 0 && n.Inputs[0] is not null).ToDictionary(n => n, n => n.Inputs[0]!);
-        var gptq = new GptqRounder(RankDeficientHessianWarning.Wrap(layer =>
-        {
-            var (matrix, _, rows) = calibration.SecondMoment(calibratedInput[layer.Node]);
-            return (matrix, rows);
-        }, Name, context.Log), settings);
-        return new PerLayerRounder(gptq, new RoundToNearest(), layer => layer is { Node.OpType: "MatMul" or "Gemm", Groups: 1 }, context);
+        return GptqMatMulRounder.Create(Name, new GptqSettings(options.GptqDamp, 128, options.GptqActOrder), layer => calibratedInput[layer.Node], context);
     }
 
 }

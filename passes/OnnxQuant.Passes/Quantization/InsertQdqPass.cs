@@ -136,16 +136,7 @@ public sealed class InsertQdqPass : Pass<InsertQdqOptions>
     private IWeightRounder RounderFor(InsertQdqOptions options, PassContext context)
     {
         if (options.Rounding != WeightRounding.Gptq) return WeightRounders.For(options.Rounding);
-        var calibration = context.GetAnalysis<CalibrationResult>()
-            ?? throw new OnnxQuantException($"{Name}: rounding: gptq reads each layer's calibrated XᵀX; run a calibrate step (with --data) before '{Name}'.");
-        var settings = new GptqSettings(options.GptqDamp, 128, ActOrder: false);
-        settings.Validate(Name);
-        var gptq = new GptqRounder(RankDeficientHessianWarning.Wrap(layer =>
-        {
-            var (matrix, _, rows) = calibration.SecondMoment(FloatInput(layer.Node.Inputs[0]!));
-            return (matrix, rows);
-        }, Name, context.Log), settings);
-        return new PerLayerRounder(gptq, new RoundToNearest(), layer => layer is { Node.OpType: "MatMul" or "Gemm", Groups: 1 }, context);
+        return GptqMatMulRounder.Create(Name, new GptqSettings(options.GptqDamp, 128, ActOrder: false), layer => FloatInput(layer.Node.Inputs[0]!), context);
     }
 
     /// <summary>The layer → XᵀX of its float input for the weight clip search (null where GPTQ would not apply: Conv).</summary>
